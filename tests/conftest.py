@@ -1,0 +1,39 @@
+"""Shared test setup: offline ImageNet weights from ../shared/keras, the shared photos and data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MOBIKIT_SHARED", ROOT.parent / "shared")).resolve()
+PHOTOS = SHARED / "data" / "photos"
+IMAGENET_DEV = SHARED / "data" / "imagenet-dev"
+
+os.environ["KERAS_HOME"] = str(SHARED / "keras")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real `mobikit` console entry point in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mobikit", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, code: int) -> None:
+    """A failure the way the CLI promises it: the exit code, one message, no traceback."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().startswith("error:") or "Error" in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared resources not found at {SHARED}")
+    return SHARED

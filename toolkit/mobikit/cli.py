@@ -1,0 +1,163 @@
+"""The `mobikit` command line: parse, call the library, print. No logic lives here.
+
+Conventions every command follows: `--json` prints only JSON on stdout (logs, progress and anything TensorFlow
+prints go to stderr); usage errors exit 2 and runtime failures exit 1, each with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import MobikitError, UsageError
+
+app = typer.Typer(
+    name="mobikit",
+    help="MobileNet from the papers' tables to an int8 model measured on a phone.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Arch(str, Enum):
+    v1 = "v1"
+    v2 = "v2"
+
+
+ArchOpt = typer.Option(Arch.v1, "--arch", help="MobileNet version: v1 or v2.")
+AlphaOpt = typer.Option(1.0, "--alpha", help="Width multiplier α (> 0).")
+ResolutionOpt = typer.Option(224, "--resolution", help="Input size R (square, >= 32).")
+JsonOpt = typer.Option(False, "--json", help="Print only JSON on stdout.")
+
+
+@contextmanager
+def json_stdout(enabled: bool):
+    """With --json, route everything printed to stdout (TensorFlow's converter prints there) to stderr."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def emit_json(value) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _weights_arg(weights: str) -> str | None:
+    return None if weights.lower() == "none" else weights
+
+
+@app.command()
+def profile(
+    arch: Arch = ArchOpt,
+    alpha: float = AlphaOpt,
+    resolution: int = ResolutionOpt,
+    classes: int = typer.Option(1000, "--classes", help="Classifier outputs."),
+    standard_conv: bool = typer.Option(False, "--standard-conv", help="V1 only: full 3×3 convs (paper's Table 4)."),
+    as_json: bool = JsonOpt,
+):
+    """Per-layer params and mult-adds, counted as the MobileNet papers count them."""
+    from .profile import profile as run_profile
+
+    result = run_profile(arch.value, alpha, resolution, classes, standard_conv)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    table = Table(title=f"MobileNet {arch.value} α{alpha:g} @{resolution}" + (" (standard conv)" if standard_conv else ""))
+    for column in ("layer", "type / stride", "filter shape", "input size", "output size"):
+        table.add_column(column)
+    table.add_column("params", justify="right")
+    table.add_column("mult-adds", justify="right")
+    for layer in result.layers:
+        table.add_row(layer.name, f"{layer.type} / s{layer.stride}", "×".join(map(str, layer.filter_shape)),
+                      "×".join(map(str, layer.input_shape)), "×".join(map(str, layer.output_shape)),
+                      f"{layer.params:,}", f"{layer.macs:,}")
+    table.add_section()
+    table.add_row("total", "", "", "", "", f"{result.params:,}", f"{result.macs:,}")
+    out.print(table)
+    out.print(f"{result.params / 1e6:.2f}M params, {result.macs / 1e6:.0f}M mult-adds")
+
+
+@app.command()
+def build(
+    arch: Arch = ArchOpt,
+    alpha: float = AlphaOpt,
+    resolution: int = ResolutionOpt,
+    classes: int = typer.Option(1000, "--classes", help="Classifier outputs."),
+    weights: str = typer.Option("imagenet", "--weights", help="imagenet, none, or a .h5/.weights.h5/.keras file."),
+    standard_conv: bool = typer.Option(False, "--standard-conv", help="V1 only: full 3×3 convs (paper's Table 4)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to save the model (.keras)."),
+    as_json: bool = JsonOpt,
+):
+    """Build a MobileNet from the paper's table and save it as a .keras file."""
+    from .models import save_model
+    from .profile import profile as run_profile
+
+    if output.suffix != ".keras":
+        raise UsageError(f"--output must end in .keras, got {output}")
+    cost = run_profile(arch.value, alpha, resolution, classes, standard_conv)
+    with json_stdout(as_json):
+        save_model(output, arch.value, alpha, resolution, classes, _weights_arg(weights), standard_conv)
+    summary = {"output": str(output), "arch": arch.value, "alpha": alpha, "resolution": resolution,
+               "classes": classes, "params": cost.params, "macs": cost.macs}
+    if as_json:
+        emit_json(summary)
+    else:
+        out.print(f"saved {output}: {cost.params:,} params, {cost.macs / 1e6:.1f}M mult-adds")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: run the Typer app and map every failure to a one-line message and an exit code."""
+    command = typer.main.get_command(app)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        command.main(args=argv or ["--help"], prog_name="mobikit", standalone_mode=False)
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except typer.TyperException as exc:  # typer's usage errors carry exit code 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see 'mobikit {ctx.info_name} --help')" if ctx is not None and ctx.parent is not None else ""
+        err.print(f"error: {' '.join(exc.format_message().split())}{hint}", markup=False)
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except MobikitError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+    except Exception as exc:
+        if os.environ.get("MOBIKIT_DEBUG"):
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        err.print(f"error: {type(exc).__name__}: {message} (set MOBIKIT_DEBUG=1 for the traceback)", markup=False)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
