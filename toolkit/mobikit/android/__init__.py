@@ -1,0 +1,1 @@
+"""The device half of mobikit: adb, the demo app's contract, deploy and on-device benchmarks."""
