@@ -1,32 +1,52 @@
-"""Lazy, quiet TensorFlow import: the CLI stays instant and the console free of TF's start-up noise."""
+"""Lazy, quiet TensorFlow: the CLI stays instant and the console free of TensorFlow's noise.
+
+TensorFlow's C++ runtime and its converter print straight to file descriptors 1 and 2 (TF_CPP_MIN_LOG_LEVEL does
+not silence all of it), so the noisy calls run inside `captured_output`, which keeps the text for error reports.
+"""
 
 import os
 import sys
+import tempfile
+import warnings
 from contextlib import contextmanager
 
 
+class CapturedOutput:
+    text: str = ""
+
+
 @contextmanager
-def silenced_stderr():
-    """Send file descriptor 2 to /dev/null: TF's C++ start-up logging ignores TF_CPP_MIN_LOG_LEVEL."""
+def captured_output():
+    """Collect everything written to fds 1 and 2 (C++ and Python alike) while the block runs."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    saved = (os.dup(1), os.dup(2))
+    captured = CapturedOutput()
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield captured
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            sink.seek(0)
+            captured.text = sink.read().decode("utf-8", errors="replace")
 
 
 def tensorflow():
-    """Import TensorFlow with its C++ and Python log noise silenced, and return the module."""
+    """Import TensorFlow with its start-up noise silenced, and return the module."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    with silenced_stderr():
+    with captured_output():
         import absl.logging
         import tensorflow as tf
 

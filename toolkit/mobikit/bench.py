@@ -65,15 +65,18 @@ def make_interpreter(model: str | os.PathLike | bytes, threads: int = 2, delegat
     """A LiteRT interpreter with tensors allocated; `delegate="cpu"` disables the default XNNPACK delegate."""
     from ai_edge_litert import interpreter as litert
 
+    from ._tf import captured_output
+
     if delegate not in HOST_DELEGATES:
         raise UsageError(f"unknown host delegate {delegate!r}: choose {' or '.join(HOST_DELEGATES)}")
     resolver = (litert.OpResolverType.AUTO if delegate == "xnnpack"
                 else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
     try:
-        interpreter = litert.Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver,
-                                         experimental_preserve_all_tensors=preserve_all_tensors)
-        interpreter.allocate_tensors()
+        with captured_output():  # LiteRT announces its XNNPACK delegate on stderr
+            interpreter = litert.Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver,
+                                             experimental_preserve_all_tensors=preserve_all_tensors)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise MobikitError(f"LiteRT cannot load the model: {str(exc).splitlines()[0]}") from None
     return interpreter

@@ -29,7 +29,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# stderr through its own descriptor: noisy TensorFlow calls temporarily capture fd 2, progress must still show
+err = Console(file=os.fdopen(os.dup(2), "w", buffering=1), highlight=False, soft_wrap=True)
 
 
 class Arch(str, Enum):
@@ -126,6 +127,81 @@ def build(
         emit_json(summary)
     else:
         out.print(f"saved {output}: {cost.params:,} params, {cost.macs / 1e6:.1f}M mult-adds")
+
+
+class Mode(str, Enum):
+    int8 = "int8"
+    fp16 = "fp16"
+    dynamic = "dynamic"
+    fp32 = "fp32"
+
+
+class IOType(str, Enum):
+    int8 = "int8"
+    uint8 = "uint8"
+    float32 = "float32"
+
+
+def _reporter(as_json: bool):
+    from .progress import ConsoleReporter
+
+    return ConsoleReporter(err)
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+@app.command()
+def quantize(
+    arch: Arch = ArchOpt,
+    alpha: float = AlphaOpt,
+    resolution: int = ResolutionOpt,
+    weights: str = typer.Option("imagenet", "--weights", help="imagenet, none, or a .h5/.weights.h5/.keras file."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Quantize this saved .keras model instead."),
+    calib: Optional[Path] = typer.Option(None, "--calib", help="Calibration images (default: the embedded set)."),
+    calib_samples: int = typer.Option(200, "--calib-samples", help="How many calibration images (seeded sample)."),
+    mode: Mode = typer.Option(Mode.int8, "--mode", help="int8 (full-integer), fp16, dynamic or fp32."),
+    io: Optional[IOType] = typer.Option(None, "--io", help="int8 model input/output type [default: int8]."),
+    eval_dir: Optional[Path] = typer.Option(None, "--eval", help="Labelled images to verify on."),
+    eval_samples: Optional[int] = typer.Option(None, "--eval-samples", help="Verify on at most N images."),
+    threads: int = typer.Option(2, "--threads", help="CPU threads for the latency check."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Class names, one per line (non-ImageNet models)."),
+    bias_correction: Optional[bool] = typer.Option(
+        None, "--bias-correction/--no-bias-correction", help="Empirical bias correction [default: on for int8]."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder [default: ./mobikit-out/<name>]."),
+    as_json: bool = JsonOpt,
+):
+    """Quantize a MobileNet to TFLite and verify it against the float model in the same run."""
+    from .quantize import QuantizeRequest, quantize as run_quantize
+
+    request = QuantizeRequest(arch.value, alpha, resolution, _weights_arg(weights), model, calib, calib_samples,
+                              mode.value, io.value if io else None, eval_dir, eval_samples, threads, output, labels,
+                              bias_correction)
+    with json_stdout(as_json):
+        result = run_quantize(request, _reporter(as_json))
+    if as_json:
+        emit_json(result.to_json())
+        return
+    ev, latency = result.eval, result.latency_ms
+    table = Table(title=f"{result.model} → {result.output_dir}")
+    table.add_column("")
+    table.add_column("float", justify="right")
+    table.add_column(result.mode, justify="right")
+    if ev.labelled:
+        table.add_row("top-1", _pct(ev.float_top1), _pct(ev.quant_top1))
+        table.add_row("top-5", _pct(ev.float_top5), _pct(ev.quant_top5))
+    table.add_row("agreement with float", "", _pct(ev.agreement))
+    table.add_row("size", f"{result.float_size_bytes / 1e6:.2f} MB",
+                  f"{result.size_bytes / 1e6:.2f} MB ({result.size_bytes / result.float_size_bytes:.2f}×)")
+    table.add_row(f"latency (median, {threads} threads)", f"{latency['float']:.2f} ms",
+                  f"{latency['quant']:.2f} ms ({latency['quant'] / latency['float']:.2f}×)")
+    out.print(table)
+    description = result.report["description"]
+    if description.get("full_integer"):
+        out.print("full-integer int8 model" + (", bias-corrected" if description.get("bias_correction") else ""))
+    out.print(f"verified on {ev.n} images: {result.report['eval']['source']}")
+    out.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items()))
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -1,0 +1,228 @@
+"""The platform-tools `adb` binary, driven with subprocess, and the choice of a device.
+
+adb is never run through a host shell. Everything sent to the device shell is quoted with `shlex.quote`, because
+`adb shell` joins its arguments with spaces and the device shell splits them again. Every call has a timeout, and
+every failure becomes a typed error carrying adb's own message. adb itself reads `ANDROID_SERIAL` and
+`ANDROID_ADB_SERVER_PORT` from the environment, which is passed through unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import MobikitError, UsageError
+
+DEFAULT_TIMEOUT = 60.0
+HOST = "host"
+UNAUTHORIZED_FIX = "accept the 'Allow USB debugging?' prompt on the phone (tick 'Always allow'), then retry"
+OFFLINE_FIX = "reconnect the cable or run 'adb reconnect' (for Wi-Fi: 'adb connect HOST:PORT'), then retry"
+
+
+class AdbError(MobikitError):
+    """adb or a command on the device failed; the message ends with what adb or the device printed."""
+
+    def __init__(self, message: str, stderr: str = ""):
+        self.stderr = stderr.strip()
+        detail = self.stderr.splitlines()[-1] if self.stderr else ""
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class AdbNotFound(MobikitError):
+    """No adb binary where we looked."""
+
+
+class AdbTimeout(AdbError):
+    """adb did not finish in time (device hung, or a prompt waits on the phone)."""
+
+
+class DeviceUnavailable(MobikitError):
+    """The chosen device is connected but unauthorized or offline."""
+
+
+class NoSuchDevice(UsageError):
+    """`--device` matched no device, or more than one."""
+
+
+class ShellError(AdbError):
+    """A device-shell command exited non-zero."""
+
+    def __init__(self, command: str, exit_code: int, stdout: str, stderr: str):
+        self.exit_code = exit_code
+        self.stdout = stdout
+        super().__init__(f"'{command}' failed on the device (exit {exit_code})", stderr or stdout)
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Device:
+    """One line of `mobikit devices`; properties are None when the device cannot be asked (unauthorized/offline)."""
+
+    serial: str
+    state: str
+    model: str | None = None
+    android: str | None = None
+    sdk: int | None = None
+    abi: str | None = None
+    soc: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What results call the device: its model name, else its serial."""
+        return self.model or self.serial
+
+    def describe(self) -> str:
+        if self.state != "device":
+            return f"{self.serial} ({self.state})"
+        return f"{self.serial} ({self.model or 'unknown model'}, Android {self.android or '?'})"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def find_adb(explicit: str | os.PathLike | None = None) -> str:
+    """`--adb`, then `$ADB`, then `$ANDROID_HOME/platform-tools/adb`, then PATH; an explicit choice must exist."""
+    for origin, value in (("--adb", explicit), ("$ADB", os.environ.get("ADB"))):
+        if value:
+            path = Path(value).expanduser()
+            if path.is_file() and os.access(path, os.X_OK):
+                return str(path)
+            found = shutil.which(str(value))
+            if found:
+                return found
+            raise AdbNotFound(f"adb not found at {value} (from {origin})")
+    for home in (os.environ.get("ANDROID_HOME"), os.environ.get("ANDROID_SDK_ROOT")):
+        if home:
+            candidate = Path(home) / "platform-tools" / "adb"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    found = shutil.which("adb")
+    if found:
+        return found
+    raise AdbNotFound("adb not found: install Android platform-tools (Debian/Ubuntu: apt-get install adb), "
+                      "or pass --adb PATH, set $ADB, or set $ANDROID_HOME")
+
+
+class Adb:
+    """One adb binary, optionally bound to one device serial (`adb -s SERIAL ...`)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, serial: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT):
+        self.path = find_adb(path)
+        self.serial = serial
+        self.timeout = timeout
+
+    def on(self, serial: str) -> "Adb":
+        """The same adb, bound to one device."""
+        bound = object.__new__(Adb)
+        bound.path, bound.serial, bound.timeout = self.path, serial, self.timeout
+        return bound
+
+    def run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """Run `adb [-s SERIAL] ARGS` (no shell, stdin closed so adb never waits on the terminal)."""
+        argv = [self.path, *(["-s", self.serial] if self.serial else []), *args]
+        limit = self.timeout if timeout is None else timeout
+        try:
+            result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                    errors="replace", timeout=limit)
+        except subprocess.TimeoutExpired as exc:
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            raise AdbTimeout(f"'adb {' '.join(args)[:80]}' timed out after {limit:g} s", stderr) from None
+        except OSError as exc:
+            raise AdbNotFound(f"cannot run adb at {self.path}: {exc.strerror}") from None
+        if check and result.returncode != 0:
+            raise AdbError(f"'adb {' '.join(args)[:80]}' failed", result.stderr or result.stdout)
+        return result
+
+    def shell(self, *argv: str, timeout: float | None = None, check: bool = True) -> ShellResult:
+        """Run one command on the device; each word is quoted, so spaces and quotes reach it unchanged."""
+        command = " ".join(shlex.quote(str(word)) for word in argv)
+        result = self.run("shell", command, timeout=timeout, check=False)
+        if result.returncode != 0 and _is_transport_error(result.stderr):
+            raise AdbError(f"'adb shell {argv[0]}' failed", result.stderr)
+        if check and result.returncode != 0:
+            raise ShellError(command[:80], result.returncode, result.stdout, result.stderr)
+        return ShellResult(result.returncode, result.stdout, result.stderr)
+
+    def push(self, local: list[str | os.PathLike], remote: str, timeout: float | None = None) -> None:
+        """`adb push` (sync protocol: remote paths are not shell-parsed, so they need no quoting)."""
+        self.run("push", *map(str, local), remote, timeout=timeout)
+
+    def pull(self, remote: str, local: str | os.PathLike, timeout: float | None = None) -> None:
+        self.run("pull", remote, str(local), timeout=timeout)
+
+    def devices(self) -> list[Device]:
+        """Every device the adb server knows, with properties for those that answer."""
+        listing = self.run("devices", "-l", timeout=30)
+        devices = []
+        for line in listing.stdout.splitlines():
+            parts = line.split()
+            if len(parts) < 2 or line.startswith(("List of devices", "*")):
+                continue
+            serial, state = parts[0], parts[1]
+            devices.append(self.on(serial).describe_device(state) if state == "device" else Device(serial, state))
+        return devices
+
+    def describe_device(self, state: str = "device") -> Device:
+        props = self.getprops()
+        sdk = props.get("ro.build.version.sdk", "")
+        return Device(self.serial or "", state, props.get("ro.product.model") or None,
+                      props.get("ro.build.version.release") or None, int(sdk) if sdk.isdigit() else None,
+                      props.get("ro.product.cpu.abi") or None, props.get("ro.soc.model") or None)
+
+    def getprops(self) -> dict[str, str]:
+        """All system properties in one round trip (`getprop` prints `[key]: [value]` lines)."""
+        output = self.shell("getprop", timeout=30).stdout
+        return dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]\s*$", output, re.MULTILINE))
+
+
+def _is_transport_error(stderr: str) -> bool:
+    """adb's own failures (device gone, unauthorized) as opposed to a command's exit status."""
+    return bool(re.search(r"^(adb: |error: )(device|no devices|more than one|closed|protocol fault)",
+                          stderr, re.MULTILINE))
+
+
+def select_device(adb: Adb, spec: str | None) -> tuple[Adb, Device]:
+    """Resolve `--device` (serial, case-insensitive model substring; default $ANDROID_SERIAL or the only device)."""
+    if spec is not None and spec.lower() == HOST:
+        raise UsageError("this command needs a phone: pass --device SERIAL or a model name such as 'pixel'")
+    spec = spec or os.environ.get("ANDROID_SERIAL") or None
+    devices = adb.devices()
+    if spec is None:
+        matches = devices
+    else:
+        matches = [d for d in devices if d.serial == spec] or \
+                  [d for d in devices if d.model and spec.lower() in d.model.lower()]
+    listing = "; ".join(d.describe() for d in devices) or "none"
+    if not devices:
+        raise NoSuchDevice("no Android device connected (check the cable and USB debugging, then 'mobikit devices')")
+    if not matches:
+        hint = f" ({_fix_hint(devices)})" if any(d.state != "device" for d in devices) else ""
+        raise NoSuchDevice(f"no device matches '{spec}'; connected: {listing}{hint}")
+    if len(matches) > 1:
+        what = f"'{spec}' matches" if spec else "several devices are connected:"
+        raise NoSuchDevice(f"{what} {len(matches)} devices: {'; '.join(d.describe() for d in matches)} "
+                           "— pass --device SERIAL")
+    device = matches[0]
+    if device.state != "device":
+        raise DeviceUnavailable(f"device {device.serial} is {device.state}: {_fix_hint([device])}")
+    return adb.on(device.serial), device
+
+
+def _fix_hint(devices: list[Device]) -> str:
+    states = {d.state for d in devices}
+    hints = [UNAUTHORIZED_FIX] if "unauthorized" in states else []
+    if states - {"device", "unauthorized"}:
+        hints.append(OFFLINE_FIX)
+    return "; ".join(hints)

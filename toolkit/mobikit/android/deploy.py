@@ -1,0 +1,236 @@
+"""Put a quantize output folder into the demo app on a phone, verified, and start the app with it.
+
+The upload goes to a temporary folder next to the model folder, is checked with sha256 on the device, and only
+then renamed into place: a dropped cable or a corrupted copy never replaces the model the app is using. The app is
+"current" when the APK installed on the device (`pm path`) has the same sha256 as the local APK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import MobikitError, UsageError
+from . import contract
+from .adb import Adb, Device, ShellError, select_device
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ANDROID_APP = REPO_ROOT / "android_app"
+DEBUG_APK = ANDROID_APP / "app" / "build" / "outputs" / "apk" / "debug" / "app-debug.apk"
+APP_START_TIMEOUT = 30.0
+UPLOAD_TIMEOUT = 300.0
+GRADLE_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A quantize output folder: its name on the device and the sha256 of each file the app reads."""
+
+    folder: Path
+    name: str
+    meta: dict
+    sha256: dict[str, str]
+
+
+@dataclass
+class DeployResult:
+    device: str
+    serial: str
+    model: str
+    path: str
+    sha256: str
+    app: str  # "installed" or "current"
+    upload: str  # "uploaded" or "unchanged"
+    launched: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model_folder(folder: str | os.PathLike) -> LocalModel:
+    """Check a quantize output folder: the three files exist and model.json's sha256 is model.tflite's."""
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: pass a quantize output folder (model.tflite, labels.txt, "
+                         "model.json)")
+    missing = [name for name in contract.MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise UsageError(f"{folder} is not a quantize output folder: missing {', '.join(missing)}")
+    try:
+        meta = json.loads((folder / contract.MODEL_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {folder / contract.MODEL_JSON}: {exc}") from None
+    sha256 = {name: file_sha256(folder / name) for name in contract.MODEL_FILES}
+    if not isinstance(meta, dict) or meta.get("sha256") != sha256[contract.MODEL_FILE]:
+        raise UsageError(f"{folder / contract.MODEL_JSON} does not describe this model.tflite (sha256 differs): "
+                         "re-run mobikit quantize")
+    if folder.name.startswith(".") or "/" in folder.name:
+        raise UsageError(f"cannot use '{folder.name}' as a model name on the device: rename the folder")
+    return LocalModel(folder, folder.name, meta, sha256)
+
+
+def remote_sha256(adb: Adb, paths: list[str]) -> dict[str, str]:
+    """sha256 of device files (missing ones left out), with `sha256sum`, else `toybox sha256sum`."""
+    for tool in (["sha256sum"], ["toybox", "sha256sum"]):
+        result = adb.shell(*tool, *paths, check=False)
+        if result.exit_code == 127:  # "inaccessible or not found": try the next spelling
+            continue
+        sums = {}
+        for line in result.stdout.splitlines():
+            digest, _, path = line.partition("  ")
+            if len(digest) == 64 and path in paths:
+                sums[path] = digest
+        return sums
+    raise MobikitError("the device has neither sha256sum nor toybox sha256sum: cannot verify the upload")
+
+
+def find_apk(apk: str | os.PathLike | None) -> Path | None:
+    """--apk, else the debug APK of android_app, else one built with Gradle when an Android SDK is present."""
+    if apk is not None:
+        path = Path(apk)
+        if not path.is_file():
+            raise UsageError(f"--apk {apk}: no such file")
+        return path
+    if DEBUG_APK.is_file():
+        return DEBUG_APK
+    gradlew = ANDROID_APP / "gradlew"
+    if gradlew.is_file() and _android_sdk() is not None:
+        _log("building the demo app (android_app/gradlew assembleDebug) ...")
+        try:
+            build = subprocess.run([str(gradlew), "assembleDebug"], cwd=ANDROID_APP, stdin=subprocess.DEVNULL,
+                                   capture_output=True, text=True, timeout=GRADLE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise MobikitError(f"gradlew assembleDebug timed out after {GRADLE_TIMEOUT:g} s") from None
+        if build.returncode != 0 or not DEBUG_APK.is_file():
+            tail = (build.stderr or build.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise MobikitError(f"gradlew assembleDebug failed: {tail[0]}")
+        return DEBUG_APK
+    return None
+
+
+def _android_sdk() -> Path | None:
+    for value in (os.environ.get("ANDROID_HOME"), os.environ.get("ANDROID_SDK_ROOT")):
+        if value and Path(value).is_dir():
+            return Path(value)
+    properties = ANDROID_APP / "local.properties"
+    if properties.is_file():
+        for line in properties.read_text(encoding="utf-8").splitlines():
+            if line.startswith("sdk.dir=") and Path(line[8:].strip()).is_dir():
+                return Path(line[8:].strip())
+    return None
+
+
+def ensure_app(adb: Adb, apk: str | os.PathLike | None) -> str:
+    """Install the demo app unless the installed APK is byte-identical to ours; returns "installed"/"current"."""
+    listed = adb.shell("pm", "path", contract.PACKAGE, check=False).stdout
+    installed = [line[len("package:"):].strip() for line in listed.splitlines() if line.startswith("package:")]
+    local = find_apk(apk)
+    if local is None:
+        if installed:
+            _log(f"{contract.PACKAGE} is installed; no local APK to compare, keeping it")
+            return "current"
+        raise UsageError(f"the demo app ({contract.PACKAGE}) is not installed and there is no APK: pass --apk PATH, "
+                         f"build it with 'android_app/gradlew assembleDebug' (needs an Android SDK in $ANDROID_HOME), "
+                         f"or install it yourself")
+    base = next((path for path in installed if path.endswith("/base.apk")), installed[0] if installed else None)
+    if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
+        return "current"
+    _log(f"installing {local} ...")
+    result = adb.run("install", "-r", "-g", str(local), timeout=UPLOAD_TIMEOUT, check=False)
+    if result.returncode != 0 or "Success" not in result.stdout:
+        raise ShellError(f"adb install {local.name}", result.returncode, result.stdout,
+                         (result.stderr + result.stdout).strip())
+    return "installed"
+
+
+def start_activity(adb: Adb, activity: str, extras: dict[str, str | int] | None = None,
+                   flags: tuple[str, ...] = ()) -> None:
+    """`am start -n PACKAGE/.Activity` with typed extras (`--es` for strings, `--ei` for ints)."""
+    component = f"{contract.PACKAGE}/{activity[len(contract.PACKAGE):]}"
+    argv = ["am", "start", *flags, "-n", component]
+    for key, value in (extras or {}).items():
+        argv += ["--ei" if isinstance(value, int) else "--es", key, str(value)]
+    result = adb.shell(*argv, check=False)
+    text = result.stdout + result.stderr
+    if result.exit_code != 0 or "Error" in text:
+        error = next((line for line in text.splitlines() if "Error" in line), text.strip() or "no output")
+        raise MobikitError(f"cannot start {component}: {error.strip()}")
+
+
+def ensure_models_dir(adb: Adb, timeout: float = APP_START_TIMEOUT) -> None:
+    """Android 11+: only the app can create its external files folder, so start it once and wait for it."""
+    if adb.shell("test", "-d", contract.MODELS_DIR, check=False).exit_code == 0:
+        return
+    if adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
+        _log("starting the app once so that it creates its files folder ...")
+        start_activity(adb, contract.MAIN_ACTIVITY)
+        deadline = time.monotonic() + timeout
+        while adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
+            if time.monotonic() > deadline:
+                raise MobikitError(f"the app did not create {contract.EXTERNAL_FILES_DIR} within {timeout:g} s: "
+                                   "open the app on the phone once, then retry")
+            time.sleep(0.3)
+    adb.shell("mkdir", "-p", contract.MODELS_DIR)
+
+
+def upload_model(adb: Adb, model: LocalModel) -> bool:
+    """Upload through a temporary folder, verify, then swap it in; returns False when it was already there."""
+    final = f"{contract.MODELS_DIR}/{model.name}"
+    wanted = {name: model.sha256[name] for name in contract.MODEL_FILES}
+    present = remote_sha256(adb, [f"{final}/{name}" for name in contract.MODEL_FILES])
+    if all(present.get(f"{final}/{name}") == digest for name, digest in wanted.items()):
+        return False
+    staging, previous = f"{contract.MODELS_DIR}/.{model.name}.upload", f"{contract.MODELS_DIR}/.{model.name}.old"
+    adb.shell("rm", "-rf", staging, previous)
+    adb.shell("mkdir", "-p", staging)
+    _log(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
+    adb.push([model.folder / name for name in contract.MODEL_FILES], staging + "/", timeout=UPLOAD_TIMEOUT)
+    uploaded = remote_sha256(adb, [f"{staging}/{name}" for name in contract.MODEL_FILES])
+    for name, digest in wanted.items():
+        got = uploaded.get(f"{staging}/{name}")
+        if got != digest:
+            adb.shell("rm", "-rf", staging, check=False)
+            raise MobikitError(f"checksum mismatch on the device for {name}: expected {digest[:12]}…, got "
+                               f"{(got or 'no file')[:12]}…; the upload was discarded and the previous model kept")
+    if adb.shell("test", "-e", final, check=False).exit_code == 0:
+        adb.shell("mv", final, previous)
+    adb.shell("mv", staging, final)
+    adb.shell("rm", "-rf", previous)
+    return True
+
+
+def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | os.PathLike | None = None,
+           launch: bool = True, adb: Adb | None = None, timeout: float = APP_START_TIMEOUT) -> DeployResult:
+    """The whole `mobikit deploy`: app current, models folder present, model verified in place, app launched."""
+    model = load_model_folder(output_dir)
+    adb, chosen = select_device(adb or Adb(), device)
+    return deploy_to(adb, chosen, model, apk, launch, timeout)
+
+
+def deploy_to(adb: Adb, device: Device, model: LocalModel, apk: str | os.PathLike | None = None,
+              launch: bool = True, timeout: float = APP_START_TIMEOUT) -> DeployResult:
+    app = ensure_app(adb, apk)
+    ensure_models_dir(adb, timeout)
+    uploaded = upload_model(adb, model)
+    if launch:
+        start_activity(adb, contract.MAIN_ACTIVITY, {contract.EXTRA_MODEL: model.name})
+    return DeployResult(device.name, device.serial, model.name, f"{contract.MODELS_DIR}/{model.name}",
+                        model.sha256[contract.MODEL_FILE], app, "uploaded" if uploaded else "unchanged", launch)
