@@ -53,7 +53,7 @@ class DeployResult:
         return asdict(self)
 
 
-def _log(message: str) -> None:
+def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
@@ -113,7 +113,7 @@ def find_apk(apk: str | os.PathLike | None) -> Path | None:
         return DEBUG_APK
     gradlew = ANDROID_APP / "gradlew"
     if gradlew.is_file() and _android_sdk() is not None:
-        _log("building the demo app (android_app/gradlew assembleDebug) ...")
+        log("building the demo app (android_app/gradlew assembleDebug) ...")
         try:
             build = subprocess.run([str(gradlew), "assembleDebug"], cwd=ANDROID_APP, stdin=subprocess.DEVNULL,
                                    capture_output=True, text=True, timeout=GRADLE_TIMEOUT)
@@ -145,7 +145,7 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None) -> str:
     local = find_apk(apk)
     if local is None:
         if installed:
-            _log(f"{contract.PACKAGE} is installed; no local APK to compare, keeping it")
+            log(f"{contract.PACKAGE} is installed; no local APK to compare, keeping it")
             return "current"
         raise UsageError(f"the demo app ({contract.PACKAGE}) is not installed and there is no APK: pass --apk PATH, "
                          f"build it with 'android_app/gradlew assembleDebug' (needs an Android SDK in $ANDROID_HOME), "
@@ -153,7 +153,7 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None) -> str:
     base = next((path for path in installed if path.endswith("/base.apk")), installed[0] if installed else None)
     if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
         return "current"
-    _log(f"installing {local} ...")
+    log(f"installing {local} ...")
     result = adb.run("install", "-r", "-g", str(local), timeout=UPLOAD_TIMEOUT, check=False)
     if result.returncode != 0 or "Success" not in result.stdout:
         raise ShellError(f"adb install {local.name}", result.returncode, result.stdout,
@@ -180,7 +180,7 @@ def ensure_models_dir(adb: Adb, timeout: float = APP_START_TIMEOUT) -> None:
     if adb.shell("test", "-d", contract.MODELS_DIR, check=False).exit_code == 0:
         return
     if adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
-        _log("starting the app once so that it creates its files folder ...")
+        log("starting the app once so that it creates its files folder ...")
         start_activity(adb, contract.MAIN_ACTIVITY)
         deadline = time.monotonic() + timeout
         while adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
@@ -201,7 +201,7 @@ def upload_model(adb: Adb, model: LocalModel) -> bool:
     staging, previous = f"{contract.MODELS_DIR}/.{model.name}.upload", f"{contract.MODELS_DIR}/.{model.name}.old"
     adb.shell("rm", "-rf", staging, previous)
     adb.shell("mkdir", "-p", staging)
-    _log(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
+    log(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
     adb.push([model.folder / name for name in contract.MODEL_FILES], staging + "/", timeout=UPLOAD_TIMEOUT)
     uploaded = remote_sha256(adb, [f"{staging}/{name}" for name in contract.MODEL_FILES])
     for name, digest in wanted.items():
