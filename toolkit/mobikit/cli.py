@@ -237,3 +237,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def run() -> None:
     sys.exit(main())
+
+from . import cli_android  # noqa: E402,F401  (registers devices/deploy)

@@ -1,0 +1,140 @@
+"""A simulated phone on 127.0.0.1 that the real adb server connects to (`adb connect 127.0.0.1:PORT`).
+
+Its filesystem is a temp folder: device path `/a/b` is `<root>/a/b`. Like Android 11+, only the app can create its
+external files folder `/sdcard/Android/data/<pkg>/files` (it does so when an activity starts); the shell may write
+inside it afterwards, but not before. Faults for tests: `drop_push` (cut the connection after N bytes of a named
+file), `corrupt_push` (flip a byte of a named file as it is stored). Both fire once.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .protocol import Connection
+
+APP_DATA = "/sdcard/Android/data"
+WRITABLE_ROOTS = ("/sdcard", "/data/local/tmp")
+FEATURES = "shell_v2,stat_v2,ls_v2,fixed_push_mkdir,fixed_push_symlink_timestamp"
+
+
+class DeviceFsError(Exception):
+    """A filesystem operation the device refuses; the message is what Android's tools print."""
+
+
+@dataclass
+class Faults:
+    drop_push: tuple[str, int] | None = None  # (file name, bytes received before the connection is cut)
+    corrupt_push: str | None = None  # file name whose stored copy gets one byte flipped
+
+
+@dataclass
+class AppState:
+    apk_sha256: str | None = None
+    launched: list[str | None] = field(default_factory=list)  # --es model of each MainActivity start
+
+
+class SimDevice:
+    """Start with `start()`; `serial` is what adb calls it once connected."""
+
+    def __init__(self, model: str = "Pixel 7", *, android: str = "14", sdk: int = 34, soc: str = "Tensor G2",
+                 has_sha256sum: bool = True, gpu: bool = False, benchmark_format: str = "2024",
+                 app_start_delay: float = 0.3):
+        self.root = Path(tempfile.mkdtemp(prefix="adb-sim-"))
+        self.props = {
+            "ro.product.model": model, "ro.product.name": "panther", "ro.product.device": "panther",
+            "ro.product.manufacturer": "Google", "ro.build.version.release": android,
+            "ro.build.version.sdk": str(sdk), "ro.product.cpu.abi": "arm64-v8a", "ro.soc.model": soc,
+            "ro.soc.manufacturer": "Google", "ro.serialno": "SIM" + format(id(self) & 0xFFFFFF, "06X"),
+        }
+        self.has_sha256sum, self.gpu, self.benchmark_format = has_sha256sum, gpu, benchmark_format
+        self.app_start_delay = app_start_delay
+        self.faults = Faults()
+        self.apps: dict[str, AppState] = {}
+        self.logcat: list[str] = []
+        self.commands: list[str] = []  # every shell command line received, for assertions
+        self.lock = threading.Lock()
+        for folder in (APP_DATA, "/data/local/tmp", "/data/app", "/system/bin"):
+            self.host_path(folder).mkdir(parents=True, exist_ok=True)
+        self._listener: socket.socket | None = None
+        self._connections: list[Connection] = []
+        self.port = 0
+
+    @property
+    def serial(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def banner(self) -> str:
+        p = self.props
+        return (f"device::ro.product.name={p['ro.product.name']};ro.product.model={p['ro.product.model']};"
+                f"ro.product.device={p['ro.product.device']};features={FEATURES}")
+
+    # --- network -------------------------------------------------------------------------------------------------
+
+    def start(self) -> "SimDevice":
+        """Listen on a free port outside 5555-5585 (a fresh adb server would list those as emulators)."""
+        while True:
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", 0))
+            if not 5555 <= listener.getsockname()[1] <= 5585:
+                break
+            listener.close()
+        listener.listen(8)
+        self._listener, self.port = listener, listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        from .services import open_service
+
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(sock, self.banner)
+            self._connections.append(conn)
+            threading.Thread(target=conn.serve, args=(lambda stream, service: open_service(self, stream, service),),
+                             daemon=True).start()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        for conn in self._connections:
+            conn.drop()
+
+    # --- filesystem ----------------------------------------------------------------------------------------------
+
+    def normalize(self, path: str) -> str:
+        return posixpath.normpath(posixpath.join("/", path))
+
+    def host_path(self, path: str) -> Path:
+        return self.root / self.normalize(path).lstrip("/")
+
+    def check_writable(self, path: str) -> None:
+        """Android 11+ rules for the shell user: /sdcard and /data/local/tmp, app folders only once created."""
+        path = self.normalize(path)
+        if not any(path == root or path.startswith(root + "/") for root in WRITABLE_ROOTS):
+            raise DeviceFsError(f"{path}: Permission denied")
+        if path.startswith(APP_DATA + "/"):
+            parts = path[len(APP_DATA) + 1:].split("/")
+            files = self.host_path(f"{APP_DATA}/{parts[0]}/files")
+            if len(parts) < 3 or not files.is_dir():
+                raise DeviceFsError(f"{path}: Permission denied")
+
+    def app_files_dir(self, package: str) -> str:
+        return f"{APP_DATA}/{package}/files"
+
+    def read_file(self, path: str) -> bytes:
+        """Test helper: a device file's bytes."""
+        return self.host_path(path).read_bytes()
+
+    def exists(self, path: str) -> bool:
+        return self.host_path(path).exists()

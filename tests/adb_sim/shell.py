@@ -1,0 +1,335 @@
+"""The device shell: one command line, split with POSIX rules, run against the sandboxed filesystem.
+
+Only simple commands exist here. Unquoted shell syntax (`;`, `|`, `&`, `>`, `$`, backquotes, globs) is refused,
+so a client that forgets to quote an argument fails loudly instead of passing by luck; so does any unknown command
+(exit 127, as Android's sh reports it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import stat
+import threading
+import time
+
+from mobikit.android import contract
+
+from . import apps
+from .device import APP_DATA, AppState, DeviceFsError, SimDevice
+
+Result = tuple[int, bytes, bytes]
+PACKAGE = contract.PACKAGE  # the sim's pm installs any APK as the demo app
+ACTIVITIES = tuple(a[len(PACKAGE) + 1:] for a in (contract.MAIN_ACTIVITY, contract.BENCHMARK_ACTIVITY))
+SHELL_SYNTAX = set(";&|<>`$*?[(){}")
+
+
+def _unquoted_syntax(line: str) -> str | None:
+    """The first shell metacharacter outside quotes (single quotes protect all, double quotes all but $ and `)."""
+    quote, escaped = None, False
+    for char in line:
+        if escaped:
+            escaped = False
+        elif quote == "'":
+            quote = None if char == "'" else quote
+        elif char == "\\":
+            escaped = True
+        elif quote == '"':
+            if char == '"':
+                quote = None
+            elif char in "$`":
+                return char
+        elif char in "'\"":
+            quote = char
+        elif char in SHELL_SYNTAX:
+            return char
+    return None
+
+
+def run_command(device: SimDevice, line: str) -> Result:
+    with device.lock:
+        device.commands.append(line)
+    if line.endswith(" </dev/null"):  # adb's own `rm` after a push install redirects stdin; nothing to read
+        line = line[:-len(" </dev/null")]
+    bad = _unquoted_syntax(line)
+    if bad is not None:
+        return 2, b"", f"/system/bin/sh: sim: unsupported shell syntax {bad!r} in: {line}\n".encode()
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        return 2, b"", f"/system/bin/sh: syntax error: {exc}\n".encode()
+    return run_argv(device, argv)
+
+
+def run_argv(device: SimDevice, argv: list[str]) -> Result:
+    if not argv:
+        return 0, b"", b""
+    name, args = argv[0], argv[1:]
+    if name == "toybox" and args:
+        name, args = args[0], args[1:]
+    elif name == "sha256sum" and not device.has_sha256sum:
+        return _not_found(name)
+    handler = COMMANDS.get(name)
+    if handler is not None:
+        try:
+            return handler(device, args)
+        except DeviceFsError as exc:
+            return 1, b"", f"{name}: {exc}\n".encode()
+    if name.startswith("/"):
+        return _execute(device, name, args)
+    return _not_found(name)
+
+
+def _not_found(name: str) -> Result:
+    return 127, b"", f"/system/bin/sh: {name}: inaccessible or not found\n".encode()
+
+
+def _ok(text: str = "") -> Result:
+    return 0, text.encode(), b""
+
+
+def _fail(message: str, code: int = 1) -> Result:
+    return code, b"", (message + "\n").encode()
+
+
+def _flags(args: list[str], allowed: str) -> tuple[set[str], list[str]]:
+    flags, rest = set(), []
+    for arg in args:
+        if arg.startswith("-") and len(arg) > 1 and not rest:
+            unknown = set(arg[1:]) - set(allowed)
+            if unknown:
+                raise DeviceFsError(f"Unknown option '{''.join(sorted(unknown))}'")
+            flags |= set(arg[1:])
+        else:
+            rest.append(arg)
+    return flags, rest
+
+
+def _getprop(device: SimDevice, args: list[str]) -> Result:
+    if args:
+        return _ok(device.props.get(args[0], "") + "\n")
+    return _ok("".join(f"[{key}]: [{value}]\n" for key, value in sorted(device.props.items())))
+
+
+def _sha256sum(device: SimDevice, args: list[str]) -> Result:
+    out, err, code = "", "", 0
+    for path in args:
+        target = device.host_path(path)
+        if target.is_file():
+            out += f"{hashlib.sha256(target.read_bytes()).hexdigest()}  {path}\n"
+        else:
+            err += f"sha256sum: {path}: {'Is a directory' if target.is_dir() else 'No such file or directory'}\n"
+            code = 1
+    return code, out.encode(), err.encode()
+
+
+def _mkdir(device: SimDevice, args: list[str]) -> Result:
+    flags, paths = _flags(args, "p")
+    for path in paths:
+        target = device.host_path(path)
+        if target.is_dir() and "p" in flags:
+            continue
+        if target.exists():
+            return _fail(f"mkdir: '{path}': File exists")
+        if not target.parent.is_dir() and "p" not in flags:
+            return _fail(f"mkdir: '{path}': No such file or directory")
+        missing, current = [], device.normalize(path)
+        while not device.host_path(current).exists():
+            missing.append(current)
+            current = os.path.dirname(current)
+        for folder in reversed(missing):
+            device.check_writable(folder)
+            device.host_path(folder).mkdir()
+    return _ok()
+
+
+def _mv(device: SimDevice, args: list[str]) -> Result:
+    _, paths = _flags(args, "f")
+    if len(paths) != 2:
+        return _fail("mv: needs SOURCE DEST")
+    source, dest = device.host_path(paths[0]), device.host_path(paths[1])
+    if not source.exists():
+        return _fail(f"mv: {paths[0]}: No such file or directory")
+    device.check_writable(paths[0])
+    device.check_writable(paths[1])
+    if dest.is_dir():
+        dest = dest / source.name
+    os.rename(source, dest)
+    return _ok()
+
+
+def _rm(device: SimDevice, args: list[str]) -> Result:
+    flags, paths = _flags(args, "rRf")
+    for path in paths:
+        target = device.host_path(path)
+        if not target.exists():
+            if "f" not in flags:
+                return _fail(f"rm: {path}: No such file or directory")
+            continue
+        device.check_writable(path)
+        if target.is_dir():
+            if not flags & {"r", "R"}:
+                return _fail(f"rm: {path}: Is a directory")
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    return _ok()
+
+
+def _cat(device: SimDevice, args: list[str]) -> Result:
+    out = b""
+    for path in args:
+        target = device.host_path(path)
+        if not target.is_file():
+            return 1, out, f"cat: {path}: No such file or directory\n".encode()
+        out += target.read_bytes()
+    return 0, out, b""
+
+
+def _test(device: SimDevice, args: list[str]) -> Result:
+    if len(args) != 2 or args[0] not in ("-d", "-f", "-e", "-x"):
+        return _fail("test: sim supports only -d/-f/-e/-x PATH", 2)
+    target = device.host_path(args[1])
+    ok = {"-d": target.is_dir, "-f": target.is_file, "-e": target.exists,
+          "-x": lambda: target.is_file() and os.access(target, os.X_OK)}[args[0]]()
+    return 0 if ok else 1, b"", b""
+
+
+def _ls(device: SimDevice, args: list[str]) -> Result:
+    flags, paths = _flags(args, "a1")
+    out = ""
+    for path in paths or ["/"]:
+        target = device.host_path(path)
+        if not target.exists():
+            return 1, out.encode(), f"ls: {path}: No such file or directory\n".encode()
+        names = sorted(os.listdir(target)) if target.is_dir() else [path]
+        out += "".join(f"{n}\n" for n in names if "a" in flags or not n.startswith("."))
+    return _ok(out)
+
+
+def _chmod(device: SimDevice, args: list[str]) -> Result:
+    if len(args) < 2:
+        return _fail("chmod: needs MODE FILE")
+    mode, paths = args[0], args[1:]
+    for path in paths:
+        target = device.host_path(path)
+        if not target.exists():
+            return _fail(f"chmod: {path}: No such file or directory")
+        device.check_writable(path)
+        if mode == "+x":
+            target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        else:
+            target.chmod(int(mode, 8))
+    return _ok()
+
+
+def _logcat(device: SimDevice, args: list[str]) -> Result:
+    if "-c" in args:
+        device.logcat.clear()
+        return _ok()
+    if "-d" not in args:
+        return _fail("logcat: the sim prints the buffer only (-d)")
+    tags = [args[i + 1].split(":")[0] for i, a in enumerate(args) if a == "-s" and i + 1 < len(args)]
+    lines = [line for line in device.logcat if not tags or any(f" {t}: " in line or f" {t} " in line for t in tags)]
+    return _ok("".join(line + "\n" for line in lines))
+
+
+# --- package manager and activity manager ---------------------------------------------------------------------------
+
+def _apk_dir(package: str) -> str:
+    return f"/data/app/~~sim==/{package}-1"
+
+
+def _pm(device: SimDevice, args: list[str]) -> Result:
+    if not args:
+        return _fail("pm: needs a command")
+    command, rest = args[0], args[1:]
+    if command == "path":
+        if rest and rest[0] in device.apps:
+            return _ok(f"package:{_apk_dir(rest[0])}/base.apk\n")
+        return 1, b"", b""
+    if command == "list" and rest[:1] == ["packages"]:
+        wanted = rest[1] if len(rest) > 1 else ""
+        return _ok("".join(f"package:{p}\n" for p in sorted(device.apps) if wanted in p))
+    if command == "install":
+        flags = [a for a in rest if a.startswith("-")]
+        paths = [a for a in rest if not a.startswith("-")]
+        if len(paths) != 1 or not device.host_path(paths[0]).is_file():
+            return _fail(f"Failure [INSTALL_FAILED_INVALID_URI: {' '.join(paths) or 'no path'}]")
+        if PACKAGE in device.apps and "-r" not in flags:
+            return _fail(f"Failure [INSTALL_FAILED_ALREADY_EXISTS: Attempt to re-install {PACKAGE}]")
+        data = device.host_path(paths[0]).read_bytes()
+        base = device.host_path(f"{_apk_dir(PACKAGE)}/base.apk")
+        base.parent.mkdir(parents=True, exist_ok=True)
+        base.write_bytes(data)
+        device.apps[PACKAGE] = device.apps.get(PACKAGE) or AppState()
+        device.apps[PACKAGE].apk_sha256 = hashlib.sha256(data).hexdigest()
+        return _ok("Success\n")
+    if command == "uninstall" and rest:
+        if device.apps.pop(rest[-1], None) is None:
+            return _fail("Failure [DELETE_FAILED_INTERNAL_ERROR]")
+        shutil.rmtree(device.host_path(_apk_dir(rest[-1])), ignore_errors=True)
+        shutil.rmtree(device.host_path(f"{APP_DATA}/{rest[-1]}"), ignore_errors=True)
+        return _ok("Success\n")
+    if command == "grant":
+        return _ok()
+    return _fail(f"pm: sim does not know '{command}'")
+
+
+def _am(device: SimDevice, args: list[str]) -> Result:
+    if args[:1] == ["force-stop"]:
+        return _ok()
+    if args[:1] != ["start"]:
+        return _fail(f"am: sim supports start and force-stop, not {args[:1]}")
+    component, extras, i = None, {}, 1
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-W", "-S"):
+            i += 1
+        elif arg == "-n" and i + 1 < len(args):
+            component, i = args[i + 1], i + 2
+        elif arg in ("--es", "--ei", "--ez") and i + 2 < len(args):
+            value = args[i + 2]
+            extras[args[i + 1]] = int(value) if arg == "--ei" else (value == "true" if arg == "--ez" else value)
+            i += 3
+        else:
+            return _fail(f"Error: Unknown option: {arg}")
+    if component is None or "/" not in component:
+        return _fail("Error: am start needs -n PACKAGE/.Activity")
+    package, activity = component.split("/", 1)
+    activity = activity[len(package) + 1:] if activity.startswith(package + ".") else activity.lstrip(".")
+    shown = f"Starting: Intent {{ cmp={component}{' (has extras)' if extras else ''} }}\n"
+    if package not in device.apps or activity not in ACTIVITIES:
+        return 0, shown.encode(), (f"Error type 3\nError: Activity class {{{package}/{package}.{activity}}} "
+                                   "does not exist.\n").encode()
+    threading.Thread(target=_app_starts, args=(device, package, activity, extras), daemon=True).start()
+    return _ok(shown)
+
+
+def _app_starts(device: SimDevice, package: str, activity: str, extras: dict) -> None:
+    """What the app does on start: getExternalFilesDir("models"/"bench") creates its folders, then the activity."""
+    time.sleep(device.app_start_delay)
+    files = device.host_path(device.app_files_dir(package))
+    for sub in (contract.MODELS_SUBDIR, contract.RESULTS_SUBDIR):
+        (files / sub).mkdir(parents=True, exist_ok=True)
+    if activity == ACTIVITIES[0]:
+        device.apps[package].launched.append(extras.get(contract.EXTRA_MODEL))
+    else:
+        apps.app_benchmark(device, package, extras)
+
+
+def _execute(device: SimDevice, path: str, args: list[str]) -> Result:
+    target = device.host_path(path)
+    if not target.is_file():
+        return _not_found(path)
+    if not os.access(target, os.X_OK):
+        return 126, b"", f"/system/bin/sh: {path}: can't execute: Permission denied\n".encode()
+    if os.path.basename(path) == "benchmark_model":
+        return apps.benchmark_model(device, args)
+    return 126, b"", f"/system/bin/sh: {path}: not executable: 64-bit ELF file\n".encode()
+
+
+COMMANDS = {"getprop": _getprop, "sha256sum": _sha256sum, "mkdir": _mkdir, "mv": _mv, "rm": _rm, "cat": _cat,
+            "test": _test, "ls": _ls, "chmod": _chmod, "logcat": _logcat, "pm": _pm, "am": _am}
