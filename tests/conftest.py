@@ -37,3 +37,30 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared resources not found at {SHARED}")
     return SHARED
+
+
+def link_images(folder: Path, sources: list[Path]) -> Path:
+    """A folder of symlinks to shared images (the shared data is never copied into the project)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def imagenet_split(shared, tmp_path_factory) -> tuple[Path, Path]:
+    """A small calibration folder (16) and a labelled evaluation folder (24) from imagenet-dev."""
+    images = sorted(IMAGENET_DEV.glob("*.JPEG"))
+    root = tmp_path_factory.mktemp("imagenet")
+    return link_images(root / "calib", images[:16]), link_images(root / "eval", images[200:224])
+
+
+@pytest.fixture(scope="session")
+def tiny_output(shared, tmp_path_factory) -> Path:
+    """A real int8 quantize output folder of an untrained V1 α0.25@96 (fast to convert)."""
+    from mobikit.quantize import QuantizeRequest, quantize
+
+    output = tmp_path_factory.mktemp("tiny") / "tiny_int8"
+    quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=PHOTOS, output=output,
+                             bias_correction=False))
+    return output

@@ -15,7 +15,8 @@ from pathlib import Path
 from .errors import UsageError
 
 
-def _writable_parent(path: Path) -> Path:
+def writable_parent(path: Path) -> Path:
+    """Create `path`'s parent folder if needed; a UsageError when it cannot be written."""
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +31,7 @@ def _writable_parent(path: Path) -> Path:
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; on success it is renamed onto `path`, on failure removed."""
     path = Path(path)
-    parent = _writable_parent(path)
+    parent = writable_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=parent)
     os.close(fd)
     try:
@@ -57,7 +58,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_folder(path: str | os.PathLike):
     """Yield a temporary folder beside `path`; on success it replaces `path` whole, on failure it is removed."""
     path = Path(path)
-    parent = _writable_parent(path)
+    parent = writable_parent(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp

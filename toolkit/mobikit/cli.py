@@ -143,6 +143,7 @@ class IOType(str, Enum):
 
 
 def _reporter(as_json: bool):
+    """Progress bars and notes on stderr (with --json too: stdout holds only the JSON)."""
     from .progress import ConsoleReporter
 
     return ConsoleReporter(err)
@@ -202,6 +203,111 @@ def quantize(
         out.print("full-integer int8 model" + (", bias-corrected" if description.get("bias_correction") else ""))
     out.print(f"verified on {ev.n} images: {result.report['eval']['source']}")
     out.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items()))
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} takes comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise UsageError(f"{flag} takes numbers >= 1, got {text!r}")
+    return values
+
+
+def _name_list(text: str, flag: str, allowed: tuple[str, ...]) -> list[str]:
+    values = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [v for v in values if v not in allowed]
+    if not values or unknown:
+        raise UsageError(f"{flag} takes a comma-separated list of {', '.join(allowed)}; got {text!r}")
+    return values
+
+
+def _bench_table(results) -> Table:
+    table = Table(title="latency (ms)")
+    for column in ("device", "threads", "delegate", "runs", "init", "first", "mean", "median", "p5", "p90", "p95",
+                   "min", "max", "std", "size", "peak RSS"):
+        table.add_column(column, justify="left" if column in ("device", "delegate") else "right")
+    number = lambda v, fmt="{:.2f}": "–" if v is None else fmt.format(v)  # noqa: E731
+    for r in results:
+        if r.error:
+            table.add_row(r.device, number(r.threads, "{}"), r.delegate or "–", f"error: {r.error}")
+            continue
+        table.add_row(r.device, number(r.threads, "{}"), r.delegate or "–", number(r.runs, "{}"), number(r.init_ms),
+                      number(r.first_ms), number(r.mean_ms), number(r.median_ms), number(r.p5_ms),
+                      number(r.p90_ms), number(r.p95_ms), number(r.min_ms), number(r.max_ms), number(r.std_ms),
+                      number(r.size_bytes and r.size_bytes / 1e6, "{:.2f} MB"), number(r.peak_rss_mb, "{:.0f} MB"))
+    return table
+
+
+@app.command()
+def bench(
+    model: Path = typer.Argument(..., help="A .tflite file or a quantize output folder."),
+    device: str = typer.Option("host", "--device", help="host, or a phone: serial or model substring (pixel)."),
+    threads: str = typer.Option("2", "--threads", help="Thread counts, comma-separated (1,2,4)."),
+    delegate: str = typer.Option("xnnpack", "--delegate",
+                                 help="host: xnnpack, cpu; phone: cpu, xnnpack, gpu, nnapi (comma-separated)."),
+    warmup: int = typer.Option(5, "--warmup", help="Warm-up runs before timing."),
+    runs: int = typer.Option(50, "--runs", help="At least this many timed runs."),
+    min_seconds: float = typer.Option(1.0, "--min-seconds", help="Time runs for at least this long (host)."),
+    tool: str = typer.Option("app", "--tool", help="Phone: app (the demo app's benchmark mode) or benchmark_model."),
+    benchmark_binary: Optional[Path] = typer.Option(None, "--benchmark-binary",
+                                                    help="benchmark_model binary for the device's ABI."),
+    adb: Optional[Path] = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_HOME, PATH)."),
+    compare_host: bool = typer.Option(False, "--compare-host", help="Phone: also benchmark the model on this host."),
+    as_json: bool = JsonOpt,
+):
+    """Latency the way TFLite's benchmark_model measures it, on this host or on a phone."""
+    from .bench import HOST_DELEGATES, bench_host
+
+    thread_counts = _int_list(threads, "--threads")
+    on_host = device.lower() == "host"
+    if on_host:
+        delegates = _name_list(delegate, "--delegate", HOST_DELEGATES)
+        results = [bench_host(model, n, d, warmup, runs, min_seconds) for n in thread_counts for d in delegates]
+    else:
+        from .android.contract import DELEGATES
+        from .android.device_bench import bench_device
+
+        if tool not in ("app", "benchmark_model"):
+            raise UsageError(f"--tool is app or benchmark_model, got {tool!r}")
+        delegates = _name_list(delegate, "--delegate", DELEGATES)
+        results = bench_device(model, device, tool, thread_counts, delegates, warmup, runs, adb=adb,
+                               benchmark_binary=benchmark_binary)
+        if compare_host:
+            results += [bench_host(model, n, d, warmup, runs, min_seconds)
+                        for n in thread_counts for d in delegates if d in HOST_DELEGATES]
+    if as_json:
+        emit_json([r.to_json() for r in results])
+        return
+    out.print(_bench_table(results))
+
+
+@app.command("eval")
+def eval_command(
+    model: Path = typer.Argument(..., help="A .tflite, a .keras file or a quantize output folder."),
+    data: Path = typer.Option(..., "--data", help="Labelled images (synset file-name prefix or class folders)."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Evaluate a seeded sample of N images."),
+    threads: int = typer.Option(2, "--threads", help="CPU threads for TFLite models."),
+    as_json: bool = JsonOpt,
+):
+    """Top-1/top-5 accuracy and the most frequent confusions, with quantize's preprocessing and label rules."""
+    from .evaluate import evaluate
+
+    with json_stdout(as_json):
+        result = evaluate(model, data, samples, threads, _reporter(as_json))
+    if as_json:
+        emit_json(result.to_json())
+        return
+    out.print(f"{result.model}: top-1 {_pct(result.top1)}, top-5 {_pct(result.top5)} on {result.n} images")
+    if result.confusions:
+        table = Table(title="most frequent confusions")
+        table.add_column("true")
+        table.add_column("predicted")
+        table.add_column("count", justify="right")
+        for row in result.confusions:
+            table.add_row(row["true"], row["predicted"], str(row["count"]))
+        out.print(table)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -196,7 +196,7 @@ def convert_int8(keras_model, images: ImageSet, io: str, reporter: Reporter, log
     calibrated = _run_converter(converter.convert, "calibration", log_path)
     io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io]
     quantized = _run_converter(
-        lambda: mlir_quantize(calibrated, disable_per_channel=False, fully_quantize=True,
+        lambda: mlir_quantize(calibrated, disable_per_channel=False,
                               input_data_type=io_type, output_data_type=io_type),
         "int8 quantization", log_path)
     return calibrated, quantized
@@ -284,6 +284,7 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
     request.validate()
     name = model_name(request)
     output = Path(request.output) if request.output else Path("mobikit-out") / name
+    atomic.writable_parent(output)
     log_path = output.parent / f"{output.name}.converter-error.log"
     timer = _Timer()
 

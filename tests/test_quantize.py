@@ -1,0 +1,119 @@
+"""`mobikit quantize` end to end with the real converter and interpreter, and its bad-input paths."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from mobikit.quantize import QuantizeRequest, quantize
+
+from conftest import PHOTOS, assert_clean_failure, run_cli
+
+JSON_KEYS = {"output_dir", "model", "mode", "size_bytes", "float_size_bytes", "calib_samples", "eval", "latency_ms",
+             "timings_s"}
+EVAL_KEYS = {"n", "labelled", "float_top1", "quant_top1", "float_top5", "quant_top5", "agreement"}
+
+
+@pytest.fixture(scope="module")
+def imagenet_run(imagenet_split, tmp_path_factory):
+    calib, evaluation = imagenet_split
+    output = tmp_path_factory.mktemp("q") / "out"
+    result = run_cli("quantize", "--alpha", "0.25", "--resolution", "128", "--calib", str(calib), "--eval",
+                     str(evaluation), "--no-bias-correction", "--output", str(output), "--json")
+    assert result.returncode == 0, result.stderr
+    return output, json.loads(result.stdout), result.stderr
+
+
+def test_json_is_the_contract_and_only_json(imagenet_run):
+    output, data, stderr = imagenet_run
+    assert set(data) == JSON_KEYS and set(data["eval"]) == EVAL_KEYS
+    assert data["eval"]["labelled"] and data["eval"]["n"] == 24 and data["calib_samples"] == 16
+    assert {"build", "calibrate_convert", "verify"} <= set(data["timings_s"])
+    assert "recommended" in stderr  # small calibration set → the advice, on stderr
+
+
+def test_int8_model_is_small_fast_and_agrees_with_float(imagenet_run):
+    output, data, _ = imagenet_run
+    assert data["size_bytes"] <= 0.35 * data["float_size_bytes"]
+    assert data["eval"]["agreement"] >= 0.6
+    assert abs(data["eval"]["quant_top1"] - data["eval"]["float_top1"]) <= 0.25
+    assert data["latency_ms"]["quant"] > 0 and data["latency_ms"]["float"] > 0
+
+
+def test_output_folder_describes_the_model(imagenet_run):
+    output, data, _ = imagenet_run
+    assert {p.name for p in output.iterdir()} == {"model.tflite", "labels.txt", "model.json", "report.json",
+                                                  "report.md"}
+    description = json.loads((output / "model.json").read_text())
+    blob = (output / "model.tflite").read_bytes()
+    assert description["sha256"] == hashlib.sha256(blob).hexdigest() and description["size_bytes"] == len(blob)
+    assert description["input"]["dtype"] == "int8" and description["input"]["shape"] == [1, 128, 128, 3]
+    assert description["output"]["softmax"] is True and description["output"]["dtype"] == "int8"
+    assert description["preprocessing"]["resize_shorter_side_to"] == 146
+    assert description["calibration"]["samples"] == 16 and description["full_integer"] is True
+    assert (output / "labels.txt").read_text().splitlines()[281] == "tabby"
+    assert "top-1" in (output / "report.md").read_text()
+
+
+@pytest.mark.parametrize("mode,io,dtype", [("int8", "uint8", np.uint8), ("int8", "float32", np.float32),
+                                           ("fp16", None, np.float32), ("dynamic", None, np.float32)])
+def test_modes_and_io_types(tmp_path, mode, io, dtype):
+    from ai_edge_litert.interpreter import Interpreter
+
+    result = quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=PHOTOS, mode=mode, io=io,
+                                      output=tmp_path / "m", bias_correction=False))
+    interpreter = Interpreter(model_path=str(tmp_path / "m" / "model.tflite"))
+    assert interpreter.get_input_details()[0]["dtype"] == dtype
+    assert result.eval.agreement is not None
+    description = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert description["mode"] == mode and description["full_integer"] == (mode == "int8")
+
+
+def test_failed_run_keeps_the_earlier_output(tiny_output, tmp_path):
+    before = (tiny_output / "model.tflite").read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--calib", str(empty),
+                     "--output", str(tiny_output))
+    assert_clean_failure(result, 2)
+    assert (tiny_output / "model.tflite").read_bytes() == before
+    assert not [p for p in tiny_output.parent.iterdir() if p.name.startswith(".")]
+
+
+def _bad_inputs(tmp_path):
+    import tensorflow as tf
+
+    not_keras = tmp_path / "broken.keras"
+    not_keras.write_text("nope")
+    vector_model = tmp_path / "vector.keras"
+    inputs = tf.keras.Input(shape=(10,))
+    tf.keras.Model(inputs, tf.keras.layers.Dense(3)(inputs)).save(vector_model)
+    only_text = tmp_path / "texts"
+    only_text.mkdir()
+    (only_text / "a.txt").write_text("x")
+    three_labels = tmp_path / "labels.txt"
+    three_labels.write_text("a\nb\nc\n")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    base = ["--alpha", "0.25", "--resolution", "96", "--weights", "none", "--calib", str(PHOTOS)]
+    return {
+        "missing calibration folder": (["--alpha", "0.25", "--calib", str(tmp_path / "nope")], 2),
+        "only unsupported files": (base[:-1] + [str(only_text)], 2),
+        "unwritable output": (base + ["--output", str(blocker / "out")], 2),
+        "not a keras model": (["--model", str(not_keras), "--calib", str(PHOTOS)], 2),
+        "non-image input": (["--model", str(vector_model), "--calib", str(PHOTOS)], 2),
+        "labels do not match classes": (base + ["--labels", str(three_labels)], 2),
+        "io without int8": (base + ["--mode", "fp16", "--io", "int8"], 2),
+        "bias correction without int8": (base + ["--mode", "fp16", "--bias-correction"], 2),
+        "unknown mode": (base + ["--mode", "int4"], 2),
+    }
+
+
+def test_bad_inputs_fail_cleanly(tmp_path):
+    for name, (args, code) in _bad_inputs(tmp_path).items():
+        output = tmp_path / "out"
+        result = run_cli("quantize", *args, *([] if "--output" in args else ["--output", str(output)]))
+        assert result.returncode == code, (name, result.stderr)
+        assert_clean_failure(result, code)
+        assert not output.exists(), name
