@@ -1,0 +1,68 @@
+"""Shared set-up for the benchmark scripts: the imagenet-dev split, Google's reference models, the machine.
+
+Calibration = the first 200 images of ../shared/data/imagenet-dev by sorted name, evaluation = the other 300, as
+symlink folders in a temporary directory (the images are never copied into the project).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MOBIKIT_SHARED", ROOT.parent / "shared")).resolve()
+IMAGENET_DEV = SHARED / "data" / "imagenet-dev"
+REFERENCE = SHARED / "reference"
+RESULTS = ROOT / "benchmarks" / "results"
+CALIBRATION_COUNT = 200
+
+os.environ["KERAS_HOME"] = str(SHARED / "keras")
+
+# Google's QAT models (uint8, 1001 outputs with "background" first), keyed by (arch, alpha, resolution).
+REFERENCE_MODELS = {
+    ("v1", 0.25, 128): REFERENCE / "mobilenet_v1_0.25_128_quant.tflite",
+    ("v1", 0.5, 160): REFERENCE / "mobilenet_v1_0.5_160_quant.tflite",
+    ("v2", 1.0, 224): REFERENCE / "mobilenet_v2_1.0_224_quant.tflite",
+}
+
+
+def imagenet_split() -> tuple[Path, Path]:
+    """(calibration folder, evaluation folder) of symlinks, made once per process."""
+    images = sorted(IMAGENET_DEV.glob("*.JPEG"))
+    root = Path(tempfile.mkdtemp(prefix="mobikit-bench-"))
+    folders = []
+    for name, chosen in (("calib", images[:CALIBRATION_COUNT]), ("eval", images[CALIBRATION_COUNT:])):
+        folder = root / name
+        folder.mkdir()
+        for image in chosen:
+            (folder / image.name).symlink_to(image)
+        folders.append(folder)
+    return folders[0], folders[1]
+
+
+def reference_classifier(path: Path, threads: int = 2):
+    """Google's reference model as a batch → 1000 ImageNet scores function (its background class dropped)."""
+    from mobikit.evaluate import TFLiteClassifier
+
+    classifier = TFLiteClassifier(path, threads)
+    return lambda images: classifier(images)[:, 1:]
+
+
+def machine() -> str:
+    """One line describing this machine and the libraries measured."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("tensorflow", "ai-edge-litert"))
+    return f"{cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, {versions}"
+
+
+def write_result(name: str, text: str) -> Path:
+    from mobikit import atomic
+
+    path = RESULTS / name
+    atomic.write_text(path, text)
+    return path
