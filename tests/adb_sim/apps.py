@@ -27,13 +27,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _timed_runs(interpreter, count: int) -> list[float]:
-    """Per-invoke latencies in microseconds."""
+def _timed_runs(interpreter, count: int) -> list[int]:
+    """Per-invoke latencies in whole microseconds, as benchmark_model's int64 timer gives them."""
     times = []
     for _ in range(count):
         start = time.perf_counter_ns()
         interpreter.invoke()
-        times.append((time.perf_counter_ns() - start) / 1e3)
+        times.append(max(1, (time.perf_counter_ns() - start) // 1000))
     return times
 
 
@@ -49,8 +49,8 @@ def _load(path, threads: int, delegate: str):
 def _count_line(times: list[float]) -> str:
     mean = sum(times) / len(times)
     std = (sum((t - mean) ** 2 for t in times) / len(times)) ** 0.5
-    return (f"count={len(times)} first={int(times[0])} curr={int(times[-1])} min={int(min(times))} "
-            f"max={int(max(times))} avg={mean:g} std={int(std)}")
+    return (f"count={len(times)} first={times[0]} curr={times[-1]} min={min(times)} max={max(times)} "
+            f"avg={mean:g} std={int(std)}")
 
 
 def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, bytes]:

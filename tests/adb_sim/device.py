@@ -3,7 +3,8 @@
 Its filesystem is a temp folder: device path `/a/b` is `<root>/a/b`. Like Android 11+, only the app can create its
 external files folder `/sdcard/Android/data/<pkg>/files` (it does so when an activity starts); the shell may write
 inside it afterwards, but not before. Faults for tests: `drop_push` (cut the connection after N bytes of a named
-file), `corrupt_push` (flip a byte of a named file as it is stored). Both fire once.
+file, then stay away — refuse reconnects — until `away` is cleared, like a phone whose cable was pulled),
+`corrupt_push` (flip a byte of a named file as it is stored). Both fire once.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class SimDevice:
         self.has_sha256sum, self.gpu, self.benchmark_format = has_sha256sum, gpu, benchmark_format
         self.app_start_delay = app_start_delay
         self.faults = Faults()
+        self.away = False
         self.apps: dict[str, AppState] = {}
         self.logcat: list[str] = []
         self.commands: list[str] = []  # every shell command line received, for assertions
@@ -98,6 +100,9 @@ class SimDevice:
                 sock, _ = self._listener.accept()
             except OSError:
                 return
+            if self.away:
+                sock.close()
+                continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, self.banner)
             self._connections.append(conn)

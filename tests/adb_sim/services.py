@@ -143,6 +143,7 @@ def _send(device: SimDevice, stream: Stream, spec: str) -> None:
         drop = device.faults.drop_push
         if drop and drop[0] == name and len(received) >= drop[1]:
             device.faults.drop_push = None
+            device.away = True
             stream.conn.drop()
             raise Dropped("fault: connection dropped mid-push")
     if refused:

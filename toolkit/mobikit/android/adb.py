@@ -29,7 +29,9 @@ class AdbError(MobikitError):
 
     def __init__(self, message: str, stderr: str = ""):
         self.stderr = stderr.strip()
-        detail = self.stderr.splitlines()[-1] if self.stderr else ""
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        detail = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
+        detail = re.sub(r"^(adb: )?error: ", "", detail)
         super().__init__(f"{message}: {detail}" if detail else message)
 
 
@@ -138,11 +140,11 @@ class Adb:
                                     errors="replace", timeout=limit)
         except subprocess.TimeoutExpired as exc:
             stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-            raise AdbTimeout(f"'adb {' '.join(args)[:80]}' timed out after {limit:g} s", stderr) from None
+            raise AdbTimeout(f"adb {' '.join(args)[:60]} timed out after {limit:g} s", stderr) from None
         except OSError as exc:
             raise AdbNotFound(f"cannot run adb at {self.path}: {exc.strerror}") from None
         if check and result.returncode != 0:
-            raise AdbError(f"'adb {' '.join(args)[:80]}' failed", result.stderr or result.stdout)
+            raise AdbError(f"adb {args[0]} failed", f"{result.stdout}\n{result.stderr}")
         return result
 
     def shell(self, *argv: str, timeout: float | None = None, check: bool = True) -> ShellResult:

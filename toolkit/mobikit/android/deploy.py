@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import MobikitError, UsageError
 from . import contract
-from .adb import Adb, Device, ShellError, select_device
+from .adb import Adb, AdbError, Device, ShellError, select_device
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ANDROID_APP = REPO_ROOT / "android_app"
@@ -54,7 +54,9 @@ class DeployResult:
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """Progress for a person watching; kept off non-terminal stderr so scripts see only the error line."""
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
 
 
 def file_sha256(path: Path) -> str:
@@ -202,7 +204,10 @@ def upload_model(adb: Adb, model: LocalModel) -> bool:
     adb.shell("rm", "-rf", staging, previous)
     adb.shell("mkdir", "-p", staging)
     log(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
-    adb.push([model.folder / name for name in contract.MODEL_FILES], staging + "/", timeout=UPLOAD_TIMEOUT)
+    try:
+        adb.push([model.folder / name for name in contract.MODEL_FILES], staging + "/", timeout=UPLOAD_TIMEOUT)
+    except AdbError as exc:
+        raise AdbError("upload failed; the previous model on the device is unchanged", exc.stderr) from None
     uploaded = remote_sha256(adb, [f"{staging}/{name}" for name in contract.MODEL_FILES])
     for name, digest in wanted.items():
         got = uploaded.get(f"{staging}/{name}")

@@ -92,7 +92,7 @@ def parse_benchmark_output(text: str) -> dict:
 def _failure_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if re.search(r"error|fail|unable|cannot", line, re.IGNORECASE)]
-    return (errors or lines or ["no output"])[-1]
+    return (errors or lines[-1:] or ["no output"])[0]  # the first error names the cause
 
 
 def benchmark_model_args(graph: str, threads: int, delegate: str, warmup: int, runs: int) -> list[str]:

@@ -1,0 +1,341 @@
+"""The device path end to end: the real `mobikit` CLI → the real adb client and server → a simulated Pixel.
+
+Each test gets a fresh simulated phone (tests/adb_sim) connected to a private adb server (own port, own HOME).
+Nothing is mocked on the host side: `mobikit devices/deploy/bench` run as subprocesses and drive Debian's adb.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from adb_sim import SimDevice
+from conftest import assert_clean_failure, run_cli
+from mobikit.android import contract
+
+ADB = shutil.which("adb")
+pytestmark = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
+
+
+def _free_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if not 5555 <= port <= 5585:
+            return port
+
+
+@pytest.fixture(scope="session")
+def adb_env(tmp_path_factory):
+    """A private adb server: its own port and HOME (it writes ~/.android/adbkey), killed at the end."""
+    home = tmp_path_factory.mktemp("adb-home")
+    env = {"ANDROID_ADB_SERVER_PORT": str(_free_port()), "HOME": str(home), "ANDROID_SERIAL": ""}
+    adb(env, "start-server")
+    yield env
+    adb(env, "kill-server")
+
+
+def adb(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([ADB, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+def connect(env: dict, device: SimDevice) -> None:
+    """`adb connect` exits 0 even when it fails, so read what it says and wait for the `device` state."""
+    output = adb(env, "connect", device.serial).stdout
+    assert "connected to" in output, output
+    deadline = time.monotonic() + 15
+    while f"{device.serial}\tdevice" not in adb(env, "devices").stdout:
+        assert time.monotonic() < deadline, adb(env, "devices").stdout
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def phone(adb_env):
+    with _phone(adb_env) as device:
+        yield device
+
+
+class _phone:
+    def __init__(self, env: dict, **options):
+        self.env, self.device = env, SimDevice(**options)
+
+    def __enter__(self) -> SimDevice:
+        connect(self.env, self.device.start())
+        return self.device
+
+    def __exit__(self, *exc) -> None:
+        adb(self.env, "disconnect", self.device.serial)
+        self.device.stop()
+        shutil.rmtree(self.device.root, ignore_errors=True)
+
+
+def _write_model_folder(folder: Path, tflite: bytes, labels: list[str]) -> Path:
+    """A quantize output folder with the schema `mobikit quantize` writes."""
+    folder.mkdir(parents=True)
+    (folder / "model.tflite").write_bytes(tflite)
+    (folder / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
+    meta = {"schema_version": 1, "name": folder.name, "arch": "v1", "alpha": 0.25, "resolution": 32,
+            "classes": len(labels), "mode": "int8", "model_file": "model.tflite", "labels_file": "labels.txt",
+            "input": {"dtype": "int8", "shape": [1, 32, 32, 3], "scale": 0.0078125, "zero_point": -1},
+            "output": {"dtype": "int8", "shape": [1, len(labels)], "scale": 0.00390625, "zero_point": -128,
+                       "softmax": True},
+            "preprocessing": {"mode": "tf", "resize": "bilinear", "crop_fraction": 0.875},
+            "size_bytes": len(tflite), "sha256": hashlib.sha256(tflite).hexdigest(), "full_integer": True,
+            "fallback_layers": []}
+    (folder / "model.json").write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite() -> bytes:
+    """A tiny but real full-integer int8 TFLite classifier (conv → pool → dense softmax), converted here."""
+    import numpy as np
+
+    from mobikit._tf import tensorflow
+
+    tf = tensorflow()
+    inputs = tf.keras.Input((32, 32, 3))
+    x = tf.keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = tf.keras.layers.DepthwiseConv2D(3, activation="relu")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    outputs = tf.keras.layers.Dense(10, activation="softmax")(x)
+    converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inputs, outputs))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 32, 32, 3)).astype("float32")]
+                                                for _ in range(8))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+@pytest.fixture
+def model_dir(tmp_path, tiny_tflite) -> Path:
+    return _write_model_folder(tmp_path / "tiny_int8", tiny_tflite, [f"class {i}" for i in range(10)])
+
+
+@pytest.fixture
+def apk(tmp_path) -> Path:
+    """Any file is an APK to the simulator's `pm install`; adb itself only insists on the .apk suffix."""
+    path = tmp_path / "app-debug.apk"
+    path.write_bytes(b"PK\x03\x04 mobikit demo app (simulated)" + os.urandom(64))
+    return path
+
+
+def eventually(condition, timeout: float = 10.0) -> bool:
+    """The simulated app starts asynchronously, like a real one after `am start` returns."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _model_on(device: SimDevice, name: str) -> str:
+    return f"{contract.MODELS_DIR}/{name}"
+
+
+def deploy(env, model_dir, *extra):
+    return run_cli("deploy", str(model_dir), *extra, "--json", env=env, timeout=120)
+
+
+# --- devices ---------------------------------------------------------------------------------------------------------
+
+def test_devices_lists_the_simulated_pixel(adb_env, phone):
+    result = run_cli("devices", "--json", env=adb_env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"serial": phone.serial, "state": "device", "model": "Pixel 7",
+                                          "android": "14", "sdk": 34, "abi": "arm64-v8a", "soc": "Tensor G2"}]
+    table = run_cli("devices", env=adb_env, timeout=60)
+    assert table.returncode == 0 and "Pixel 7" in table.stdout and phone.serial in table.stdout
+
+
+def test_devices_json_is_an_empty_list_without_devices(adb_env):
+    result = run_cli("devices", "--json", env=adb_env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_adb_missing_is_a_clean_error(adb_env, tmp_path):
+    explicit = run_cli("devices", "--adb", str(tmp_path / "no-adb"), env=adb_env)
+    assert_clean_failure(explicit, 1)
+    assert "adb not found at" in explicit.stderr
+    nowhere = run_cli("devices", env={**adb_env, "PATH": str(tmp_path), "ADB": "", "ANDROID_HOME": "",
+                                      "ANDROID_SDK_ROOT": ""})
+    assert_clean_failure(nowhere, 1)
+    assert "apt-get install adb" in nowhere.stderr and "--adb" in nowhere.stderr
+
+
+# --- deploy ------------------------------------------------------------------------------------------------------------
+
+def test_deploy_installs_uploads_verifies_and_launches(adb_env, phone, model_dir, apk):
+    result = deploy(adb_env, model_dir, "--device", "pixel", "--apk", str(apk))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == {"device": "Pixel 7", "serial": phone.serial, "model": "tiny_int8",
+                      "path": _model_on(phone, "tiny_int8"), "sha256": hashlib.sha256(
+                          (model_dir / "model.tflite").read_bytes()).hexdigest(),
+                      "app": "installed", "upload": "uploaded", "launched": True}
+    for name in contract.MODEL_FILES:
+        assert phone.read_file(f"{_model_on(phone, 'tiny_int8')}/{name}") == (model_dir / name).read_bytes()
+    app = phone.apps[contract.PACKAGE]
+    assert app.apk_sha256 == hashlib.sha256(apk.read_bytes()).hexdigest()
+    assert eventually(lambda: app.launched == [None, "tiny_int8"]), app.launched  # started once to create its folder, then with the model
+    assert any(line.startswith("sha256sum ") and ".tiny_int8.upload" in line for line in phone.commands)
+
+    pushes_before = len([c for c in phone.commands if c.startswith("mkdir")])
+    again = deploy(adb_env, model_dir, "--device", "PIXEL", "--apk", str(apk))
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["app"], json.loads(again.stdout)["upload"]) == ("current", "unchanged")
+    assert len([c for c in phone.commands if c.startswith("mkdir")]) == pushes_before
+    assert eventually(lambda: app.launched == [None, "tiny_int8", "tiny_int8"]), app.launched
+
+
+def test_deploy_name_with_space_and_quote_and_toybox_sha256(adb_env, tmp_path, tiny_tflite, apk):
+    folder = _write_model_folder(tmp_path / "it's my model", tiny_tflite, ["a", "b"])
+    with _phone(adb_env, has_sha256sum=False) as device:
+        result = deploy(adb_env, folder, "--device", device.serial, "--apk", str(apk))
+        assert result.returncode == 0, result.stderr
+        assert device.read_file(f"{contract.MODELS_DIR}/it's my model/labels.txt") == b"a\nb\n"
+        assert eventually(lambda: device.apps[contract.PACKAGE].launched[-1:] == ["it's my model"])
+        assert any(c.startswith("toybox sha256sum") for c in device.commands)
+
+
+def test_device_drops_mid_push_keeps_previous_model_and_retry_succeeds(adb_env, phone, model_dir, tmp_path,
+                                                                       tiny_tflite, apk):
+    assert deploy(adb_env, model_dir, "--apk", str(apk)).returncode == 0
+    newer = _write_model_folder(tmp_path / "v2" / "tiny_int8", tiny_tflite + b"\0" * 4096,
+                                [f"label {i}" for i in range(10)])
+    phone.faults.drop_push = ("model.tflite", 2048)
+    failed = deploy(adb_env, newer, "--apk", str(apk))
+    assert_clean_failure(failed, 1)
+    final = _model_on(phone, "tiny_int8")
+    assert phone.read_file(f"{final}/model.tflite") == tiny_tflite
+    assert phone.read_file(f"{final}/labels.txt") == (model_dir / "labels.txt").read_bytes()
+
+    offline = run_cli("deploy", str(newer), "--device", phone.serial, env=adb_env, timeout=60)
+    assert_clean_failure(offline, 1)
+    assert "offline" in offline.stderr and "reconnect" in offline.stderr
+    phone.away = False
+    adb(adb_env, "disconnect", phone.serial)
+    connect(adb_env, phone)
+    retry = deploy(adb_env, newer, "--apk", str(apk))
+    assert retry.returncode == 0, retry.stderr
+    assert json.loads(retry.stdout)["upload"] == "uploaded"
+    assert phone.read_file(f"{final}/model.tflite") == (newer / "model.tflite").read_bytes()
+    assert phone.read_file(f"{final}/labels.txt") == (newer / "labels.txt").read_bytes()
+
+
+def test_corrupted_upload_is_caught_by_the_checksum(adb_env, phone, model_dir, apk):
+    phone.faults.corrupt_push = "model.tflite"
+    failed = deploy(adb_env, model_dir, "--apk", str(apk))
+    assert_clean_failure(failed, 1)
+    assert "checksum mismatch" in failed.stderr and "model.tflite" in failed.stderr
+    assert not phone.exists(_model_on(phone, "tiny_int8"))
+    assert phone.apps[contract.PACKAGE].launched == [None]  # never launched with a bad model
+    assert deploy(adb_env, model_dir, "--apk", str(apk)).returncode == 0
+    assert phone.read_file(f"{_model_on(phone, 'tiny_int8')}/model.tflite") == \
+        (model_dir / "model.tflite").read_bytes()
+
+
+def test_two_devices_matching_pixel_is_a_usage_error(adb_env, phone, model_dir, apk):
+    with _phone(adb_env, model="Pixel 8 Pro") as second:
+        ambiguous = deploy(adb_env, model_dir, "--device", "pixel", "--apk", str(apk))
+        assert_clean_failure(ambiguous, 2)
+        assert phone.serial in ambiguous.stderr and second.serial in ambiguous.stderr
+        assert "--device SERIAL" in ambiguous.stderr
+        nothing = deploy(adb_env, model_dir, "--device", "galaxy", "--apk", str(apk))
+        assert_clean_failure(nothing, 2)
+        assert "no device matches 'galaxy'" in nothing.stderr and "Pixel 8 Pro" in nothing.stderr
+        chosen = deploy(adb_env, model_dir, "--device", "8 pro", "--apk", str(apk))
+        assert chosen.returncode == 0, chosen.stderr
+        assert json.loads(chosen.stdout)["serial"] == second.serial
+        assert contract.PACKAGE not in phone.apps
+
+
+def test_deploy_without_app_or_apk_names_the_options(adb_env, phone, model_dir):
+    result = deploy(adb_env, model_dir)
+    if (Path(contract.__file__).resolve().parents[3] / "android_app/app/build/outputs/apk/debug").is_dir():
+        pytest.skip("a debug APK of android_app exists here, so deploy would install it")
+    assert_clean_failure(result, 2)
+    assert "--apk" in result.stderr and "gradlew assembleDebug" in result.stderr
+
+
+def test_deploy_rejects_a_folder_that_is_not_a_quantize_output(adb_env, tmp_path):
+    (tmp_path / "model.tflite").write_bytes(b"x")
+    result = run_cli("deploy", str(tmp_path), env=adb_env)
+    assert_clean_failure(result, 2)
+    assert "labels.txt" in result.stderr
+
+
+# --- bench --device --------------------------------------------------------------------------------------------------
+
+def _bench(env, model_dir, *extra):
+    return run_cli("bench", str(model_dir), "--device", "pixel", "--warmup", "2", "--runs", "12", *extra,
+                   "--json", env=env, timeout=180)
+
+
+def _check_measured(result: dict, threads: int, delegate: str, runs: int = 12) -> None:
+    assert (result["device"], result["model"], result["threads"], result["delegate"]) == \
+        ("Pixel 7", "tiny_int8", threads, delegate)
+    assert result["error"] is None and result["runs"] == runs
+    assert 0 < result["min_ms"] <= result["mean_ms"] <= result["max_ms"]
+    assert result["init_ms"] > 0 and result["first_ms"] > 0
+
+
+def test_bench_with_the_app(adb_env, phone, model_dir, apk):
+    assert deploy(adb_env, model_dir, "--apk", str(apk), "--no-launch").returncode == 0
+    result = _bench(adb_env, model_dir, "--threads", "1,2", "--delegate", "cpu,xnnpack,gpu")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["threads"], r["delegate"]) for r in rows] == [(t, d) for t in (1, 2) for d in ("cpu", "xnnpack", "gpu")]
+    for row in rows:
+        if row["delegate"] == "gpu":
+            assert "GPU delegate unavailable" in row["error"] and row["mean_ms"] is None
+        else:
+            _check_measured(row, row["threads"], row["delegate"])
+            assert row["p5_ms"] <= row["median_ms"] <= row["p95_ms"]
+    assert not phone.host_path(contract.RESULTS_DIR).exists() or not any(phone.host_path(contract.RESULTS_DIR).iterdir())
+    assert sum(line.count(contract.LOGCAT_PREFIX) for line in phone.logcat) == 6
+    assert "tiny_int8" not in phone.apps[contract.PACKAGE].launched  # --no-launch; bench never opens the camera
+
+
+def test_bench_app_reports_an_error_when_every_configuration_fails(adb_env, phone, model_dir, apk):
+    assert deploy(adb_env, model_dir, "--apk", str(apk)).returncode == 0
+    result = _bench(adb_env, model_dir, "--delegate", "gpu")
+    assert_clean_failure(result, 1)
+    assert "GPU delegate unavailable" in result.stderr
+
+
+@pytest.mark.parametrize("output_format", ["2024", "2019"])
+def test_bench_with_benchmark_model(adb_env, model_dir, tmp_path, output_format):
+    binary = tmp_path / "benchmark_model"
+    binary.write_bytes(b"\x7fELF simulated benchmark_model")
+    with _phone(adb_env, benchmark_format=output_format) as device:
+        result = _bench(adb_env, model_dir, "--tool", "benchmark_model", "--benchmark-binary", str(binary),
+                        "--threads", "2", "--delegate", "xnnpack,nnapi,gpu")
+        assert result.returncode == 0, result.stderr
+        xnnpack, nnapi, gpu = json.loads(result.stdout)
+        _check_measured(xnnpack, 2, "xnnpack")
+        _check_measured(nnapi, 2, "nnapi")
+        assert "GPU delegate" in gpu["error"]
+        assert device.exists("/data/local/tmp/benchmark_model")
+        runs = [c for c in device.commands if c.startswith("/data/local/tmp/benchmark_model")]
+        assert runs and all("--num_runs=12" in c and "--warmup_runs=2" in c and "--graph=" in c for c in runs)
+
+
+def test_bench_benchmark_model_needs_the_binary(adb_env, phone, model_dir):
+    result = _bench(adb_env, model_dir, "--tool", "benchmark_model")
+    assert_clean_failure(result, 2)
+    assert "--benchmark-binary" in result.stderr
