@@ -38,6 +38,10 @@ class ConsoleReporter(Reporter):
     def track(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        if not self.console.is_terminal:  # logs and pipes get no bar animation, just the step
+            self.console.print(f"{description} ({total if total is not None else '?'} items)", markup=False)
+            yield from items
+            return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=True) as progress:
             task = progress.add_task(description, total=total)
