@@ -258,6 +258,9 @@ def test_two_devices_matching_pixel_is_a_usage_error(adb_env, phone, model_dir, 
         nothing = deploy(adb_env, model_dir, "--device", "galaxy", "--apk", str(apk))
         assert_clean_failure(nothing, 2)
         assert "no device matches 'galaxy'" in nothing.stderr and "Pixel 8 Pro" in nothing.stderr
+        host = deploy(adb_env, model_dir, "--device", "host", "--apk", str(apk))
+        assert_clean_failure(host, 2)
+        assert "needs a phone" in host.stderr
         chosen = deploy(adb_env, model_dir, "--device", "8 pro", "--apk", str(apk))
         assert chosen.returncode == 0, chosen.stderr
         assert json.loads(chosen.stdout)["serial"] == second.serial
