@@ -345,3 +345,4 @@ def run() -> None:
     sys.exit(main())
 
 from . import cli_android  # noqa: E402,F401  (registers devices/deploy)
+from . import cli_measure  # noqa: E402,F401  (registers sweep/demo)

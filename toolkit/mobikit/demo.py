@@ -1,0 +1,251 @@
+"""`mobikit demo`: live classification of a camera, a video or a folder of images, annotated frame by frame.
+
+Each frame goes through the same preprocessing as calibration and evaluation (`to_rgb`, then `preprocess`) and
+through the model's own input quantization (`TFLiteClassifier`), so what the demo shows is what `eval` measures.
+The top-3 labels, the inference latency and the FPS are drawn on the frame; the frames go to a window when a
+display exists and to an mp4 file (written to a temporary name, then renamed) with `output`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import atomic
+from .calibration import find_images
+from .errors import MobikitError, UsageError
+from .preprocess import preprocess, to_rgb
+from .progress import Reporter
+
+WINDOW = "mobikit demo"
+IMAGE_FOLDER_FPS = 2.0  # an image folder plays as a slide show: each image is one frame, shown this often
+FPS_SMOOTHING = 0.9
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did: frames processed, mean inference latency, overall FPS, and each frame's top-1 label."""
+
+    model: str
+    source: str
+    frames: int = 0
+    mean_latency_ms: float | None = None
+    fps: float | None = None
+    top1: list[str] = field(default_factory=list)
+    output: str | None = None
+    window: bool = False
+    interrupted: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class Source:
+    """Frames (BGR uint8) from a camera index, a video file or a folder of images."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.capture = None
+        self.images: list[Path] = []
+        path = Path(spec)
+        if spec.isdigit():
+            self.capture = self._open_capture(int(spec))
+            if self.capture is None:
+                raise MobikitError(f"cannot open camera {spec}: no camera with that index, or it is in use "
+                                   "(pass --source VIDEO or --source IMAGE_DIR to run without a camera)")
+        elif path.is_dir():
+            self.images = find_images(path)
+        elif path.is_file():
+            self.capture = self._open_capture(str(path))
+            if self.capture is None:
+                raise MobikitError(f"cannot read video {path}: OpenCV cannot decode it")
+        else:
+            raise UsageError(f"--source {spec!r} is neither a camera index, a video file nor an image folder")
+
+    @staticmethod
+    def _open_capture(target):
+        import cv2
+
+        capture = cv2.VideoCapture(target)
+        if not capture.isOpened():
+            capture.release()
+            return None
+        return capture
+
+    @property
+    def fps(self) -> float:
+        """Frame rate for the annotated video: the capture's own, else the slide-show rate."""
+        if self.capture is not None:
+            import cv2
+
+            rate = self.capture.get(cv2.CAP_PROP_FPS)
+            if rate and 0 < rate < 1000:
+                return float(rate)
+            return 30.0
+        return IMAGE_FOLDER_FPS
+
+    def frames(self) -> Iterator[np.ndarray]:
+        import cv2
+
+        if self.capture is not None:
+            while True:
+                ok, frame = self.capture.read()
+                if not ok:
+                    return
+                yield frame
+        for path in self.images:
+            data = np.fromfile(str(path), dtype=np.uint8)
+            frame = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+            if frame is not None:
+                yield frame
+
+    def close(self) -> None:
+        if self.capture is not None:
+            self.capture.release()
+
+
+def display_available() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def annotate(frame: np.ndarray, top: list[tuple[str, float]], latency_ms: float, fps: float | None) -> np.ndarray:
+    """Draw the top labels with scores, the inference latency and the FPS on a copy of the frame."""
+    import cv2
+
+    canvas = frame.copy()
+    scale = max(0.5, min(canvas.shape[:2]) / 640)
+    lines = [f"{name}: {score:.2f}" for name, score in top]
+    lines.append(f"inference {latency_ms:.1f} ms" + (f"   {fps:.1f} FPS" if fps else ""))
+    step = int(28 * scale)
+    height = step * len(lines) + int(10 * scale)
+    overlay = canvas.copy()
+    cv2.rectangle(overlay, (0, 0), (canvas.shape[1], height), (0, 0, 0), -1)
+    canvas = cv2.addWeighted(overlay, 0.55, canvas, 0.45, 0)
+    for i, text in enumerate(lines):
+        color = (80, 255, 80) if i == 0 else (255, 255, 255)
+        cv2.putText(canvas, text, (int(8 * scale), step * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, color,
+                    max(1, int(2 * scale)), cv2.LINE_AA)
+    return canvas
+
+
+class _Writer:
+    """The annotated mp4: frames are resized to the first frame's size (image folders mix sizes)."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.fps = path, fps
+        self.writer = None
+        self.size: tuple[int, int] | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        import cv2
+
+        if self.writer is None:
+            self.size = (frame.shape[1], frame.shape[0])
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
+            if not self.writer.isOpened():
+                raise MobikitError(f"OpenCV cannot write an mp4v video to {self.path}")
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        self.writer.write(frame)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike | None = None,
+         window: bool | None = None, threads: int = 2, max_frames: int | None = None,
+         reporter: Reporter | None = None) -> DemoSummary:
+    """Classify every frame of `source` until it ends (or Ctrl-C, or q/Esc in the window); return the summary."""
+    from .evaluate import load_classifier
+
+    reporter = reporter or Reporter()
+    if threads < 1:
+        raise UsageError("--threads must be >= 1")
+    if output is not None and Path(output).suffix.lower() != ".mp4":
+        raise UsageError(f"--output must end in .mp4, got {output}")
+    predict, resolution, _, class_list = load_classifier(model, threads)
+    show = display_available() if window is None else window
+    capture = Source(str(source))
+    summary = DemoSummary(str(model), str(source), output=str(output) if output else None, window=show)
+    try:
+        if output is None:
+            _loop(capture, predict, resolution, class_list, None, show, max_frames, summary, reporter)
+        else:
+            with atomic.atomic_path(output) as tmp:
+                writer = _Writer(tmp, capture.fps)
+                try:
+                    _loop(capture, predict, resolution, class_list, writer, show, max_frames, summary, reporter)
+                finally:
+                    writer.close()
+                if summary.frames == 0:
+                    raise MobikitError(f"no frame could be read from {source}: nothing written to {output}")
+    finally:
+        capture.close()
+        if show:
+            _close_window()
+    return summary
+
+
+def _loop(capture: Source, predict, resolution: int, class_list, writer: _Writer | None, show: bool,
+          max_frames: int | None, summary: DemoSummary, reporter: Reporter) -> None:
+    latencies: list[float] = []
+    smoothed_fps = None
+    start = last = time.perf_counter()
+    pause_ms = 1 if capture.capture is not None else int(1000 / IMAGE_FOLDER_FPS)
+    try:
+        for frame in reporter.track(capture.frames(), len(capture.images) or None, "classifying frames"):
+            batch = preprocess(to_rgb(frame), resolution)[None]
+            began = time.perf_counter()
+            scores = predict(batch)[0]
+            latency_ms = (time.perf_counter() - began) * 1000
+            top = [(class_list.names[i], float(scores[i])) for i in np.argsort(-scores)[:3]]
+            now = time.perf_counter()
+            instant = 1.0 / (now - last) if now > last else None
+            last = now
+            if instant:
+                smoothed_fps = instant if smoothed_fps is None else (
+                    FPS_SMOOTHING * smoothed_fps + (1 - FPS_SMOOTHING) * instant)
+            annotated = annotate(frame, top, latency_ms, smoothed_fps)
+            latencies.append(latency_ms)
+            summary.top1.append(top[0][0])
+            summary.frames += 1
+            if writer is not None:
+                writer.write(annotated)
+            if show and not _show(annotated, pause_ms):
+                break
+            if max_frames is not None and summary.frames >= max_frames:
+                break
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    elapsed = time.perf_counter() - start
+    if latencies:
+        summary.mean_latency_ms = float(np.mean(latencies))
+        summary.fps = summary.frames / elapsed if elapsed > 0 else None
+
+
+def _show(frame: np.ndarray, pause_ms: int) -> bool:
+    """Show a frame; False when the user closes the demo (q or Esc)."""
+    import cv2
+
+    try:
+        cv2.imshow(WINDOW, frame)
+        key = cv2.waitKey(pause_ms) & 0xFF
+    except cv2.error as exc:
+        raise MobikitError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); "
+                           "run with --no-window (and --output annotated.mp4)") from None
+    return key not in (ord("q"), 27)
+
+
+def _close_window() -> None:
+    import cv2
+
+    try:
+        cv2.destroyAllWindows()
+    except cv2.error:
+        pass
