@@ -1,0 +1,124 @@
+package org.mobikit.demo.core
+
+/** Keys of the `model.json` that `mobikit quantize` writes next to every model. */
+object ModelJson {
+    const val NAME = "name"
+    const val INPUT = "input"
+    const val OUTPUT = "output"
+    const val DTYPE = "dtype"
+    const val SHAPE = "shape"
+    const val SCALE = "scale"
+    const val ZERO_POINT = "zero_point"
+    const val SOFTMAX = "softmax"
+    const val PREPROCESSING = "preprocessing"
+    const val COLOR = "color"
+    const val CROP_FRACTION = "crop_fraction"
+    const val MEAN = "mean"
+    const val STD = "std"
+    const val LAYOUT = "layout"
+    const val SIZE_BYTES = "size_bytes"
+
+    const val RGB = "RGB"
+    const val NHWC = "NHWC"
+}
+
+/** Element types of model inputs and outputs; only these three are produced by `mobikit quantize`. */
+enum class ElementType(val id: String, val bytes: Int, val min: Int, val max: Int) {
+    FLOAT32("float32", 4, 0, 0),
+    INT8("int8", 1, -128, 127),
+    UINT8("uint8", 1, 0, 255);
+
+    val quantized: Boolean get() = this != FLOAT32
+
+    companion object {
+        fun fromId(id: String): ElementType? = entries.firstOrNull { it.id == id.lowercase() }
+    }
+}
+
+/** One tensor as model.json records it. A scale of 0 means "not quantized" (float I/O). */
+data class TensorSpec(val type: ElementType, val shape: List<Int>, val scale: Double, val zeroPoint: Int) {
+    val elements: Int get() = shape.fold(1) { product, dimension -> product * dimension }
+    val byteCount: Int get() = elements * type.bytes
+    val quantized: Boolean get() = type.quantized && scale != 0.0
+}
+
+/** How camera pixels become model input: real = (pixel - mean) / std after a center crop of [cropFraction]. */
+data class Preprocessing(val mean: Double, val std: Double, val cropFraction: Double)
+
+/** Everything the app needs to feed a model and read its answer, filled from model.json. */
+data class ModelDescription(
+    val name: String,
+    val input: TensorSpec,
+    val output: TensorSpec,
+    val outputIsSoftmax: Boolean,
+    val preprocessing: Preprocessing,
+    val sizeBytes: Long?,
+) {
+    /** Square NHWC input: shape [1, R, R, 3]. */
+    val resolution: Int get() = input.shape[1]
+    val classes: Int get() = output.shape.last()
+
+    /** Why this description does not fit the interpreter's tensors (byte sizes), or null when it does. */
+    fun mismatch(inputBytes: Int, outputBytes: Int): String? =
+        if (inputBytes == input.byteCount && outputBytes == output.byteCount) {
+            null
+        } else {
+            "model.json describes $name with ${input.byteCount}/${output.byteCount} input/output bytes, " +
+                "model.tflite has $inputBytes/$outputBytes"
+        }
+
+    companion object {
+        /**
+         * Reads the parsed model.json tree (objects as maps, arrays as lists, numbers as [Number]), as the
+         * platform layer gets it from `org.json`; rejects what the app cannot feed correctly instead of guessing.
+         */
+        fun fromJson(json: Map<String, Any?>, fallbackName: String): ModelDescription {
+            val preprocessing = json.objectAt(ModelJson.PREPROCESSING)
+            val color = preprocessing.stringAt(ModelJson.COLOR)
+            val layout = preprocessing.stringAt(ModelJson.LAYOUT)
+            require(color == ModelJson.RGB && layout == ModelJson.NHWC) {
+                "model.json preprocessing is $color/$layout; the app feeds ${ModelJson.RGB}/${ModelJson.NHWC}"
+            }
+            val input = tensor(json.objectAt(ModelJson.INPUT))
+            require(input.shape.size == 4 && input.shape[0] == 1 && input.shape[3] == 3 &&
+                input.shape[1] == input.shape[2]) { "model input shape ${input.shape} is not [1, R, R, 3]" }
+            val outputJson = json.objectAt(ModelJson.OUTPUT)
+            val output = tensor(outputJson)
+            val std = preprocessing.numberAt(ModelJson.STD).toDouble()
+            require(std != 0.0) { "model.json preprocessing std is 0" }
+            return ModelDescription(
+                name = json[ModelJson.NAME] as? String ?: fallbackName,
+                input = input,
+                output = output,
+                outputIsSoftmax = outputJson[ModelJson.SOFTMAX] as? Boolean ?: true,
+                preprocessing = Preprocessing(
+                    mean = preprocessing.numberAt(ModelJson.MEAN).toDouble(),
+                    std = std,
+                    cropFraction = preprocessing.numberAt(ModelJson.CROP_FRACTION).toDouble(),
+                ),
+                sizeBytes = (json[ModelJson.SIZE_BYTES] as? Number)?.toLong(),
+            )
+        }
+
+        private fun tensor(json: Map<String, Any?>): TensorSpec {
+            val dtype = json.stringAt(ModelJson.DTYPE)
+            val type = requireNotNull(ElementType.fromId(dtype)) { "unsupported tensor dtype $dtype" }
+            val shape = (json[ModelJson.SHAPE] as? List<*>)?.map { (it as Number).toInt() }
+                ?: throw IllegalArgumentException("model.json tensor has no ${ModelJson.SHAPE}")
+            return TensorSpec(
+                type, shape, (json[ModelJson.SCALE] as? Number)?.toDouble() ?: 0.0,
+                (json[ModelJson.ZERO_POINT] as? Number)?.toInt() ?: 0,
+            )
+        }
+
+        @Suppress("UNCHECKED_CAST")
+        private fun Map<String, Any?>.objectAt(key: String): Map<String, Any?> =
+            this[key] as? Map<String, Any?> ?: throw IllegalArgumentException("model.json has no object $key")
+
+        private fun Map<String, Any?>.stringAt(key: String): String =
+            this[key] as? String ?: throw IllegalArgumentException("model.json has no text $key")
+
+        private fun Map<String, Any?>.numberAt(key: String): Number =
+            this[key] as? Number ?: throw IllegalArgumentException("model.json has no number $key")
+    }
+}

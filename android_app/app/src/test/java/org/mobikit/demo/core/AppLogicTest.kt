@@ -1,0 +1,97 @@
+package org.mobikit.demo.core
+
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertThrows
+import org.junit.Assert.assertTrue
+import org.junit.Test
+
+class AppLogicTest {
+    @Test
+    fun modelJsonFillsTheDescription() {
+        val model = describedModel("uint8", scale = 0.5, zeroPoint = 3, resolution = 8)
+        assertEquals("test", model.name)
+        assertEquals(8, model.resolution)
+        assertEquals(5, model.classes)
+        assertEquals(TensorSpec(ElementType.UINT8, listOf(1, 8, 8, 3), 0.5, 3), model.input)
+        assertEquals(Preprocessing(127.5, 127.5, 0.875), model.preprocessing)
+        assertEquals(1234L, model.sizeBytes)
+    }
+
+    @Test
+    fun floatIoIsNotQuantized() {
+        assertEquals(false, describedModel("float32", scale = 0.0, zeroPoint = 0).input.quantized)
+    }
+
+    @Test
+    fun unsupportedModelJsonIsRejectedWithAReason() {
+        val error = assertThrows(IllegalArgumentException::class.java) {
+            ModelDescription.fromJson(mapOf("input" to mapOf("dtype" to "int16")), "x")
+        }
+        assertTrue(error.message!!.contains("preprocessing"))
+    }
+
+    @Test
+    fun pushedModelsShadowBundledOnes() {
+        val choice = chooseModel(listOf("b", "a"), listOf("bundled", "a"), requested = null)
+        assertEquals(
+            listOf(ModelEntry("a", ModelOrigin.PUSHED), ModelEntry("b", ModelOrigin.PUSHED),
+                ModelEntry("bundled", ModelOrigin.BUNDLED)),
+            choice.models,
+        )
+        assertEquals("a", choice.selected!!.name)
+        assertNull(choice.note)
+    }
+
+    @Test
+    fun launchExtraSelectsAModel() {
+        assertEquals("b", chooseModel(listOf("a", "b"), emptyList(), "b").selected!!.name)
+        val missing = chooseModel(listOf("a"), emptyList(), "zzz")
+        assertEquals("a", missing.selected!!.name)
+        assertTrue(missing.note!!.contains("zzz"))
+        assertNull(chooseModel(emptyList(), emptyList(), null).selected)
+    }
+
+    @Test
+    fun frameRateOverTheWindow() {
+        val meter = FrameRateMeter(window = 3)
+        assertEquals(0.0, meter.frame(0), 0.0)
+        assertEquals(10.0, meter.frame(100_000_000), 1e-9)
+        meter.frame(200_000_000)
+        assertEquals(4.0, meter.frame(600_000_000), 1e-9)  // last 3 frames: 2 intervals in 0.5 s
+    }
+
+    @Test
+    fun overlayShowsPredictionsTimingAndNote() {
+        val text = overlayText(listOf(Prediction(1, "goldfish", 0.875)), 12.34, 29.96, listOf("note"))
+        assertEquals(" 87.5%  goldfish\n12.3 ms inference · 30.0 FPS\nnote", text)
+    }
+
+    @Test
+    fun fallbackNoteNamesTheDelegate() {
+        assertEquals("nnapi delegate unavailable on this device: API 26; running on CPU",
+            cpuFallbackNote(Delegate.NNAPI, "API 26"))
+    }
+
+    @Test
+    fun delegatePreconditions() {
+        assertEquals("GPU not on LiteRT's compatibility list", delegatePrecondition(Delegate.GPU, 34) { false })
+        assertNull(delegatePrecondition(Delegate.GPU, 34) { true })
+        assertTrue(delegatePrecondition(Delegate.NNAPI, 26) { true }!!.contains("API 27"))
+        assertNull(delegatePrecondition(Delegate.CPU, 21) { error("GPU list consulted for CPU") })
+    }
+
+    @Test
+    fun bundledModelsMirrorThePushedLayout() {
+        assertEquals("models", bundledAssetPath())
+        assertEquals("models/m", bundledAssetPath("m"))
+        assertEquals("models/m/model.json", bundledAssetPath("m", Contract.MODEL_JSON))
+    }
+
+    @Test
+    fun descriptionMustFitTheInterpreter() {
+        val model = describedModel(resolution = 8)
+        assertNull(model.mismatch(8 * 8 * 3, 5))
+        assertTrue(model.mismatch(4 * 8 * 8 * 3, 5)!!.contains("768"))
+    }
+}

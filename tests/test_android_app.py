@@ -1,0 +1,322 @@
+"""The demo Android app (android_app/): its `core` compiled and unit-tested for real, and held against the host.
+
+No Android SDK exists here, so only the platform-free `core` layer compiles: `kotlinc-jvm` builds it with its
+JUnit 4 tests in one invocation, JUnit runs them, and a Kotlin entry point prints what `core` computes for fixed
+inputs, which must equal mobikit's own contract, statistics and preprocessing. The platform layer is checked
+statically: contract names only, a manifest that matches the contract, well-formed XML, a consistent catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mobikit.android import contract
+from mobikit.preprocess import center_crop, crop_geometry, geometry_json
+from mobikit.stats import summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+ANDROID = ROOT / "android_app"
+APP = ANDROID / "app"
+SOURCES = APP / "src" / "main" / "java" / "org" / "mobikit" / "demo"
+CORE = SOURCES / "core"
+CORE_TESTS = APP / "src" / "test" / "java" / "org" / "mobikit" / "demo" / "core"
+MANIFEST = APP / "src" / "main" / "AndroidManifest.xml"
+ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
+CORE_PACKAGE = "org.mobikit.demo.core"
+NPM_KOTLINC = ROOT / ".ci" / "tools" / "node_modules" / "kotlin-compiler" / "bin" / "kotlinc-jvm"
+JUNIT_JARS = (Path("/usr/share/java/junit4.jar"),)
+HAMCREST_JARS = tuple(Path("/usr/share/java") / name for name in ("hamcrest-core.jar", "hamcrest.jar",
+                                                                   "hamcrest-all.jar"))
+
+# Keys of the model.json that `mobikit quantize` writes: the platform layer must name them through core.
+MODEL_JSON_KEYS = ("schema_version", "name", "arch", "alpha", "resolution", "classes", "mode", "model_file",
+                   "labels_file", "input", "output", "dtype", "shape", "scale", "zero_point", "softmax",
+                   "preprocessing", "color", "resize_shorter_side_to", "crop_fraction", "interpolation", "crop",
+                   "mean", "std", "layout", "size_bytes", "sha256")
+
+
+# ---------------------------------------------------------------------------------------------- toolchain
+
+def _kotlinc() -> Path | None:
+    candidates = [os.environ.get("KOTLINC"), shutil.which("kotlinc-jvm"), NPM_KOTLINC]
+    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+
+
+def _first_file(paths) -> Path | None:
+    return next((p for p in paths if p.is_file()), None)
+
+
+@pytest.fixture(scope="module")
+def toolchain() -> dict:
+    kotlinc, java = _kotlinc(), shutil.which("java")
+    junit, hamcrest = _first_file(JUNIT_JARS), _first_file(HAMCREST_JARS)
+    if kotlinc is None or java is None:
+        pytest.skip("needs java and kotlinc-jvm ($KOTLINC, PATH, or npm kotlin-compiler in .ci/tools)")
+    if junit is None or hamcrest is None:
+        pytest.skip("needs JUnit 4 and hamcrest jars (Debian package junit4)")
+    stdlib = kotlinc.resolve().parent.parent / "lib" / "kotlin-stdlib.jar"
+    assert stdlib.is_file(), f"kotlin-stdlib.jar not next to {kotlinc}"
+    return {"kotlinc": kotlinc, "java": java, "libraries": [junit, hamcrest], "stdlib": stdlib}
+
+
+@pytest.fixture(scope="module")
+def compiled(toolchain, tmp_path_factory) -> str:
+    """core + its tests, compiled once with warnings as errors; returns the runtime class path."""
+    out = tmp_path_factory.mktemp("kotlin-classes")
+    sources = sorted(CORE.glob("*.kt")) + sorted(CORE_TESTS.glob("*.kt"))
+    command = ["bash", str(toolchain["kotlinc"]), "-Werror", "-cp", os.pathsep.join(map(str, toolchain["libraries"])),
+               "-d", str(out), *map(str, sources)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return os.pathsep.join(map(str, [out, toolchain["stdlib"], *toolchain["libraries"]]))
+
+
+def _java(toolchain, classpath: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([toolchain["java"], "-cp", classpath, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def cross_check(toolchain, compiled) -> dict:
+    result = _java(toolchain, compiled, f"{CORE_PACKAGE}.CrossCheckMainKt")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# ------------------------------------------------------------------------------------------- core, compiled
+
+def test_core_junit_tests_pass(toolchain, compiled):
+    test_classes = [f"{CORE_PACKAGE}.{path.stem}" for path in sorted(CORE_TESTS.glob("*.kt"))
+                    if "@Test" in path.read_text()]
+    assert len(test_classes) >= 5
+    result = _java(toolchain, compiled, "org.junit.runner.JUnitCore", *test_classes)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^OK \(\d+ tests\)", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_contract_constants_equal_python(cross_check):
+    python = {name: list(value) if isinstance(value, tuple) else value
+              for name, value in vars(contract).items() if name.isupper()}
+    assert cross_check["contract"] == python
+
+
+def test_latency_statistics_equal_host_summarize(cross_check):
+    assert len(cross_check["stats"]) >= 4
+    for case in cross_check["stats"]:
+        expected = summarize(case["latencies"]).to_json()
+        assert case["summary"] == pytest.approx(expected, rel=1e-12, abs=1e-12), case["latencies"]
+
+
+def test_crop_geometry_equals_host_rule(cross_check):
+    cases = cross_check["crops"]
+    assert len(cases) > 500
+    for case in cases:
+        expected = geometry_json(crop_geometry(case["width"], case["height"], case["resolution"]))
+        assert case["geometry"] == expected, case
+
+
+def _pattern_image(width: int, height: int) -> np.ndarray:
+    """The test image of the Kotlin `patternChannel`, as an RGB array."""
+    y, x, channel = np.meshgrid(np.arange(height), np.arange(width), np.arange(3), indexing="ij")
+    return (((x * 31 + y * 17 + channel * 89) ^ (x * y)) & 0xFF).astype(np.uint8)
+
+
+def test_camera_frame_resampling_equals_host_center_crop(cross_check):
+    """Rotate upright, resize (INTER_AREA), center-crop: the phone's pixels equal the host's within rounding."""
+    for case in cross_check["resample"]:
+        upright = np.rot90(_pattern_image(case["width"], case["height"]), k=-case["rotation"] // 90)
+        expected = center_crop(np.ascontiguousarray(upright), case["resolution"]).astype(int)
+        actual = np.array(case["pixels"]).reshape(expected.shape)
+        difference = np.abs(actual - expected)
+        assert difference.max() <= 1, case["rotation"]
+        assert (difference == 0).mean() > 0.98, case["rotation"]
+
+
+def test_input_quantization_uses_model_json_numbers(cross_check):
+    pixels = np.arange(256, dtype=np.float64)
+    ranges = {"int8": (-128, 127), "uint8": (0, 255)}
+    assert {case["dtype"] for case in cross_check["quantization"]} == {"int8", "uint8", "float32"}
+    for case in cross_check["quantization"]:
+        real = (pixels - case["mean"]) / case["std"]
+        if case["dtype"] == "float32":
+            expected = real.astype(np.float32).astype(np.float64)
+        else:
+            expected = np.clip(np.round(real / case["scale"]) + case["zero_point"], *ranges[case["dtype"]])
+        assert case["values"] == expected.tolist(), case["dtype"]
+
+
+def test_output_dequantization_and_top_k(cross_check):
+    case = cross_check["top_k"]
+    real = (np.array(case["stored"]) - case["zero_point"]) * case["scale"]
+    order = sorted(range(len(real)), key=lambda i: (-real[i], i))[:5]
+    assert case["top"] == [[i, real[i]] for i in order]
+
+
+def test_benchmark_result_has_the_contract_keys_and_host_statistics(cross_check):
+    result = cross_check["result"]
+    assert list(result) == list(contract.RESULT_KEYS)
+    stats = summarize([2.0, 3.5, 2.5]).to_json()
+    assert {key: result[key] for key in stats} == pytest.approx(stats, rel=1e-12)
+    assert result["error"] is None and result["delegate"] in contract.DELEGATES
+
+
+# ------------------------------------------------------------------------------------ platform layer, static
+
+def kotlin_string_literals(source: str) -> list[str]:
+    """The text of every string literal in Kotlin source (templates' expressions removed, nested ones included)."""
+    literals: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        if source.startswith("//", i):
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif source[i] == "'":
+            end = i + 1
+            while end < n and source[end] != "'":
+                end += 2 if source[end] == "\\" else 1
+            i = end + 1
+        elif source[i] == '"':
+            raw = source.startswith('"""', i)
+            i, text, nested = _read_string(source, i + (3 if raw else 1), raw)
+            literals.append(text)
+            literals.extend(nested)
+        else:
+            i += 1
+    return literals
+
+
+def _read_string(source: str, i: int, raw: bool) -> tuple[int, str, list[str]]:
+    text, nested = [], []
+    closing = '"""' if raw else '"'
+    while i < len(source) and not source.startswith(closing, i):
+        if source[i] == "\\" and not raw:
+            text.append(source[i:i + 2])
+            i += 2
+        elif source.startswith("${", i):
+            depth, start = 1, i + 2
+            i = start
+            while i < len(source) and depth:
+                depth += {"{": 1, "}": -1}.get(source[i], 0)
+                i += 1
+            nested.extend(kotlin_string_literals(source[start:i - 1]))
+        else:
+            text.append(source[i])
+            i += 1
+    return i + len(closing), "".join(text), nested
+
+
+def _contract_values() -> set[str]:
+    values: set[str] = set()
+    for name, value in vars(contract).items():
+        if name.isupper():
+            values.update(value if isinstance(value, tuple) else [value])
+    return {value for value in values if isinstance(value, str)}
+
+
+FORBIDDEN_LITERALS = _contract_values() | set(MODEL_JSON_KEYS) | set(contract.RESULT_KEYS)
+PATH_LIKE = re.compile(r"/|\.(json|tflite|txt)$")
+
+
+def contract_literal_violations(source: str) -> list[str]:
+    """Literals that spell an extra, a path, a file name or a JSON key instead of using core's constants."""
+    return [text for text in kotlin_string_literals(source)
+            if text.strip() in FORBIDDEN_LITERALS or PATH_LIKE.search(text)]
+
+
+def _platform_sources() -> list[Path]:
+    return [path for path in sorted(SOURCES.rglob("*.kt")) if CORE not in path.parents]
+
+
+def test_literal_checker_catches_what_it_must():
+    snippet = '''
+        // getStringExtra("model") in a comment is fine
+        val model = intent.getStringExtra("model")
+        val dir = File(getExternalFilesDir(null), "models/x")
+        val scale = json.getDouble("zero_point")
+        val label = "${if (ok) "result_id" else ""} ok"
+        val raw = """bench/"""
+        val quote = '"'
+        val fine = "no model loaded"
+    '''
+    assert contract_literal_violations(snippet) == ["model", "models/x", "zero_point", "result_id", "bench/"]
+
+
+def test_platform_layer_uses_only_contract_names_from_core():
+    sources = _platform_sources()
+    assert {path.name for path in sources} >= {"MainActivity.kt", "BenchmarkActivity.kt"}
+    violations = {str(path.relative_to(ANDROID)): found for path in sources
+                  if (found := contract_literal_violations(path.read_text()))}
+    assert not violations, violations
+
+
+def test_core_imports_nothing_from_android_or_litert():
+    for path in sorted(CORE.glob("*.kt")) + sorted(CORE_TESTS.glob("*.kt")):
+        text = path.read_text()
+        assert re.search(rf"^package {re.escape(CORE_PACKAGE)}$", text, re.MULTILINE), path.name
+        assert not re.search(r"^import\s+(android|androidx|org\.tensorflow|org\.json)\.", text, re.MULTILINE), \
+            path.name
+
+
+def test_xml_files_are_well_formed():
+    xml_files = sorted(ANDROID.rglob("*.xml"))
+    assert MANIFEST in xml_files
+    for path in xml_files:
+        ElementTree.parse(path)
+
+
+def _gradle_string(name: str) -> str:
+    match = re.search(rf'^\s*{name}\s*=\s*"([^"]+)"', (APP / "build.gradle.kts").read_text(), re.MULTILINE)
+    assert match, name
+    return match.group(1)
+
+
+def test_manifest_and_build_match_the_contract():
+    assert _gradle_string("namespace") == contract.PACKAGE
+    assert _gradle_string("applicationId") == contract.PACKAGE
+    manifest = ElementTree.parse(MANIFEST).getroot()
+    assert manifest.get("package") in (None, contract.PACKAGE)
+    permissions = {element.get(f"{ANDROID_NS}name") for element in manifest.iter("uses-permission")}
+    assert "android.permission.CAMERA" in permissions
+
+    def qualified(name: str) -> str:
+        return contract.PACKAGE + name if name.startswith(".") else name
+
+    activities = {qualified(element.get(f"{ANDROID_NS}name")): element for element in manifest.iter("activity")}
+    assert set(activities) == {contract.MAIN_ACTIVITY, contract.BENCHMARK_ACTIVITY}
+    assert activities[contract.BENCHMARK_ACTIVITY].get(f"{ANDROID_NS}exported") == "true"
+    launcher = activities[contract.MAIN_ACTIVITY].findall("./intent-filter/category")
+    assert "android.intent.category.LAUNCHER" in {c.get(f"{ANDROID_NS}name") for c in launcher}
+    for activity in activities:
+        package, _, name = activity.rpartition(".")
+        source = SOURCES / f"{name}.kt"
+        assert re.search(rf"^package {re.escape(package)}$", source.read_text(), re.MULTILINE), source
+        assert re.search(rf"\bclass {name}\b", source.read_text()), source
+
+
+def test_version_catalog_pins_released_versions_used_by_the_build():
+    catalog = tomllib.loads((ANDROID / "gradle" / "libs.versions.toml").read_text())
+    versions = catalog["versions"]
+    assert all(re.fullmatch(r"\d+(\.\d+)+", v) for v in versions.values()), versions
+    assert versions["litert"].startswith("1."), "GPU/NNAPI delegates with the Interpreter API need LiteRT 1.x"
+    references = {ref for build in ANDROID.rglob("*.gradle.kts")
+                  for ref in re.findall(r"\blibs\.((?:plugins\.)?[a-z][\w.]*)", build.read_text())}
+    aliases = {name.replace("-", ".").replace("_", ".") for name in catalog["libraries"]}
+    plugins = {"plugins." + name.replace("-", ".").replace("_", ".") for name in catalog["plugins"]}
+    assert references and references <= aliases | plugins, references - aliases - plugins
+    for table in ("libraries", "plugins"):
+        for entry in catalog[table].values():
+            assert entry["version"]["ref"] in versions, entry
+    wrapper = (ANDROID / "gradle" / "wrapper" / "gradle-wrapper.properties").read_text()
+    assert re.search(r"distributionUrl=https\\://services\.gradle\.org/distributions/gradle-8\.1[34]", wrapper)
