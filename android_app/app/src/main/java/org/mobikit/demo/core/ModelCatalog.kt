@@ -9,10 +9,12 @@ data class ModelEntry(val name: String, val origin: ModelOrigin)
 data class ModelChoice(val models: List<ModelEntry>, val selected: ModelEntry?, val note: String?)
 
 /**
- * Pushed models come first, sorted by name, and shadow a bundled model of the same name (a redeploy wins). The
- * model named at launch (`--es model <name>`) is selected when it exists; otherwise the first one, with a note.
+ * Pushed models come first, sorted by name, and shadow a bundled model of the same name (a redeploy wins); hidden
+ * folders are `mobikit deploy`'s uploads in progress and are skipped. The model named at launch
+ * (`--es model <name>`) is selected when it exists; otherwise the first one, with a note.
  */
-fun chooseModel(pushed: List<String>, bundled: List<String>, requested: String?): ModelChoice {
+fun chooseModel(allPushed: List<String>, bundled: List<String>, requested: String?): ModelChoice {
+    val pushed = allPushed.filterNot { it.startsWith(".") }
     val models = pushed.sorted().map { ModelEntry(it, ModelOrigin.PUSHED) } +
         bundled.sorted().filter { it !in pushed }.map { ModelEntry(it, ModelOrigin.BUNDLED) }
     val match = models.firstOrNull { it.name == requested }

@@ -50,6 +50,7 @@ class AppLogicTest {
         assertEquals("a", missing.selected!!.name)
         assertTrue(missing.note!!.contains("zzz"))
         assertNull(chooseModel(emptyList(), emptyList(), null).selected)
+        assertEquals(listOf("m"), chooseModel(listOf(".m.upload", "m"), emptyList(), null).models.map { it.name })
     }
 
     @Test
