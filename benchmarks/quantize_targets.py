@@ -19,6 +19,7 @@ import numpy as np
 
 from common import REFERENCE_MODELS, imagenet_split, machine, reference_classifier, write_result
 
+from mobikit._tf import captured_output
 from mobikit.bench import bench_host
 from mobikit.calibration import image_set
 from mobikit.evaluate import TFLiteClassifier, agreement, keras_predictor, predict_all, top_k_accuracy
@@ -45,9 +46,11 @@ def bare_int8(keras_model, calib_dir: Path, resolution: int) -> tuple[bytes, flo
     converter.representative_dataset = feed
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = converter.inference_output_type = tf.int8
-    start = time.perf_counter()
-    model = converter.convert()
-    return model, time.perf_counter() - start
+    with captured_output():  # the converter prints its SavedModel signature on stdout
+        start = time.perf_counter()
+        model = converter.convert()
+        seconds = time.perf_counter() - start
+    return model, seconds
 
 
 def latency(path: Path) -> dict:
