@@ -170,6 +170,17 @@ def quantize(
     labels: Optional[Path] = typer.Option(None, "--labels", help="Class names, one per line (non-ImageNet models)."),
     bias_correction: Optional[bool] = typer.Option(
         None, "--bias-correction/--no-bias-correction", help="Empirical bias correction [default: on for int8]."),
+    max_drop: Optional[float] = typer.Option(
+        None, "--max-drop", help="Keep the worst layers in float until top-1 is within P points of float "
+        "[default: 0.4 with labelled eval images]."),
+    min_agreement: Optional[float] = typer.Option(
+        None, "--min-agreement", help="Fallback target as % top-1 agreement with float [default: 97 when the eval "
+        "images carry no labels and --max-drop is given]."),
+    max_fallback_layers: int = typer.Option(5, "--max-fallback-layers", help="At most K layers kept in float."),
+    max_latency_ratio: float = typer.Option(1.15, "--max-latency-ratio",
+                                            help="At most L × the full-integer model's latency."),
+    strict_int8: bool = typer.Option(False, "--strict-int8", help="Forbid float fallback (int8-only accelerators)."),
+    analyze: bool = typer.Option(False, "--analyze", help="Also write the per-layer error analysis."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder [default: ./mobikit-out/<name>]."),
     as_json: bool = JsonOpt,
 ):
@@ -178,7 +189,8 @@ def quantize(
 
     request = QuantizeRequest(arch.value, alpha, resolution, _weights_arg(weights), model, calib, calib_samples,
                               mode.value, io.value if io else None, eval_dir, eval_samples, threads, output, labels,
-                              bias_correction)
+                              bias_correction, max_drop, min_agreement, max_fallback_layers, max_latency_ratio,
+                              strict_int8, analyze)
     with json_stdout(as_json):
         result = run_quantize(request, _reporter(as_json))
     if as_json:
@@ -201,6 +213,11 @@ def quantize(
     description = result.report["description"]
     if description.get("full_integer"):
         out.print("full-integer int8 model" + (", bias-corrected" if description.get("bias_correction") else ""))
+    fallback = result.report.get("fallback")
+    if fallback:
+        from .cli_analyze import print_fallback
+
+        print_fallback(fallback)
     out.print(f"verified on {ev.n} images: {result.report['eval']['source']}")
     out.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items()))
 
@@ -281,6 +298,12 @@ def bench(
         emit_json([r.to_json() for r in results])
         return
     out.print(_bench_table(results))
+    if (model / "model.json").is_file():
+        described = json.loads((model / "model.json").read_text())
+        layers = described.get("fallback_layers") or []
+        out.print("full-integer model" if described.get("full_integer") and not layers else
+                  f"not full-integer: layers in float: {', '.join(layers) or '–'} (delegates such as NNAPI/NPU "
+                  "may split the graph at them)")
 
 
 @app.command("eval")
@@ -346,3 +369,4 @@ def run() -> None:
 
 from . import cli_android  # noqa: E402,F401  (registers devices/deploy)
 from . import cli_measure  # noqa: E402,F401  (registers sweep/demo)
+from . import cli_analyze  # noqa: E402,F401  (registers analyze)

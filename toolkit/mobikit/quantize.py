@@ -1,7 +1,8 @@
 """Post-training quantization to a TFLite flat buffer, verified against the float model in the same run.
 
 Flow: float Keras model → calibration images → TFLite converter (calibrate, then quantize) → optional bias
-correction → verification on held-apart images (accuracy, agreement, size, latency) → one output folder written
+correction → optional float fallback of the worst layers under an accuracy and latency budget (`mobikit.analyze`)
+→ verification on held-apart images (accuracy, agreement, size, latency) → one output folder written
 atomically: model.tflite, labels.txt, model.json (what the phone app reads), report.json and report.md.
 """
 
@@ -52,6 +53,12 @@ class QuantizeRequest:
     output: Path | None = None
     labels: Path | None = None
     bias_correction: bool | None = None
+    max_drop: float | None = None
+    min_agreement: float | None = None
+    max_fallback_layers: int = 5
+    max_latency_ratio: float = 1.15
+    strict_int8: bool = False
+    analyze: bool = False
 
     def resolved_io(self) -> str:
         return self.io or ("int8" if self.mode == "int8" else "float32")
@@ -69,6 +76,20 @@ class QuantizeRequest:
             raise UsageError("--calib-samples and --eval-samples must be >= 1")
         if self.threads < 1:
             raise UsageError("--threads must be >= 1")
+        targeted = self.max_drop is not None or self.min_agreement is not None
+        if self.strict_int8 and targeted:
+            raise UsageError("--strict-int8 forbids float fallback, which --max-drop / --min-agreement would need: "
+                             "use one or the other")
+        if (targeted or self.analyze or self.strict_int8) and self.mode != "int8":
+            raise UsageError("--max-drop, --min-agreement, --strict-int8 and --analyze work on int8 models: "
+                             "use them with --mode int8")
+        if self.max_drop is not None and not 0 <= self.max_drop <= 100:
+            raise UsageError(f"--max-drop is in top-1 points, between 0 and 100; got {self.max_drop:g}")
+        if self.min_agreement is not None and not 0 <= self.min_agreement <= 100:
+            raise UsageError(f"--min-agreement is a percentage between 0 and 100; got {self.min_agreement:g}")
+        if self.max_fallback_layers < 1 or self.max_latency_ratio <= 0:
+            raise UsageError("--max-fallback-layers must be >= 1 and --max-latency-ratio > 0 "
+                             "(use --strict-int8 to forbid fallback)")
 
     @property
     def corrects_bias(self) -> bool:
@@ -276,6 +297,93 @@ def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, r
     return calib, f"the calibration images themselves ({len(calib)}; no held-out images)"
 
 
+def _fallback_budget(request: QuantizeRequest, eval_images: ImageSet, calib: ImageSet, class_list: ClassList,
+                     reporter: Reporter):
+    """The accuracy target of the fallback search, or None when the run stays full-integer (and why)."""
+    from .analyze import DEFAULT_MAX_DROP, DEFAULT_MIN_AGREEMENT, FallbackBudget
+    from .evaluate import labels_of
+
+    if request.mode != "int8":
+        return None
+    if request.strict_int8:
+        reporter.info("--strict-int8: every layer stays int8 (no float fallback)")
+        return None
+    targeted = request.max_drop is not None or request.min_agreement is not None
+    if eval_images is calib:
+        if targeted:
+            raise UsageError("--max-drop / --min-agreement need evaluation images apart from the calibration ones to "
+                             "measure the drop: pass --eval DIR (labelled images), or a --calib folder holding more "
+                             "images than --calib-samples")
+        return None
+    labelled = all(label is not None for label in labels_of(eval_images, class_list))
+    limits = {"max_layers": request.max_fallback_layers, "max_latency_ratio": request.max_latency_ratio}
+    if labelled:
+        return FallbackBudget(DEFAULT_MAX_DROP if request.max_drop is None else request.max_drop,
+                              request.min_agreement, **limits)
+    if not targeted:
+        return None
+    if request.max_drop is not None:
+        reporter.info("the evaluation images carry no labels, so top-1 cannot be measured: judging the int8 model "
+                      f"by top-1 agreement with float >= {request.min_agreement or DEFAULT_MIN_AGREEMENT:g}% "
+                      "(--min-agreement) instead of --max-drop")
+    return FallbackBudget(None, request.min_agreement or DEFAULT_MIN_AGREEMENT, **limits)
+
+
+def _fallback(request, keras_model, calibrated: bytes, plain: bytes, baseline: bytes, budget, errors, calib: ImageSet,
+              eval_images: ImageSet, class_list: ClassList, reporter: Reporter):
+    """Run the fallback search; every candidate is bias-corrected exactly as the full-integer model was."""
+    from .analyze import fallback_search
+
+    predictions = predict_all(eval_images, {"float": keras_predictor(keras_model)}, class_list, reporter,
+                              "fallback search: float predictions")
+    labels = predictions.labels if predictions.labelled else []
+
+    def finish(candidate: bytes) -> bytes:
+        if not request.corrects_bias:
+            return candidate
+        from .bias_correction import correct_biases
+
+        return correct_biases(calibrated, candidate, calib, Reporter(), request.threads)[0]
+
+    return fallback_search(calibrated, plain, baseline, request.resolved_io(), errors, budget, eval_images,
+                           predictions.scores["float"], labels, class_list, finish, request.threads, reporter)
+
+
+def _announce_fallback(result, reporter: Reporter) -> str:
+    """One plain sentence: full-integer or which layers stayed float and why; a warning when the target is missed."""
+    steps = result.steps
+    chosen = next(s for s in steps if s.layers == result.layers)
+    first = steps[0]
+
+    def numbers(step) -> str:
+        top1 = (f"top-1 {100 * step.top1:.1f}% vs float {100 * result.float_top1:.1f}% "
+                f"(drop {100 * (result.float_top1 - step.top1):.1f} points), " if step.top1 is not None else "")
+        return f"{top1}agreement {100 * step.agreement:.1f}%, {step.latency_ratio:.2f}× full-integer latency"
+
+    if not result.layers:
+        sentence = (f"full-integer int8: {numbers(first)}" + (" — meets" if first.met else " — misses")
+                    + f" the target ({result.target})")
+    else:
+        sentence = (f"not full-integer: kept in float {', '.join(result.layers)} (highest RMSE/scale on the "
+                    f"calibration images) because the full-integer model missed the target ({result.target}: "
+                    f"{numbers(first)}); with them {numbers(chosen)}")
+    if result.met:
+        reporter.info(sentence)
+    else:
+        reporter.warn(f"the fallback search could not reach {result.target} within the budget ({result.stopped}); "
+                      f"keeping the best model found: {sentence}")
+    return sentence
+
+
+def render_report(report: dict) -> str:
+    """report.md: the verification, then the fallback search when one ran."""
+    from .analyze import fallback_markdown
+    from .report import render_markdown
+
+    text = render_markdown(report)
+    return text + ("\n" + fallback_markdown(report["fallback"]) if report.get("fallback") else "")
+
+
 def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> QuantizeResult:
     """Build or load the float model, convert it, verify it, and write the output folder atomically."""
     from .bench import bench_host
@@ -298,6 +406,7 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
         reporter.info(f"calibrating on {len(calib)} images from {calib_dir}: a larger, domain-specific set "
                       "(100–500 images like the ones the model will see) is recommended; see calibration/README.md")
     eval_images, eval_source = _choose_eval(request, calib, holdout, resolution, reporter)
+    budget = _fallback_budget(request, eval_images, calib, class_list, reporter)
 
     with timer.phase("float_convert"):
         float_bytes = convert_float(keras_model, log_path)
@@ -317,12 +426,29 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
         with timer.phase("bias_correction"):
             quantized, correction_report = correct_biases(calibrated, plain, calib, reporter)
         extra["bias_correction"] = True
+    baseline, files, errors, fallback = quantized, {}, None, None
+    if request.analyze or budget is not None:
+        from .analyze import analysis_entry, analysis_png, analysis_csv, layer_errors, tradeoff_png
+
+        with timer.phase("analyze"):
+            errors = layer_errors(calibrated, calib, reporter)
+    if budget is not None:
+        with timer.phase("fallback_search"):
+            fallback = _fallback(request, keras_model, calibrated, plain, baseline, budget, errors, calib,
+                                 eval_images, class_list, reporter)
+        quantized = fallback.model
+        extra.update(full_integer=not fallback.layers, fallback_layers=list(fallback.layers))
+        why = _announce_fallback(fallback, reporter)
+        if len(fallback.steps) > 1:
+            files["fallback.png"] = tradeoff_png(fallback, f"{name}: float fallback search ({budget.describe()})")
 
     with timer.phase("verify"):
         classifier = TFLiteClassifier(quantized, request.threads)
         models = {"float": keras_predictor(keras_model), "quant": classifier}
         if correction_report is not None:
             models["plain"] = TFLiteClassifier(plain, request.threads)
+            if quantized != baseline:
+                models["corrected"] = TFLiteClassifier(baseline, request.threads)
         predictions = predict_all(eval_images, models, class_list, reporter, "verifying")
         summary = _eval_summary(predictions, "float", "quant")
         latency = {}
@@ -343,36 +469,46 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
         "size_bytes": {"float": len(float_bytes), "quant": len(quantized)},
         "latency_ms": {**latency, "threads": request.threads, "delegate": "xnnpack", "statistic": "median"},
         "timings_s": timer.seconds,
+        "full_integer": extra["full_integer"], "fallback_layers": extra["fallback_layers"],
+        "fallback": {**fallback.to_json(), "summary": why, "plot": "fallback.png" if "fallback.png" in files else None}
+        if fallback else None,
         "notes": list(reporter.notes), "warnings": list(reporter.warnings),
     }
     if correction_report is not None:
         report["bias_correction"] = _correction_comparison(predictions, correction_report, plain, request.threads)
-    write_output(output, quantized, class_list, description, report)
+    if request.analyze:
+        files["analysis.csv"] = analysis_csv(errors).encode()
+        files["analysis.png"] = analysis_png(errors, f"{name}: int8 error per layer on {len(calib)} calibration "
+                                             "images", extra["fallback_layers"])
+        report["analysis"] = analysis_entry(errors)
+    write_output(output, quantized, class_list, description, report, files)
     return QuantizeResult(output, name, request.mode, len(quantized), len(float_bytes),
                           len(calib) - len(calib.skipped), summary, latency, timer.seconds, report)
 
 
 def _correction_comparison(predictions, correction_report: dict, plain: bytes, threads: int) -> dict:
-    """Plain int8 next to bias-corrected int8: agreement, accuracy, KL to float."""
+    """Plain int8 next to bias-corrected int8 (full-integer, before any fallback): agreement, accuracy, KL."""
+    key = "corrected" if "corrected" in predictions.scores else "quant"
     plain_summary = _eval_summary(predictions, "float", "plain")
-    corrected = _eval_summary(predictions, "float", "quant")
+    corrected = _eval_summary(predictions, "float", key)
     float_scores = predictions.scores["float"]
     return {
         **correction_report,
         "plain": {**asdict(plain_summary), "kl": kl_divergence(float_scores, predictions.scores["plain"])
                   if len(float_scores) else None},
-        "corrected": {**asdict(corrected), "kl": kl_divergence(float_scores, predictions.scores["quant"])
+        "corrected": {**asdict(corrected), "kl": kl_divergence(float_scores, predictions.scores[key])
                       if len(float_scores) else None},
     }
 
 
-def write_output(output: Path, model_bytes: bytes, class_list: ClassList, description: dict, report: dict) -> None:
+def write_output(output: Path, model_bytes: bytes, class_list: ClassList, description: dict, report: dict,
+                 files: dict[str, bytes] | None = None) -> None:
     """Write the output folder as one atomic step: it replaces an earlier folder only when complete."""
-    from .report import render_markdown
-
     with atomic.atomic_folder(output) as folder:
+        for file_name, data in (files or {}).items():
+            atomic.write_bytes(folder / file_name, data)
         atomic.write_bytes(folder / "model.tflite", model_bytes)
         atomic.write_text(folder / "labels.txt", "\n".join(class_list.names) + "\n")
         atomic.write_text(folder / "model.json", json.dumps(description, indent=2) + "\n")
         atomic.write_text(folder / "report.json", json.dumps(report, indent=2, default=str) + "\n")
-        atomic.write_text(folder / "report.md", render_markdown(report))
+        atomic.write_text(folder / "report.md", render_report(report))

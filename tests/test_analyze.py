@@ -1,0 +1,123 @@
+"""`mobikit analyze` and quantize's float fallback with the real converter, debugger and interpreter
+(V1 α0.25@128, ImageNet weights, 16 calibration / 24 labelled eval images)."""
+
+import csv
+import hashlib
+import json
+
+import pytest
+
+from conftest import assert_clean_failure, run_cli
+
+COMMON = ("--alpha", "0.25", "--resolution", "128")
+
+
+@pytest.fixture(scope="module")
+def analyzed(imagenet_split, tmp_path_factory):
+    calib, _ = imagenet_split
+    output = tmp_path_factory.mktemp("analyze") / "a"
+    result = run_cli("analyze", "--arch", "v1", *COMMON, "--calib", str(calib), "--output", str(output), "--json")
+    assert result.returncode == 0, result.stderr
+    return output, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def fallback_run(imagenet_split, tmp_path_factory):
+    """A search forced to try layers: a 0-point target that 24 images and 2 float layers cannot meet, and a
+    generous latency budget, so it also exercises the over-budget warning path."""
+    calib, evaluation = imagenet_split
+    output = tmp_path_factory.mktemp("fallback") / "f"
+    result = run_cli("quantize", *COMMON, "--calib", str(calib), "--eval", str(evaluation), "--max-drop", "0",
+                     "--min-agreement", "100", "--max-fallback-layers", "2", "--max-latency-ratio", "10",
+                     "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    return output, result
+
+
+def test_analyze_writes_csv_and_chart_with_keras_layer_names(analyzed):
+    output, data = analyzed
+    with open(output / "analysis.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["order", "layer", "op", "rmse_scale", "mean_error", "max_abs_error", "scale",
+                             "zero_point", "tensor"]
+    layers = [row["layer"] for row in rows]
+    assert layers[0] == "conv1" and "conv_pw_13" in layers and "conv_dw_1" in layers
+    assert all(";" not in name and "/" not in name for name in layers)
+    assert layers.index("conv_pw_1") < layers.index("conv_pw_13")  # network order
+    assert all(float(row["rmse_scale"]) >= 0 and float(row["scale"]) > 0 for row in rows)
+    assert (output / "analysis.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data["calib_samples"] == 16 and len(data["layers"]) == len(rows) and data["worst"]
+    assert data["seconds"] < 30
+
+
+def test_fallback_changes_the_model_and_reports_every_step(fallback_run):
+    output, result = fallback_run
+    report = json.loads((output / "report.json").read_text())
+    description = json.loads((output / "model.json").read_text())
+    steps = report["fallback"]["steps"]
+    assert [len(step["layers"]) for step in steps] == [0, 1, 2]
+    ranking = [entry["layer"] for entry in report["fallback"]["ranking"]]
+    assert steps[2]["layers"] == ranking[:2]  # worst first, ranked on calibration data
+    assert all(step["latency_ms"] > 0 and step["top1"] is not None and step["agreement"] is not None
+               for step in steps)
+    assert len({step["size_bytes"] for step in steps}) == 3  # every candidate is a different model
+    assert description["fallback_layers"] == report["fallback_layers"] == report["fallback"]["layers"]
+    assert description["full_integer"] is (not description["fallback_layers"])
+    blob = (output / "model.tflite").read_bytes()
+    assert description["sha256"] == hashlib.sha256(blob).hexdigest()
+    chosen = next(step for step in steps if step["layers"] == description["fallback_layers"])
+    assert chosen["size_bytes"] == len(blob)
+    markdown = (output / "report.md").read_text()
+    assert "## Float fallback search" in markdown and "fallback.png" in markdown
+    assert (output / "fallback.png").is_file()
+    assert "float fallback search" in result.stdout
+
+
+def test_target_out_of_reach_warns_with_the_numbers_and_exits_0(fallback_run):
+    output, result = fallback_run
+    report = json.loads((output / "report.json").read_text())
+    assert report["fallback"]["met"] is False
+    assert "--max-fallback-layers 2 reached" in report["fallback"]["stopped"]
+    warning = next(w for w in report["warnings"] if "could not reach" in w)
+    assert "top-1" in warning and "float" in warning and "latency" in warning
+    assert "could not reach" in result.stderr
+
+
+def test_analyze_an_output_folder_adds_the_analysis_to_its_report(fallback_run):
+    output, _ = fallback_run
+    before = (output / "model.tflite").read_bytes()
+    result = run_cli("analyze", str(output), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["output_dir"] == str(output)
+    report = json.loads((output / "report.json").read_text())
+    assert report["analysis"]["plot"] == "analysis.png" and (output / "analysis.csv").is_file()
+    assert "Per-layer quantization error" in (output / "report.md").read_text()
+    assert (output / "model.tflite").read_bytes() == before
+    bench = run_cli("bench", str(output), "--runs", "3", "--min-seconds", "0")
+    assert bench.returncode == 0, bench.stderr
+    assert ("full-integer model" if report["full_integer"] else "not full-integer: layers in float") in bench.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--max-drop", "0.5"), "evaluation images"),
+    (("--strict-int8", "--max-drop", "0.5"), "--strict-int8"),
+    (("--mode", "fp16", "--analyze"), "int8"),
+])
+def test_usage_errors(tiny_output, tmp_path, args, message):
+    from conftest import PHOTOS
+
+    result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--calib", str(PHOTOS),
+                     "--output", str(tmp_path / "x"), *args)
+    assert_clean_failure(result, 2)
+    assert message in result.stderr
+
+
+def test_analyze_usage_errors(tiny_output, tmp_path):
+    assert_clean_failure(run_cli("analyze", str(tmp_path)), 2)  # not an output folder
+    description = json.loads((tiny_output / "model.json").read_text())
+    folder = tmp_path / "from_keras"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps({**description, "arch": None, "alpha": None}))
+    result = run_cli("analyze", str(folder))
+    assert_clean_failure(result, 2)
+    assert "--model" in result.stderr
