@@ -27,8 +27,8 @@ class AreaResampler(val sourceWidth: Int, val sourceHeight: Int, val geometry: C
                     val y = rows.index[r]
                     for (c in columns.start[column] until columns.start[column + 1]) {
                         val weight = rows.weight[r] * columns.weight[c]
-                        val x = columns.index[c]
-                        for (channel in 0 until CHANNELS) sums[channel] += weight * frame.channel(x, y, channel)
+                        val pixel = frame.offset(columns.index[c], y)
+                        for (channel in 0 until CHANNELS) sums[channel] += weight * frame.byteAt(pixel + channel)
                     }
                 }
                 for (channel in 0 until CHANNELS) rgb[out++] = sums[channel].roundToInt().coerceIn(0, 255)

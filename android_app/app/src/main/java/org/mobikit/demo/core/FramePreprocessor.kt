@@ -16,9 +16,11 @@ class FramePreprocessor(private val model: ModelDescription) {
         val width = frame.uprightWidth
         val height = frame.uprightHeight
         val current = resampler?.takeIf { it.sourceWidth == width && it.sourceHeight == height }
-            ?: AreaResampler(width, height, CropGeometry.of(width, height, model.resolution, model.preprocessing.cropFraction))
-                .also { resampler = it }
+            ?: AreaResampler(width, height, geometry(width, height)).also { resampler = it }
         current.resample(frame, rgb)
         encoder.write(rgb, input)
     }
+
+    private fun geometry(width: Int, height: Int) =
+        CropGeometry.of(width, height, model.resolution, model.preprocessing.cropFraction)
 }

@@ -18,11 +18,11 @@ class FrameRateMeter(private val window: Int = 30) {
 }
 
 /** The overlay text: the top predictions, then timing, then notes (model not found, delegate fallback). */
-fun overlayText(predictions: List<Prediction>, inferenceMs: Double, framesPerSecond: Double, notes: List<String>): String =
-    buildString {
-        for (prediction in predictions) {
-            appendLine(String.format(Locale.US, "%5.1f%%  %s", prediction.score * 100, prediction.label))
-        }
-        append(String.format(Locale.US, "%.1f ms inference · %.1f FPS", inferenceMs, framesPerSecond))
-        for (note in notes) append('\n').append(note)
+fun overlayText(predictions: List<Prediction>, inferenceMs: Double, framesPerSecond: Double,
+                notes: List<String>): String = buildString {
+    for (prediction in predictions) {
+        appendLine(String.format(Locale.US, "%5.1f%%  %s", prediction.score * 100, prediction.label))
     }
+    append(String.format(Locale.US, "%.1f ms inference · %.1f FPS", inferenceMs, framesPerSecond))
+    for (note in notes) append('\n').append(note)
+}

@@ -56,7 +56,6 @@ data class ModelDescription(
 ) {
     /** Square NHWC input: shape [1, R, R, 3]. */
     val resolution: Int get() = input.shape[1]
-    val classes: Int get() = output.shape.last()
 
     /** Why this description does not fit the interpreter's tensors (byte sizes), or null when it does. */
     fun mismatch(inputBytes: Int, outputBytes: Int): String? =

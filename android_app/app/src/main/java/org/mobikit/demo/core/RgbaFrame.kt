@@ -22,8 +22,8 @@ class RgbaFrame(
     val uprightWidth: Int get() = if (quarterTurns % 2 == 0) width else height
     val uprightHeight: Int get() = if (quarterTurns % 2 == 0) height else width
 
-    /** Channel [channel] (0 = R, 1 = G, 2 = B) of the upright pixel (x, y), 0..255. */
-    fun channel(x: Int, y: Int, channel: Int): Int {
+    /** Byte offset of the upright pixel (x, y) in the buffer; its R, G, B follow at +0, +1, +2. */
+    fun offset(x: Int, y: Int): Int {
         val sourceX: Int
         val sourceY: Int
         when (quarterTurns) {
@@ -32,8 +32,11 @@ class RgbaFrame(
             2 -> { sourceX = width - 1 - x; sourceY = height - 1 - y }
             else -> { sourceX = width - 1 - y; sourceY = x }
         }
-        return pixels.get(sourceY * rowStride + sourceX * BYTES_PER_PIXEL + channel).toInt() and 0xFF
+        return sourceY * rowStride + sourceX * BYTES_PER_PIXEL
     }
+
+    /** The unsigned byte at [offset]. */
+    fun byteAt(offset: Int): Int = pixels.get(offset).toInt() and 0xFF
 
     companion object {
         const val BYTES_PER_PIXEL = 4

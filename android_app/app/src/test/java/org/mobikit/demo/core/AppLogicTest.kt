@@ -12,7 +12,7 @@ class AppLogicTest {
         val model = describedModel("uint8", scale = 0.5, zeroPoint = 3, resolution = 8)
         assertEquals("test", model.name)
         assertEquals(8, model.resolution)
-        assertEquals(5, model.classes)
+        assertEquals(listOf(1, 5), model.output.shape)
         assertEquals(TensorSpec(ElementType.UINT8, listOf(1, 8, 8, 3), 0.5, 3), model.input)
         assertEquals(Preprocessing(127.5, 127.5, 0.875), model.preprocessing)
         assertEquals(1234L, model.sizeBytes)

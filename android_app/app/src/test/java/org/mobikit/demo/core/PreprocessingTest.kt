@@ -28,7 +28,7 @@ class PreprocessingTest {
         for (y in 0 until 2) for (x in 0 until 3) pixels.put((y * 3 + x) * 4, (x + 10 * y).toByte())
         fun upright(rotation: Int): List<List<Int>> {
             val frame = RgbaFrame(pixels, 3, 2, 12, rotation)
-            return List(frame.uprightHeight) { y -> List(frame.uprightWidth) { x -> frame.channel(x, y, 0) } }
+            return List(frame.uprightHeight) { y -> List(frame.uprightWidth) { x -> frame.byteAt(frame.offset(x, y)) } }
         }
         assertEquals(listOf(listOf(0, 1, 2), listOf(10, 11, 12)), upright(0))
         assertEquals(listOf(listOf(10, 0), listOf(11, 1), listOf(12, 2)), upright(90))
