@@ -71,7 +71,10 @@ class Source:
     def _open_capture(target):
         import cv2
 
-        capture = cv2.VideoCapture(target)
+        from ._tf import captured_output
+
+        with captured_output():  # OpenCV logs every backend it tried on stderr; the one-line error says it all
+            capture = cv2.VideoCapture(target)
         if not capture.isOpened():
             capture.release()
             return None

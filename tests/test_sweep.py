@@ -1,0 +1,83 @@
+"""`mobikit sweep` on a real 1×2 grid (untrained, fast): outputs, resuming, skipped cells and bad input."""
+
+import csv
+import json
+import time
+
+import pytest
+
+from mobikit.progress import Reporter
+from mobikit.sweep import SweepRequest, _load_cell, sweep
+
+from conftest import PHOTOS, assert_clean_failure, run_cli
+
+GRID = ("--arch", "v1", "--alpha", "0.25", "--resolution", "96,112", "--weights", "none", "--calib", str(PHOTOS),
+        "--calib-samples", "4", "--no-bias-correction")
+
+
+@pytest.fixture(scope="module")
+def swept(shared, tmp_path_factory):
+    output = tmp_path_factory.mktemp("sweep") / "out"
+    request = SweepRequest(output, "v1", [0.25], [96, 112], None, PHOTOS, calib_samples=4, bias_correction=False)
+    return request, sweep(request, Reporter())
+
+
+def test_every_cell_runs_and_the_outputs_are_written(swept):
+    request, result = swept
+    assert [c.status for c in result.cells] == ["done", "done"]
+    assert result.metric == "agreement"  # the photos carry no labels
+    for cell in result.cells:
+        assert cell.mult_adds > 0 and cell.int8_latency_ms > 0 and cell.float_latency_ms > 0
+        assert cell.agreement is not None and cell.eval_n == 4 and cell.int8_top1 is None
+        assert cell.int8_size_bytes < cell.float_size_bytes
+        assert (request.output / "cells" / cell.name / "model" / "model.tflite").is_file()
+    rows = list(csv.DictReader((request.output / "sweep.csv").open()))
+    assert [(r["alpha"], r["resolution"], r["weights"]) for r in rows] == [("0.25", "96", "none (untrained)"),
+                                                                           ("0.25", "112", "none (untrained)")]
+    markdown = (request.output / "sweep.md").read_text()
+    assert "Untrained" in markdown and "top-1 needs labelled --eval images" in markdown
+    for key in ("macs", "latency"):
+        png = result.files[key]
+        assert png.endswith(".png") and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_reuses_finished_cells_in_seconds(swept):
+    request, result = swept
+    stored = request.output / "cells" / result.cells[0].name / "cell.json"
+    before = stored.stat().st_mtime_ns
+    start = time.perf_counter()
+    rerun = run_cli("sweep", *GRID, "--output", str(request.output), "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    assert time.perf_counter() - start < 20
+    data = json.loads(rerun.stdout)
+    assert [c["reused"] for c in data["cells"]] == [True, True]
+    assert [c["int8_latency_ms"] for c in data["cells"]] == [c.int8_latency_ms for c in result.cells]
+    assert stored.stat().st_mtime_ns == before and "reused" in rerun.stderr
+
+
+def test_a_cell_made_from_other_inputs_is_not_reused(swept):
+    request, result = swept
+    folder = request.output / "cells" / result.cells[0].name
+    assert _load_cell(folder, request.inputs()) is not None
+    assert _load_cell(folder, {**request.inputs(), "calib_samples": 5}) is None
+
+
+def test_cells_without_imagenet_weights_are_skipped_with_their_reason(shared, tmp_path):
+    empty_cache = tmp_path / "keras"
+    empty_cache.mkdir()
+    output = tmp_path / "out"
+    result = run_cli("sweep", "--alpha", "0.5", "--resolution", "96,160", "--calib", str(PHOTOS), "--output",
+                     str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+    assert result.returncode == 0, result.stderr
+    cells = json.loads(result.stdout)["cells"]
+    assert [c["status"] for c in cells] == ["skipped", "skipped"]
+    assert "publishes no ImageNet weights for v1 α0.5 at 96" in cells[0]["reason"]
+    assert "mobilenet_5_0_160_tf.h5" in cells[1]["reason"] and "could not be downloaded" in cells[1]["reason"]
+    markdown = (output / "sweep.md").read_text()
+    assert "## Not run" in markdown and "α0.5@160 skipped" in markdown
+    assert not list(output.glob("*.png"))
+
+
+@pytest.mark.parametrize("args", [("--alpha", "abc"), ("--resolution", "0"), ("--calib", "/nonexistent")])
+def test_bad_input_is_a_usage_error(tmp_path, args):
+    assert_clean_failure(run_cli("sweep", *args, "--weights", "none", "--output", str(tmp_path / "o")), 2)
