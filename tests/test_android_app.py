@@ -131,14 +131,14 @@ def _pattern_image(width: int, height: int) -> np.ndarray:
 
 
 def test_camera_frame_resampling_equals_host_center_crop(cross_check):
-    """Rotate upright, resize (INTER_AREA), center-crop: the phone's pixels equal the host's within rounding."""
+    """Rotate upright, resize (INTER_AREA), center-crop: the phone's pixels are the host's (±1 from float rounding)."""
     for case in cross_check["resample"]:
         upright = np.rot90(_pattern_image(case["width"], case["height"]), k=-case["rotation"] // 90)
         expected = center_crop(np.ascontiguousarray(upright), case["resolution"]).astype(int)
         actual = np.array(case["pixels"]).reshape(expected.shape)
         difference = np.abs(actual - expected)
         assert difference.max() <= 1, case["rotation"]
-        assert (difference == 0).mean() > 0.98, case["rotation"]
+        assert (difference == 0).mean() > 0.999, case["rotation"]
 
 
 def test_input_quantization_uses_model_json_numbers(cross_check):
