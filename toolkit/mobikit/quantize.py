@@ -297,6 +297,15 @@ def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, r
     return calib, f"the calibration images themselves ({len(calib)}; no held-out images)"
 
 
+def _require_eval_images(request: QuantizeRequest, holdout: ImageSet) -> None:
+    """An accuracy target needs images apart from the calibration ones: say so before any slow step."""
+    if (request.max_drop is not None or request.min_agreement is not None) and request.eval is None \
+            and not len(holdout):
+        raise UsageError("--max-drop / --min-agreement need evaluation images apart from the calibration ones to "
+                         "measure the drop: pass --eval DIR (labelled images), or a --calib folder holding more "
+                         "images than --calib-samples")
+
+
 def _fallback_budget(request: QuantizeRequest, eval_images: ImageSet, calib: ImageSet, class_list: ClassList,
                      reporter: Reporter):
     """The accuracy target of the fallback search, or None when the run stays full-integer (and why)."""
@@ -310,10 +319,6 @@ def _fallback_budget(request: QuantizeRequest, eval_images: ImageSet, calib: Ima
         return None
     targeted = request.max_drop is not None or request.min_agreement is not None
     if eval_images is calib:
-        if targeted:
-            raise UsageError("--max-drop / --min-agreement need evaluation images apart from the calibration ones to "
-                             "measure the drop: pass --eval DIR (labelled images), or a --calib folder holding more "
-                             "images than --calib-samples")
         return None
     labelled = all(label is not None for label in labels_of(eval_images, class_list))
     limits = {"max_layers": request.max_fallback_layers, "max_latency_ratio": request.max_latency_ratio}
@@ -402,6 +407,7 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
     class_list = class_list_for(classes, request.labels)
     calib_dir = Path(request.calib) if request.calib else default_calibration_dir()
     calib, holdout = calibration_and_holdout(calib_dir, request.calib_samples, resolution)
+    _require_eval_images(request, holdout)
     if request.mode == "int8" and len(calib) < RECOMMENDED_CALIBRATION:
         reporter.info(f"calibrating on {len(calib)} images from {calib_dir}: a larger, domain-specific set "
                       "(100–500 images like the ones the model will see) is recommended; see calibration/README.md")
