@@ -7,6 +7,7 @@ import time
 import pytest
 
 from mobikit.progress import Reporter
+from mobikit.models import Config
 from mobikit.sweep import SweepRequest, _load_cell, sweep
 
 from conftest import PHOTOS, assert_clean_failure, run_cli
@@ -58,8 +59,9 @@ def test_rerun_reuses_finished_cells_in_seconds(swept):
 def test_a_cell_made_from_other_inputs_is_not_reused(swept):
     request, result = swept
     folder = request.output / "cells" / result.cells[0].name
-    assert _load_cell(folder, request.inputs()) is not None
-    assert _load_cell(folder, {**request.inputs(), "calib_samples": 5}) is None
+    config = Config("v1", 0.25, 96)
+    assert _load_cell(folder, request.inputs(), config) is not None
+    assert _load_cell(folder, {**request.inputs(), "calib_samples": 5}, config) is None
 
 
 def test_cells_without_imagenet_weights_are_skipped_with_their_reason(shared, tmp_path):
@@ -76,6 +78,15 @@ def test_cells_without_imagenet_weights_are_skipped_with_their_reason(shared, tm
     markdown = (output / "sweep.md").read_text()
     assert "## Not run" in markdown and "α0.5@160 skipped" in markdown
     assert not list(output.glob("*.png"))
+    rerun = run_cli("sweep", "--alpha", "0.5", "--resolution", "160", "--calib", str(PHOTOS), "--output",
+                    str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+    assert json.loads(rerun.stdout)["cells"][0]["reused"]  # the failed download is not retried
+    (empty_cache / "models").mkdir()
+    (empty_cache / "models" / "mobilenet_5_0_160_tf.h5").write_bytes(b"not weights")
+    retried = run_cli("sweep", "--alpha", "0.5", "--resolution", "160", "--calib", str(PHOTOS), "--output",
+                      str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+    assert_clean_failure(retried, 1)  # the file in the cache is used now: a corrupt one fails in one line
+    assert "cannot load weights" in retried.stderr
 
 
 @pytest.mark.parametrize("args", [("--alpha", "abc"), ("--resolution", "0"), ("--calib", "/nonexistent")])

@@ -4,6 +4,8 @@ Each cell is one `mobikit.quantize.quantize` run (which already evaluates float 
 latency of both) plus `mobikit.profile.profile` for the mult-adds. A finished cell is kept as
 OUTPUT/cells/<name>/model (the quantize output folder) and OUTPUT/cells/<name>/cell.json (written last, atomically):
 a rerun with the same inputs reuses it, so an interrupted sweep resumes and a finished one reruns in seconds.
+A cell skipped because its ImageNet weights could not be fetched is remembered the same way (a failed download is
+slow) until its weight file appears in the keras cache.
 The figures are the measured counterparts of the V1 paper's Figures 4–5 (accuracy against mult-adds and latency).
 """
 
@@ -163,17 +165,39 @@ def _weights_for(request: SweepRequest, config: Config) -> tuple[str | None, str
                       "(use --weights none to run it untrained)")
 
 
-def _load_cell(folder: Path, inputs: dict) -> Cell | None:
-    """A stored finished cell, when it was made from the same inputs and its model folder is complete."""
+def _published(config: Config) -> bool:
+    """Whether keras publishes ImageNet weights for this configuration at all."""
+    try:
+        imagenet_file_name(config)
+    except UsageError:
+        return False
+    return True
+
+
+def _weights_cached(config: Config) -> bool:
+    return _published(config) and (keras_cache_dir() / imagenet_file_name(config)).is_file()
+
+
+def _load_cell(folder: Path, inputs: dict, config: Config) -> Cell | None:
+    """A stored cell made from the same inputs: a finished one with its model folder complete, or a skip for
+    missing weights that still holds (its weight file has not appeared in the keras cache since)."""
     try:
         data = json.loads((folder / "cell.json").read_text())
         cell = Cell(**data)
     except (OSError, ValueError, TypeError):
         return None
-    if cell.status != "done" or cell.inputs != inputs or not (folder / "model" / "model.tflite").is_file():
+    if cell.inputs != inputs:
+        return None
+    finished = cell.status == "done" and (folder / "model" / "model.tflite").is_file()
+    still_skipped = cell.status == "skipped" and not _weights_cached(config)
+    if not (finished or still_skipped):
         return None
     cell.reused = True
     return cell
+
+
+def _store(folder: Path, cell: Cell) -> None:
+    atomic.write_text(folder / "cell.json", json.dumps(asdict(cell), indent=2) + "\n")
 
 
 def _run_cell(request: SweepRequest, cell: Cell, weights: str | None, folder: Path, reporter: Reporter) -> None:
@@ -194,7 +218,7 @@ def _run_cell(request: SweepRequest, cell: Cell, weights: str | None, folder: Pa
     cell.float_size_bytes, cell.int8_size_bytes = result.float_size_bytes, result.size_bytes
     cell.threads = request.threads
     cell.seconds = round(time.perf_counter() - start, 2)
-    atomic.write_text(folder / "cell.json", json.dumps(asdict(cell), indent=2) + "\n")
+    _store(folder, cell)
 
 
 def sweep(request: SweepRequest, reporter: Reporter | None = None) -> SweepResult:
@@ -215,9 +239,10 @@ def sweep(request: SweepRequest, reporter: Reporter | None = None) -> SweepResul
         folder = output / "cells" / name
         config = Config(request.arch, float(alpha), int(resolution))
         prefix = f"[{index}/{len(grid)}] {request.arch} α{alpha:g}@{resolution}"
-        stored = _load_cell(folder, inputs)
+        stored = _load_cell(folder, inputs, config)
         if stored is not None:
-            reporter.info(f"{prefix}: done earlier, reused")
+            reason = f": {stored.reason}" if stored.reason else ""
+            reporter.info(f"{prefix}: {stored.status} earlier, reused{reason}")
             cells.append(stored)
             continue
         cost = profile(request.arch, alpha, resolution)
@@ -228,6 +253,8 @@ def sweep(request: SweepRequest, reporter: Reporter | None = None) -> SweepResul
         if reason:
             cell.status, cell.reason = "skipped", reason
             reporter.info(f"{prefix}: skipped: {reason}")
+            if request.weights == "imagenet" and _published(config):
+                _store(folder, cell)  # a failed download is slow: remembered until the file is put in the cache
             continue
         reporter.info(f"{prefix}: quantizing and measuring")
         try:
