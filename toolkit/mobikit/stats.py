@@ -41,7 +41,7 @@ def summarize(latencies_ms: Sequence[float]) -> LatencyStats:
     """Summary statistics of per-run latencies in milliseconds."""
     values = sorted(float(v) for v in latencies_ms)
     n = len(values)
-    mean = sum(values) / n
+    mean = math.fsum(values) / n
     std = math.sqrt(max(0.0, sum(v * v for v in values) / n - mean * mean))
     return LatencyStats(n, mean, percentile(values, 50), percentile(values, 5), percentile(values, 90),
                         percentile(values, 95), values[0], values[-1], std)
