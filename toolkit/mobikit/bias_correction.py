@@ -2,13 +2,15 @@
 
 Int8 rounding shifts the mean of every conv / fully-connected output, and the shifts add up through the network.
 For each such layer, in network order, the per-output-channel mean of its int8 output (dequantized) over the
-calibration images is compared with the float model's, and the difference is folded into the layer's int32 bias.
-The graph, the weights and every other byte of the model stay as they were.
+calibration images is compared with the float model's, and the difference is folded into the layer's int32 bias,
+so every layer is corrected while seeing the already-corrected layers before it. The graph, the weights and every
+other byte of the model stay as they were.
 
 How it stays fast: the float statistics come from one pass of a copy of the float model that returns every
-layer's output. Layer k's int8 statistics come from a copy of the int8 model cut right after layer k (the
-earlier layers already corrected), so each pass runs only the network's prefix — about half the network on
-average — and every pass runs under XNNPACK, the kernels the model is deployed with, in small batches.
+layer's output. The int8 model then runs in stages, one per layer: stage k runs only the ops from layer k-1 (now
+corrected) through layer k, on the tensors stage k-1 left in a temporary file, and leaves the tensors the rest of
+the network needs for stage k+1. The whole int8 side costs about two passes of the network instead of one per
+layer, memory stays one batch deep, and every stage runs under XNNPACK, the kernels the model ships with.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +32,10 @@ MIN_STABLE_IMAGES = 16
 INT8_LOW, INT8_HIGH = -128, 127
 INT32 = np.iinfo(np.int32)
 BATCH = 8
-# A channel clipped on most images moves its mean by only (unclipped fraction) × bias shift; dividing by the
-# fraction (a Newton step on the clipped mean), floored so a fully clipped channel is not pushed without bound.
-MIN_ACTIVE_FRACTION = 0.05
+# A channel clipped (ReLU6 or int8 saturation) on part of its values moves its mean by only the unclipped fraction
+# of a bias shift: dividing the gap by that fraction is a Newton step on the clipped mean. The floor keeps a
+# mostly-clipped channel from being pushed far on the evidence of a few values.
+MIN_ACTIVE_FRACTION = 0.2
 
 
 @dataclass
@@ -52,6 +56,16 @@ class _Layer:
         return len(self.bias_step)
 
 
+@dataclass
+class _Stage:
+    """Ops first..last (inclusive) of the graph: reads `inputs`, leaves `carried` for the next stage."""
+
+    first: int
+    last: int
+    inputs: list[int]
+    carried: list[int]
+
+
 def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: Reporter,
                    threads: int = 2) -> tuple[bytes, dict]:
     """The bias-corrected int8 model and a JSON-ready report of the per-layer shifts."""
@@ -63,28 +77,28 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
     int8_model = flatbuffer_utils.read_model_from_bytearray(bytearray(plain))
     float_model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
     layers = _layers(int8_model, float_model)
+    stages = _stages(int8_model.subgraphs[0], layers)
     corrected = bytearray(plain)
     biases = _bias_views(corrected, layers)
     shifts = []
-    with _InputCache(*_input_quantization(int8_model)) as int8_inputs:
-        float_probe = _with_outputs(float_model, [layer.float_output for layer in layers])
-        float_batches = (int8_inputs.keep(batch) for _, batch in calib.batches(BATCH))
-        float_means, _ = _channel_means(float_probe, [layer.float_output for layer in layers], layers,
-                                        reporter.track(float_batches, -(-len(calib) // BATCH),
-                                                       "bias correction: float statistics"), threads)
-        for k, (layer, bias) in enumerate(zip(layers, biases)):
-            for previous, value in zip(layers[:k], biases[:k]):
-                int8_model.buffers[previous.bias_buffer].data = value.view(np.uint8).copy()
-            batches = reporter.track(int8_inputs.batches(), int8_inputs.batch_count,
+    with tempfile.TemporaryDirectory(prefix="mobikit-bias-") as scratch:
+        stored = _BatchFile(Path(scratch) / "stage-0")
+        float_means, images = _float_means(float_model, layers, calib, stored, reporter, threads,
+                                           _input_quantization(int8_model))
+        for k, (layer, stage, bias) in enumerate(zip(layers, stages, biases)):
+            if k:
+                int8_model.buffers[layers[k - 1].bias_buffer].data = biases[k - 1].view(np.uint8).copy()
+            following = _BatchFile(Path(scratch) / f"stage-{k + 1}") if k + 1 < len(layers) else None
+            batches = reporter.track(stored.read(), stored.batches,
                                      f"bias correction: {layer.name} ({k + 1}/{len(layers)})")
-            (mean,), (inside,) = _channel_means(_prefix(int8_model, layer), [layer.output], [layer], batches,
-                                                threads)
-            mean = (mean - layer.output_zero_point) * layer.output_scale
-            shift = (float_means[k] - mean) / np.maximum(inside, MIN_ACTIVE_FRACTION)
-            steps = np.round(shift / layer.bias_step)
+            mean, inside = _run_stage(_stage_model(int8_model, stage), stage, layer, batches, images, following,
+                                      threads)
+            stored.remove()
+            stored = following
+            gap = float_means[k] - (mean - layer.output_zero_point) * layer.output_scale
+            steps = np.round(gap / np.maximum(inside, MIN_ACTIVE_FRACTION) / layer.bias_step)
             bias[:] = np.clip(bias.astype(np.int64) + steps, INT32.min, INT32.max)
             shifts.append(steps * layer.bias_step)
-        images = int8_inputs.count
     report = {"images": images, "layers": [_layer_report(layer, shift) for layer, shift in zip(layers, shifts)]}
     return bytes(corrected), report
 
@@ -107,9 +121,9 @@ def _layers(int8_model, float_model) -> list[_Layer]:
     op_names = _op_names()
     graph = int8_model.subgraphs[0]
     float_index = {tensor.name: i for i, tensor in enumerate(float_model.subgraphs[0].tensors)}
-    bias_users: dict[int, int] = {}
+    buffer_users: dict[int, int] = {}
     for tensor in graph.tensors:
-        bias_users[tensor.buffer] = bias_users.get(tensor.buffer, 0) + 1
+        buffer_users[tensor.buffer] = buffer_users.get(tensor.buffer, 0) + 1
     layers = []
     for op in graph.operators:
         code = int8_model.operatorCodes[op.opcodeIndex]
@@ -121,7 +135,7 @@ def _layers(int8_model, float_model) -> list[_Layer]:
         if len(op.inputs) < 3 or op.inputs[2] < 0:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no bias to correct")
         bias = graph.tensors[op.inputs[2]]
-        if bias.type != schema.TensorType.INT32 or bias_users[bias.buffer] != 1:
+        if bias.type != schema.TensorType.INT32 or buffer_users[bias.buffer] != 1:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no int32 bias of its own")
         if output.name not in float_index:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no matching tensor in the float "
@@ -155,31 +169,44 @@ def readable_name(tensor_name: str) -> str:
     return layer
 
 
-def _with_outputs(model, outputs: list[int]) -> bytes:
-    """A copy of the model that also returns the given tensors, so XNNPACK hands them back after one invoke."""
+def _stages(graph, layers: list[_Layer]) -> list[_Stage]:
+    """Stage k runs from layer k-1's op (so its new bias takes effect) through layer k's op."""
+    producer = {int(t): i for i, op in enumerate(graph.operators) for t in op.outputs}
+    last_use: dict[int, int] = {}
+    for i, op in enumerate(graph.operators):
+        for t in op.inputs:
+            last_use[int(t)] = i
+    activations = set(producer) | {int(t) for t in graph.inputs}
+
+    def live_before(op_index: int) -> list[int]:
+        """Activations made before op `op_index` (or fed in) that it or a later op still reads."""
+        return sorted(t for t in activations if producer.get(t, -1) < op_index <= last_use.get(t, -1))
+
+    ends = [producer[layer.output] for layer in layers]
+    starts = [0] + ends[:-1]
+    return [_Stage(first, last, live_before(first), live_before(last)) for first, last in zip(starts, ends)]
+
+
+def _serialized(model, operators, inputs: list[int], outputs: list[int]) -> bytes:
+    """The model with its graph replaced by `operators` between `inputs` and `outputs` (the object is restored)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     graph = model.subgraphs[0]
-    original = graph.outputs
-    graph.outputs = np.asarray(list(original) + [i for i in outputs if i not in original], dtype=np.int32)
+    saved = graph.operators, graph.inputs, graph.outputs
+    graph.operators = operators
+    graph.inputs, graph.outputs = np.asarray(inputs, dtype=np.int32), np.asarray(outputs, dtype=np.int32)
     try:
         return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
     finally:
-        graph.outputs = original
+        graph.operators, graph.inputs, graph.outputs = saved
 
 
-def _prefix(model, layer: _Layer) -> bytes:
-    """A copy of the model that stops after `layer` and returns its output: later ops are not run at all."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    graph = model.subgraphs[0]
-    operators, outputs = graph.operators, graph.outputs
-    last = next(i for i, op in enumerate(operators) if layer.output in op.outputs)
-    graph.operators, graph.outputs = operators[: last + 1], np.asarray([layer.output], dtype=np.int32)
-    try:
-        return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-    finally:
-        graph.operators, graph.outputs = operators, outputs
+def _stage_model(model, stage: _Stage) -> bytes:
+    """One stage's ops as a model of their own; it returns what the next stage needs and the layer's output."""
+    operators = model.subgraphs[0].operators[stage.first: stage.last + 1]
+    produced = {int(t) for op in operators for t in op.outputs}
+    outputs = sorted(produced & (set(stage.carried) | {int(operators[-1].outputs[0])}))
+    return _serialized(model, operators, stage.inputs, outputs)
 
 
 def _bias_views(model_bytes: bytearray, layers: list[_Layer]) -> list[np.ndarray]:
@@ -197,7 +224,7 @@ def _bias_views(model_bytes: bytearray, layers: list[_Layer]) -> list[np.ndarray
 
 
 def _input_quantization(model) -> tuple[np.dtype, float, int]:
-    """dtype, scale and zero point of the model's input tensor."""
+    """dtype, scale and zero point of the model's input tensor (int8, uint8 or float32)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     graph = model.subgraphs[0]
@@ -212,70 +239,110 @@ def _input_quantization(model) -> tuple[np.dtype, float, int]:
     return np.dtype(dtypes[tensor.type]), float(quantization.scale[0]), int(quantization.zeroPoint[0])
 
 
-class _InputCache:
-    """The int8 model's inputs, decoded and quantized once, kept in a temporary file rather than in memory.
+class _BatchFile:
+    """Batches of tensors (a list of fixed-shape arrays each) in a temporary file, read back in order: what one
+    stage hands the next, kept on disk so memory does not grow with the number of images."""
 
-    Every layer needs one pass over all calibration images; decoding the images again for each would cost more
-    than running the network prefix on them.
-    """
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = open(path, "w+b")
+        self.layout: list[tuple[np.dtype, tuple[int, ...]]] = []
+        self.batches = 0
 
-    def __init__(self, dtype: np.dtype, scale: float, zero_point: int):
-        self.dtype, self.scale, self.zero_point = dtype, scale, zero_point
-        self.count = 0
-        self.shape: tuple[int, ...] = ()
+    def write(self, arrays: list[np.ndarray]) -> None:
+        self.layout = [(array.dtype, array.shape) for array in arrays]
+        for array in arrays:
+            self.file.write(np.ascontiguousarray(array).tobytes())
+        self.batches += 1
 
-    def __enter__(self) -> "_InputCache":
-        self.file = tempfile.TemporaryFile()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.file.close()
-
-    def keep(self, batch: np.ndarray) -> np.ndarray:
-        """Store a batch of float images for later int8 passes; returns the batch unchanged."""
-        self.file.write(quantize_array(batch, self.dtype, self.scale, self.zero_point).tobytes())
-        self.count += len(batch)
-        self.shape = batch.shape[1:]
-        return batch
-
-    @property
-    def batch_count(self) -> int:
-        return -(-self.count // BATCH)
-
-    def batches(self):
-        item_bytes = int(np.prod(self.shape)) * self.dtype.itemsize
+    def read(self):
+        self.file.flush()
         self.file.seek(0)
-        for start in range(0, self.count, BATCH):
-            n = min(BATCH, self.count - start)
-            yield np.frombuffer(self.file.read(n * item_bytes), self.dtype).reshape(n, *self.shape)
+        for _ in range(self.batches):
+            yield [np.frombuffer(self.file.read(int(np.prod(shape)) * dtype.itemsize), dtype).reshape(shape)
+                   for dtype, shape in self.layout]
+
+    def remove(self) -> None:
+        self.file.close()
+        self.path.unlink()
 
 
-def _channel_means(model_bytes: bytes, outputs: list[int], layers: list[_Layer], batches,
-                   threads: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per-channel mean of each output tensor over the batches (raw values: real for float, integer for int8),
-    and the fraction of values strictly inside the int8 range (not clipped); streamed, one batch at a time."""
+def _padded(batch: np.ndarray) -> np.ndarray:
+    """A batch filled up to BATCH images by repeating the last (the copies are not counted)."""
+    if len(batch) == BATCH:
+        return batch
+    return np.concatenate([batch, np.repeat(batch[-1:], BATCH - len(batch), axis=0)])
+
+
+def _batched_interpreter(model_bytes: bytes, threads: int):
+    """An XNNPACK interpreter whose inputs all take BATCH images at once."""
     from .bench import make_interpreter
 
     interpreter = make_interpreter(model_bytes, threads)
-    source = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(source["index"], [BATCH, *source["shape"][1:]])
+    for detail in interpreter.get_input_details():
+        interpreter.resize_tensor_input(detail["index"], [BATCH, *detail["shape"][1:]])
     interpreter.allocate_tensors()
-    sums = [np.zeros(layer.channels) for layer in layers]
-    inside = [np.zeros(layer.channels) for layer in layers]
-    values_per_channel = [0] * len(layers)
-    for batch in batches:
-        real = len(batch)
-        if real < BATCH:
-            batch = np.concatenate([batch, np.repeat(batch[-1:], BATCH - real, axis=0)])
+    return interpreter
+
+
+class _ChannelSums:
+    """Running per-channel sums of one layer's output, and how many values sit strictly inside the int8 range."""
+
+    def __init__(self, channels: int):
+        self.total = np.zeros(channels)
+        self.inside = np.zeros(channels)
+        self.values = 0
+
+    def add(self, output: np.ndarray) -> None:
+        values = output.reshape(-1, output.shape[-1])
+        if values.dtype == np.int8:
+            self.total += values.sum(axis=0, dtype=np.int64)
+            self.inside += np.count_nonzero((values > INT8_LOW) & (values < INT8_HIGH), axis=0)
+        else:
+            self.total += values.sum(axis=0, dtype=np.float64)
+        self.values += len(values)
+
+    def means(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.total / self.values, self.inside / self.values
+
+
+def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _BatchFile, reporter: Reporter,
+                 threads: int, int8_input: tuple[np.dtype, float, int]) -> tuple[list[np.ndarray], int]:
+    """Every layer's per-channel output mean in the float model, in one pass; on the way, the int8 model's
+    quantized inputs go to `stored` for the first stage."""
+    graph = float_model.subgraphs[0]
+    outputs = [layer.float_output for layer in layers]
+    interpreter = _batched_interpreter(
+        _serialized(float_model, graph.operators, list(graph.inputs), list(graph.outputs) + outputs), threads)
+    source = interpreter.get_input_details()[0]
+    sums = [_ChannelSums(layer.channels) for layer in layers]
+    images = 0
+    for _, batch in reporter.track(calib.batches(BATCH), -(-len(calib) // BATCH),
+                                   "bias correction: float statistics"):
+        real, batch = len(batch), _padded(batch)
+        stored.write([quantize_array(batch, *int8_input)])
         interpreter.set_tensor(source["index"], batch.astype(source["dtype"], copy=False))
         interpreter.invoke()
-        for k, (layer, index) in enumerate(zip(layers, outputs)):
-            values = interpreter.get_tensor(index)[:real].reshape(-1, layer.channels)
-            if values.dtype == np.int8:
-                sums[k] += values.sum(axis=0, dtype=np.int64)
-                inside[k] += np.count_nonzero((values > INT8_LOW) & (values < INT8_HIGH), axis=0)
-            else:
-                sums[k] += values.sum(axis=0, dtype=np.float64)
-            values_per_channel[k] += values.shape[0]
-    return ([total / count for total, count in zip(sums, values_per_channel)],
-            [count_inside / count for count_inside, count in zip(inside, values_per_channel)])
+        for layer_sums, index in zip(sums, outputs):
+            layer_sums.add(interpreter.get_tensor(index)[:real])
+        images += real
+    return [layer_sums.means()[0] for layer_sums in sums], images
+
+
+def _run_stage(model_bytes: bytes, stage: _Stage, layer: _Layer, batches, images: int,
+               following: _BatchFile | None, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run one stage over every stored batch: the layer's per-channel mean (raw int8 units) and unclipped
+    fraction; the tensors the next stage needs go to `following`."""
+    interpreter = _batched_interpreter(model_bytes, threads)
+    sums = _ChannelSums(layer.channels)
+    remaining = images
+    for arrays in batches:
+        for index, array in zip(stage.inputs, arrays):
+            interpreter.set_tensor(index, array)
+        interpreter.invoke()
+        sums.add(interpreter.get_tensor(layer.output)[:min(BATCH, remaining)])
+        remaining -= BATCH
+        if following is not None:
+            given = dict(zip(stage.inputs, arrays))
+            following.write([given[t] if t in given else interpreter.get_tensor(t) for t in stage.carried])
+    return sums.means()
