@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from .cli import Arch, ArchOpt, JsonOpt, _int_list, _reporter, _weights_arg, app, emit_json, json_stdout, out
-from .errors import UsageError
+from .errors import MobikitError, UsageError
 
 
 def _float_list(text: str, flag: str) -> list[float]:
@@ -57,9 +57,17 @@ def sweep(
         result = run_sweep(request, _reporter(as_json))
     if as_json:
         emit_json(result.to_json())
-        return
+    else:
+        _print_sweep(result, arch.value)
+    failed = [cell for cell in result.cells if cell.status == "failed"]
+    if failed:
+        raise MobikitError(f"{len(failed)} of {len(result.cells)} cells failed (listed in sweep.md); first, "
+                           f"{failed[0].name}: {failed[0].reason}")
+
+
+def _print_sweep(result, arch: str) -> None:
     top1 = result.metric == "top1"
-    table = Table(title=f"sweep {arch.value} → {result.output}")
+    table = Table(title=f"sweep {arch} → {result.output}")
     accuracy_columns = ("float top-1", "int8 top-1") if top1 else ("int8 agreement",)
     for column in ("α", "R", "mult-adds", *accuracy_columns, "float ms", "int8 ms", "int8 size", "status"):
         table.add_column(column, justify="left" if column == "status" else "right")
