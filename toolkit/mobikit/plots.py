@@ -35,14 +35,15 @@ def scatter(path: str | os.PathLike, series: list[Series], title: str, xlabel: s
 
     figure = Figure(figsize=(8, 5.5), dpi=120, layout="constrained")
     axes = figure.add_subplot()
-    for line in series:
+    for index, line in enumerate(series):
         if not line.x:
             continue
         order = sorted(range(len(line.x)), key=lambda i: line.x[i])
         axes.plot([line.x[i] for i in order], [line.y[i] for i in order], marker=line.marker, linestyle="-",
                   linewidth=1, label=line.name)
         for x, y, text in zip(line.x, line.y, line.labels):
-            axes.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            offset = (4, 4) if index % 2 == 0 else (4, -12)  # alternate series label above/below: no overlap
+            axes.annotate(text, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
     axes.margins(x=0.15, y=0.1)
     if log_x:
         from matplotlib.ticker import FuncFormatter
