@@ -13,15 +13,6 @@ COMMON = ("--alpha", "0.25", "--resolution", "128")
 
 
 @pytest.fixture(scope="module")
-def analyzed(imagenet_split, tmp_path_factory):
-    calib, _ = imagenet_split
-    output = tmp_path_factory.mktemp("analyze") / "a"
-    result = run_cli("analyze", "--arch", "v1", *COMMON, "--calib", str(calib), "--output", str(output), "--json")
-    assert result.returncode == 0, result.stderr
-    return output, json.loads(result.stdout)
-
-
-@pytest.fixture(scope="module")
 def fallback_run(imagenet_split, tmp_path_factory):
     """A search forced to try layers: a 0-point target that 24 images and 2 float layers cannot meet, and a
     generous latency budget, so it also exercises the over-budget warning path."""
@@ -32,6 +23,17 @@ def fallback_run(imagenet_split, tmp_path_factory):
                      "--output", str(output))
     assert result.returncode == 0, result.stderr
     return output, result
+
+
+@pytest.fixture(scope="module")
+def analyzed(fallback_run):
+    """`mobikit analyze` on the output folder: it recalibrates on the folder's own calibration images."""
+    output, _ = fallback_run
+    before = (output / "model.tflite").read_bytes()
+    result = run_cli("analyze", str(output), "--json")
+    assert result.returncode == 0, result.stderr
+    assert (output / "model.tflite").read_bytes() == before
+    return output, json.loads(result.stdout)
 
 
 def test_analyze_writes_csv_and_chart_with_keras_layer_names(analyzed):
@@ -83,16 +85,13 @@ def test_target_out_of_reach_warns_with_the_numbers_and_exits_0(fallback_run):
     assert "could not reach" in result.stderr
 
 
-def test_analyze_an_output_folder_adds_the_analysis_to_its_report(fallback_run):
-    output, _ = fallback_run
-    before = (output / "model.tflite").read_bytes()
-    result = run_cli("analyze", str(output), "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["output_dir"] == str(output)
+def test_analyze_an_output_folder_adds_the_analysis_to_its_report(analyzed):
+    output, data = analyzed
+    assert data["output_dir"] == str(output)
     report = json.loads((output / "report.json").read_text())
-    assert report["analysis"]["plot"] == "analysis.png" and (output / "analysis.csv").is_file()
-    assert "Per-layer quantization error" in (output / "report.md").read_text()
-    assert (output / "model.tflite").read_bytes() == before
+    assert report["analysis"]["plot"] == "analysis.png" and report["analysis"]["worst"]
+    markdown = (output / "report.md").read_text()
+    assert "Per-layer quantization error" in markdown and "## Float fallback search" in markdown
     bench = run_cli("bench", str(output), "--runs", "3", "--min-seconds", "0")
     assert bench.returncode == 0, bench.stderr
     assert ("full-integer model" if report["full_integer"] else "not full-integer: layers in float") in bench.stdout
@@ -103,7 +102,7 @@ def test_analyze_an_output_folder_adds_the_analysis_to_its_report(fallback_run):
     (("--strict-int8", "--max-drop", "0.5"), "--strict-int8"),
     (("--mode", "fp16", "--analyze"), "int8"),
 ])
-def test_usage_errors(tiny_output, tmp_path, args, message):
+def test_usage_errors(tmp_path, args, message):
     from conftest import PHOTOS
 
     result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--calib", str(PHOTOS),
@@ -112,9 +111,9 @@ def test_usage_errors(tiny_output, tmp_path, args, message):
     assert message in result.stderr
 
 
-def test_analyze_usage_errors(tiny_output, tmp_path):
+def test_analyze_usage_errors(fallback_run, tmp_path):
     assert_clean_failure(run_cli("analyze", str(tmp_path)), 2)  # not an output folder
-    description = json.loads((tiny_output / "model.json").read_text())
+    description = json.loads((fallback_run[0] / "model.json").read_text())
     folder = tmp_path / "from_keras"
     folder.mkdir()
     (folder / "model.json").write_text(json.dumps({**description, "arch": None, "alpha": None}))
