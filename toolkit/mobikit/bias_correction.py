@@ -80,7 +80,7 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
     stages = _stages(int8_model.subgraphs[0], layers)
     corrected = bytearray(plain)
     biases = _bias_views(corrected, layers)
-    shifts = []
+    original = [bias.copy() for bias in biases]
     with tempfile.TemporaryDirectory(prefix="mobikit-bias-") as scratch:
         stored = _BatchFile(Path(scratch) / "stage-0")
         float_means, images = _float_means(float_model, layers, calib, stored, reporter, threads,
@@ -98,8 +98,8 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
             gap = float_means[k] - (mean - layer.output_zero_point) * layer.output_scale
             steps = np.round(gap / np.maximum(inside, MIN_ACTIVE_FRACTION) / layer.bias_step)
             bias[:] = np.clip(bias.astype(np.int64) + steps, INT32.min, INT32.max)
-            shifts.append(steps * layer.bias_step)
-    report = {"images": images, "layers": [_layer_report(layer, shift) for layer, shift in zip(layers, shifts)]}
+    report = {"images": images, "layers": [_layer_report(layer, (bias.astype(np.int64) - start) * layer.bias_step)
+                                           for layer, bias, start in zip(layers, biases, original)]}
     return bytes(corrected), report
 
 
@@ -286,36 +286,81 @@ def _batched_interpreter(model_bytes: bytes, threads: int):
 
 
 class _ChannelSums:
-    """Running per-channel sums of one layer's output, and how many values sit strictly inside the int8 range."""
+    """Running per-channel sums of one int8 layer output, and how many values sit strictly inside the int8 range
+    (neither clipped by the fused activation nor saturated)."""
 
     def __init__(self, channels: int):
-        self.total = np.zeros(channels)
-        self.inside = np.zeros(channels)
+        self.total = np.zeros(channels, dtype=np.int64)
+        self.inside = np.zeros(channels, dtype=np.int64)
         self.values = 0
 
     def add(self, output: np.ndarray) -> None:
         values = output.reshape(-1, output.shape[-1])
-        if values.dtype == np.int8:
-            self.total += values.sum(axis=0, dtype=np.int64)
-            self.inside += np.count_nonzero((values > INT8_LOW) & (values < INT8_HIGH), axis=0)
-        else:
-            self.total += values.sum(axis=0, dtype=np.float64)
+        self.total += values.sum(axis=0, dtype=np.int32)
+        # As uint8 plus 127 (wrapping), int8 -128..127 becomes 255, 0..254: the two ends land on 254 and 255.
+        self.inside += ((values.view(np.uint8) + np.uint8(127)) < 254).sum(axis=0, dtype=np.int32)
         self.values += len(values)
 
     def means(self) -> tuple[np.ndarray, np.ndarray]:
         return self.total / self.values, self.inside / self.values
 
 
+def _with_channel_means(model, tensors: list[int]) -> tuple[bytes, list[int]]:
+    """The float model with a MEAN over the spatial axes appended to each given tensor, returning only the
+    [batch, channels] means: the interpreter then hands back a few numbers per layer instead of whole maps."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(flatbuffer_utils.convert_object_to_bytearray(model))
+    graph = model.subgraphs[0]
+    codes = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in model.operatorCodes]
+    if schema.BuiltinOperator.MEAN not in codes:
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.MEAN
+        code.version = 1
+        model.operatorCodes.append(code)
+        codes.append(schema.BuiltinOperator.MEAN)
+    axes_buffer = schema.BufferT()
+    axes_buffer.data = np.asarray([1, 2], dtype="<i4").view(np.uint8)
+    model.buffers.append(axes_buffer)
+    axes = _new_tensor(graph, b"mobikit_spatial_axes", [2], schema.TensorType.INT32, len(model.buffers) - 1)
+    outputs = []
+    for index in tensors:
+        source = graph.tensors[index]
+        if len(source.shape) != 4:
+            outputs.append(index)
+            continue
+        mean = _new_tensor(graph, source.name + b"/mobikit_channel_mean", [int(source.shape[0]), int(source.shape[3])],
+                           schema.TensorType.FLOAT32, 0)
+        op = schema.OperatorT()
+        op.opcodeIndex = codes.index(schema.BuiltinOperator.MEAN)
+        op.inputs, op.outputs = np.asarray([index, axes], dtype=np.int32), np.asarray([mean], dtype=np.int32)
+        op.builtinOptionsType = schema.BuiltinOptions.ReducerOptions
+        op.builtinOptions = schema.ReducerOptionsT()
+        op.builtinOptions.keepDims = False
+        graph.operators.append(op)
+        outputs.append(mean)
+    graph.outputs = np.asarray(outputs, dtype=np.int32)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), outputs
+
+
+def _new_tensor(graph, name: bytes, shape: list[int], tensor_type: int, buffer: int) -> int:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    tensor = schema.TensorT()
+    tensor.name, tensor.shape, tensor.type, tensor.buffer = name, np.asarray(shape, dtype=np.int32), tensor_type, buffer
+    graph.tensors.append(tensor)
+    return len(graph.tensors) - 1
+
+
 def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _BatchFile, reporter: Reporter,
                  threads: int, int8_input: tuple[np.dtype, float, int]) -> tuple[list[np.ndarray], int]:
     """Every layer's per-channel output mean in the float model, in one pass; on the way, the int8 model's
     quantized inputs go to `stored` for the first stage."""
-    graph = float_model.subgraphs[0]
-    outputs = [layer.float_output for layer in layers]
-    interpreter = _batched_interpreter(
-        _serialized(float_model, graph.operators, list(graph.inputs), list(graph.outputs) + outputs), threads)
+    model_bytes, outputs = _with_channel_means(float_model, [layer.float_output for layer in layers])
+    interpreter = _batched_interpreter(model_bytes, threads)
     source = interpreter.get_input_details()[0]
-    sums = [_ChannelSums(layer.channels) for layer in layers]
+    sums = [np.zeros(layer.channels) for layer in layers]
     images = 0
     for _, batch in reporter.track(calib.batches(BATCH), -(-len(calib) // BATCH),
                                    "bias correction: float statistics"):
@@ -323,10 +368,10 @@ def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _Ba
         stored.write([quantize_array(batch, *int8_input)])
         interpreter.set_tensor(source["index"], batch.astype(source["dtype"], copy=False))
         interpreter.invoke()
-        for layer_sums, index in zip(sums, outputs):
-            layer_sums.add(interpreter.get_tensor(index)[:real])
+        for layer_sum, index in zip(sums, outputs):
+            layer_sum += interpreter.get_tensor(index)[:real].sum(axis=0, dtype=np.float64)
         images += real
-    return [layer_sums.means()[0] for layer_sums in sums], images
+    return [layer_sum / images for layer_sum in sums], images
 
 
 def _run_stage(model_bytes: bytes, stage: _Stage, layer: _Layer, batches, images: int,
