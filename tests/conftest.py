@@ -29,7 +29,8 @@ def assert_clean_failure(result: subprocess.CompletedProcess, code: int) -> None
     """A failure the way the CLI promises it: the exit code, one message, no traceback."""
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
-    assert result.stderr.strip().startswith("error:") or "Error" in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error:"), result.stderr
 
 
 @pytest.fixture(scope="session")

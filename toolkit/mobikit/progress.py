@@ -39,7 +39,7 @@ class ConsoleReporter(Reporter):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         if not self.console.is_terminal:  # logs and pipes get no bar animation, just the step
-            self.console.print(f"{description} ({total if total is not None else '?'} items)", markup=False)
+            self.console.print(f"{description}…", markup=False)
             yield from items
             return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
