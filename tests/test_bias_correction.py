@@ -41,7 +41,8 @@ def converted(shared, tmp_path_factory):
     calib = ImageSet(paths[:CALIBRATION_IMAGES], 128, IMAGENET_DEV)
     evaluation = ImageSet(paths[CALIBRATION_IMAGES:CALIBRATION_IMAGES + EVALUATION_IMAGES], 128, IMAGENET_DEV)
     keras_model = build_model("v1", 0.25, 128)
-    calibrated, plain = convert_int8(keras_model, calib, "int8", Reporter(), tmp_path_factory.mktemp("convert") / "converter-error.log")
+    log_path = tmp_path_factory.mktemp("convert") / "converter-error.log"
+    calibrated, plain = convert_int8(keras_model, calib, "int8", Reporter(), log_path)
     return keras_model, calibrated, plain, calib, evaluation
 
 
@@ -59,8 +60,9 @@ def test_corrected_model_is_closer_to_float(converted, corrected):
     from mobikit.evaluate import TFLiteClassifier, class_list_for, keras_predictor, kl_divergence, predict_all
 
     keras_model, _, plain, _, evaluation = converted
-    predictions = predict_all(evaluation, {"float": keras_predictor(keras_model), "plain": TFLiteClassifier(plain),
-                                           "corrected": TFLiteClassifier(corrected[0])}, class_list_for(1000))
+    models = {"float": keras_predictor(keras_model), "plain": TFLiteClassifier(plain),
+              "corrected": TFLiteClassifier(corrected[0])}
+    predictions = predict_all(evaluation, models, class_list_for(1000))
     reference = predictions.scores["float"]
     plain_kl = kl_divergence(reference, predictions.scores["plain"])
     corrected_kl = kl_divergence(reference, predictions.scores["corrected"])
@@ -72,7 +74,8 @@ def test_graph_and_shapes_identical_and_only_biases_changed(converted, corrected
     assert len(corrected_bytes) == len(plain_bytes)
     plain, fixed = _read(plain_bytes), _read(corrected_bytes)
     plain_graph, fixed_graph = plain.subgraphs[0], fixed.subgraphs[0]
-    assert [_op_name(plain, op) for op in plain_graph.operators] == [_op_name(fixed, op) for op in fixed_graph.operators]
+    assert [_op_name(plain, op) for op in plain_graph.operators] == \
+           [_op_name(fixed, op) for op in fixed_graph.operators]
     for before, after in zip(plain_graph.operators, fixed_graph.operators):
         assert list(before.inputs) == list(after.inputs) and list(before.outputs) == list(after.outputs)
     assert [(t.name, list(t.shape), t.type, t.buffer) for t in plain_graph.tensors] == \
@@ -130,3 +133,18 @@ def test_few_images_warn_with_count_and_still_correct(converted):
     model_bytes, report = correct_biases(calibrated, plain, few, reporter)
     assert any("5 calibration images" in warning for warning in reporter.warnings), reporter.warnings
     assert report["images"] == 5 and model_bytes != plain
+
+
+@pytest.mark.parametrize("io", ["uint8", "float32"])
+def test_other_input_output_types(converted, tmp_path, io):
+    from mobikit.bias_correction import correct_biases
+    from mobikit.evaluate import TFLiteClassifier
+    from mobikit.quantize import convert_int8
+
+    keras_model, _, _, calib, evaluation = converted
+    few = ImageSet(calib.paths[:16], 128, IMAGENET_DEV)
+    calibrated, plain = convert_int8(keras_model, few, io, Reporter(), tmp_path / "converter-error.log")
+    model_bytes, report = correct_biases(calibrated, plain, few, Reporter())
+    assert len(model_bytes) == len(plain) and model_bytes != plain and len(report["layers"]) == 28
+    _, image = next(evaluation.items())
+    assert np.isfinite(TFLiteClassifier(model_bytes)(image[None])).all()

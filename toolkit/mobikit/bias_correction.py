@@ -137,14 +137,15 @@ def _layers(int8_model, float_model) -> list[_Layer]:
         bias = graph.tensors[op.inputs[2]]
         if bias.type != schema.TensorType.INT32 or buffer_users[bias.buffer] != 1:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no int32 bias of its own")
-        if output.name not in float_index:
+        channels = int(output.shape[-1])
+        float_output = float_index.get(output.name)
+        if float_output is None or int(float_model.subgraphs[0].tensors[float_output].shape[-1]) != channels:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no matching tensor in the float "
                                f"model (int8 tensor {output.name.decode()!r}); the model was not corrected")
         input_scale = float(graph.tensors[op.inputs[0]].quantization.scale[0])
         weight_scale = np.asarray(graph.tensors[op.inputs[1]].quantization.scale, dtype=np.float64)
-        channels = int(output.shape[-1])
         bias_step = np.broadcast_to(input_scale * weight_scale, (channels,)).copy()
-        layers.append(_Layer(name, op_name, int(op.outputs[0]), float_index[output.name], int(bias.buffer),
+        layers.append(_Layer(name, op_name, int(op.outputs[0]), float_output, int(bias.buffer),
                              bias_step, float(output.quantization.scale[0]),
                              int(output.quantization.zeroPoint[0])))
     return layers
@@ -330,8 +331,8 @@ def _with_channel_means(model, tensors: list[int]) -> tuple[bytes, list[int]]:
         if len(source.shape) != 4:
             outputs.append(index)
             continue
-        mean = _new_tensor(graph, source.name + b"/mobikit_channel_mean", [int(source.shape[0]), int(source.shape[3])],
-                           schema.TensorType.FLOAT32, 0)
+        mean = _new_tensor(graph, source.name + b"/mobikit_channel_mean",
+                           [int(source.shape[0]), int(source.shape[3])], schema.TensorType.FLOAT32, 0)
         op = schema.OperatorT()
         op.opcodeIndex = codes.index(schema.BuiltinOperator.MEAN)
         op.inputs, op.outputs = np.asarray([index, axes], dtype=np.int32), np.asarray([mean], dtype=np.int32)
