@@ -28,7 +28,19 @@ from mobikit.quantize import convert_float, convert_int8
 
 DEFAULT_MODELS = ("v1-0.25-128", "v1-0.75-224", "v2-1.0-224")
 THREADS = 2
+LATENCY_ROUNDS = 3
 TARGET_AGREEMENT = {"v1-0.25-128": 0.92, "v1-0.75-224": 0.96, "v2-1.0-224": 0.97}
+
+
+def best_medians(paths: dict[str, Path]) -> dict[str, float]:
+    """Median latency of each model, the variants interleaved over several rounds and the best round kept: on a
+    shared machine other jobs come and go, and one round can land a plain/corrected pair in different loads."""
+    best: dict[str, float] = {}
+    for _ in range(LATENCY_ROUNDS):
+        for key, path in paths.items():
+            median = bench_host(path, THREADS, "xnnpack", warmup=10, runs=100, min_seconds=1.0).median_ms
+            best[key] = min(best.get(key, median), median)
+    return best
 
 
 def measure(name: str, calib_dir: Path, eval_dir: Path, scratch: Path) -> tuple[list[str], str]:
@@ -59,23 +71,27 @@ def measure(name: str, calib_dir: Path, eval_dir: Path, scratch: Path) -> tuple[
         models["reference (QAT)"] = reference_classifier(reference, THREADS)
     predictions = predict_all(image_set(eval_dir, None, resolution), models, imagenet())
     labels, reference_scores = predictions.labels, predictions.scores["float"]
+    latencies = best_medians(paths)
     rows, stats = [], {}
     for key, scores in predictions.scores.items():
         stats[key] = {"top1": top_k_accuracy(scores, labels, 1), "agreement": agreement(reference_scores, scores)}
-        latency = bench_host(paths[key], THREADS, "xnnpack", warmup=10, runs=100, min_seconds=2.0).median_ms
-        rows.append(f"| {name} | {key} | {100 * stats[key]['top1']:.1f} | {100 * top_k_accuracy(scores, labels, 5):.1f} "
-                    f"| {100 * stats[key]['agreement']:.1f} | {kl_divergence(reference_scores, scores):.4f} "
-                    f"| {paths[key].stat().st_size / 1e6:.3f} | {latency:.2f} |")
+        latency = latencies[key]
+        rows.append(f"| {name} | {key} | {100 * stats[key]['top1']:.1f} "
+                    f"| {100 * top_k_accuracy(scores, labels, 5):.1f} | {100 * stats[key]['agreement']:.1f} "
+                    f"| {kl_divergence(reference_scores, scores):.4f} | {paths[key].stat().st_size / 1e6:.3f} "
+                    f"| {latency:.2f} |")
     ours, flt = stats["mobikit int8 corrected"], stats["float"]
     target = TARGET_AGREEMENT.get(name)
     checks = [
         f"agreement {100 * stats['mobikit int8 plain']['agreement']:.1f} → {100 * ours['agreement']:.1f} %"
-        + (f" (target ≥ {100 * target:.0f}) " + ("✓" if ours["agreement"] >= target - 1e-9 else "✗") if target else ""),
+        + (f" (target ≥ {100 * target:.0f}) " + ("✓" if ours["agreement"] >= target - 1e-9 else "✗")
+           if target else ""),
         f"top-1 {100 * ours['top1']:.1f} vs float {100 * flt['top1']:.1f} (target ≥ float − 0.4) "
         + ("✓" if flt["top1"] - ours["top1"] <= 0.004 + 1e-9 else "✗"),
         f"size {len(corrected)} vs plain {len(plain)} bytes " + ("✓" if len(corrected) == len(plain) else "✗"),
         f"correction {correct_seconds:.1f} s vs calibrate+convert {convert_seconds:.1f} s = "
-        f"{correct_seconds / convert_seconds:.2f}× (target ≤ 1) " + ("✓" if correct_seconds <= convert_seconds else "✗"),
+        f"{correct_seconds / convert_seconds:.2f}× (target ≤ 1) "
+        + ("✓" if correct_seconds <= convert_seconds else "✗"),
         f"{len(report['layers'])} layers on {report['images']} images",
     ]
     return rows, f"- **{name}**: " + "; ".join(checks)
@@ -86,7 +102,7 @@ def main(names: list[str]) -> str:
     lines = [f"Machine: {machine()}", "",
              "Calibration: first 200 of imagenet-dev (sorted); evaluation: the other 300 (one image = 0.33 points). "
              "Agreement and KL are against the float Keras model. Latency: host LiteRT, XNNPACK, 2 threads, "
-             "median ms.", "",
+             f"median ms (best of {LATENCY_ROUNDS} interleaved rounds).", "",
              "| model | variant | top-1 % | top-5 % | agreement % | KL | size MB | latency ms |",
              "|---|---|---|---|---|---|---|---|"]
     checks = []
