@@ -256,7 +256,8 @@ def model_description(request: QuantizeRequest, name: str, model_bytes: bytes, c
         "input": tensor_description(interpreter.get_input_details()[0]), "output": output,
         "preprocessing": preprocess.describe(classifier.resolution),
         "size_bytes": len(model_bytes), "sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "calibration": {"source": calib_source, "samples": len(calib) - len(calib.skipped)} if request.mode == "int8"
+        "calibration": {"source": calib_source, "embedded": request.calib is None,
+                        "samples": len(calib) - len(calib.skipped)} if request.mode == "int8"
         else None,
         **extra,
         "versions": _versions(),
@@ -406,6 +407,7 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
     resolution, classes = int(keras_model.input_shape[1]), int(keras_model.output_shape[-1])
     class_list = class_list_for(classes, request.labels)
     calib_dir = Path(request.calib) if request.calib else default_calibration_dir()
+    calib_source = str(request.calib) if request.calib else "calibration/ (embedded)"
     calib, holdout = calibration_and_holdout(calib_dir, request.calib_samples, resolution)
     _require_eval_images(request, holdout)
     if request.mode == "int8" and len(calib) < RECOMMENDED_CALIBRATION:
@@ -430,7 +432,7 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
         from .bias_correction import correct_biases
 
         with timer.phase("bias_correction"):
-            quantized, correction_report = correct_biases(calibrated, plain, calib, reporter)
+            quantized, correction_report = correct_biases(calibrated, plain, calib, reporter, request.threads)
         extra["bias_correction"] = True
     baseline, files, errors, fallback = quantized, {}, None, None
     if request.analyze or budget is not None:
@@ -465,11 +467,11 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
                 latency[key] = bench_host(path, request.threads, "xnnpack", warmup=5, runs=50,
                                           min_seconds=1.0).median_ms
 
-    description = model_description(request, name, quantized, classifier, classes, calib, str(calib_dir),
+    description = model_description(request, name, quantized, classifier, classes, calib, calib_source,
                                     _ends_in_softmax(keras_model), extra)
     report = {
         "model": name, "mode": request.mode, "io": request.resolved_io(), "description": description,
-        "calibration": {"source": str(calib_dir), "samples": len(calib) - len(calib.skipped),
+        "calibration": {"source": calib_source, "samples": len(calib) - len(calib.skipped),
                         "skipped": len(calib.skipped)},
         "eval": {**asdict(summary), "source": eval_source},
         "size_bytes": {"float": len(float_bytes), "quant": len(quantized)},
