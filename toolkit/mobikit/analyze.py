@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from . import atomic
 from .calibration import ImageSet
+from .tensor_names import keras_layer_name
 from .errors import MobikitError
 from .evaluate import TFLiteClassifier, agreement, predict_all, top_k_accuracy
 from .labels import ClassList
@@ -56,28 +56,6 @@ class LayerError:
     scale: float
     zero_point: int
     tensor: str
-
-
-def layer_name(tensor_name: str) -> str:
-    """The Keras layer behind a converter tensor name ('model_1/conv_pw_1_1/convolution;…' → 'conv_pw_1').
-
-    Fused ops join their TF names with ';': the part doing the arithmetic (convolution, depthwise, MatMul, add)
-    names the layer; otherwise the first part does. The call-scope suffix ('_1') that the model scope carries as
-    well is dropped.
-    """
-    parts = [part for part in tensor_name.split(";") if part]
-    if not parts:
-        return tensor_name
-    arithmetic = next((p for p in parts if re.search(r"/(convolution|depthwise|MatMul|Conv2D|add|Add)$", p)
-                       and "batchnorm" not in p), parts[0])
-    scopes = arithmetic.split("/")
-    if len(scopes) < 2:
-        return arithmetic
-    layer = scopes[-2]
-    suffix = re.search(r"_\d+$", scopes[0])
-    if suffix and len(scopes) > 2 and layer.endswith(suffix.group()):
-        layer = layer[: -len(suffix.group())]
-    return layer
 
 
 def _quantize(calibrated: bytes, io: str, denylisted_nodes: list[str] | None = None,
@@ -123,7 +101,7 @@ def layer_errors(calibrated: bytes, calib: ImageSet, reporter: Reporter) -> list
         scale = float(row["scale"])
         rmse = math.sqrt(float(row["mean_squared_error"]))
         # a graph output ('StatefulPartitionedCall_1:0') has no layer scope: name it by its op
-        name = layer_name(row["tensor_name"]) if "/" in row["tensor_name"] else row["op_name"].lower()
+        name = keras_layer_name(row["tensor_name"]) if "/" in row["tensor_name"] else row["op_name"].lower()
         rows.append(LayerError(order, name, row["op_name"],
                                rmse / scale if scale else float("nan"), float(row["mean_error"]),
                                float(row["max_abs_error"]), scale, int(row["zero_point"]), row["tensor_name"]))
@@ -261,7 +239,7 @@ def _output_names(model: bytes) -> dict[str, list[str]]:
     for op in graph.operators:
         for index in op.outputs:
             name = graph.tensors[index].name.decode()
-            names.setdefault(layer_name(name), []).append(name)
+            names.setdefault(keras_layer_name(name), []).append(name)
     return names
 
 

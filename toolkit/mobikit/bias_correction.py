@@ -15,7 +15,6 @@ layer, memory stays one batch deep, and every stage runs under XNNPACK, the kern
 
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import ImageSet
+from .tensor_names import keras_layer_name
 from .errors import MobikitError
 from .evaluate import quantize_array
 from .progress import Reporter
@@ -131,7 +131,7 @@ def _layers(int8_model, float_model) -> list[_Layer]:
         if op_name not in CORRECTED_OPS or graph.tensors[op.inputs[0]].type != schema.TensorType.INT8:
             continue
         output = graph.tensors[op.outputs[0]]
-        name = readable_name(output.name.decode())
+        name = keras_layer_name(output.name.decode())
         if len(op.inputs) < 3 or op.inputs[2] < 0:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no bias to correct")
         bias = graph.tensors[op.inputs[2]]
@@ -149,25 +149,6 @@ def _layers(int8_model, float_model) -> list[_Layer]:
                              bias_step, float(output.quantization.scale[0]),
                              int(output.quantization.zeroPoint[0])))
     return layers
-
-
-def readable_name(tensor_name: str) -> str:
-    """The Keras layer of a converter tensor name: 'model_1/conv_pw_1_1/convolution;…' → 'conv_pw_1'.
-
-    Fused tensors join several ops with ';'; the one doing the arithmetic (convolution, depthwise, MatMul) names
-    the layer. A call-scope suffix ('_1') that the model scope carries as well is dropped.
-    """
-    parts = [part for part in tensor_name.split(";") if part]
-    arithmetic = next((p for p in parts if re.search(r"/(convolution|depthwise|MatMul|Conv2D|BiasAdd)$", p)),
-                      parts[0] if parts else tensor_name)
-    scopes = arithmetic.split("/")
-    if len(scopes) < 2:
-        return arithmetic
-    layer = scopes[-2]
-    suffix = re.search(r"_\d+$", scopes[0])
-    if suffix and len(scopes) > 2 and layer.endswith(suffix.group()):
-        layer = layer[: -len(suffix.group())]
-    return layer
 
 
 def _stages(graph, layers: list[_Layer]) -> list[_Stage]:

@@ -1,0 +1,28 @@
+"""Converter tensor names → the Keras layer names people know (one rule for analyze and bias correction)."""
+
+from __future__ import annotations
+
+import re
+
+_ARITHMETIC = re.compile(r"/(convolution|depthwise|MatMul|Conv2D|BiasAdd|add|Add)$")
+
+
+def keras_layer_name(tensor_name: str) -> str:
+    """'model_1/conv_pw_1_1/convolution;…' → 'conv_pw_1'.
+
+    Fused tensors join several ops with ';'; the one doing the arithmetic (convolution, depthwise, MatMul, add)
+    names the layer; otherwise the first part does. The call-scope suffix ('_1') that the model scope carries as
+    well is dropped.
+    """
+    parts = [part for part in tensor_name.split(";") if part]
+    if not parts:
+        return tensor_name
+    arithmetic = next((p for p in parts if _ARITHMETIC.search(p) and "batchnorm" not in p), parts[0])
+    scopes = arithmetic.split("/")
+    if len(scopes) < 2:
+        return arithmetic
+    layer = scopes[-2]
+    suffix = re.search(r"_\d+$", scopes[0])
+    if suffix and len(scopes) > 2 and layer.endswith(suffix.group()):
+        layer = layer[: -len(suffix.group())]
+    return layer
