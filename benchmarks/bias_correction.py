@@ -10,11 +10,10 @@ QAT reference where one exists — top-1, top-5, top-1 agreement with float, KL(
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import REFERENCE_MODELS, imagenet_split, machine, reference_classifier, write_result
+from common import REFERENCE_MODELS, reference_classifier, run_models
 from quantize_targets import bare_int8
 
 from mobikit.bench import bench_host
@@ -98,24 +97,12 @@ def measure(name: str, calib_dir: Path, eval_dir: Path, scratch: Path) -> tuple[
 
 
 def main(names: list[str]) -> str:
-    calib_dir, eval_dir = imagenet_split()
-    lines = [f"Machine: {machine()}", "",
-             "Calibration: first 200 of imagenet-dev (sorted); evaluation: the other 300 (one image = 0.33 points). "
-             "Agreement and KL are against the float Keras model. Latency: host LiteRT, XNNPACK, 2 threads, "
-             f"median ms (best of {LATENCY_ROUNDS} interleaved rounds).", "",
-             "| model | variant | top-1 % | top-5 % | agreement % | KL | size MB | latency ms |",
-             "|---|---|---|---|---|---|---|---|"]
-    checks = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in names:
-            rows, model_checks = measure(name, calib_dir, eval_dir, Path(scratch))
-            lines += rows
-            checks.append(model_checks)
-            print("\n".join(rows), file=sys.stderr, flush=True)
-    text = "\n".join(lines + ["", "Targets:", ""] + checks) + "\n"
-    write_result("bias_correction.md", text)
-    return text
-
+    return run_models(
+        names, measure,
+        "Calibration: first 200 of imagenet-dev (sorted); evaluation: the other 300 (one image = 0.33 points). "
+        "Agreement and KL are against the float Keras model. Latency: host LiteRT, XNNPACK, 2 threads, "
+        f"median ms (best of {LATENCY_ROUNDS} interleaved rounds).",
+        "| model | variant | top-1 % | top-5 % | agreement % | KL | size MB | latency ms |", "bias_correction.md")
 
 if __name__ == "__main__":
     print(main(sys.argv[1:] or list(DEFAULT_MODELS)))

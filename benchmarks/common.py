@@ -66,3 +66,23 @@ def write_result(name: str, text: str) -> Path:
     path = RESULTS / name
     atomic.write_text(path, text)
     return path
+
+
+def run_models(names: list[str], measure, description: str, header: str, result_name: str) -> str:
+    """Measure each model on the shared split (`measure(name, calib, eval, scratch) -> (rows, checks)`), write the
+    Markdown table and the target checks to benchmarks/results/`result_name`, and return it."""
+    import tempfile
+
+    calib_dir, eval_dir = imagenet_split()
+    columns = header.count("|") - 1
+    lines = [f"Machine: {machine()}", "", description, "", header, "|" + "---|" * columns]
+    checks: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in names:
+            rows, model_checks = measure(name, calib_dir, eval_dir, Path(scratch))
+            lines += rows
+            checks += [model_checks] if isinstance(model_checks, str) else model_checks
+            print("\n".join(rows), file=sys.stderr, flush=True)
+    text = "\n".join(lines + ["", "Targets:", ""] + checks) + "\n"
+    write_result(result_name, text)
+    return text

@@ -11,13 +11,12 @@ size ≤ 0.30× float; latency ≤ 0.75× float (2 threads) and ≤ the referenc
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from common import REFERENCE_MODELS, imagenet_split, machine, reference_classifier, write_result
+from common import REFERENCE_MODELS, reference_classifier, run_models
 
 from mobikit._tf import captured_output
 from mobikit.bench import bench_host
@@ -111,23 +110,12 @@ def measure(name: str, calib_dir: Path, eval_dir: Path, scratch: Path) -> tuple[
 
 
 def main(names: list[str]) -> str:
-    calib_dir, eval_dir = imagenet_split()
-    lines = [f"Machine: {machine()}", "",
-             "Calibration: first 200 of imagenet-dev (sorted); evaluation: the other 300 (one image = 0.33 points). "
-             "Latency: host LiteRT, XNNPACK, median / p90 in ms.", "",
-             "| model | variant | top-1 % | top-5 % | agreement % | size MB | 1 thread ms | 2 threads ms |",
-             "|---|---|---|---|---|---|---|---|"]
-    checks = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in names:
-            rows, model_checks = measure(name, calib_dir, eval_dir, Path(scratch))
-            lines += rows
-            checks += model_checks
-            print("\n".join(rows), file=sys.stderr, flush=True)
-    text = "\n".join(lines + ["", "Targets:", ""] + checks) + "\n"
-    write_result("quantize_targets.md", text)
-    return text
-
+    return run_models(
+        names, measure,
+        "Calibration: first 200 of imagenet-dev (sorted); evaluation: the other 300 (one image = 0.33 points). "
+        "Latency: host LiteRT, XNNPACK, median / p90 in ms.",
+        "| model | variant | top-1 % | top-5 % | agreement % | size MB | 1 thread ms | 2 threads ms |",
+        "quantize_targets.md")
 
 if __name__ == "__main__":
     np.random.seed(0)

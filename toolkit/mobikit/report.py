@@ -25,7 +25,7 @@ def render_markdown(report: dict) -> str:
         + ("full-integer" if description.get("full_integer") else "not full-integer")
         + (f"; float fallback layers: {', '.join(description['fallback_layers'])}"
            if description.get("fallback_layers") else "")
-        + (f"; bias correction on" if description.get("bias_correction") else "") + ".",
+        + ("; bias correction on" if description.get("bias_correction") else "") + ".",
         "",
         f"Calibration: {report['calibration']['samples']} images from `{report['calibration']['source']}`"
         + (f" ({report['calibration']['skipped']} unreadable files skipped)" if report["calibration"]["skipped"] else "")
