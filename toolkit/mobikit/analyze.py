@@ -252,15 +252,18 @@ def _latency(model: bytes, threads: int) -> float:
         return bench_host(path, threads, "xnnpack", warmup=5, runs=50, min_seconds=1.0).median_ms
 
 
-def fallback_search(calibrated: bytes, plain: bytes, baseline: bytes, io: str, errors: list[LayerError],
+def fallback_search(calibrated: bytes, plain: bytes, baseline: bytes, io: str,
+                    layer_ranking: Callable[[], list[LayerError]],
                     budget: FallbackBudget, eval_images: ImageSet, float_scores: np.ndarray, labels: list[int],
                     class_list: ClassList, finish: Callable[[bytes], bytes], threads: int,
                     reporter: Reporter) -> FallbackResult:
     """Keep the worst layers in float one at a time until `budget`'s target is met or its cost would be exceeded.
 
     `baseline` is the full-integer model the run would ship (`finish(plain)`); every candidate goes through
-    `finish` too, so the comparison is like for like. Returns the first candidate meeting the target, else the
-    most accurate one found (the baseline when no layer helped), with every step measured.
+    `finish` too, so the comparison is like for like. `layer_ranking` (the per-layer errors) is called only when
+    the baseline misses the target: the debugger run costs as much as a conversion. Returns the first candidate
+    meeting the target, else the most accurate one found (the baseline when no layer helped), with every step
+    measured.
     """
     labelled = bool(labels)
     float_top1 = top_k_accuracy(float_scores, labels, 1) if labelled else None
@@ -278,12 +281,13 @@ def fallback_search(calibrated: bytes, plain: bytes, baseline: bytes, io: str, e
                       + f"agreement {100 * agree:.1f}%, {latency:.2f} ms ({step.latency_ratio:.2f}× int8)")
         return step
 
-    ranking = ranked_layers(errors)
     steps = [measure(baseline, [], None, "full-integer int8")]
     models = [baseline]
-    names_of = _output_names(plain)
+    ranking: list[LayerError] = []
     stopped = "target met by the full-integer model"
     if not steps[0].met:
+        ranking = ranked_layers(layer_ranking())
+        names_of = _output_names(plain)
         stopped = f"all {len(ranking)} candidate layers tried"
         for candidate in ranking:
             layers = steps[-1].layers + [candidate.layer]

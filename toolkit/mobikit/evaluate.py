@@ -103,6 +103,18 @@ def keras_predictor(model):
     return lambda images: np.asarray(model(images, training=False))
 
 
+def replay(scores: np.ndarray):
+    """A predictor that hands back scores computed earlier on the same images in the same order (no re-run)."""
+    position = 0
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        nonlocal position
+        position += len(images)
+        return scores[position - len(images): position]
+
+    return predict
+
+
 def class_list_for(classes: int, labels_file: str | os.PathLike | None = None) -> ClassList:
     """The label names of a model: a labels file, else ImageNet for 1000 classes, else class_<i>."""
     from .labels import generic

@@ -23,7 +23,7 @@ from . import __version__, atomic, preprocess
 from .calibration import DEFAULT_SAMPLES, ImageSet, calibration_and_holdout, default_calibration_dir, image_set
 from .errors import MobikitError, UsageError
 from .evaluate import (TFLiteClassifier, agreement, class_list_for, keras_predictor, kl_divergence,
-                       load_keras_image_model, predict_all, top_k_accuracy)
+                       load_keras_image_model, predict_all, replay, top_k_accuracy)
 from .labels import ClassList
 from .progress import Reporter
 
@@ -334,9 +334,12 @@ def _fallback_budget(request: QuantizeRequest, eval_images: ImageSet, calib: Ima
     return FallbackBudget(None, request.min_agreement or DEFAULT_MIN_AGREEMENT, **limits)
 
 
-def _fallback(request, keras_model, calibrated: bytes, plain: bytes, baseline: bytes, budget, errors, calib: ImageSet,
-              eval_images: ImageSet, class_list: ClassList, reporter: Reporter):
-    """Run the fallback search; every candidate is bias-corrected exactly as the full-integer model was."""
+def _fallback(request, keras_model, calibrated: bytes, plain: bytes, baseline: bytes, budget, layer_ranking,
+              calib: ImageSet, eval_images: ImageSet, class_list: ClassList, reporter: Reporter):
+    """Run the fallback search; every candidate is bias-corrected exactly as the full-integer model was.
+
+    Returns the search result and the float model's scores on the evaluation images, for verify to reuse.
+    """
     from .analyze import fallback_search
 
     predictions = predict_all(eval_images, {"float": keras_predictor(keras_model)}, class_list, reporter,
@@ -350,8 +353,9 @@ def _fallback(request, keras_model, calibrated: bytes, plain: bytes, baseline: b
 
         return correct_biases(calibrated, candidate, calib, Reporter(), request.threads)[0]
 
-    return fallback_search(calibrated, plain, baseline, request.resolved_io(), errors, budget, eval_images,
-                           predictions.scores["float"], labels, class_list, finish, request.threads, reporter)
+    result = fallback_search(calibrated, plain, baseline, request.resolved_io(), layer_ranking, budget, eval_images,
+                             predictions.scores["float"], labels, class_list, finish, request.threads, reporter)
+    return result, predictions.scores["float"]
 
 
 def _announce_fallback(result, reporter: Reporter) -> str:
@@ -433,16 +437,26 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
         with timer.phase("bias_correction"):
             quantized, correction_report = correct_biases(calibrated, plain, calib, reporter, request.threads)
         extra["bias_correction"] = True
-    baseline, files, errors, fallback = quantized, {}, None, None
-    if request.analyze or budget is not None:
-        from .analyze import analysis_entry, analysis_png, analysis_csv, layer_errors, tradeoff_png
+    baseline, files, fallback, float_scores = quantized, {}, None, None
+    errors: list = []
 
+    def layer_ranking() -> list:
+        """Per-layer int8 errors, measured once and only when needed (--analyze, or a fallback search)."""
+        if not errors:
+            from .analyze import layer_errors
+
+            errors.extend(layer_errors(calibrated, calib, reporter))
+        return errors
+
+    if request.analyze:
         with timer.phase("analyze"):
-            errors = layer_errors(calibrated, calib, reporter)
+            layer_ranking()
     if budget is not None:
-        with timer.phase("fallback_search"):
-            fallback = _fallback(request, keras_model, calibrated, plain, baseline, budget, errors, calib,
-                                 eval_images, class_list, reporter)
+        from .analyze import tradeoff_png
+
+        with timer.phase("fallback_search"):  # includes the per-layer analysis when the search needs it
+            fallback, float_scores = _fallback(request, keras_model, calibrated, plain, baseline, budget,
+                                               layer_ranking, calib, eval_images, class_list, reporter)
         quantized = fallback.model
         extra.update(full_integer=not fallback.layers, fallback_layers=list(fallback.layers))
         why = _announce_fallback(fallback, reporter)
@@ -451,7 +465,8 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
 
     with timer.phase("verify"):
         classifier = TFLiteClassifier(quantized, request.threads)
-        models = {"float": keras_predictor(keras_model), "quant": classifier}
+        models = {"float": keras_predictor(keras_model) if float_scores is None else replay(float_scores),
+                  "quant": classifier}
         if correction_report is not None:
             models["plain"] = TFLiteClassifier(plain, request.threads)
             if quantized != baseline:
@@ -484,6 +499,8 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
     if correction_report is not None:
         report["bias_correction"] = _correction_comparison(predictions, correction_report, plain, request.threads)
     if request.analyze:
+        from .analyze import analysis_csv, analysis_entry, analysis_png
+
         files["analysis.csv"] = analysis_csv(errors).encode()
         files["analysis.png"] = analysis_png(errors, f"{name}: int8 error per layer on {len(calib)} calibration "
                                              "images", extra["fallback_layers"])
