@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import MobikitError, UsageError
+from .report import pct
 
 app = typer.Typer(
     name="mobikit",
@@ -149,10 +150,6 @@ def _reporter(as_json: bool):
     return ConsoleReporter(err)
 
 
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
 @app.command()
 def quantize(
     arch: Arch = ArchOpt,
@@ -202,9 +199,9 @@ def quantize(
     table.add_column("float", justify="right")
     table.add_column(result.mode, justify="right")
     if ev.labelled:
-        table.add_row("top-1", _pct(ev.float_top1), _pct(ev.quant_top1))
-        table.add_row("top-5", _pct(ev.float_top5), _pct(ev.quant_top5))
-    table.add_row("agreement with float", "", _pct(ev.agreement))
+        table.add_row("top-1", pct(ev.float_top1), pct(ev.quant_top1))
+        table.add_row("top-5", pct(ev.float_top5), pct(ev.quant_top5))
+    table.add_row("agreement with float", "", pct(ev.agreement))
     table.add_row("size", f"{result.float_size_bytes / 1e6:.2f} MB",
                   f"{result.size_bytes / 1e6:.2f} MB ({result.size_bytes / result.float_size_bytes:.2f}×)")
     table.add_row(f"latency (median, {threads} threads)", f"{latency['float']:.2f} ms",
@@ -322,7 +319,7 @@ def eval_command(
     if as_json:
         emit_json(result.to_json())
         return
-    out.print(f"{result.model}: top-1 {_pct(result.top1)}, top-5 {_pct(result.top5)} on {result.n} images")
+    out.print(f"{result.model}: top-1 {pct(result.top1)}, top-5 {pct(result.top5)} on {result.n} images")
     if result.confusions:
         table = Table(title="most frequent confusions")
         table.add_column("true")

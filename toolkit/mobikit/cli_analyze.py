@@ -10,12 +10,9 @@ from rich.table import Table
 
 from .cli import AlphaOpt, JsonOpt, ResolutionOpt, _reporter, _weights_arg, app, emit_json, json_stdout, out
 from .errors import UsageError
+from .report import pct
 
 WORST_SHOWN = 10
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def print_fallback(fallback: dict) -> None:
@@ -24,7 +21,7 @@ def print_fallback(fallback: dict) -> None:
     for column in ("layers in float", "top-1", "agreement", "latency", "× int8", "meets target"):
         table.add_column(column, justify="left" if column == "layers in float" else "right")
     for step in fallback["steps"]:
-        table.add_row(", ".join(step["layers"]) or "– (full-integer)", _pct(step["top1"]), _pct(step["agreement"]),
+        table.add_row(", ".join(step["layers"]) or "– (full-integer)", pct(step["top1"]), pct(step["agreement"]),
                       f"{step['latency_ms']:.2f} ms", f"{step['latency_ratio']:.2f}×", "yes" if step["met"] else "no")
     out.print(table)
     out.print(fallback["summary"] + f" [{fallback['stopped']}]", markup=False)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from .cli import Arch, ArchOpt, JsonOpt, _int_list, _reporter, _weights_arg, app, emit_json, json_stdout, out
 from .errors import MobikitError, UsageError
+from .report import pct
 
 
 def _float_list(text: str, flag: str) -> list[float]:
@@ -20,10 +21,6 @@ def _float_list(text: str, flag: str) -> list[float]:
     if not values or min(values) <= 0:
         raise UsageError(f"{flag} takes numbers > 0, got {text!r}")
     return values
-
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def _ms(value) -> str:
@@ -72,7 +69,7 @@ def _print_sweep(result, arch: str) -> None:
     for column in ("α", "R", "mult-adds", *accuracy_columns, "float ms", "int8 ms", "int8 size", "status"):
         table.add_column(column, justify="left" if column == "status" else "right")
     for cell in result.cells:
-        accuracy = (_pct(cell.float_top1), _pct(cell.int8_top1)) if top1 else (_pct(cell.agreement),)
+        accuracy = (pct(cell.float_top1), pct(cell.int8_top1)) if top1 else (pct(cell.agreement),)
         status = cell.status + (" (reused)" if cell.reused else "")
         if cell.reason:
             status += f": {cell.reason}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-def _pct(value) -> str:
+def pct(value) -> str:
+    """A fraction as a percentage for tables; "–" when not measured."""
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
@@ -35,10 +36,10 @@ def render_markdown(report: dict) -> str:
         "|---|---|---|",
     ]
     if ev["labelled"]:
-        lines.append(f"| top-1 | {_pct(ev['float_top1'])} | {_pct(ev['quant_top1'])} |")
-        lines.append(f"| top-5 | {_pct(ev['float_top5'])} | {_pct(ev['quant_top5'])} |")
+        lines.append(f"| top-1 | {pct(ev['float_top1'])} | {pct(ev['quant_top1'])} |")
+        lines.append(f"| top-5 | {pct(ev['float_top5'])} | {pct(ev['quant_top5'])} |")
     lines += [
-        f"| top-1 agreement with float | – | {_pct(ev['agreement'])} |",
+        f"| top-1 agreement with float | – | {pct(ev['agreement'])} |",
         f"| size | {_size(size['float'])} | {_size(size['quant'])} ({size['quant'] / size['float']:.2f}×) |",
         f"| latency (median, {latency['threads']} threads, {latency['delegate']}) | {_ms(latency['float'])} | "
         f"{_ms(latency['quant'])} ({latency['quant'] / latency['float']:.2f}×) |",
@@ -48,10 +49,10 @@ def render_markdown(report: dict) -> str:
     if correction:
         plain, corrected = correction["plain"], correction["corrected"]
         lines += ["## Bias correction", "", "| | plain int8 | corrected int8 |", "|---|---|---|",
-                  f"| agreement with float | {_pct(plain['agreement'])} | {_pct(corrected['agreement'])} |"]
+                  f"| agreement with float | {pct(plain['agreement'])} | {pct(corrected['agreement'])} |"]
         if plain["labelled"]:
-            lines.append(f"| top-1 | {_pct(plain['quant_top1'])} | {_pct(corrected['quant_top1'])} |")
-            lines.append(f"| top-5 | {_pct(plain['quant_top5'])} | {_pct(corrected['quant_top5'])} |")
+            lines.append(f"| top-1 | {pct(plain['quant_top1'])} | {pct(corrected['quant_top1'])} |")
+            lines.append(f"| top-5 | {pct(plain['quant_top5'])} | {pct(corrected['quant_top5'])} |")
         kl = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
         lines += [f"| KL(float ‖ int8) | {kl(plain['kl'])} | {kl(corrected['kl'])} |",
                   f"| layers corrected | – | {len(correction.get('layers', []))} |", ""]

@@ -23,6 +23,7 @@ from .calibration import DEFAULT_SAMPLES, default_calibration_dir
 from .errors import MobikitError, UsageError
 from .models import ARCHS, Config, imagenet_file_name, keras_cache_dir, resolve_imagenet_weights
 from .progress import Reporter
+from .report import pct
 
 CELL_SCHEMA = 1
 CSV_COLUMNS = ("name", "arch", "alpha", "resolution", "status", "weights", "mult_adds", "params", "eval_n",
@@ -276,10 +277,6 @@ def _number(value, fmt: str = "{:.2f}") -> str:
     return "–" if value is None else fmt.format(value)
 
 
-def _pct(value) -> str:
-    return _number(None if value is None else 100 * value, "{:.1f}%")
-
-
 def render_csv(cells: list[Cell]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -316,8 +313,8 @@ def render_markdown(request: SweepRequest, cells: list[Cell], metric: str, figur
         status = cell.status + (" (reused)" if cell.reused else "")
         lines.append(
             f"| {cell.alpha:g} | {cell.resolution} | {_number(cell.mult_adds and cell.mult_adds / 1e6, '{:.1f}M')} | "
-            f"{_number(cell.params and cell.params / 1e6, '{:.2f}M')} | {_pct(cell.float_top1)} | "
-            f"{_pct(cell.int8_top1)} | {_pct(cell.float_top5)} | {_pct(cell.int8_top5)} | {_pct(cell.agreement)} | "
+            f"{_number(cell.params and cell.params / 1e6, '{:.2f}M')} | {pct(cell.float_top1)} | "
+            f"{pct(cell.int8_top1)} | {pct(cell.float_top5)} | {pct(cell.int8_top5)} | {pct(cell.agreement)} | "
             f"{_number(cell.float_latency_ms)} | {_number(cell.int8_latency_ms)} | "
             f"{_number(cell.float_size_bytes and cell.float_size_bytes / 1e6, '{:.2f} MB')} | "
             f"{_number(cell.int8_size_bytes and cell.int8_size_bytes / 1e6, '{:.2f} MB')} | "
