@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from adb_sim import SimDevice
-from conftest import assert_clean_failure, run_cli
+from support import assert_clean_failure, run_cli
 from mobikit.android import contract
 
 ADB = shutil.which("adb")

@@ -8,7 +8,7 @@ import pytest
 from mobikit.bench import bench_host, make_interpreter, random_inputs
 from mobikit.stats import percentile, summarize
 
-from conftest import assert_clean_failure, run_cli
+from support import assert_clean_failure, embedded_images, run_cli
 
 BENCH_KEYS = ["device", "model", "threads", "delegate", "runs", "init_ms", "first_ms", "mean_ms", "median_ms",
               "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms", "size_bytes", "peak_rss_mb", "error"]
@@ -68,8 +68,6 @@ def test_eval_tflite_and_keras_agree_on_labels(imagenet_split, tmp_path):
 
 
 def test_eval_needs_labels(tiny_output, tmp_path):
-    from conftest import PHOTOS
-
-    result = run_cli("eval", str(tiny_output), "--data", str(PHOTOS))
+    result = run_cli("eval", str(tiny_output), "--data", str(embedded_images()))
     assert_clean_failure(result, 2)
     assert "label" in result.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import IMAGENET_DEV
+from support import IMAGENET_DEV
 
 from mobikit.calibration import ImageSet, find_images
 from mobikit.errors import MobikitError

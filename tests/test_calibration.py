@@ -8,7 +8,7 @@ from mobikit.calibration import calibration_and_holdout, find_images, image_set,
 from mobikit.errors import UsageError
 from mobikit.preprocess import center_crop, crop_geometry, preprocess, to_rgb
 
-from conftest import PHOTOS
+from support import embedded_images
 
 
 def _write(path, image):
@@ -79,7 +79,7 @@ def test_crop_geometry_is_center_crop_of_the_shorter_side():
 
 
 def test_preprocess_range_and_color_order():
-    rgb = to_rgb(cv2.imread(str(PHOTOS / "taxis.jpg")))
+    rgb = to_rgb(cv2.imread(str(embedded_images() / "taxis.jpg")))
     x = preprocess(rgb, 128)
     assert x.shape == (128, 128, 3) and x.dtype == np.float32
     assert -1.0 <= x.min() and x.max() <= 1.0

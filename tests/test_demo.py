@@ -1,31 +1,42 @@
-"""`mobikit demo` headless with a real ImageNet int8 model: a video written from photos, an image folder, no camera."""
+"""`mobikit demo` headless with a real ImageNet int8 model: a video written from photos, an image folder, no camera.
+
+The expected labels are never literals: an int8 model calibrated on four photos has near ties (pizza vs potpie
+within one quantization step), and XNNPACK picks different int8 kernels per CPU, so the class of a borderline frame
+differs between machines. Each frame's expected label is what the same model says through the evaluation path
+(`TFLiteClassifier` on the eval pipeline's decoding and preprocessing) on this machine.
+"""
 
 import json
 
 import cv2
+import numpy as np
 import pytest
 
+from mobikit.calibration import read_image
 from mobikit.demo import demo
+from mobikit.evaluate import load_classifier
+from mobikit.preprocess import preprocess, to_rgb
 from mobikit.quantize import QuantizeRequest, quantize
 
-from conftest import PHOTOS, assert_clean_failure, link_images, run_cli
+from support import assert_clean_failure, embedded_images, link_images, run_cli
 
-SCENES = ("cat", "pizza", "shuttle")
+PHOTOS = embedded_images()
+SCENES = ("cat", "pizza", "taxis")
 FRAMES_PER_PHOTO = 4
 SIZE = (320, 240)
 
 
 @pytest.fixture(scope="module")
-def trained(shared, tmp_path_factory):
-    """V1 α0.25@128 with its ImageNet weights, quantized to int8."""
-    output = tmp_path_factory.mktemp("demo") / "v1_025_128"
-    quantize(QuantizeRequest(alpha=0.25, resolution=128, calib=PHOTOS, calib_samples=4, output=output,
-                             bias_correction=False))
+def trained(tmp_path_factory):
+    """V1 α0.25@224 with the ImageNet weights the package ships, quantized to int8."""
+    output = tmp_path_factory.mktemp("demo") / "v1_025_224"
+    quantize(QuantizeRequest(alpha=0.25, resolution=224, calib=PHOTOS, calib_samples=4, eval_samples=4,
+                             output=output, bias_correction=False))
     return output
 
 
 @pytest.fixture(scope="module")
-def video(shared, tmp_path_factory):
+def video(tmp_path_factory):
     """A short clip: several identical frames of each photo in turn."""
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, SIZE)
@@ -37,16 +48,22 @@ def video(shared, tmp_path_factory):
     return path
 
 
-def count_frames(path) -> tuple[int, tuple[int, int]]:
+def video_frames(path) -> list[np.ndarray]:
     capture = cv2.VideoCapture(str(path))
-    count, size = 0, None
+    frames = []
     while True:
         ok, frame = capture.read()
         if not ok:
             break
-        count, size = count + 1, (frame.shape[1], frame.shape[0])
+        frames.append(frame)
     capture.release()
-    return count, size
+    return frames
+
+
+def top1_names(model, rgb_images) -> list[str]:
+    """The model's top-1 label per image through the evaluation path (not the demo's code)."""
+    predict, resolution, _, class_list = load_classifier(model)
+    return [class_list.names[int(np.argmax(predict(preprocess(rgb, resolution)[None])[0]))] for rgb in rgb_images]
 
 
 def test_video_top1_follows_the_photo_and_the_annotated_video_is_written(trained, video, tmp_path):
@@ -57,18 +74,17 @@ def test_video_top1_follows_the_photo_and_the_annotated_video_is_written(trained
     summary = json.loads(result.stdout)
     assert summary["frames"] == len(SCENES) * FRAMES_PER_PHOTO and not summary["window"]
     assert summary["mean_latency_ms"] > 0 and summary["fps"] > 0
-    segments = [summary["top1"][i * FRAMES_PER_PHOTO:(i + 1) * FRAMES_PER_PHOTO] for i in range(len(SCENES))]
-    assert all(len(set(segment)) == 1 for segment in segments), segments
-    assert segments[0][0] != segments[1][0] != segments[2][0], segments
-    assert segments[1][0] == "pizza" and segments[2][0] == "space_shuttle"
-    assert count_frames(annotated) == (len(SCENES) * FRAMES_PER_PHOTO, SIZE)
+    assert summary["top1"] == top1_names(trained, [to_rgb(frame) for frame in video_frames(video)])
+    frames = video_frames(annotated)
+    assert len(frames) == len(SCENES) * FRAMES_PER_PHOTO and {f.shape[1::-1] for f in frames} == {SIZE}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 
 def test_image_folder_is_shown_in_sequence(trained, tmp_path):
     folder = link_images(tmp_path / "photos", [PHOTOS / f"{name}.jpg" for name in SCENES])
     summary = demo(trained, str(folder), window=False)
-    assert summary.frames == 3 and summary.top1[1:] == ["pizza", "space_shuttle"]
+    assert summary.frames == 3
+    assert summary.top1 == top1_names(trained, [read_image(PHOTOS / f"{name}.jpg") for name in SCENES])
 
 
 def test_camera_that_cannot_be_opened_is_a_one_line_error(trained):

@@ -9,7 +9,7 @@ from mobikit.errors import MobikitError, UsageError
 from mobikit.models import build_model
 from mobikit._tf import tensorflow
 
-from conftest import PHOTOS, assert_clean_failure, run_cli
+from support import PHOTOS, assert_clean_failure, run_cli
 
 V1_CASES = [(a, r) for a in (0.25, 0.5, 0.75, 1.0) for r in (96, 200)] + [(0.25, 128)]
 V2_CASES = [(a, r) for a in (0.35, 0.5, 1.0, 1.4) for r in (96, 200)] + [(1.0, 224)]

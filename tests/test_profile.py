@@ -7,7 +7,7 @@ import pytest
 
 from mobikit.profile import profile
 
-from conftest import assert_clean_failure, run_cli
+from support import assert_clean_failure, run_cli
 
 PAPER = [  # (arch, alpha, resolution, standard_conv, published mult-adds)
     ("v1", 1.0, 224, False, 569e6), ("v1", 0.75, 224, False, 325e6), ("v1", 0.5, 224, False, 149e6),

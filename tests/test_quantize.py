@@ -8,7 +8,9 @@ import pytest
 
 from mobikit.quantize import QuantizeRequest, quantize
 
-from conftest import PHOTOS, assert_clean_failure, run_cli
+from support import assert_clean_failure, embedded_images, run_cli
+
+PHOTOS = embedded_images()
 
 JSON_KEYS = {"output_dir", "model", "mode", "size_bytes", "float_size_bytes", "calib_samples", "eval", "latency_ms",
              "timings_s"}
@@ -61,13 +63,28 @@ def test_output_folder_describes_the_model(imagenet_run):
 def test_modes_and_io_types(tmp_path, mode, io, dtype):
     from ai_edge_litert.interpreter import Interpreter
 
-    result = quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=PHOTOS, mode=mode, io=io,
-                                      output=tmp_path / "m", bias_correction=False))
+    result = quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=PHOTOS, calib_samples=8,
+                                      mode=mode, io=io, output=tmp_path / "m", bias_correction=False))
     interpreter = Interpreter(model_path=str(tmp_path / "m" / "model.tflite"))
     assert interpreter.get_input_details()[0]["dtype"] == dtype
     assert result.eval.agreement is not None
     description = json.loads((tmp_path / "m" / "model.json").read_text())
     assert description["mode"] == mode and description["full_integer"] == (mode == "int8")
+
+
+def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_path):
+    from mobikit.calibration import embedded_images
+
+    result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--output",
+                     str(tmp_path / "m"), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    calibration = sorted(p.name for p in embedded_images("calibration").glob("*.jpg"))
+    verification = sorted(p.name for p in embedded_images("verification").glob("*.jpg"))
+    assert not set(calibration) & set(verification)
+    assert data["calib_samples"] == len(calibration) and data["eval"]["n"] == len(verification)
+    report = json.loads((tmp_path / "m" / "report.json").read_text())
+    assert "embedded verification photos" in report["eval"]["source"] and not report["warnings"]
 
 
 def test_failed_run_keeps_the_earlier_output(tiny_output, tmp_path):

@@ -10,16 +10,19 @@ from mobikit.progress import Reporter
 from mobikit.models import Config
 from mobikit.sweep import SweepRequest, _load_cell, sweep
 
-from conftest import PHOTOS, assert_clean_failure, run_cli
+from support import assert_clean_failure, embedded_images, run_cli
+
+PHOTOS = embedded_images()
 
 GRID = ("--arch", "v1", "--alpha", "0.25", "--resolution", "96,112", "--weights", "none", "--calib", str(PHOTOS),
-        "--calib-samples", "4", "--no-bias-correction")
+        "--calib-samples", "4", "--eval-samples", "4", "--no-bias-correction")
 
 
 @pytest.fixture(scope="module")
-def swept(shared, tmp_path_factory):
+def swept(tmp_path_factory):
     output = tmp_path_factory.mktemp("sweep") / "out"
-    request = SweepRequest(output, "v1", [0.25], [96, 112], None, PHOTOS, calib_samples=4, bias_correction=False)
+    request = SweepRequest(output, "v1", [0.25], [96, 112], None, PHOTOS, calib_samples=4, eval_samples=4,
+                           bias_correction=False)
     return request, sweep(request, Reporter())
 
 
@@ -64,7 +67,7 @@ def test_a_cell_made_from_other_inputs_is_not_reused(swept):
     assert _load_cell(folder, {**request.inputs(), "calib_samples": 5}, config) is None
 
 
-def test_cells_without_imagenet_weights_are_skipped_with_their_reason(shared, tmp_path):
+def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path):
     empty_cache = tmp_path / "keras"
     empty_cache.mkdir()
     output = tmp_path / "out"

@@ -19,6 +19,17 @@ from .errors import MobikitError, UsageError
 from .stats import summarize
 
 HOST_DELEGATES = ("xnnpack", "cpu")
+# Kernels for host inference (verification, eval, demo); "cpu" = TFLite's reference kernels. XNNPACK picks int8
+# kernels per CPU (AVX-512 VNNI, AVX2, ...), so a near tie can flip class between machines: the reference kernels
+# give a second, CPU-independent answer to compare with.
+HOST_DELEGATE_ENV = "MOBIKIT_HOST_DELEGATE"
+
+
+def default_host_delegate() -> str:
+    delegate = os.environ.get(HOST_DELEGATE_ENV, "xnnpack").strip().lower() or "xnnpack"
+    if delegate not in HOST_DELEGATES:
+        raise UsageError(f"${HOST_DELEGATE_ENV} is {delegate!r}: choose {' or '.join(HOST_DELEGATES)}")
+    return delegate
 
 
 @dataclass
@@ -60,13 +71,15 @@ def model_file(path: str | os.PathLike) -> Path:
     return path
 
 
-def make_interpreter(model: str | os.PathLike | bytes, threads: int = 2, delegate: str = "xnnpack",
+def make_interpreter(model: str | os.PathLike | bytes, threads: int = 2, delegate: str | None = None,
                      preserve_all_tensors: bool = False):
-    """A LiteRT interpreter with tensors allocated; `delegate="cpu"` disables the default XNNPACK delegate."""
+    """A LiteRT interpreter with tensors allocated; `delegate="cpu"` disables the default XNNPACK delegate, and
+    None means `default_host_delegate()`."""
     from ai_edge_litert import interpreter as litert
 
     from ._tf import captured_output
 
+    delegate = delegate or default_host_delegate()
     if delegate not in HOST_DELEGATES:
         raise UsageError(f"unknown host delegate {delegate!r}: choose {' or '.join(HOST_DELEGATES)}")
     resolver = (litert.OpResolverType.AUTO if delegate == "xnnpack"

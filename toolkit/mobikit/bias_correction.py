@@ -75,6 +75,9 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
         reporter.warn(f"bias correction on only {len(calib)} calibration images: per-channel means are noisy "
                       f"below {MIN_STABLE_IMAGES}; the correction is applied anyway")
     int8_model = flatbuffer_utils.read_model_from_bytearray(bytearray(plain))
+    if _unshare_biases(int8_model):
+        plain = bytes(flatbuffer_utils.convert_object_to_bytearray(int8_model))
+        int8_model = flatbuffer_utils.read_model_from_bytearray(bytearray(plain))
     float_model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
     layers = _layers(int8_model, float_model)
     stages = _stages(int8_model.subgraphs[0], layers)
@@ -114,22 +117,59 @@ def _op_names() -> dict[int, str]:
     return {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
 
-def _layers(int8_model, float_model) -> list[_Layer]:
-    """The quantized conv / fully-connected ops of the int8 model in execution order, matched to float by name."""
+def _corrected_ops(int8_model):
+    """(op, op name) of every quantized conv / fully-connected op, in execution order."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     op_names = _op_names()
     graph = int8_model.subgraphs[0]
-    float_index = {tensor.name: i for i, tensor in enumerate(float_model.subgraphs[0].tensors)}
-    buffer_users: dict[int, int] = {}
-    for tensor in graph.tensors:
-        buffer_users[tensor.buffer] = buffer_users.get(tensor.buffer, 0) + 1
-    layers = []
     for op in graph.operators:
         code = int8_model.operatorCodes[op.opcodeIndex]
         op_name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
-        if op_name not in CORRECTED_OPS or graph.tensors[op.inputs[0]].type != schema.TensorType.INT8:
+        if op_name in CORRECTED_OPS and graph.tensors[op.inputs[0]].type == schema.TensorType.INT8:
+            yield op, op_name
+
+
+def _buffer_users(graph) -> dict[int, int]:
+    users: dict[int, int] = {}
+    for tensor in graph.tensors:
+        users[tensor.buffer] = users.get(tensor.buffer, 0) + 1
+    return users
+
+
+def _unshare_biases(int8_model) -> bool:
+    """Give every corrected op a bias buffer of its own. The converter stores identical constant buffers once, so
+    layers whose folded biases are equal (all zero in an untrained model) share one; correcting one must not move
+    the others. Returns whether the model changed."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = int8_model.subgraphs[0]
+    users = _buffer_users(graph)
+    changed = False
+    for op, _ in _corrected_ops(int8_model):
+        if len(op.inputs) < 3 or op.inputs[2] < 0:
             continue
+        bias = graph.tensors[op.inputs[2]]
+        if users[bias.buffer] > 1:
+            copy = schema.BufferT()
+            copy.data = np.array(int8_model.buffers[bias.buffer].data, dtype=np.uint8, copy=True)
+            users[bias.buffer] -= 1
+            int8_model.buffers.append(copy)
+            bias.buffer = len(int8_model.buffers) - 1
+            users[bias.buffer] = 1
+            changed = True
+    return changed
+
+
+def _layers(int8_model, float_model) -> list[_Layer]:
+    """The quantized conv / fully-connected ops of the int8 model in execution order, matched to float by name."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = int8_model.subgraphs[0]
+    float_index = {tensor.name: i for i, tensor in enumerate(float_model.subgraphs[0].tensors)}
+    buffer_users = _buffer_users(graph)
+    layers = []
+    for op, op_name in _corrected_ops(int8_model):
         output = graph.tensors[op.outputs[0]]
         name = keras_layer_name(output.name.decode())
         if len(op.inputs) < 3 or op.inputs[2] < 0:

@@ -11,6 +11,7 @@ import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
@@ -25,9 +26,14 @@ SEED = 0
 _READ_AHEAD = 8
 
 
+def embedded_images(part: str) -> Path:
+    """The photos shipped inside the package (credits in `mobikit/data/images/CREDITS.md`): "calibration" is the
+    default calibration set, "verification" the photos a default run verifies on (never calibrated on)."""
+    return Path(str(resources.files("mobikit") / "data" / "images" / part))
+
+
 def default_calibration_dir() -> Path:
-    """The embedded calibration set: `calibration/` of the mobikit source tree."""
-    return Path(__file__).resolve().parents[2] / "calibration"
+    return embedded_images("calibration")
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:

@@ -197,6 +197,8 @@ def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike 
 
 def _loop(capture: Source, predict, resolution: int, class_list, writer: _Writer | None, show: bool,
           max_frames: int | None, summary: DemoSummary, reporter: Reporter) -> None:
+    from .evaluate import top_classes
+
     latencies: list[float] = []
     smoothed_fps = None
     start = last = time.perf_counter()
@@ -207,7 +209,7 @@ def _loop(capture: Source, predict, resolution: int, class_list, writer: _Writer
             began = time.perf_counter()
             scores = predict(batch)[0]
             latency_ms = (time.perf_counter() - began) * 1000
-            top = [(class_list.names[i], float(scores[i])) for i in np.argsort(-scores)[:3]]
+            top = [(class_list.names[i], float(scores[i])) for i in top_classes(scores, 3)]
             now = time.perf_counter()
             instant = 1.0 / (now - last) if now > last else None
             last = now

@@ -167,8 +167,14 @@ def predict_all(images: ImageSet, models: dict, classes: ClassList, reporter: Re
     return result
 
 
+def top_classes(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, best first; ties go to the lower class index, as `np.argmax` and the
+    Android app's `topK` break them (int8 outputs tie often: equal scores are one quantization step apart)."""
+    return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+
+
 def top_k_accuracy(scores: np.ndarray, labels: list[int], k: int) -> float:
-    top = np.argsort(-scores, axis=1)[:, :k]
+    top = top_classes(scores, k)
     return float(np.mean([label in row for label, row in zip(labels, top)])) if labels else float("nan")
 
 

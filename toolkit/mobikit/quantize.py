@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, atomic, preprocess
-from .calibration import DEFAULT_SAMPLES, ImageSet, calibration_and_holdout, default_calibration_dir, image_set
+from .calibration import (DEFAULT_SAMPLES, ImageSet, calibration_and_holdout, default_calibration_dir,
+                          embedded_images, image_set)
 from .errors import MobikitError, UsageError
 from .evaluate import (TFLiteClassifier, agreement, class_list_for, keras_predictor, kl_divergence,
                        load_keras_image_model, predict_all, replay, top_k_accuracy)
@@ -287,6 +288,9 @@ def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, r
     if request.eval is not None:
         images = image_set(request.eval, request.eval_samples, resolution)
         return images, f"{request.eval} ({len(images)} images)"
+    if request.calib is None:
+        images = image_set(embedded_images("verification"), request.eval_samples, resolution)
+        return images, f"the embedded verification photos ({len(images)}; not used for calibration)"
     if len(holdout):
         images = ImageSet(holdout.paths[: request.eval_samples], resolution, holdout.root)
         reporter.info(f"verifying on the {len(images)} calibration-folder images not used for calibration "
@@ -300,7 +304,7 @@ def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, r
 def _require_eval_images(request: QuantizeRequest, holdout: ImageSet) -> None:
     """An accuracy target needs images apart from the calibration ones: say so before any slow step."""
     if (request.max_drop is not None or request.min_agreement is not None) and request.eval is None \
-            and not len(holdout):
+            and request.calib is not None and not len(holdout):
         raise UsageError("--max-drop / --min-agreement need evaluation images apart from the calibration ones to "
                          "measure the drop: pass --eval DIR (labelled images), or a --calib folder holding more "
                          "images than --calib-samples")
@@ -410,12 +414,12 @@ def quantize(request: QuantizeRequest, reporter: Reporter | None = None) -> Quan
     resolution, classes = int(keras_model.input_shape[1]), int(keras_model.output_shape[-1])
     class_list = class_list_for(classes, request.labels)
     calib_dir = Path(request.calib) if request.calib else default_calibration_dir()
-    calib_source = str(request.calib) if request.calib else "calibration/ (embedded)"
+    calib_source = str(request.calib) if request.calib else "the embedded calibration photos"
     calib, holdout = calibration_and_holdout(calib_dir, request.calib_samples, resolution)
     _require_eval_images(request, holdout)
     if request.mode == "int8" and len(calib) < RECOMMENDED_CALIBRATION:
         reporter.info(f"calibrating on {len(calib)} images from {calib_dir}: a larger, domain-specific set "
-                      "(100–500 images like the ones the model will see) is recommended; see calibration/README.md")
+                      "(100–500 images like the ones the model will see, passed with --calib DIR) is recommended")
     eval_images, eval_source = _choose_eval(request, calib, holdout, resolution, reporter)
     budget = _fallback_budget(request, eval_images, calib, class_list, reporter)
 

@@ -20,9 +20,12 @@ from ..errors import MobikitError, UsageError
 from . import contract
 from .adb import Adb, AdbError, Device, ShellError, select_device
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-ANDROID_APP = REPO_ROOT / "android_app"
-DEBUG_APK = ANDROID_APP / "app" / "build" / "outputs" / "apk" / "debug" / "app-debug.apk"
+APK_ENV = "MOBIKIT_APK"
+CHECKOUT_APP = Path("android_app")  # a mobikit checkout's Android project, relative to the checkout root
+DEBUG_APK = Path("app") / "build" / "outputs" / "apk" / "debug" / "app-debug.apk"  # relative to the project
+NO_APK_HELP = (f"pass --apk PATH or set ${APK_ENV} to the demo app's APK; to build one, run "
+               "'./gradlew assembleDebug' in android_app/ of a mobikit checkout (needs an Android SDK), or take "
+               "app-debug.apk from the project's GitHub Android workflow")
 APP_START_TIMEOUT = 30.0
 UPLOAD_TIMEOUT = 300.0
 GRADLE_TIMEOUT = 1800.0
@@ -104,35 +107,52 @@ def remote_sha256(adb: Adb, paths: list[str]) -> dict[str, str]:
     raise MobikitError("the device has neither sha256sum nor toybox sha256sum: cannot verify the upload")
 
 
-def find_apk(apk: str | os.PathLike | None) -> Path | None:
-    """--apk, else the debug APK of android_app, else one built with Gradle when an Android SDK is present."""
-    if apk is not None:
-        path = Path(apk)
-        if not path.is_file():
-            raise UsageError(f"--apk {apk}: no such file")
-        return path
-    if DEBUG_APK.is_file():
-        return DEBUG_APK
-    gradlew = ANDROID_APP / "gradlew"
-    if gradlew.is_file() and _android_sdk() is not None:
-        log("building the demo app (android_app/gradlew assembleDebug) ...")
-        try:
-            build = subprocess.run([str(gradlew), "assembleDebug"], cwd=ANDROID_APP, stdin=subprocess.DEVNULL,
-                                   capture_output=True, text=True, timeout=GRADLE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise MobikitError(f"gradlew assembleDebug timed out after {GRADLE_TIMEOUT:g} s") from None
-        if build.returncode != 0 or not DEBUG_APK.is_file():
-            tail = (build.stderr or build.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise MobikitError(f"gradlew assembleDebug failed: {tail[0]}")
-        return DEBUG_APK
+def checkout_app(start: Path | None = None) -> Path | None:
+    """The android_app/ folder of the mobikit checkout holding the working directory, if there is one."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CHECKOUT_APP / "settings.gradle.kts").is_file():
+            return folder / CHECKOUT_APP
     return None
 
 
-def _android_sdk() -> Path | None:
+def find_apk(apk: str | os.PathLike | None) -> Path | None:
+    """--apk, else $MOBIKIT_APK, else the debug APK of the checkout we run in (built with Gradle when an Android
+    SDK is present); None when there is none of these."""
+    for given, what in ((apk, "--apk"), (os.environ.get(APK_ENV) or None, f"${APK_ENV}")):
+        if given is not None:
+            path = Path(given)
+            if not path.is_file():
+                raise UsageError(f"{what} {given}: no such file")
+            return path
+    app = checkout_app()
+    if app is None:
+        return None
+    if (app / DEBUG_APK).is_file():
+        return app / DEBUG_APK
+    if (app / "gradlew").is_file() and _android_sdk(app) is not None:
+        return _gradle_build(app)
+    return None
+
+
+def _gradle_build(app: Path) -> Path:
+    log(f"building the demo app ({app / 'gradlew'} assembleDebug) ...")
+    try:
+        build = subprocess.run([str(app / "gradlew"), "assembleDebug"], cwd=app, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=GRADLE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise MobikitError(f"gradlew assembleDebug timed out after {GRADLE_TIMEOUT:g} s") from None
+    if build.returncode != 0 or not (app / DEBUG_APK).is_file():
+        tail = (build.stderr or build.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise MobikitError(f"gradlew assembleDebug failed: {tail[0]}")
+    return app / DEBUG_APK
+
+
+def _android_sdk(app: Path) -> Path | None:
     for value in (os.environ.get("ANDROID_HOME"), os.environ.get("ANDROID_SDK_ROOT")):
         if value and Path(value).is_dir():
             return Path(value)
-    properties = ANDROID_APP / "local.properties"
+    properties = app / "local.properties"
     if properties.is_file():
         for line in properties.read_text(encoding="utf-8").splitlines():
             if line.startswith("sdk.dir=") and Path(line[8:].strip()).is_dir():
@@ -149,9 +169,7 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None) -> str:
         if installed:
             log(f"{contract.PACKAGE} is installed; no local APK to compare, keeping it")
             return "current"
-        raise UsageError(f"the demo app ({contract.PACKAGE}) is not installed and there is no APK: pass --apk PATH, "
-                         f"build it with 'android_app/gradlew assembleDebug' (needs an Android SDK in $ANDROID_HOME), "
-                         f"or install it yourself")
+        raise UsageError(f"the demo app ({contract.PACKAGE}) is not installed and there is no APK: {NO_APK_HELP}")
     base = next((path for path in installed if path.endswith("/base.apk")), installed[0] if installed else None)
     if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
         return "current"

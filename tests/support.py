@@ -1,0 +1,65 @@
+"""What the tests share besides fixtures: where the shared data lives, how to run the real CLI, what a clean failure
+looks like, and small image folders made on the spot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MOBIKIT_SHARED", ROOT.parent / "shared")).resolve()
+PHOTOS = SHARED / "data" / "photos"
+IMAGENET_DEV = SHARED / "data" / "imagenet-dev"
+KERAS_HOME = SHARED / "keras"
+
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"needs the shared test data (ImageNet weights and images) at {SHARED}; "
+    "set MOBIKIT_SHARED to its folder")
+
+
+def embedded_images() -> Path:
+    """The photos shipped inside the package: images any test may use, with or without the shared data."""
+    from mobikit.calibration import default_calibration_dir
+
+    return default_calibration_dir()
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600,
+            cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """Run the real `mobikit` console entry point in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mobikit", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=cwd)
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, code: int) -> None:
+    """A failure the way the CLI promises it: the exit code, one message, no traceback."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error:"), result.stderr
+
+
+def link_images(folder: Path, sources: list[Path]) -> Path:
+    """A folder of symlinks to shared images (the shared data is never copied into the project)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+def noise_images(folder: Path, names: list[str], size: int = 72, seed: int = 0) -> Path:
+    """PNG files of smooth random colour fields under the given names (a synset prefix makes them labelled)."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name in names:
+        coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        assert cv2.imwrite(str(folder / name), cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC))
+    return folder
