@@ -88,11 +88,19 @@ def test_image_folder_is_shown_in_sequence(trained, tmp_path):
 
 
 def test_camera_that_cannot_be_opened_is_a_one_line_error(trained):
-    result = run_cli("demo", "--model", str(trained), "--source", "9", "--no-window")
+    result = run_cli("demo", str(trained), "--source", "9", "--no-window")
     assert_clean_failure(result, 1)
     assert result.stderr.strip().count("\n") == 0 and "cannot open camera 9" in result.stderr
 
 
 def test_missing_source_is_a_usage_error(trained, tmp_path):
-    result = run_cli("demo", "--model", str(trained), "--source", str(tmp_path / "missing.mp4"), "--no-window")
+    result = run_cli("demo", str(trained), "--source", str(tmp_path / "missing.mp4"), "--no-window")
     assert_clean_failure(result, 2)
+
+
+@pytest.mark.parametrize("twice", [True, False])
+def test_the_model_is_given_exactly_once(trained, twice):
+    args = [str(trained), "--model", str(trained)] if twice else []
+    result = run_cli("demo", *args, "--source", "9", "--no-window")
+    assert_clean_failure(result, 2)
+    assert "give the model once" in result.stderr

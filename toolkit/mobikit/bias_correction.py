@@ -88,14 +88,13 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
         stored = _BatchFile(Path(scratch) / "stage-0")
         float_means, images = _float_means(float_model, layers, calib, stored, reporter, threads,
                                            _input_quantization(int8_model))
-        for k, (layer, stage, bias) in enumerate(zip(layers, stages, biases)):
+        per_layer = reporter.track(enumerate(zip(layers, stages, biases)), len(layers), "bias correction: layers")
+        for k, (layer, stage, bias) in per_layer:
             if k:
                 int8_model.buffers[layers[k - 1].bias_buffer].data = biases[k - 1].view(np.uint8).copy()
             following = _BatchFile(Path(scratch) / f"stage-{k + 1}") if k + 1 < len(layers) else None
-            batches = reporter.track(stored.read(), stored.batches,
-                                     f"bias correction: {layer.name} ({k + 1}/{len(layers)})")
-            mean, inside = _run_stage(_stage_model(int8_model, stage), stage, layer, batches, images, following,
-                                      threads)
+            mean, inside = _run_stage(_stage_model(int8_model, stage), stage, layer, stored.read(), images,
+                                      following, threads)
             stored.remove()
             stored = following
             gap = float_means[k] - (mean - layer.output_zero_point) * layer.output_scale
@@ -384,8 +383,8 @@ def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _Ba
     source = interpreter.get_input_details()[0]
     sums = [np.zeros(layer.channels) for layer in layers]
     images = 0
-    for _, batch in reporter.track(calib.batches(BATCH), -(-len(calib) // BATCH),
-                                   "bias correction: float statistics"):
+    for _, batch in reporter.track(calib.batches(BATCH), len(calib), "bias correction: float statistics",
+                                   count=lambda entry: len(entry[0])):
         real, batch = len(batch), _padded(batch)
         stored.write([quantize_array(batch, *int8_input)])
         interpreter.set_tensor(source["index"], batch.astype(source["dtype"], copy=False))

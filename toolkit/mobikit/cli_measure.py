@@ -85,7 +85,8 @@ def _print_sweep(result, arch: str) -> None:
 
 @app.command()
 def demo(
-    model: Path = typer.Option(..., "--model", help="A quantize output folder or a .tflite file."),
+    model: Optional[Path] = typer.Argument(None, help="A quantize output folder or a .tflite file."),
+    model_option: Optional[Path] = typer.Option(None, "--model", help="The same as the MODEL argument."),
     source: str = typer.Option("0", "--source", help="Camera index, video file or folder of images."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the annotated frames to this .mp4."),
     no_window: bool = typer.Option(False, "--no-window", help="Never open a window (headless)."),
@@ -94,6 +95,10 @@ def demo(
 ):
     """Live classification with top-3 labels, latency and FPS drawn on each frame."""
     from .demo import demo as run_demo
+
+    if (model is None) == (model_option is None):
+        raise UsageError("give the model once: mobikit demo MODEL (or --model MODEL)")
+    model = model or model_option
 
     window = False if no_window else None
     with json_stdout(as_json):

@@ -154,7 +154,7 @@ def predict_all(images: ImageSet, models: dict, classes: ClassList, reporter: Re
     root = images.root or Path(".")
     result = Predictions()
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in models}
-    batches = reporter.track(images.batches(16), -(-len(images) // 16), description)
+    batches = reporter.track(images.batches(16), len(images), description, count=lambda batch: len(batch[0]))
     for paths, batch in batches:
         result.paths.extend(paths)
         result.labels.extend(label_of(p, root, classes) for p in paths)

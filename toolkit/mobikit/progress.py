@@ -6,9 +6,14 @@ bars and messages on stderr so `--json` output on stdout stays clean.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, TypeVar
+import time
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+
+
+def _one(_item) -> int:
+    return 1
 
 
 class Reporter:
@@ -18,7 +23,10 @@ class Reporter:
         self.warnings: list[str] = []
         self.notes: list[str] = []
 
-    def track(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
+    def track(self, items: Iterable[T], total: int | None, description: str,
+              count: Callable[[T], int] = _one) -> Iterator[T]:
+        """Yield `items`, showing progress towards `total` units; `count(item)` is how many units an item is
+        (a batch of 16 images counts 16)."""
         yield from items
 
     def info(self, message: str) -> None:
@@ -35,19 +43,24 @@ class ConsoleReporter(Reporter):
         super().__init__()
         self.console = console
 
-    def track(self, items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
+    def track(self, items: Iterable[T], total: int | None, description: str,
+              count: Callable[[T], int] = _one) -> Iterator[T]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        if not self.console.is_terminal:  # logs and pipes get no bar animation, just the step
-            self.console.print(f"{description}…", markup=False)
-            yield from items
+        if not self.console.is_terminal:  # logs and pipes: one line when the phase is done, with its count
+            start, done = time.perf_counter(), 0
+            for item in items:
+                yield item
+                done += count(item)
+            self.console.print(f"{description}: {done}" + (f"/{total}" if total and total != done else "")
+                               + f" in {time.perf_counter() - start:.1f} s", markup=False)
             return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=True) as progress:
             task = progress.add_task(description, total=total)
             for item in items:
                 yield item
-                progress.advance(task)
+                progress.advance(task, count(item))
 
     def info(self, message: str) -> None:
         super().info(message)

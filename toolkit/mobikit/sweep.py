@@ -129,8 +129,8 @@ class _CellReporter(Reporter):
         super().__init__()
         self.parent = parent
 
-    def track(self, items, total, description):
-        return self.parent.track(items, total, description)
+    def track(self, items, total, description, count=None):
+        return self.parent.track(items, total, description, **({"count": count} if count else {}))
 
     def info(self, message: str) -> None:
         super().info(message)
