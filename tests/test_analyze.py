@@ -12,6 +12,7 @@ import pytest
 
 from support import assert_clean_failure, embedded_images, noise_images, run_cli
 
+pytestmark = pytest.mark.predictions
 SYNSETS = ("n01443537", "n01484850", "n01491361")  # any ImageNet classes: the file-name prefix labels the images
 
 

@@ -267,12 +267,17 @@ def test_two_devices_matching_pixel_is_a_usage_error(adb_env, phone, model_dir, 
         assert contract.PACKAGE not in phone.apps
 
 
-def test_deploy_without_app_or_apk_names_the_options(adb_env, phone, model_dir):
-    result = deploy(adb_env, model_dir)
-    if (Path(contract.__file__).resolve().parents[3] / "android_app/app/build/outputs/apk/debug").is_dir():
-        pytest.skip("a debug APK of android_app exists here, so deploy would install it")
+def test_deploy_without_app_or_apk_names_the_options(adb_env, phone, model_dir, apk, tmp_path):
+    """An installed mobikit run outside a checkout: the APK comes from --apk or $MOBIKIT_APK, else one line says
+    how to get one."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    result = run_cli("deploy", str(model_dir), env=adb_env, cwd=outside)
     assert_clean_failure(result, 2)
-    assert "--apk" in result.stderr and "gradlew assembleDebug" in result.stderr
+    assert all(hint in result.stderr for hint in ("--apk", "$MOBIKIT_APK", "gradlew assembleDebug"))
+    from_env = run_cli("deploy", str(model_dir), "--json", env={**adb_env, "MOBIKIT_APK": str(apk)}, cwd=outside)
+    assert from_env.returncode == 0, from_env.stderr
+    assert json.loads(from_env.stdout)["app"] == "installed"
 
 
 def test_deploy_rejects_a_folder_that_is_not_a_quantize_output(adb_env, tmp_path):

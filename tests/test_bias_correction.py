@@ -56,6 +56,7 @@ def corrected(converted):
     return model_bytes, report, reporter
 
 
+@pytest.mark.predictions
 def test_corrected_model_is_closer_to_float(converted, corrected):
     from mobikit.evaluate import TFLiteClassifier, class_list_for, keras_predictor, kl_divergence, predict_all
 

@@ -20,6 +20,7 @@ from mobikit.quantize import QuantizeRequest, quantize
 
 from support import assert_clean_failure, embedded_images, link_images, run_cli
 
+pytestmark = pytest.mark.predictions
 PHOTOS = embedded_images()
 SCENES = ("cat", "pizza", "taxis")
 FRAMES_PER_PHOTO = 4

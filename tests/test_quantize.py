@@ -35,6 +35,7 @@ def test_json_is_the_contract_and_only_json(imagenet_run):
     assert "recommended" in stderr  # small calibration set → the advice, on stderr
 
 
+@pytest.mark.predictions
 def test_int8_model_is_small_fast_and_agrees_with_float(imagenet_run):
     output, data, _ = imagenet_run
     assert data["size_bytes"] <= 0.35 * data["float_size_bytes"]
