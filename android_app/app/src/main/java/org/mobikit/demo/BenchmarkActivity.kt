@@ -38,7 +38,7 @@ class BenchmarkActivity : Activity() {
             finish()
             return
         }
-        window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
+        window?.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
         val request = BenchmarkRequest.fromExtras(intent.extras.toMap())
         val identity = deviceIdentity()
         val store = ModelStore(this)
