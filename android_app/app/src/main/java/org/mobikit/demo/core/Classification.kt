@@ -14,9 +14,6 @@ data class Prediction(val index: Int, val label: String, val score: Double)
 class OutputDecoder(private val output: TensorSpec, private val isSoftmax: Boolean, private val labels: List<String>) {
     private val scores = DoubleArray(output.elements)
 
-    /** Real values of the output tensor: (q - zero_point) × scale for quantized outputs (a fresh copy). */
-    fun dequantize(buffer: ByteBuffer): DoubleArray = readScores(buffer).copyOf()
-
     /** The [count] most probable classes, best first (softmax applied when the model does not end in one). */
     fun top(buffer: ByteBuffer, count: Int): List<Prediction> {
         val values = readScores(buffer)
@@ -24,6 +21,7 @@ class OutputDecoder(private val output: TensorSpec, private val isSoftmax: Boole
         return topK(values, count).map { Prediction(it, labelOf(it), values[it]) }
     }
 
+    /** Real values of the output tensor, (q - zero_point) × scale for quantized outputs, into the reused array. */
     private fun readScores(buffer: ByteBuffer): DoubleArray {
         buffer.rewound().order(ByteOrder.nativeOrder())
         for (i in scores.indices) {
@@ -62,9 +60,6 @@ fun topK(values: DoubleArray, count: Int): List<Int> {
     }
     return best.asList()
 }
-
-/** Numerically stable softmax into a new array. */
-fun softmax(values: DoubleArray): DoubleArray = values.copyOf().also(::softmaxInPlace)
 
 /** Numerically stable softmax, overwriting [values]. */
 fun softmaxInPlace(values: DoubleArray) {

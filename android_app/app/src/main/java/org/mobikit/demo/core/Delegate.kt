@@ -31,7 +31,7 @@ fun cpuFallbackNote(delegate: Delegate, reason: String): String =
     "${delegateUnavailable(delegate, reason)}; running on CPU (${Delegate.CPU_FALLBACK.id})"
 
 /** A delegate that cannot run here; the message says which and why. */
-class DelegateUnavailableException(val delegate: Delegate, val reason: String) :
+class DelegateUnavailableException(delegate: Delegate, val reason: String) :
     Exception(delegateUnavailable(delegate, reason))
 
 /** NNAPI exists from Android 8.1 (API 27); it is deprecated from Android 15 but still present. */
@@ -59,8 +59,8 @@ fun failureText(failure: Throwable): String =
     (failure as? DelegateUnavailableException)?.message ?: failure.message?.takeIf { it.isNotBlank() }
         ?.let { "${failure.javaClass.simpleName}: $it" } ?: failure.javaClass.simpleName
 
-/** What opening on a delegate gave: the session, the delegate it really runs on, and the note to show. */
-class Opened<T>(val session: T, val delegate: Delegate, val note: String?)
+/** What opening on a delegate gave: the session, and the note to show when it runs elsewhere than asked. */
+class Opened<T>(val session: T, val note: String?)
 
 /**
  * Opens [requested] with [open]; when an accelerated delegate fails in a reportable way (see [isReportable]),
@@ -69,11 +69,11 @@ class Opened<T>(val session: T, val delegate: Delegate, val note: String?)
  */
 fun <T> openWithCpuFallback(requested: Delegate, open: (Delegate) -> T): Opened<T> {
     val failure = try {
-        return Opened(open(requested), requested, null)
+        return Opened(open(requested), null)
     } catch (failure: Throwable) {
         if (!requested.accelerated || !isReportable(failure)) throw failure
         failure
     }
     val reason = (failure as? DelegateUnavailableException)?.reason ?: failureText(failure)
-    return Opened(open(Delegate.CPU_FALLBACK), Delegate.CPU_FALLBACK, cpuFallbackNote(requested, reason))
+    return Opened(open(Delegate.CPU_FALLBACK), cpuFallbackNote(requested, reason))
 }

@@ -8,6 +8,7 @@ import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
 import org.junit.Test
 import java.nio.ByteBuffer
+import kotlin.math.exp
 import kotlin.random.Random
 
 class OutputAndBenchmarkTest {
@@ -38,18 +39,14 @@ class OutputAndBenchmarkTest {
         assertEquals(0, first.index)
         assertEquals(4, second.index)
         assertEquals(first.score, second.score, 1e-15)
-        val copy = decoder.dequantize(frame(0, 0, 0, 0, 100))
-        decoder.top(frame(100, 0, 0, 0, 0), 1)
-        assertEquals((100 + 128) * 0.00390625, copy[4], 0.0)
     }
 
     @Test
-    fun softmaxInPlaceMatchesTheCopy() {
-        val values = doubleArrayOf(1.0, 2.0, 3.0)
-        val copy = softmax(values)
+    fun softmaxInPlaceIsStableForLargeLogits() {
+        val values = doubleArrayOf(1000.0, 1001.0, 1002.0)
         softmaxInPlace(values)
-        assertArrayEquals(copy, values, 0.0)
-        assertEquals(1.0, values.sum(), 1e-12)
+        val total = exp(-2.0) + exp(-1.0) + 1.0
+        assertArrayEquals(doubleArrayOf(exp(-2.0) / total, exp(-1.0) / total, 1.0 / total), values, 1e-15)
     }
 
     @Test
