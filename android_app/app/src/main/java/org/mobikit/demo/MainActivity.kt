@@ -240,7 +240,12 @@ class MainActivity : ComponentActivity() {
         if (cameraStarted) return
         cameraStarted = true
         cameraAction.visibility = View.GONE
-        val providerFuture = ProcessCameraProvider.getInstance(this)
+        val providerFuture = try {
+            ProcessCameraProvider.getInstance(this)
+        } catch (failure: Exception) {
+            showCameraProblem(cameraUnavailable(failureText(failure)))
+            return
+        }
         providerFuture.addListener({
             try {
                 bindCamera(providerFuture.get())
