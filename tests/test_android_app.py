@@ -39,7 +39,8 @@ MODEL_JSON_KEYS = ("schema_version", "name", "arch", "alpha", "resolution", "cla
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    """The session's build of the app (core, its tests and, where aapt is installed, the platform layer)."""
+    """The session's build of the app: core, its tests and, where aapt is installed, the platform layer — one
+    compile, so a type error anywhere in the app fails this too, with the compiler's message."""
     build = app_build(tmp_path_factory)
     assert build.compile_result.returncode == 0, build.compile_result.stdout + build.compile_result.stderr
     return build

@@ -49,6 +49,8 @@ def _output(result: subprocess.CompletedProcess) -> str:
 
 def test_resources_and_manifest_package_with_aapt(build):
     assert build.packaged.result.returncode == 0, _output(build.packaged.result)
+    assert not re.search(r"warning|error", _output(build.packaged.result), re.IGNORECASE), \
+        _output(build.packaged.result)
     with zipfile.ZipFile(build.packaged.apk) as apk:
         entries = {info.filename: info for info in apk.infolist()}
     assert {"AndroidManifest.xml", "resources.arsc", "res/layout/activity_main.xml"} <= set(entries)

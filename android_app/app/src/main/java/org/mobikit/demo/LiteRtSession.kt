@@ -6,8 +6,7 @@ import org.mobikit.demo.core.DelegateUnavailableException
 import org.mobikit.demo.core.ElementType
 import org.mobikit.demo.core.TensorSpec
 import org.mobikit.demo.core.delegatePrecondition
-import org.mobikit.demo.core.failureText
-import org.mobikit.demo.core.isReportable
+import org.mobikit.demo.core.openingFailure
 import org.mobikit.demo.core.rewound
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.Tensor
@@ -61,10 +60,7 @@ class LiteRtSession private constructor(
                 return LiteRtSession(Interpreter(model.rewound(), options), closeDelegate)
             } catch (failure: Throwable) {
                 closeDelegate()
-                if (failure is DelegateUnavailableException || !delegate.accelerated || !isReportable(failure)) {
-                    throw failure
-                }
-                throw DelegateUnavailableException(delegate, failureText(failure))
+                throw openingFailure(delegate, failure)
             }
         }
 

@@ -59,6 +59,19 @@ fun failureText(failure: Throwable): String =
     (failure as? DelegateUnavailableException)?.message ?: failure.message?.takeIf { it.isNotBlank() }
         ?.let { "${failure.javaClass.simpleName}: $it" } ?: failure.javaClass.simpleName
 
+/**
+ * What a failure while opening an interpreter on [delegate] becomes: for an accelerated delegate, a reportable
+ * failure (a missing native library included) means the delegate cannot run here, so it is wrapped in a
+ * [DelegateUnavailableException] that names it; anything else — a CPU choice's failure, which is the model's, or a
+ * VM error — is passed on as it is.
+ */
+fun openingFailure(delegate: Delegate, failure: Throwable): Throwable =
+    if (failure is DelegateUnavailableException || !delegate.accelerated || !isReportable(failure)) {
+        failure
+    } else {
+        DelegateUnavailableException(delegate, failureText(failure))
+    }
+
 /** What opening on a delegate gave: the session, and the note to show when it runs elsewhere than asked. */
 class Opened<T>(val session: T, val note: String?)
 

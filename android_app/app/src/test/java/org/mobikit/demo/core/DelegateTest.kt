@@ -35,6 +35,20 @@ class DelegateTest {
     }
 
     @Test
+    fun acceleratorFailuresWhileOpeningNameTheDelegate() {
+        val missing = openingFailure(Delegate.GPU, UnsatisfiedLinkError("no libtensorflowlite_gpu_jni"))
+        assertTrue(missing is DelegateUnavailableException)
+        assertEquals("gpu delegate unavailable on this device: UnsatisfiedLinkError: no libtensorflowlite_gpu_jni",
+            missing.message)
+        val precondition = DelegateUnavailableException(Delegate.NNAPI, "NNAPI needs API 27")
+        assertSame(precondition, openingFailure(Delegate.NNAPI, precondition))
+        val badModel = IllegalArgumentException("not a flatbuffer")
+        assertSame(badModel, openingFailure(Delegate.XNNPACK, badModel))
+        val outOfMemory = OutOfMemoryError()
+        assertSame(outOfMemory, openingFailure(Delegate.GPU, outOfMemory))
+    }
+
+    @Test
     fun workingDelegateRunsWithoutNote() {
         val opened = openWithCpuFallback(Delegate.GPU) { "session on ${it.id}" }
         assertEquals("session on gpu", opened.session)
