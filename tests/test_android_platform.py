@@ -41,6 +41,14 @@ def build(tmp_path_factory):
     return built
 
 
+@pytest.fixture(scope="module")
+def stubbed(build):
+    """The build whose API stubs (and aapt's R) compiled: what the type checks stand on."""
+    assert build.stub_result is not None, "no stubs: aapt failed (test_resources_and_manifest_package_with_aapt)"
+    assert build.stub_result.returncode == 0, _output(build.stub_result)
+    return build
+
+
 def _output(result: subprocess.CompletedProcess) -> str:
     return result.stdout + result.stderr
 
@@ -108,11 +116,10 @@ def test_aapt_rejects_a_resource_error(build, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ type check
 
-def test_platform_layer_type_checks_against_the_api_stubs(build):
-    assert build.stub_result.returncode == 0, _output(build.stub_result)
-    assert build.compile_result.returncode == 0, _output(build.compile_result)
+def test_platform_layer_type_checks_against_the_api_stubs(stubbed):
+    assert stubbed.compile_result.returncode == 0, _output(stubbed.compile_result)
     for source in platform_sources():
-        assert (build.classes / "org" / "mobikit" / "demo" / f"{source.stem}.class").is_file(), source.name
+        assert (stubbed.classes / "org" / "mobikit" / "demo" / f"{source.stem}.class").is_file(), source.name
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ WRONG_CALLS = (
 )
 
 
-def test_negative_control_wrong_calls_fail_the_type_check(build, tmp_path):
+def test_negative_control_wrong_calls_fail_the_type_check(stubbed, tmp_path):
     """A wrong method name, a wrong argument type and an unsafe call on a nullable result must not compile."""
     source = (SOURCES / "MainActivity.kt").read_text()
     broken, lines = source, []
@@ -144,7 +151,7 @@ def test_negative_control_wrong_calls_fail_the_type_check(build, tmp_path):
         broken = broken.replace(mistake.correct, mistake.wrong)
     copy = tmp_path / "MainActivity.kt"
     copy.write_text(broken)
-    result = kotlinc(build.toolchain, build.compile_classpath, tmp_path / "classes", [copy])
+    result = kotlinc(stubbed.toolchain, stubbed.compile_classpath, tmp_path / "classes", [copy])
     assert result.returncode != 0, _output(result)
     for mistake, line in zip(WRONG_CALLS, lines):
         assert re.search(rf"MainActivity\.kt:{line}:\d+: error: {mistake.error}", _output(result),
@@ -353,21 +360,22 @@ def supertype_problem(api: TypedApi, owner: str, header: str) -> str | None:
     return f"{owner} declares supertypes the real class lacks: {missing}" if missing else None
 
 
-def test_stubs_match_the_typed_api_of_the_real_jars(build):
+def test_stubs_match_the_typed_api_of_the_real_jars(stubbed):
     roots = sorted(path for path in CHAQUOPY.glob("chaquopy-stubs-*") if path.is_dir())
     if not any(root.name == "chaquopy-stubs-android" for root in roots):
         pytest.skip(f"chaquopy-stubs-* not installed under {CHAQUOPY} (.ci/run installs them with pip --target)")
     api = TypedApi(roots)
     classes = []
     for group in CHECKED_GROUPS:
-        for path in sorted((build.stub_classes).rglob("*.class")):
-            name = path.relative_to(build.stub_classes).with_suffix("").as_posix().replace("/", ".")
+        for path in sorted(stubbed.stub_classes.rglob("*.class")):
+            name = path.relative_to(stubbed.stub_classes).with_suffix("").as_posix().replace("/", ".")
             source = STUBS / group / (name.split("$")[0].replace(".", "/") + ".java")
             if source.is_file() and not name.startswith(UNCHECKED_PACKAGES):
                 classes.append(name)
     assert len(classes) > 40
-    javap = subprocess.run(["javap", "-protected", "-cp", str(build.stub_classes), *classes], capture_output=True,
-                           text=True, timeout=300)
+    javap_tool = Path(stubbed.toolchain.javac).with_name("javap")  # the JDK's, next to javac
+    javap = subprocess.run([str(javap_tool), "-protected", "-cp", str(stubbed.stub_classes), *classes],
+                           capture_output=True, text=True, timeout=300)
     assert javap.returncode == 0, _output(javap)
     problems = []
     for owner, (header, members) in javap_members(javap.stdout, classes).items():

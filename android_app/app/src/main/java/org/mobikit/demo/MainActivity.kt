@@ -80,6 +80,7 @@ class MainActivity : ComponentActivity() {
     private var analysis: ImageAnalysis? = null
     private var cameraPreview: Preview? = null
     private var regionBox: ViewBox? = null
+    private var bindNote: String? = null  // which camera runs, when not the back one
     private var cameraNote: String? = null
 
     /** Notes the overlay repeats under every frame's answer (model not found, camera fallback); read by frames. */
@@ -178,6 +179,7 @@ class MainActivity : ComponentActivity() {
     /** Opens the picked configuration on the inference thread, unless it is the one already running. */
     private fun applySetup() {
         val model = choice?.models?.getOrNull(modelPicker.selectedItemPosition) ?: return
+        choice = choice?.copy(selected = model)  // a rescan keeps what the user picked
         val wanted = Setup(model, Delegate.entries[delegatePicker.selectedItemPosition],
             THREAD_CHOICES[threadsPicker.selectedItemPosition])
         if (wanted == setup) return
@@ -227,7 +229,8 @@ class MainActivity : ComponentActivity() {
     }
 
     private fun openAppSettings() {
-        val details = Intent(Settings.ACTION_APPLICATION_DETAILS_SETTINGS, Uri.fromParts(PACKAGE_SCHEME, packageName, null))
+        val details = Intent(Settings.ACTION_APPLICATION_DETAILS_SETTINGS,
+            Uri.fromParts(PACKAGE_SCHEME, packageName, null))
         try {
             startActivity(details)
         } catch (missing: ActivityNotFoundException) {
@@ -270,9 +273,7 @@ class MainActivity : ComponentActivity() {
         val outcome = bindFirstCamera(CAMERA_PREFERENCE) { lens ->
             provider.unbindAll()
             val camera = provider.bindToLifecycle(this, lens.selector(), shown, frames)
-            camera.cameraInfo.cameraState.observe(this) { state ->
-                state.error?.let { showCameraProblem(cameraStateProblem(it.code)) }
-            }
+            camera.cameraInfo.cameraState.observe(this) { state -> onCameraState(state.error?.code) }
         }
         if (outcome.lens == null) {
             frames.clearAnalyzer()
@@ -281,8 +282,18 @@ class MainActivity : ComponentActivity() {
         }
         analysis = frames
         cameraPreview = shown
-        cameraNote = outcome.message
-        updateNotes()
+        bindNote = outcome.message
+        onCameraState(null)
+    }
+
+    /** A bound camera can still fail to open (another app holds it) and recover later: say so while it lasts. */
+    private fun onCameraState(errorCode: Int?) {
+        if (errorCode != null) {
+            showCameraProblem(cameraStateProblem(errorCode))
+        } else {
+            cameraNote = bindNote
+            updateNotes()
+        }
     }
 
     private fun showCameraProblem(message: String) {

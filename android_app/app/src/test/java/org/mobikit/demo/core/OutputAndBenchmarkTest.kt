@@ -33,7 +33,8 @@ class OutputAndBenchmarkTest {
     fun decoderReusesItsScoresWithoutLeakingBetweenFrames() {
         val model = describedModel(softmax = false)
         val decoder = OutputDecoder(model.output, model.outputIsSoftmax, emptyList())
-        fun frame(vararg stored: Int) = ByteBuffer.allocateDirect(stored.size).apply { stored.forEach { put(it.toByte()) } }
+        fun frame(vararg stored: Int) =
+            ByteBuffer.allocateDirect(stored.size).apply { stored.forEach { put(it.toByte()) } }
         val first = decoder.top(frame(100, 0, 0, 0, 0), 1).single()
         val second = decoder.top(frame(0, 0, 0, 0, 100), 1).single()
         assertEquals(0, first.index)
