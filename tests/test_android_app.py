@@ -1,21 +1,19 @@
 """The demo Android app (android_app/): its `core` compiled and unit-tested for real, and held against the host.
 
-No Android SDK exists here, so only the platform-free `core` layer compiles: `kotlinc-jvm` builds it with its
-JUnit 4 tests in one invocation, JUnit runs them, and a Kotlin entry point prints what `core` computes for fixed
+`core` and its JUnit 4 tests are compiled by kotlinc-jvm (with warnings as errors, in the session's one build of
+the app, see android_build.py), JUnit runs them, and a Kotlin entry point prints what `core` computes for fixed
 inputs, which must equal mobikit's own contract, statistics and preprocessing. The platform layer is checked
-statically: contract names only, a manifest that matches the contract, well-formed XML, a consistent catalog.
+statically here (contract names only, a manifest that matches the contract, well-formed XML, a consistent
+catalog) and compiled against API stubs in test_android_platform.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import tomllib
 import xml.etree.ElementTree as ElementTree
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,19 +22,11 @@ from mobikit.android import contract
 from mobikit.preprocess import center_crop, crop_geometry, geometry_json
 from mobikit.stats import summarize
 
-ROOT = Path(__file__).resolve().parents[1]
-ANDROID = ROOT / "android_app"
+from android_build import ANDROID, CORE, CORE_TESTS, MANIFEST, SOURCES, app_build, platform_sources
+
 APP = ANDROID / "app"
-SOURCES = APP / "src" / "main" / "java" / "org" / "mobikit" / "demo"
-CORE = SOURCES / "core"
-CORE_TESTS = APP / "src" / "test" / "java" / "org" / "mobikit" / "demo" / "core"
-MANIFEST = APP / "src" / "main" / "AndroidManifest.xml"
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 CORE_PACKAGE = "org.mobikit.demo.core"
-NPM_KOTLINC = ROOT / ".ci" / "tools" / "node_modules" / "kotlin-compiler" / "bin" / "kotlinc-jvm"
-JUNIT_JARS = (Path("/usr/share/java/junit4.jar"),)
-HAMCREST_JARS = tuple(Path("/usr/share/java") / name for name in ("hamcrest-core.jar", "hamcrest.jar",
-                                                                   "hamcrest-all.jar"))
 
 # Keys of the model.json that `mobikit quantize` writes: the platform layer must name them through core.
 MODEL_JSON_KEYS = ("schema_version", "name", "arch", "alpha", "resolution", "classes", "mode", "model_file",
@@ -45,60 +35,36 @@ MODEL_JSON_KEYS = ("schema_version", "name", "arch", "alpha", "resolution", "cla
                    "mean", "std", "layout", "size_bytes", "sha256")
 
 
-# ---------------------------------------------------------------------------------------------- toolchain
+# ------------------------------------------------------------------------------------------------- build
 
-def _kotlinc() -> Path | None:
-    candidates = [os.environ.get("KOTLINC"), shutil.which("kotlinc-jvm"), NPM_KOTLINC]
-    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """The session's build of the app: core, its tests and, where aapt is installed, the platform layer — one
+    compile, so a type error anywhere in the app fails this too, with the compiler's message."""
+    build = app_build(tmp_path_factory)
+    assert build.compile_result.returncode == 0, build.compile_result.stdout + build.compile_result.stderr
+    return build
 
 
-def _first_file(paths) -> Path | None:
-    return next((p for p in paths if p.is_file()), None)
+def _java(build, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([build.toolchain.java, "-cp", build.runtime_classpath, *args], capture_output=True,
+                          text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
-def toolchain() -> dict:
-    kotlinc, java = _kotlinc(), shutil.which("java")
-    junit, hamcrest = _first_file(JUNIT_JARS), _first_file(HAMCREST_JARS)
-    if kotlinc is None or java is None:
-        pytest.skip("needs java and kotlinc-jvm ($KOTLINC, PATH, or npm kotlin-compiler in .ci/tools)")
-    if junit is None or hamcrest is None:
-        pytest.skip("needs JUnit 4 and hamcrest jars (Debian package junit4)")
-    stdlib = kotlinc.resolve().parent.parent / "lib" / "kotlin-stdlib.jar"
-    assert stdlib.is_file(), f"kotlin-stdlib.jar not next to {kotlinc}"
-    return {"kotlinc": kotlinc, "java": java, "libraries": [junit, hamcrest], "stdlib": stdlib}
-
-
-@pytest.fixture(scope="module")
-def compiled(toolchain, tmp_path_factory) -> str:
-    """core + its tests, compiled once with warnings as errors; returns the runtime class path."""
-    out = tmp_path_factory.mktemp("kotlin-classes")
-    sources = sorted(CORE.glob("*.kt")) + sorted(CORE_TESTS.glob("*.kt"))
-    command = ["bash", str(toolchain["kotlinc"]), "-Werror", "-cp", os.pathsep.join(map(str, toolchain["libraries"])),
-               "-d", str(out), *map(str, sources)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return os.pathsep.join(map(str, [out, toolchain["stdlib"], *toolchain["libraries"]]))
-
-
-def _java(toolchain, classpath: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([toolchain["java"], "-cp", classpath, *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def cross_check(toolchain, compiled) -> dict:
-    result = _java(toolchain, compiled, f"{CORE_PACKAGE}.CrossCheckMainKt")
+def cross_check(compiled) -> dict:
+    result = _java(compiled, f"{CORE_PACKAGE}.CrossCheckMainKt")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 # ------------------------------------------------------------------------------------------- core, compiled
 
-def test_core_junit_tests_pass(toolchain, compiled):
+def test_core_junit_tests_pass(compiled):
     test_classes = [f"{CORE_PACKAGE}.{path.stem}" for path in sorted(CORE_TESTS.glob("*.kt"))
                     if "@Test" in path.read_text()]
     assert len(test_classes) >= 5
-    result = _java(toolchain, compiled, "org.junit.runner.JUnitCore", *test_classes)
+    result = _java(compiled, "org.junit.runner.JUnitCore", *test_classes)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^OK \(\d+ tests\)", result.stdout, re.MULTILINE), result.stdout
 
@@ -235,10 +201,6 @@ def contract_literal_violations(source: str) -> list[str]:
             if text.strip() in FORBIDDEN_LITERALS or PATH_LIKE.search(text)]
 
 
-def _platform_sources() -> list[Path]:
-    return [path for path in sorted(SOURCES.rglob("*.kt")) if CORE not in path.parents]
-
-
 def test_literal_checker_catches_what_it_must():
     snippet = '''
         // getStringExtra("model") in a comment is fine
@@ -254,7 +216,7 @@ def test_literal_checker_catches_what_it_must():
 
 
 def test_platform_layer_uses_only_contract_names_from_core():
-    sources = _platform_sources()
+    sources = platform_sources()
     assert {path.name for path in sources} >= {"MainActivity.kt", "BenchmarkActivity.kt"}
     violations = {str(path.relative_to(ANDROID)): found for path in sources
                   if (found := contract_literal_violations(path.read_text()))}
@@ -295,7 +257,12 @@ def test_manifest_and_build_match_the_contract():
 
     activities = {qualified(element.get(f"{ANDROID_NS}name")): element for element in manifest.iter("activity")}
     assert set(activities) == {contract.MAIN_ACTIVITY, contract.BENCHMARK_ACTIVITY}
-    assert activities[contract.BENCHMARK_ACTIVITY].get(f"{ANDROID_NS}exported") == "true"
+    benchmark = activities[contract.BENCHMARK_ACTIVITY]
+    assert benchmark.get(f"{ANDROID_NS}exported") == "true"
+    # adb's shell holds DUMP and no app can be granted it: only the host can start a benchmark.
+    assert benchmark.get(f"{ANDROID_NS}permission") == "android.permission.DUMP"
+    for activity in activities.values():  # rotation must not recreate them (model reload, second benchmark)
+        assert {"orientation", "screenSize"} <= set(activity.get(f"{ANDROID_NS}configChanges", "").split("|"))
     launcher = activities[contract.MAIN_ACTIVITY].findall("./intent-filter/category")
     assert "android.intent.category.LAUNCHER" in {c.get(f"{ANDROID_NS}name") for c in launcher}
     for activity in activities:

@@ -23,6 +23,11 @@ android {
         }
     }
 
+    // The bundled model is memory-mapped from the APK, which needs it stored uncompressed.
+    androidResources {
+        noCompress += "tflite"
+    }
+
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17

@@ -4,18 +4,17 @@ import android.app.Activity
 import android.os.Build
 import android.os.Bundle
 import android.util.Log
+import android.view.WindowManager
+import org.mobikit.demo.core.BenchmarkGate
 import org.mobikit.demo.core.BenchmarkRequest
 import org.mobikit.demo.core.BenchmarkResult
 import org.mobikit.demo.core.Contract
 import org.mobikit.demo.core.Delegate
-import org.mobikit.demo.core.DelegateUnavailableException
 import org.mobikit.demo.core.DeviceIdentity
-import org.mobikit.demo.core.ElementType
 import org.mobikit.demo.core.PROC_SELF_STATUS
-import org.mobikit.demo.core.measure
-import org.mobikit.demo.core.modelNotFound
 import org.mobikit.demo.core.peakRssMb
 import org.mobikit.demo.core.randomInput
+import org.mobikit.demo.core.runBenchmark
 import org.mobikit.demo.core.writeAtomically
 import java.io.File
 import java.io.IOException
@@ -25,57 +24,48 @@ import java.util.concurrent.Executors
 
 /**
  * Benchmark mode, driven by `mobikit bench --tool app` over adb (like TFLite's BenchmarkModelActivity): started
- * with the [Contract] extras, it times the model on random input in the foreground, writes the result JSON
- * atomically into the results folder, logs one `MOBIKIT_BENCH <json>` line and finishes. No UI.
+ * with the [Contract] extras, it times the model on random input in the foreground with the screen kept on,
+ * writes the result JSON atomically into the results folder, logs one `MOBIKIT_BENCH <json>` line and finishes.
+ * No UI. One run per launch: rotation does not recreate it (manifest `configChanges`), and a recreated or second
+ * instance never starts another run while one is going (core's [BenchmarkGate]). Only holders of
+ * `android.permission.DUMP` (adb's shell, not apps) may start it (manifest `android:permission`).
  */
 class BenchmarkActivity : Activity() {
-    private val worker = Executors.newSingleThreadExecutor()
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        if (!gate.tryStart(recreated = savedInstanceState != null)) {
+            finish()
+            return
+        }
+        window?.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
         val request = BenchmarkRequest.fromExtras(intent.extras.toMap())
-        worker.execute {
-            report(request, benchmark(request))
-            runOnUiThread { finish() }
-        }
-    }
-
-    override fun onDestroy() {
-        super.onDestroy()
-        worker.shutdown()
-    }
-
-    /** Runs on the worker thread, which opens, runs and closes the interpreter (the GPU delegate needs that). */
-    private fun benchmark(request: BenchmarkRequest): BenchmarkResult {
         val identity = deviceIdentity()
-        request.problem()?.let { return BenchmarkResult.failed(request, identity, null, it) }
         val store = ModelStore(this)
-        val entry = store.find(checkNotNull(request.model))
-            ?: return BenchmarkResult.failed(request, identity, null, modelNotFound(request.model))
-        var sizeBytes: Long? = null
-        return try {
-            val model = store.modelBuffer(entry)
-            sizeBytes = model.capacity().toLong()
-            val delegate = checkNotNull(request.delegate)
-            val measurement = measure(
-                request,
-                open = { BenchmarkSession.open(model, delegate, request.threads) },
-                invoke = BenchmarkSession::run,
-                close = BenchmarkSession::close,
-            )
-            val peakRss = peakRssMb(File(PROC_SELF_STATUS).readText())
-            BenchmarkResult(request, identity, measurement, sizeBytes, peakRss, null)
-        } catch (unavailable: DelegateUnavailableException) {
-            BenchmarkResult.failed(request, identity, sizeBytes, unavailable.message.orEmpty())
-        } catch (failure: Exception) {
-            BenchmarkResult.failed(request, identity, sizeBytes, failure.toString())
+        worker.execute {
+            try {
+                val result = runBenchmark(
+                    request, identity,
+                    loadModel = { name -> store.find(name)?.let(store::modelBuffer) },
+                    open = { model, delegate, threads -> BenchmarkSession.open(model, delegate, threads) },
+                    invoke = BenchmarkSession::run,
+                    close = BenchmarkSession::close,
+                    peakRssMb = { runCatching { peakRssMb(File(PROC_SELF_STATUS).readText()) }.getOrNull() },
+                )
+                report(request, result)
+            } finally {
+                gate.finished()
+                runOnUiThread { finish() }
+            }
         }
     }
 
+    /** Runs on the worker thread: the results folder is storage. */
     private fun report(request: BenchmarkRequest, result: BenchmarkResult) {
-        val target = getExternalFilesDir(Contract.RESULTS_SUBDIR)?.let(request::resultFile)
         try {
-            target?.let { writeAtomically(it, result.toJson()) }
+            getExternalFilesDir(Contract.RESULTS_SUBDIR)?.let(request::resultFile)?.let {
+                writeAtomically(it, result.toJson())
+            }
         } catch (failure: IOException) {
             Log.e(Contract.LOGCAT_TAG, failure.toString())
         }
@@ -90,6 +80,14 @@ class BenchmarkActivity : Activity() {
         }
         return DeviceIdentity(Build.DEVICE, Build.MANUFACTURER, Build.MODEL, soc, Build.VERSION.RELEASE,
             Build.VERSION.SDK_INT)
+    }
+
+    private companion object {
+        /** Process-wide, like the run it guards: it outlives any one instance of the activity. */
+        val gate = BenchmarkGate()
+
+        /** Opens, runs and closes the interpreter on one thread (the GPU delegate needs that). */
+        val worker = Executors.newSingleThreadExecutor()
     }
 }
 
@@ -107,13 +105,9 @@ private class BenchmarkSession private constructor(
         fun open(model: ByteBuffer, delegate: Delegate, threads: Int): BenchmarkSession {
             val session = LiteRtSession.open(model, delegate, threads)
             try {
-                val inputTensor = session.interpreter.getInputTensor(0)
-                val type = requireNotNull(ElementType.fromId(inputTensor.dataType().name)) {
-                    "unsupported input type ${inputTensor.dataType()}"
-                }
-                val output = ByteBuffer.allocateDirect(session.interpreter.getOutputTensor(0).numBytes())
-                    .order(ByteOrder.nativeOrder())
-                return BenchmarkSession(session, randomInput(type, inputTensor.numBytes()), output)
+                val type = session.input.type
+                val output = ByteBuffer.allocateDirect(session.outputBytes).order(ByteOrder.nativeOrder())
+                return BenchmarkSession(session, randomInput(type, session.inputBytes), output)
             } catch (failure: RuntimeException) {
                 session.close()
                 throw failure

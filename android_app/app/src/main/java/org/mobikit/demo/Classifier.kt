@@ -1,13 +1,13 @@
 package org.mobikit.demo
 
+import org.mobikit.demo.core.CropGeometry
 import org.mobikit.demo.core.Delegate
-import org.mobikit.demo.core.DelegateUnavailableException
 import org.mobikit.demo.core.FramePreprocessor
 import org.mobikit.demo.core.ModelEntry
 import org.mobikit.demo.core.OutputDecoder
 import org.mobikit.demo.core.Prediction
 import org.mobikit.demo.core.RgbaFrame
-import org.mobikit.demo.core.cpuFallbackNote
+import org.mobikit.demo.core.openWithCpuFallback
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 
@@ -35,36 +35,40 @@ class Classifier private constructor(
         return Classification(decoder.top(output, TOP_COUNT), inferenceMs)
     }
 
+    /** The square of an upright frame of this size that the model sees. */
+    fun cropOf(uprightWidth: Int, uprightHeight: Int): CropGeometry = preprocessor.geometry(uprightWidth, uprightHeight)
+
     override fun close() = session.close()
 
     companion object {
         const val TOP_COUNT = 3
 
+        /**
+         * Opens [entry] on [delegate], falling back to the CPU with a note when the delegate cannot run, and refuses
+         * a model whose model.json disagrees with the interpreter's tensors or the file's size.
+         */
         fun open(store: ModelStore, entry: ModelEntry, delegate: Delegate, threads: Int): Classifier {
             val description = store.description(entry)
             val labels = store.labels(entry)
             val model = store.modelBuffer(entry)
-            var note: String? = null
-            val session = try {
-                LiteRtSession.open(model, delegate, threads)
-            } catch (unavailable: DelegateUnavailableException) {
-                note = cpuFallbackNote(delegate, unavailable.reason)
-                LiteRtSession.open(model, Delegate.CPU, threads)
-            }
-            val inputBytes = session.interpreter.getInputTensor(0).numBytes()
-            val outputBytes = session.interpreter.getOutputTensor(0).numBytes()
-            description.mismatch(inputBytes, outputBytes)?.let { problem ->
+            val opened = openWithCpuFallback(delegate) { LiteRtSession.open(model, it, threads) }
+            val session = opened.session
+            try {
+                description.mismatch(session.input, session.output, model.capacity().toLong())?.let { problem ->
+                    throw IllegalArgumentException(problem)
+                }
+                return Classifier(
+                    session,
+                    FramePreprocessor(description),
+                    OutputDecoder(description.output, description.outputIsSoftmax, labels),
+                    ByteBuffer.allocateDirect(session.inputBytes).order(ByteOrder.nativeOrder()),
+                    ByteBuffer.allocateDirect(session.outputBytes).order(ByteOrder.nativeOrder()),
+                    opened.note,
+                )
+            } catch (failure: RuntimeException) {
                 session.close()
-                throw IllegalArgumentException(problem)
+                throw failure
             }
-            return Classifier(
-                session,
-                FramePreprocessor(description),
-                OutputDecoder(description.output, description.outputIsSoftmax, labels),
-                ByteBuffer.allocateDirect(inputBytes).order(ByteOrder.nativeOrder()),
-                ByteBuffer.allocateDirect(outputBytes).order(ByteOrder.nativeOrder()),
-                note,
-            )
         }
     }
 }

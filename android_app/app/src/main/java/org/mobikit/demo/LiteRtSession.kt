@@ -3,9 +3,13 @@ package org.mobikit.demo
 import android.os.Build
 import org.mobikit.demo.core.Delegate
 import org.mobikit.demo.core.DelegateUnavailableException
+import org.mobikit.demo.core.ElementType
+import org.mobikit.demo.core.TensorSpec
 import org.mobikit.demo.core.delegatePrecondition
+import org.mobikit.demo.core.openingFailure
 import org.mobikit.demo.core.rewound
 import org.tensorflow.lite.Interpreter
+import org.tensorflow.lite.Tensor
 import org.tensorflow.lite.gpu.CompatibilityList
 import org.tensorflow.lite.gpu.GpuDelegate
 import org.tensorflow.lite.nnapi.NnApiDelegate
@@ -16,9 +20,14 @@ import java.nio.ByteBuffer
  * GPU delegate refuses to run on another thread than the one that created it.
  */
 class LiteRtSession private constructor(
-    val interpreter: Interpreter,
+    private val interpreter: Interpreter,
     private val closeDelegate: () -> Unit,
 ) : AutoCloseable {
+
+    val input: TensorSpec get() = interpreter.getInputTensor(0).spec()
+    val output: TensorSpec get() = interpreter.getOutputTensor(0).spec()
+    val inputBytes: Int get() = interpreter.getInputTensor(0).numBytes()
+    val outputBytes: Int get() = interpreter.getOutputTensor(0).numBytes()
 
     fun run(input: ByteBuffer, output: ByteBuffer) {
         interpreter.run(input.rewound(), output.rewound())
@@ -31,27 +40,27 @@ class LiteRtSession private constructor(
 
     companion object {
         /**
-         * An interpreter on [delegate] with [threads] CPU threads (used by CPU and XNNPACK, and by any op a
-         * delegate leaves on the CPU). Throws [DelegateUnavailableException] when the delegate cannot run here.
+         * An interpreter on [delegate] with [threads] CPU threads (XNNPACK on or off as the delegate's table
+         * says). Everything that can fail for a missing or broken accelerator — the compatibility list, the
+         * delegate's constructor and its native library, the interpreter applying it — happens inside one guard and
+         * becomes a [DelegateUnavailableException]; a CPU choice's failure is the model's and passes through.
          */
         fun open(model: ByteBuffer, delegate: Delegate, threads: Int): LiteRtSession {
-            delegatePrecondition(delegate, Build.VERSION.SDK_INT, ::gpuOnCompatibilityList)?.let {
-                throw DelegateUnavailableException(delegate, it)
-            }
-            val options = Interpreter.Options()
-                .setNumThreads(threads)
-                .setUseXNNPACK(delegate == Delegate.XNNPACK)
-            val closeDelegate: () -> Unit = when (delegate) {
-                Delegate.CPU, Delegate.XNNPACK -> ({})
-                Delegate.GPU -> gpuDelegate().also { options.addDelegate(it) }::close
-                Delegate.NNAPI -> NnApiDelegate().also { options.addDelegate(it) }::close
-            }
-            return try {
-                LiteRtSession(Interpreter(model.rewound(), options), closeDelegate)
-            } catch (failure: RuntimeException) {
+            var closeDelegate: () -> Unit = {}
+            try {
+                delegatePrecondition(delegate, Build.VERSION.SDK_INT, ::gpuOnCompatibilityList)?.let {
+                    throw DelegateUnavailableException(delegate, it)
+                }
+                val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(delegate.xnnpack)
+                when (delegate) {
+                    Delegate.CPU, Delegate.XNNPACK -> Unit
+                    Delegate.GPU -> gpuDelegate().also { options.addDelegate(it) }.let { closeDelegate = it::close }
+                    Delegate.NNAPI -> NnApiDelegate().also { options.addDelegate(it) }.let { closeDelegate = it::close }
+                }
+                return LiteRtSession(Interpreter(model.rewound(), options), closeDelegate)
+            } catch (failure: Throwable) {
                 closeDelegate()
-                if (delegate == Delegate.CPU || delegate == Delegate.XNNPACK) throw failure
-                throw DelegateUnavailableException(delegate, failure.message ?: failure.toString())
+                throw openingFailure(delegate, failure)
             }
         }
 
@@ -69,4 +78,11 @@ class LiteRtSession private constructor(
             }
         }
     }
+}
+
+/** A tensor as core compares it with model.json; a type the app cannot feed is named in the failure. */
+private fun Tensor.spec(): TensorSpec {
+    val quantization = quantizationParams()
+    val type = requireNotNull(ElementType.fromId(dataType().name)) { "unsupported tensor type ${dataType()}" }
+    return TensorSpec(type, shape().toList(), quantization.scale.toDouble(), quantization.zeroPoint)
 }

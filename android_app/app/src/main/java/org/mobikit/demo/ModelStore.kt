@@ -9,19 +9,18 @@ import org.mobikit.demo.core.ModelEntry
 import org.mobikit.demo.core.ModelOrigin
 import org.mobikit.demo.core.bundledAssetPath
 import org.mobikit.demo.core.parseLabels
-import org.mobikit.demo.core.rewound
 import java.io.File
 import java.io.FileInputStream
 import java.nio.ByteBuffer
-import java.nio.ByteOrder
 import java.nio.channels.FileChannel
 
 /**
  * The model folders the app can run: pushed by `mobikit deploy` under the external models folder, or bundled in
- * the APK assets with the same layout. Creating the store creates the models folder, so adb can push into it.
+ * the APK assets with the same layout. The first look at pushed models creates the models folder, so adb can push
+ * into it; that and every other method here touches storage, so call them off the main thread.
  */
 class ModelStore(private val context: Context) {
-    private val pushedFolder: File? = context.getExternalFilesDir(Contract.MODELS_SUBDIR)
+    private val pushedFolder: File? by lazy { context.getExternalFilesDir(Contract.MODELS_SUBDIR) }
 
     fun pushedNames(): List<String> =
         pushedFolder?.listFiles()?.filter { File(it, Contract.MODEL_FILE).isFile }?.map { it.name }.orEmpty()
@@ -37,14 +36,18 @@ class ModelStore(private val context: Context) {
         else -> null
     }
 
-    /** The .tflite as the direct buffer LiteRT needs: memory-mapped when pushed, read when bundled. */
+    /**
+     * The .tflite memory-mapped, as LiteRT reads it without a copy: the pushed file, or the bundled asset's bytes
+     * inside the APK (stored uncompressed: `noCompress` in the build, so the asset has a file descriptor).
+     */
     fun modelBuffer(entry: ModelEntry): ByteBuffer = when (entry.origin) {
         ModelOrigin.PUSHED -> FileInputStream(pushedFile(entry, Contract.MODEL_FILE)).channel.use { channel ->
             channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size())
         }
-        ModelOrigin.BUNDLED -> context.assets.open(bundledAssetPath(entry.name, Contract.MODEL_FILE)).use { stream ->
-            val bytes = stream.readBytes()
-            ByteBuffer.allocateDirect(bytes.size).order(ByteOrder.nativeOrder()).put(bytes).rewound()
+        ModelOrigin.BUNDLED -> context.assets.openFd(bundledAssetPath(entry.name, Contract.MODEL_FILE)).use { asset ->
+            FileInputStream(asset.fileDescriptor).channel.use { channel ->
+                channel.map(FileChannel.MapMode.READ_ONLY, asset.startOffset, asset.declaredLength)
+            }
         }
     }
 

@@ -18,23 +18,30 @@ class AreaResampler(val sourceWidth: Int, val sourceHeight: Int, val geometry: C
     fun resample(frame: RgbaFrame, rgb: IntArray) {
         require(frame.uprightWidth == sourceWidth && frame.uprightHeight == sourceHeight) { "frame size changed" }
         require(rgb.size == geometry.size * geometry.size * CHANNELS) { "output holds ${rgb.size} values" }
-        val sums = DoubleArray(CHANNELS)
         var out = 0
         for (row in 0 until geometry.size) {
             for (column in 0 until geometry.size) {
-                sums.fill(0.0)
+                var red = 0.0
+                var green = 0.0
+                var blue = 0.0
                 for (r in rows.start[row] until rows.start[row + 1]) {
                     val y = rows.index[r]
                     for (c in columns.start[column] until columns.start[column + 1]) {
                         val weight = rows.weight[r] * columns.weight[c]
                         val pixel = frame.offset(columns.index[c], y)
-                        for (channel in 0 until CHANNELS) sums[channel] += weight * frame.byteAt(pixel + channel)
+                        red += weight * frame.byteAt(pixel)
+                        green += weight * frame.byteAt(pixel + 1)
+                        blue += weight * frame.byteAt(pixel + 2)
                     }
                 }
-                for (channel in 0 until CHANNELS) rgb[out++] = sums[channel].roundToInt().coerceIn(0, 255)
+                rgb[out++] = channelValue(red)
+                rgb[out++] = channelValue(green)
+                rgb[out++] = channelValue(blue)
             }
         }
     }
+
+    private fun channelValue(sum: Double): Int = sum.roundToInt().coerceIn(0, 255)
 
     /** Source indices and weights of output positions first..first+count along one axis (OpenCV's area table). */
     private class AxisWeights(sourceSize: Int, resizedSize: Int, first: Int, count: Int) {

@@ -1,6 +1,8 @@
 package org.mobikit.demo.core
 
 import java.io.File
+import java.nio.ByteBuffer
+import java.util.concurrent.atomic.AtomicBoolean
 
 /** What `mobikit bench --tool app` asked for, read from the intent extras named in [Contract]. */
 data class BenchmarkRequest(
@@ -102,6 +104,49 @@ fun <T> measure(request: BenchmarkRequest, open: () -> T, invoke: (T) -> Unit, c
     } finally {
         close(session)
     }
+}
+
+/**
+ * One benchmark launch from request to result, the platform's parts passed in: [loadModel] gives the model bytes
+ * (null when no such model), [open]/[invoke]/[close] drive the interpreter, [peakRssMb] reads the process's peak
+ * memory. Whatever fails — a bad request, a missing model, a delegate whose native library is absent, an invoke
+ * error — becomes a result with `error` set and no timings, so the host never waits for a result that never comes.
+ */
+fun <S> runBenchmark(
+    request: BenchmarkRequest,
+    identity: DeviceIdentity,
+    loadModel: (String) -> ByteBuffer?,
+    open: (ByteBuffer, Delegate, Int) -> S,
+    invoke: (S) -> Unit,
+    close: (S) -> Unit,
+    peakRssMb: () -> Double?,
+): BenchmarkResult {
+    request.problem()?.let { return BenchmarkResult.failed(request, identity, null, it) }
+    val name = checkNotNull(request.model)
+    val delegate = checkNotNull(request.delegate)
+    var sizeBytes: Long? = null
+    return try {
+        val model = loadModel(name)
+            ?: return BenchmarkResult.failed(request, identity, null, modelNotFound(name))
+        sizeBytes = model.capacity().toLong()
+        val measurement = measure(request, open = { open(model, delegate, request.threads) }, invoke, close)
+        BenchmarkResult(request, identity, measurement, sizeBytes, peakRssMb(), null)
+    } catch (failure: Throwable) {
+        BenchmarkResult.failed(request, identity, sizeBytes, failureText(failure))
+    }
+}
+
+/**
+ * At most one benchmark per process at a time, and none from a recreated activity: a second run would share
+ * the CPU with the first, contaminate both timings and write the result twice.
+ */
+class BenchmarkGate {
+    private val running = AtomicBoolean(false)
+
+    /** True when this launch may start the benchmark; [recreated] is an activity rebuilt from saved state. */
+    fun tryStart(recreated: Boolean): Boolean = !recreated && running.compareAndSet(false, true)
+
+    fun finished() = running.set(false)
 }
 
 /** One benchmark result with exactly the keys of [Contract.RESULT_KEYS]; null where not measured. */

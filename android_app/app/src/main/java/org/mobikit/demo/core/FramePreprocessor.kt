@@ -21,6 +21,7 @@ class FramePreprocessor(private val model: ModelDescription) {
         encoder.write(rgb, input)
     }
 
-    private fun geometry(width: Int, height: Int) =
+    /** The crop this model takes from an upright frame of [width] × [height]. */
+    fun geometry(width: Int, height: Int): CropGeometry =
         CropGeometry.of(width, height, model.resolution, model.preprocessing.cropFraction)
 }

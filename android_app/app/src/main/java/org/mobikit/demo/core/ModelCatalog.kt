@@ -26,6 +26,13 @@ fun chooseModel(allPushed: List<String>, bundled: List<String>, requested: Strin
     return ModelChoice(models, match ?: models.firstOrNull(), note)
 }
 
+/**
+ * The choice after a rescan (the app resumed; `mobikit deploy` may have pushed or replaced models meanwhile): the
+ * model on screen stays selected while it exists, and a model pushed under its name now wins over the bundled one.
+ */
+fun refreshModels(current: ModelChoice, allPushed: List<String>, bundled: List<String>): ModelChoice =
+    chooseModel(allPushed, bundled, current.selected?.name)
+
 /** Path of a bundled model's file in the APK assets, which mirror the pushed layout: models/<name>/<file>. */
 fun bundledAssetPath(vararg parts: String): String = (listOf(Contract.MODELS_SUBDIR) + parts).joinToString("/")
 

@@ -1,5 +1,7 @@
 package org.mobikit.demo.core
 
+import kotlin.math.abs
+
 /** Keys of the `model.json` that `mobikit quantize` writes next to every model. */
 object ModelJson {
     const val NAME = "name"
@@ -40,6 +42,23 @@ data class TensorSpec(val type: ElementType, val shape: List<Int>, val scale: Do
     val elements: Int get() = shape.fold(1) { product, dimension -> product * dimension }
     val byteCount: Int get() = elements * type.bytes
     val quantized: Boolean get() = type.quantized && scale != 0.0
+
+    /**
+     * How [actual] (the interpreter's tensor) differs from this description, or null when it does not. Scales
+     * are float32 in the model and may be printed with more digits in model.json, hence the relative tolerance.
+     */
+    fun difference(actual: TensorSpec): String? = when {
+        type != actual.type -> "dtype: model.json ${type.id}, model.tflite ${actual.type.id}"
+        shape != actual.shape -> "shape: model.json $shape, model.tflite ${actual.shape}"
+        quantized && (abs(scale - actual.scale) > SCALE_TOLERANCE * abs(scale) || zeroPoint != actual.zeroPoint) ->
+            "quantization: model.json scale $scale zero point $zeroPoint, " +
+                "model.tflite scale ${actual.scale} zero point ${actual.zeroPoint}"
+        else -> null
+    }
+
+    private companion object {
+        const val SCALE_TOLERANCE = 1e-6
+    }
 }
 
 /** How camera pixels become model input: real = (pixel - mean) / std after a center crop of [cropFraction]. */
@@ -57,14 +76,20 @@ data class ModelDescription(
     /** Square NHWC input: shape [1, R, R, 3]. */
     val resolution: Int get() = input.shape[1]
 
-    /** Why this description does not fit the interpreter's tensors (byte sizes), or null when it does. */
-    fun mismatch(inputBytes: Int, outputBytes: Int): String? =
-        if (inputBytes == input.byteCount && outputBytes == output.byteCount) {
-            null
-        } else {
-            "model.json describes $name with ${input.byteCount}/${output.byteCount} input/output bytes, " +
-                "model.tflite has $inputBytes/$outputBytes"
-        }
+    /**
+     * Why the interpreter's model is not the one this model.json describes, or null when it is: the dtype, shape
+     * and quantization of both tensors must match (an int8 model fed as uint8 would still have the right byte
+     * count), and so must the file size when model.json records it.
+     */
+    fun mismatch(actualInput: TensorSpec, actualOutput: TensorSpec, modelBytes: Long): String? {
+        val problems = listOfNotNull(
+            input.difference(actualInput)?.let { "input $it" },
+            output.difference(actualOutput)?.let { "output $it" },
+            sizeBytes?.takeIf { it != modelBytes }?.let { "size: model.json $it bytes, model.tflite $modelBytes" },
+        )
+        return if (problems.isEmpty()) null else "model.json does not describe $name's model.tflite: " +
+            problems.joinToString("; ")
+    }
 
     companion object {
         /**

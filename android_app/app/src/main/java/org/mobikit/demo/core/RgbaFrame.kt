@@ -5,15 +5,18 @@ import java.nio.ByteBuffer
 /**
  * A camera frame in RGBA_8888 (4 bytes per pixel, rows [rowStride] bytes apart) seen upright: the camera delivers
  * it unrotated and says how many degrees clockwise it must turn, and this view applies that turn on read.
+ * [pixelStride] is what the camera reports; any other value than 4 would make every read land on the wrong byte.
  */
 class RgbaFrame(
     private val pixels: ByteBuffer,
     val width: Int,
     val height: Int,
     private val rowStride: Int,
+    pixelStride: Int,
     val rotationDegrees: Int,
 ) {
     init {
+        require(pixelStride == BYTES_PER_PIXEL) { "pixel stride $pixelStride, RGBA_8888 needs $BYTES_PER_PIXEL" }
         require(rotationDegrees in RIGHT_ANGLES) { "rotation $rotationDegrees is not a multiple of 90" }
         require(rowStride >= width * BYTES_PER_PIXEL) { "row stride $rowStride too small for width $width" }
     }

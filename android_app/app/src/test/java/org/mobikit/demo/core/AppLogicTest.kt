@@ -69,8 +69,8 @@ class AppLogicTest {
     }
 
     @Test
-    fun fallbackNoteNamesTheDelegate() {
-        assertEquals("nnapi delegate unavailable on this device: API 26; running on CPU",
+    fun fallbackNoteNamesTheDelegateAndWhereItRunsInstead() {
+        assertEquals("nnapi delegate unavailable on this device: API 26; running on CPU (xnnpack)",
             cpuFallbackNote(Delegate.NNAPI, "API 26"))
     }
 
@@ -90,9 +90,36 @@ class AppLogicTest {
     }
 
     @Test
-    fun descriptionMustFitTheInterpreter() {
+    fun modelJsonMustDescribeTheInterpretersTensors() {
         val model = describedModel(resolution = 8)
-        assertNull(model.mismatch(8 * 8 * 3, 5))
-        assertTrue(model.mismatch(4 * 8 * 8 * 3, 5)!!.contains("768"))
+        val input = model.input
+        val output = model.output
+        assertNull(model.mismatch(input, output, 1234))
+        // Same byte count, other type: the size check alone would have fed int8 pixels to a uint8 model.
+        val asUint8 = model.mismatch(input.copy(type = ElementType.UINT8), output, 1234)!!
+        assertTrue(asUint8, asUint8.contains("input dtype: model.json int8, model.tflite uint8"))
+        assertTrue(model.mismatch(input.copy(shape = listOf(1, 3, 8, 8)), output, 1234)!!.contains("shape"))
+        val zeroPoint = model.mismatch(input, output.copy(zeroPoint = 0), 1234)!!
+        assertTrue(zeroPoint, zeroPoint.contains("output quantization"))
+        assertTrue(model.mismatch(input.copy(scale = input.scale * 1.01), output, 1234)!!.contains("scale"))
+        assertTrue(model.mismatch(input, output, 999)!!.contains("size: model.json 1234 bytes, model.tflite 999"))
+    }
+
+    @Test
+    fun float32ScalesPrintedWithMoreDigitsStillMatch() {
+        val model = describedModel(scale = 0.007843137718737125)
+        val fromInterpreter = model.input.copy(scale = 0.007843137718737125f.toDouble())
+        assertNull(model.input.difference(fromInterpreter))
+    }
+
+    @Test
+    fun rescanKeepsTheModelOnScreenAndPicksUpPushedOnes() {
+        val first = chooseModel(emptyList(), listOf("bundled", "other"), requested = "other")
+        assertEquals(ModelEntry("other", ModelOrigin.BUNDLED), first.selected)
+        val pushedLater = refreshModels(first, listOf("new", "other"), listOf("bundled", "other"))
+        assertEquals(ModelEntry("other", ModelOrigin.PUSHED), pushedLater.selected)
+        assertEquals(listOf("new", "other", "bundled"), pushedLater.models.map { it.name })
+        val nothingBefore = chooseModel(emptyList(), emptyList(), null)
+        assertEquals("new", refreshModels(nothingBefore, listOf("new"), emptyList()).selected!!.name)
     }
 }

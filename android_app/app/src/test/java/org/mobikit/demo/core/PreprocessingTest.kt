@@ -27,14 +27,15 @@ class PreprocessingTest {
         val pixels = ByteBuffer.allocate(3 * 2 * 4)
         for (y in 0 until 2) for (x in 0 until 3) pixels.put((y * 3 + x) * 4, (x + 10 * y).toByte())
         fun upright(rotation: Int): List<List<Int>> {
-            val frame = RgbaFrame(pixels, 3, 2, 12, rotation)
+            val frame = RgbaFrame(pixels, 3, 2, 12, 4, rotation)
             return List(frame.uprightHeight) { y -> List(frame.uprightWidth) { x -> frame.byteAt(frame.offset(x, y)) } }
         }
         assertEquals(listOf(listOf(0, 1, 2), listOf(10, 11, 12)), upright(0))
         assertEquals(listOf(listOf(10, 0), listOf(11, 1), listOf(12, 2)), upright(90))
         assertEquals(listOf(listOf(12, 11, 10), listOf(2, 1, 0)), upright(180))
         assertEquals(listOf(listOf(2, 12), listOf(1, 11), listOf(0, 10)), upright(270))
-        assertThrows(IllegalArgumentException::class.java) { RgbaFrame(pixels, 3, 2, 12, 45) }
+        assertThrows(IllegalArgumentException::class.java) { RgbaFrame(pixels, 3, 2, 12, 4, 45) }
+        assertThrows(IllegalArgumentException::class.java) { RgbaFrame(pixels, 3, 2, 12, 3, 0) }
     }
 
     @Test

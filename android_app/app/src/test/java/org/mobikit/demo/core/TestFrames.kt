@@ -15,7 +15,7 @@ fun patternFrame(width: Int, height: Int, rotationDegrees: Int, rowPadding: Int 
         val value = if (channel == 3) 255 else patternChannel(x, y, channel)
         pixels.put(y * rowStride + x * RgbaFrame.BYTES_PER_PIXEL + channel, value.toByte())
     }
-    return RgbaFrame(pixels, width, height, rowStride, rotationDegrees)
+    return RgbaFrame(pixels, width, height, rowStride, RgbaFrame.BYTES_PER_PIXEL, rotationDegrees)
 }
 
 /** A model description as `mobikit quantize` writes it, parsed the way the app parses it. */

@@ -1,0 +1,10 @@
+// Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
+// no behaviour. androidx.activity:activity 1.10.1, members as typed by chaquopy-stubs-androidx-activity-activity
+// 1.13.0.20260401 (androidx-stubs/activity/result/__init__.pyi); test_android_platform.py checks every member here
+// against that package.
+package androidx.activity.result;
+
+public abstract class ActivityResultLauncher<I> {
+    public ActivityResultLauncher() { throw new RuntimeException("Stub!"); }
+    public void launch(I input) { throw new RuntimeException("Stub!"); }
+}

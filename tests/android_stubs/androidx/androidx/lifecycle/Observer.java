@@ -1,0 +1,9 @@
+// Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
+// no behaviour. androidx.lifecycle:lifecycle-livedata-core (through CameraX 1.6.1), members as typed by
+// chaquopy-stubs-androidx-lifecycle-lifecycle-livedata-core 2.10.0.20260401
+// (androidx-stubs/lifecycle/__init__.pyi); test_android_platform.py checks every member here against that package.
+package androidx.lifecycle;
+
+public interface Observer<T> {
+    void onChanged(T value);
+}

@@ -1,0 +1,17 @@
+// Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
+// no behaviour. Mirrors androidx/androidx camera/camera-core/api/1.5.0-beta01.txt (commit a9b06aaf, signature
+// format 4.0: unmarked types non-null, ? nullable, ! platform); the app uses CameraX 1.6.1, whose API is a
+// superset.
+package androidx.camera.core.resolutionselector;
+
+import androidx.annotation.NonNull;
+
+public final class ResolutionSelector {
+    private ResolutionSelector() { throw new RuntimeException("Stub!"); }
+
+    public static final class Builder {
+        public Builder() { throw new RuntimeException("Stub!"); }
+        @NonNull public ResolutionSelector build() { throw new RuntimeException("Stub!"); }
+        @NonNull public Builder setAspectRatioStrategy(@NonNull AspectRatioStrategy aspectRatioStrategy) { throw new RuntimeException("Stub!"); }
+    }
+}

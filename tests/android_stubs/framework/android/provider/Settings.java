@@ -1,0 +1,10 @@
+// Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
+// no behaviour. Android API 36 (android.jar), members as typed by chaquopy-stubs-android 36.20260406
+// (android-stubs/provider/__init__.pyi); kind, modifiers and return widths from the API reference.
+// test_android_platform.py checks every member here against that package.
+package android.provider;
+
+public final class Settings {
+    public Settings() { throw new RuntimeException("Stub!"); }
+    public static final String ACTION_APPLICATION_DETAILS_SETTINGS = "android.settings.APPLICATION_DETAILS_SETTINGS";
+}

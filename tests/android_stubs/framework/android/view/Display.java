@@ -1,0 +1,10 @@
+// Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
+// no behaviour. Android API 36 (android.jar), members as typed by chaquopy-stubs-android 36.20260406
+// (android-stubs/view/__init__.pyi); kind, modifiers and return widths from the API reference.
+// test_android_platform.py checks every member here against that package.
+package android.view;
+
+public final class Display {
+    private Display() { throw new RuntimeException("Stub!"); }
+    public int getRotation() { throw new RuntimeException("Stub!"); }
+}

@@ -1,0 +1,21 @@
+// Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
+// no behaviour. Android API 36 (android.jar), members as typed by chaquopy-stubs-android 36.20260406
+// (android-stubs/view/__init__.pyi); kind, modifiers and return widths from the API reference.
+// test_android_platform.py checks every member here against that package.
+package android.view;
+
+import android.content.Context;
+
+public abstract class ViewGroup extends View {
+    public ViewGroup(Context context) { super(context); throw new RuntimeException("Stub!"); }
+
+    public static class LayoutParams {
+        public LayoutParams(int width, int height) { throw new RuntimeException("Stub!"); }
+    }
+
+    public static class MarginLayoutParams extends LayoutParams {
+        public MarginLayoutParams(int width, int height) { super(width, height); throw new RuntimeException("Stub!"); }
+        public int leftMargin;
+        public int topMargin;
+    }
+}

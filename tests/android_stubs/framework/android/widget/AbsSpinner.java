@@ -1,0 +1,15 @@
+// Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
+// no behaviour. Android API 36 (android.jar), members as typed by chaquopy-stubs-android 36.20260406
+// (android-stubs/widget/__init__.pyi); kind, modifiers and return widths from the API reference.
+// test_android_platform.py checks every member here against that package.
+package android.widget;
+
+import android.content.Context;
+
+public abstract class AbsSpinner extends AdapterView<SpinnerAdapter> {
+    public AbsSpinner(Context context) { super(context); throw new RuntimeException("Stub!"); }
+    @Override public SpinnerAdapter getAdapter() { throw new RuntimeException("Stub!"); }
+    @Override public void setAdapter(SpinnerAdapter adapter) { throw new RuntimeException("Stub!"); }
+    @Override public void setSelection(int position) { throw new RuntimeException("Stub!"); }
+    public void setSelection(int position, boolean animate) { throw new RuntimeException("Stub!"); }
+}
