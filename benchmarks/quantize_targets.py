@@ -18,7 +18,7 @@ import numpy as np
 
 from common import REFERENCE_MODELS, reference_classifier, run_models
 
-from mobikit._tf import captured_output
+from mobikit.runtime import captured_output
 from mobikit.bench import bench_host
 from mobikit.calibration import image_set
 from mobikit.evaluate import TFLiteClassifier, agreement, keras_predictor, predict_all, top_k_accuracy

@@ -16,17 +16,18 @@ SHARED = Path(os.environ.get("MOBIKIT_SHARED", ROOT.parent / "shared")).resolve(
 PHOTOS = SHARED / "data" / "photos"
 IMAGENET_DEV = SHARED / "data" / "imagenet-dev"
 KERAS_HOME = SHARED / "keras"
-
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"needs the shared test data (ImageNet weights and images) at {SHARED}; "
-    "set MOBIKIT_SHARED to its folder")
+# what the shared folder must hold (a bare folder of that name, e.g. made by a keras download attempt, is not it)
+SHARED_PRESENT = (SHARED / "data").is_dir() and (KERAS_HOME / "models").is_dir()
+SHARED_MISSING = (f"needs the shared test data (ImageNet weights and images) at {SHARED}; set MOBIKIT_SHARED to "
+                  "its folder")
+needs_shared = pytest.mark.skipif(not SHARED_PRESENT, reason=SHARED_MISSING)
 
 
 def embedded_images() -> Path:
     """The photos shipped inside the package: images any test may use, with or without the shared data."""
-    from mobikit.calibration import default_calibration_dir
+    from mobikit.images import embedded_images as shipped
 
-    return default_calibration_dir()
+    return shipped("calibration")
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 600,

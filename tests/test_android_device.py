@@ -80,19 +80,19 @@ class _phone:
 
 
 def _write_model_folder(folder: Path, tflite: bytes, labels: list[str]) -> Path:
-    """A quantize output folder with the schema `mobikit quantize` writes."""
+    """A quantize output folder with the model.json `mobikit quantize` writes (read off the model itself)."""
+    from mobikit.description import ModelDescription, model_tensors
+    from mobikit.preprocess import describe
+
     folder.mkdir(parents=True)
     (folder / "model.tflite").write_bytes(tflite)
     (folder / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
-    meta = {"schema_version": 1, "name": folder.name, "arch": "v1", "alpha": 0.25, "resolution": 32,
-            "classes": len(labels), "mode": "int8", "model_file": "model.tflite", "labels_file": "labels.txt",
-            "input": {"dtype": "int8", "shape": [1, 32, 32, 3], "scale": 0.0078125, "zero_point": -1},
-            "output": {"dtype": "int8", "shape": [1, len(labels)], "scale": 0.00390625, "zero_point": -128,
-                       "softmax": True},
-            "preprocessing": {"mode": "tf", "resize": "bilinear", "crop_fraction": 0.875},
-            "size_bytes": len(tflite), "sha256": hashlib.sha256(tflite).hexdigest(), "full_integer": True,
-            "fallback_layers": []}
-    (folder / "model.json").write_text(json.dumps(meta, indent=2))
+    tensors = model_tensors(tflite)
+    resolution = tensors[0].shape[1]
+    description = ModelDescription(folder.name, "int8", resolution, len(labels), *tensors, softmax=True,
+                                   size_bytes=0, sha256="", arch="v1", alpha=0.25, full_integer=True,
+                                   preprocessing=describe(resolution)).with_model(tflite)
+    (folder / "model.json").write_text(json.dumps(description.to_json(), indent=2))
     return folder
 
 
@@ -101,7 +101,7 @@ def tiny_tflite() -> bytes:
     """A tiny but real full-integer int8 TFLite classifier (conv → pool → dense softmax), converted here."""
     import numpy as np
 
-    from mobikit._tf import tensorflow
+    from mobikit.runtime import tensorflow
 
     tf = tensorflow()
     inputs = tf.keras.Input((32, 32, 3))
@@ -203,11 +203,13 @@ def test_deploy_installs_uploads_verifies_and_launches(adb_env, phone, model_dir
 
 
 def test_deploy_name_with_space_and_quote_and_toybox_sha256(adb_env, tmp_path, tiny_tflite, apk):
-    folder = _write_model_folder(tmp_path / "it's my model", tiny_tflite, ["a", "b"])
+    labels = [f"class {i}" for i in range(10)]
+    folder = _write_model_folder(tmp_path / "it's my model", tiny_tflite, labels)
     with _phone(adb_env, has_sha256sum=False) as device:
         result = deploy(adb_env, folder, "--device", device.serial, "--apk", str(apk))
         assert result.returncode == 0, result.stderr
-        assert device.read_file(f"{contract.MODELS_DIR}/it's my model/labels.txt") == b"a\nb\n"
+        assert device.read_file(f"{contract.MODELS_DIR}/it's my model/labels.txt") == "".join(
+            f"{label}\n" for label in labels).encode()
         assert eventually(lambda: device.apps[contract.PACKAGE].launched[-1:] == ["it's my model"])
         assert any(c.startswith("toybox sha256sum") for c in device.commands)
 

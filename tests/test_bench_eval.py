@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from mobikit.bench import bench_host, make_interpreter, random_inputs
+from mobikit.inference import make_interpreter
+from mobikit.latency import bench_host, random_inputs
 from mobikit.stats import percentile, summarize
 
 from support import assert_clean_failure, embedded_images, run_cli

@@ -8,7 +8,7 @@ import pytest
 
 from support import IMAGENET_DEV
 
-from mobikit.calibration import ImageSet, find_images
+from mobikit.images import ImageSet, find_images
 from mobikit.errors import MobikitError
 from mobikit.progress import Reporter
 
@@ -35,14 +35,15 @@ def _op_name(model, op) -> str:
 def converted(shared, tmp_path_factory):
     """(keras model, calibrated float bytes, plain int8 bytes, calibration set, evaluation set)."""
     from mobikit.models import build_model
-    from mobikit.quantize import convert_int8
+    from mobikit.convert import calibrate, requantize
 
     paths = find_images(IMAGENET_DEV)
     calib = ImageSet(paths[:CALIBRATION_IMAGES], 128, IMAGENET_DEV)
     evaluation = ImageSet(paths[CALIBRATION_IMAGES:CALIBRATION_IMAGES + EVALUATION_IMAGES], 128, IMAGENET_DEV)
     keras_model = build_model("v1", 0.25, 128)
     log_path = tmp_path_factory.mktemp("convert") / "converter-error.log"
-    calibrated, plain = convert_int8(keras_model, calib, "int8", Reporter(), log_path)
+    calibrated = calibrate(keras_model, calib, Reporter(), log_path)
+    plain = requantize(calibrated, "int8", log_path=log_path)
     return keras_model, calibrated, plain, calib, evaluation
 
 
@@ -58,7 +59,9 @@ def corrected(converted):
 
 @pytest.mark.predictions
 def test_corrected_model_is_closer_to_float(converted, corrected):
-    from mobikit.evaluate import TFLiteClassifier, class_list_for, keras_predictor, kl_divergence, predict_all
+    from mobikit.inference import TFLiteClassifier, keras_predictor, predict_all
+    from mobikit.labels import class_list_for
+    from mobikit.metrics import kl_divergence
 
     keras_model, _, plain, _, evaluation = converted
     models = {"float": keras_predictor(keras_model), "plain": TFLiteClassifier(plain),
@@ -91,13 +94,13 @@ def test_graph_and_shapes_identical_and_only_biases_changed(converted, corrected
 
 def test_report_names_every_corrected_layer(converted, corrected):
     _, report, reporter = corrected
-    assert report["images"] == CALIBRATION_IMAGES
-    names = [layer["name"] for layer in report["layers"]]
+    assert report.images == CALIBRATION_IMAGES
+    names = [layer.name for layer in report.layers]
     assert len(names) == 28 and names[0] == "conv1" and names[-1] == "conv_preds"
     assert "conv_dw_1" in names and "conv_pw_13" in names
-    assert {layer["op"] for layer in report["layers"]} == {"CONV_2D", "DEPTHWISE_CONV_2D"}
-    for layer in report["layers"]:
-        assert layer["channels"] > 0 and 0 <= layer["mean_abs_shift"] <= layer["max_abs_shift"]
+    assert {layer.op for layer in report.layers} == {"CONV_2D", "DEPTHWISE_CONV_2D"}
+    for layer in report.layers:
+        assert layer.channels > 0 and 0 <= layer.mean_abs_shift <= layer.max_abs_shift
     assert not reporter.warnings
 
 
@@ -133,19 +136,20 @@ def test_few_images_warn_with_count_and_still_correct(converted):
     few = ImageSet(calib.paths[:5], 128, IMAGENET_DEV)
     model_bytes, report = correct_biases(calibrated, plain, few, reporter)
     assert any("5 calibration images" in warning for warning in reporter.warnings), reporter.warnings
-    assert report["images"] == 5 and model_bytes != plain
+    assert report.images == 5 and model_bytes != plain
 
 
 @pytest.mark.parametrize("io", ["uint8", "float32"])
 def test_other_input_output_types(converted, tmp_path, io):
     from mobikit.bias_correction import correct_biases
-    from mobikit.evaluate import TFLiteClassifier
-    from mobikit.quantize import convert_int8
+    from mobikit.convert import calibrate, requantize
+    from mobikit.inference import TFLiteClassifier
 
     keras_model, _, _, calib, evaluation = converted
     few = ImageSet(calib.paths[:16], 128, IMAGENET_DEV)
-    calibrated, plain = convert_int8(keras_model, few, io, Reporter(), tmp_path / "converter-error.log")
+    calibrated = calibrate(keras_model, few, Reporter(), tmp_path / "converter-error.log")
+    plain = requantize(calibrated, io)
     model_bytes, report = correct_biases(calibrated, plain, few, Reporter())
-    assert len(model_bytes) == len(plain) and model_bytes != plain and len(report["layers"]) == 28
+    assert len(model_bytes) == len(plain) and model_bytes != plain and len(report.layers) == 28
     _, image = next(evaluation.items())
     assert np.isfinite(TFLiteClassifier(model_bytes)(image[None])).all()

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mobikit.calibration import calibration_and_holdout, find_images, image_set, sample
+from mobikit.images import calibration_and_holdout, find_images, image_set, sample
 from mobikit.errors import UsageError
 from mobikit.preprocess import center_crop, crop_geometry, preprocess, to_rgb
 

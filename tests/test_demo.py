@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from mobikit.calibration import read_image
-from mobikit.demo import demo
-from mobikit.evaluate import load_classifier
+from mobikit.images import read_image
+from mobikit.live_demo import demo
+from mobikit.evaluation import load_classifier
 from mobikit.preprocess import preprocess, to_rgb
-from mobikit.quantize import QuantizeRequest, quantize
+from mobikit.quantization import QuantizeRequest, quantize
 
 from support import assert_clean_failure, embedded_images, link_images, run_cli
 
@@ -63,8 +63,9 @@ def video_frames(path) -> list[np.ndarray]:
 
 def top1_names(model, rgb_images) -> list[str]:
     """The model's top-1 label per image through the evaluation path (not the demo's code)."""
-    predict, resolution, _, class_list = load_classifier(model)
-    return [class_list.names[int(np.argmax(predict(preprocess(rgb, resolution)[None])[0]))] for rgb in rgb_images]
+    classifier = load_classifier(model)
+    return [classifier.class_list.names[int(np.argmax(classifier.predict(preprocess(rgb, classifier.resolution)[None])[0]))]
+            for rgb in rgb_images]
 
 
 def test_video_top1_follows_the_photo_and_the_annotated_video_is_written(trained, video, tmp_path):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from mobikit.profile import profile
+from mobikit.cost import profile
 
 from support import assert_clean_failure, run_cli
 

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from mobikit.quantize import QuantizeRequest, quantize
+from mobikit.outputs import MARKER
+from mobikit.quantization import QuantizeRequest, quantize
 
 from support import assert_clean_failure, embedded_images, run_cli
 
@@ -47,7 +48,7 @@ def test_int8_model_is_small_fast_and_agrees_with_float(imagenet_run):
 def test_output_folder_describes_the_model(imagenet_run):
     output, data, _ = imagenet_run
     assert {p.name for p in output.iterdir()} == {"model.tflite", "labels.txt", "model.json", "report.json",
-                                                  "report.md"}
+                                                  "report.md", MARKER}
     description = json.loads((output / "model.json").read_text())
     blob = (output / "model.tflite").read_bytes()
     assert description["sha256"] == hashlib.sha256(blob).hexdigest() and description["size_bytes"] == len(blob)
@@ -74,7 +75,7 @@ def test_modes_and_io_types(tmp_path, mode, io, dtype):
 
 
 def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_path):
-    from mobikit.calibration import embedded_images
+    from mobikit.images import embedded_images
 
     result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--output",
                      str(tmp_path / "m"), "--json")

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from mobikit.progress import Reporter
-from mobikit.models import Config
-from mobikit.sweep import SweepRequest, _load_cell, sweep
+from mobikit.architectures import Config
+from mobikit.sweeping import SweepRequest, load_cell, sweep
 
 from support import assert_clean_failure, embedded_images, run_cli
 
@@ -63,8 +63,8 @@ def test_a_cell_made_from_other_inputs_is_not_reused(swept):
     request, result = swept
     folder = request.output / "cells" / result.cells[0].name
     config = Config("v1", 0.25, 96)
-    assert _load_cell(folder, request.inputs(), config) is not None
-    assert _load_cell(folder, {**request.inputs(), "calib_samples": 5}, config) is None
+    assert load_cell(folder, request.inputs(), config) is not None
+    assert load_cell(folder, {**request.inputs(), "calib_samples": 5}, config) is None
 
 
 def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path):

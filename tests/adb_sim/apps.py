@@ -1,6 +1,6 @@
 """What runs on the simulated phone: TFLite's benchmark_model and the demo app's benchmark mode.
 
-Both run the pushed model with the host LiteRT interpreter (mobikit.bench) and report in the real formats:
+Both run the pushed model with the host LiteRT interpreter (mobikit.inference) and report in the real formats:
 benchmark_model prints stdout like the transcripts in ../shared/fixtures/benchmark_model (the 2024 `INFO:` format,
 or the 2019 one), the app writes its result JSON (contract.RESULT_KEYS) and a `MOBIKIT_BENCH <json>` logcat line.
 Runs are exactly --warmup_runs/--num_runs (no minimum duration), to keep tests fast. The simulated phone has no
@@ -15,7 +15,8 @@ import resource
 import time
 
 from mobikit.android import contract
-from mobikit.bench import make_interpreter, random_inputs
+from mobikit.inference import make_interpreter
+from mobikit.latency import random_inputs
 from mobikit.stats import summarize
 
 from .device import SimDevice

@@ -16,15 +16,15 @@ layer, memory stays one batch deep, and every stage runs under XNNPACK, the kern
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .calibration import ImageSet
+from .images import ImageSet
 from .tensor_names import keras_layer_name
 from .errors import MobikitError
-from .evaluate import quantize_array
+from .inference import make_interpreter, quantize_array
 from .progress import Reporter
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -66,9 +66,29 @@ class _Stage:
     carried: list[int]
 
 
+@dataclass(frozen=True)
+class LayerShift:
+    """How much one layer's bias moved, in output units."""
+
+    name: str
+    op: str
+    channels: int
+    mean_abs_shift: float
+    max_abs_shift: float
+
+
+@dataclass(frozen=True)
+class CorrectionReport:
+    images: int
+    layers: tuple[LayerShift, ...]
+
+    def to_json(self) -> dict:
+        return {"images": self.images, "layers": [asdict(layer) for layer in self.layers]}
+
+
 def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: Reporter,
-                   threads: int = 2) -> tuple[bytes, dict]:
-    """The bias-corrected int8 model and a JSON-ready report of the per-layer shifts."""
+                   threads: int = 2) -> tuple[bytes, CorrectionReport]:
+    """The bias-corrected int8 model and the per-layer shifts."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     if len(calib) < MIN_STABLE_IMAGES:
@@ -100,14 +120,14 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
             gap = float_means[k] - (mean - layer.output_zero_point) * layer.output_scale
             steps = np.round(gap / np.maximum(inside, MIN_ACTIVE_FRACTION) / layer.bias_step)
             bias[:] = np.clip(bias.astype(np.int64) + steps, INT32.min, INT32.max)
-    report = {"images": images, "layers": [_layer_report(layer, (bias.astype(np.int64) - start) * layer.bias_step)
-                                           for layer, bias, start in zip(layers, biases, original)]}
-    return bytes(corrected), report
+    shifts = tuple(_shift(layer, (bias.astype(np.int64) - start) * layer.bias_step)
+                   for layer, bias, start in zip(layers, biases, original))
+    return bytes(corrected), CorrectionReport(images, shifts)
 
 
-def _layer_report(layer: _Layer, shift: np.ndarray) -> dict:
-    return {"name": layer.name, "op": layer.op, "channels": layer.channels,
-            "mean_abs_shift": float(np.mean(np.abs(shift))), "max_abs_shift": float(np.max(np.abs(shift)))}
+def _shift(layer: _Layer, shift: np.ndarray) -> LayerShift:
+    return LayerShift(layer.name, layer.op, layer.channels, float(np.mean(np.abs(shift))),
+                      float(np.max(np.abs(shift))))
 
 
 def _op_names() -> dict[int, str]:
@@ -297,8 +317,6 @@ def _padded(batch: np.ndarray) -> np.ndarray:
 
 def _batched_interpreter(model_bytes: bytes, threads: int):
     """An XNNPACK interpreter whose inputs all take BATCH images at once."""
-    from .bench import make_interpreter
-
     interpreter = make_interpreter(model_bytes, threads)
     for detail in interpreter.get_input_details():
         interpreter.resize_tensor_input(detail["index"], [BATCH, *detail["shape"][1:]])

@@ -1,4 +1,13 @@
-"""One small error hierarchy: the library raises, the CLI turns each into a one-line message and an exit code."""
+"""One small error hierarchy: the library raises, the CLI turns each into a one-line message and an exit code.
+
+Messages name the library's parameters (`calib_samples`), never command-line flags: a message template marks them
+as `{calib_samples}` and lists them in `params`, so a Python caller reads "calib_samples must be >= 1" and the CLI,
+through its one parameter → flag mapping, prints "--calib-samples must be >= 1".
+"""
+
+from __future__ import annotations
+
+from typing import Callable
 
 
 class MobikitError(Exception):
@@ -6,8 +15,25 @@ class MobikitError(Exception):
 
     exit_code = 1
 
+    def __init__(self, template: str, *params: str, **values):
+        self.template, self.params, self.values = template, params, values
+        super().__init__(self.render())
+
+    def render(self, name_of: Callable[[str], str] = str) -> str:
+        """The message with each parameter written as `name_of(parameter)`."""
+        if not self.params and not self.values:
+            return self.template
+        return self.template.format(**{param: name_of(param) for param in self.params}, **self.values)
+
 
 class UsageError(MobikitError):
     """The command line or the inputs are wrong (exit 2)."""
 
     exit_code = 2
+
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of an exception's message (a library's multi-line error in one line), else its type."""
+    line = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return line[:limit]

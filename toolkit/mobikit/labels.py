@@ -8,6 +8,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from .errors import UsageError
+
 _SYNSET = re.compile(r"^(n\d{8})[_\-.]")
 
 
@@ -47,10 +49,49 @@ def generic(count: int) -> ClassList:
     return ClassList(tuple("" for _ in range(count)), tuple(f"class_{i}" for i in range(count)))
 
 
-def read_labels_file(path: str | Path) -> ClassList:
-    """A labels.txt (one name per line) as written into every output folder."""
-    names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_labels_file(path: str | Path, param: str = "labels") -> ClassList:
+    """A labels.txt (one name per line, as written into every output folder); a UsageError for a file that is
+    missing, a folder, not UTF-8 or empty. A byte-order mark is dropped."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first name
+    except IsADirectoryError:
+        raise UsageError("{%s} {path} is a folder, not a labels file" % param, param, path=str(path)) from None
+    except FileNotFoundError:
+        raise UsageError("{%s} file not found: {path}" % param, param, path=str(path)) from None
+    except UnicodeDecodeError:
+        raise UsageError("{%s} file {path} is not UTF-8 text" % param, param, path=str(path)) from None
+    except OSError as exc:
+        raise UsageError("cannot read {%s} file {path}: {reason}" % param, param, path=str(path),
+                         reason=exc.strerror) from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise UsageError("{%s} file {path} names no class" % param, param, path=str(path))
     return ClassList(tuple("" for _ in names), tuple(names))
+
+
+def _named_twice(names: tuple[str, ...]) -> str | None:
+    folded = [_fold(name) for name in names]
+    return next((name for name, key in zip(names, folded) if folded.count(key) > 1), None)
+
+
+def class_list_for(classes: int, labels_file: str | Path | None = None, param: str = "labels") -> ClassList:
+    """The label names of a model: a labels file (for 1000 classes its names with ImageNet's synsets, so synset-named
+    images stay labelled), else ImageNet for 1000 classes, else class_<i>."""
+    if labels_file is not None:
+        class_list = read_labels_file(labels_file, param)
+        if len(class_list) != classes:
+            raise UsageError("{%s} file {path} has {count} labels but the model has {classes} classes" % param,
+                             param, path=str(labels_file), count=len(class_list), classes=classes)
+        if classes == len(imagenet()):  # ImageNet's synsets keep images labelled (its names repeat: "crane")
+            return ClassList(imagenet().synsets, class_list.names)
+        twice = _named_twice(class_list.names)
+        if twice is not None:
+            raise UsageError("{%s} file {path} names the class {name!r} twice (names are compared ignoring case, "
+                             "spaces and underscores), so class-named folders would be ambiguous" % param, param,
+                             path=str(labels_file), name=twice)
+        return class_list
+    return imagenet() if classes == len(imagenet()) else generic(classes)
 
 
 def label_of(path: Path, root: Path, classes: ClassList) -> int | None:

@@ -1,12 +1,72 @@
-"""Accuracy–cost figures as PNG files: matplotlib on the Agg backend (headless), each file written atomically."""
+"""Every figure mobikit draws, as PNG: matplotlib on the Agg backend (headless, no display needed)."""
 
 from __future__ import annotations
 
+import io
 import os
 import textwrap
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
 
-from . import atomic
+from .outputs import new_file
+
+if TYPE_CHECKING:
+    from .fallback import FallbackResult
+    from .layer_error import LayerError
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    _pyplot().close(figure)
+    return buffer.getvalue()
+
+
+def analysis_png(errors: "list[LayerError]", title: str, fallback: Iterable[str] = ()) -> bytes:
+    """Bar chart of RMSE/scale per tensor in network order; layers kept in float are drawn in red."""
+    plt = _pyplot()
+    fallback = set(fallback)
+    figure, axes = plt.subplots(figsize=(max(8.0, 0.16 * len(errors) + 2), 4.5))
+    colors = ["tab:red" if e.layer in fallback else "tab:blue" for e in errors]
+    axes.bar(range(len(errors)), [e.rmse_scale for e in errors], color=colors)
+    axes.set_xticks(range(len(errors)), [e.layer for e in errors], rotation=90, fontsize=6)
+    axes.set_ylabel("RMSE / scale (quantization steps)")
+    axes.set_title(title + (" — red: kept in float" if fallback else ""))
+    axes.set_xlim(-1, len(errors))
+    figure.tight_layout()
+    return _png(figure)
+
+
+def tradeoff_png(result: "FallbackResult", title: str) -> bytes:
+    """The fallback search's accuracy / latency trade-off: one point per step."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6.5, 4))
+    x = [len(s.layers) for s in result.steps]
+    if result.float_top1 is not None:
+        axes.plot(x, [100 * (s.top1 or 0) for s in result.steps], "o-", label="int8 top-1 %")
+        axes.axhline(100 * result.float_top1, color="gray", linestyle="--", label="float top-1 %")
+    axes.plot(x, [100 * s.agreement for s in result.steps], "s-", label="agreement with float %")
+    axes.set_xlabel("layers kept in float")
+    axes.set_ylabel("%")
+    axes.set_xticks(x)
+    ratio_axes = axes.twinx()
+    ratio_axes.plot(x, [s.latency_ratio for s in result.steps], "^:", color="tab:red", label="latency / int8")
+    ratio_axes.set_ylabel("latency / full-integer int8")
+    lines = axes.get_legend_handles_labels()
+    more = ratio_axes.get_legend_handles_labels()
+    axes.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="lower right")
+    axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return _png(figure)
 
 
 @dataclass
@@ -28,9 +88,7 @@ class Series:
 def scatter(path: str | os.PathLike, series: list[Series], title: str, xlabel: str, ylabel: str,
             log_x: bool = False, note: str | None = None) -> None:
     """Labelled points per series, joined in x order, saved as a PNG; `note` is printed under the axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    _pyplot()
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8, 5.5), dpi=120, layout="constrained")
@@ -60,5 +118,41 @@ def scatter(path: str | os.PathLike, series: list[Series], title: str, xlabel: s
         axes.legend()
     if note:
         figure.supxlabel(textwrap.fill(note, 120), fontsize=8)
-    with atomic.atomic_path(path) as tmp:
+    with new_file(path) as tmp:
         figure.savefig(tmp, format="png")
+
+
+def sweep_figures(output, arch: str, threads: int, untrained: bool, cells: list, metric: str) -> dict[str, str]:
+    """A sweep's accuracy against mult-adds (log x) and against measured latency, float and int8 series."""
+    from pathlib import Path
+
+    from .report import sweep_metric_note
+
+    done = [cell for cell in cells if cell.status == "done"]
+    if not done:
+        return {}
+    suffix = " — untrained (random weights)" if untrained else ""
+    if metric == "top1":
+        ylabel = "top-1 accuracy (%)"
+        pairs = (("float", "float_top1", "float_latency_ms"), ("int8", "int8_top1", "int8_latency_ms"))
+    else:
+        ylabel = "int8 top-1 agreement with float (%)"
+        pairs = (("int8", "agreement", "int8_latency_ms"),)
+    figures = {}
+    for key, x_of, xlabel, log_x in (
+            ("macs", lambda c, _: c.mult_adds / 1e6, "mult-adds (millions, log scale)", True),
+            ("latency", lambda c, latency: getattr(c, latency), f"median latency (ms, host, {threads} thread(s))",
+             False)):
+        series = []
+        for name, y_key, latency_key in pairs:
+            line = Series(name, marker="o" if name == "float" else "s")
+            for cell in done:
+                if getattr(cell, y_key) is not None:
+                    line.add(x_of(cell, latency_key), 100 * getattr(cell, y_key), cell.label)
+            series.append(line)
+        what = "mult-adds" if key == "macs" else "latency"
+        path = Path(output) / f"sweep_{metric}_vs_{key}.png"
+        scatter(path, series, f"MobileNet {arch}: {ylabel.split(' (')[0]} vs {what}{suffix}", xlabel, ylabel,
+                log_x=log_x, note=sweep_metric_note(metric))
+        figures[key] = str(path)
+    return figures

@@ -1,7 +1,8 @@
 """The one preprocessing rule, used by calibration, evaluation, the host demo and (mirrored) the Android app.
 
-Resize so the shorter side is R / 0.875 (INTER_AREA), center-crop R×R, scale pixels to [-1, 1]. The geometry is
-integer arithmetic with round-half-up so the Kotlin mirror computes the same rectangle (`crop_geometry`).
+Turn the image upright (EXIF orientation), resize so the shorter side is R / 0.875 (INTER_AREA), center-crop R×R,
+scale pixels to [-1, 1]. The geometry is integer arithmetic with round-half-up so the Kotlin mirror computes the same
+rectangle (`crop_geometry`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+# EXIF orientation tag → (mirror left-right first, then rotate clockwise by degrees): what turns the stored pixels
+# into the picture as the camera saw it. Mirrored by the Android app's core (`ExifOrientation`).
+ORIENTATIONS = {1: (False, 0), 2: (True, 0), 3: (False, 180), 4: (True, 180),
+                5: (True, 270), 6: (False, 90), 7: (True, 90), 8: (False, 270)}
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The upright image for an EXIF orientation tag (unknown tags leave the image as stored)."""
+    mirror, degrees = ORIENTATIONS.get(orientation, (False, 0))
+    if mirror:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(np.rot90(image, k=-(degrees // 90)) if degrees else image)
 
 
 def center_crop(rgb: np.ndarray, resolution: int) -> np.ndarray:

@@ -1,69 +1,146 @@
-"""report.md: the verification of a quantize run as a person reads it."""
+"""Every Markdown view of a run: report.md of quantize (with its fallback and analysis sections) and sweep.md."""
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING, Iterable
 
-def pct(value) -> str:
-    """A fraction as a percentage for tables; "–" when not measured."""
-    return "–" if value is None else f"{100 * value:.1f}%"
+from .formatting import MISSING, megabytes, ms, number, pct
+from .layer_error import LayerError, worst_layers
+
+if TYPE_CHECKING:
+    from .fallback import FallbackResult
+    from .quantization import QuantizeResult
+
+ANALYSIS_HEADING = "## Per-layer quantization error"
 
 
-def _ms(value) -> str:
-    return "–" if value is None else f"{value:.2f} ms"
+def kl(value) -> str:
+    return number(value, ".4f")
 
 
-def _size(value) -> str:
-    return "–" if value is None else f"{value / 1e6:.2f} MB"
-
-
-def render_markdown(report: dict) -> str:
-    ev, size, latency = report["eval"], report["size_bytes"], report["latency_ms"]
-    description = report["description"]
+def render_quantize_report(result: "QuantizeResult") -> str:
+    """report.md: the verification, bias correction, fallback search and analysis of one quantize run."""
+    description, ev, latency = result.description, result.eval, result.latency_ms
     lines = [
-        f"# {report['model']}",
-        "",
-        f"Mode **{report['mode']}**, input/output {report['io']}; "
-        + ("full-integer" if description.get("full_integer") else "not full-integer")
-        + (f"; float fallback layers: {', '.join(description['fallback_layers'])}"
-           if description.get("fallback_layers") else "")
-        + ("; bias correction on" if description.get("bias_correction") else "") + ".",
-        "",
-        f"Calibration: {report['calibration']['samples']} images from `{report['calibration']['source']}`"
-        + (f" ({report['calibration']['skipped']} unreadable files skipped)" if report["calibration"]["skipped"] else "")
-        + f". Verification: {ev['n']} images, {ev['source']}.",
-        "",
-        "| | float | " + report["mode"] + " |",
-        "|---|---|---|",
+        f"# {result.model}", "",
+        f"Mode **{result.mode}**, input/output {result.io}; "
+        + ("full-integer" if description.full_integer else "not full-integer")
+        + (f"; float fallback layers: {', '.join(description.fallback_layers)}" if description.fallback_layers else "")
+        + ("; bias correction on" if description.bias_correction else "") + ".", "",
+        f"Calibration: {result.calib_samples} images from `{result.calib_source}`"
+        + (f" ({result.calib_skipped} unreadable files skipped)" if result.calib_skipped else "")
+        + f". Verification: {ev.n} images, {result.eval_source}.", "",
+        f"| | float | {result.mode} |", "|---|---|---|",
     ]
-    if ev["labelled"]:
-        lines.append(f"| top-1 | {pct(ev['float_top1'])} | {pct(ev['quant_top1'])} |")
-        lines.append(f"| top-5 | {pct(ev['float_top5'])} | {pct(ev['quant_top5'])} |")
+    if ev.labelled:
+        lines += [f"| top-1 | {pct(ev.float_top1)} | {pct(ev.quant_top1)} |",
+                  f"| top-5 | {pct(ev.float_top5)} | {pct(ev.quant_top5)} |"]
     lines += [
-        f"| top-1 agreement with float | – | {pct(ev['agreement'])} |",
-        f"| size | {_size(size['float'])} | {_size(size['quant'])} ({size['quant'] / size['float']:.2f}×) |",
-        f"| latency (median, {latency['threads']} threads, {latency['delegate']}) | {_ms(latency['float'])} | "
-        f"{_ms(latency['quant'])} ({latency['quant'] / latency['float']:.2f}×) |",
-        "",
+        f"| top-1 agreement with float | {MISSING} | {pct(ev.agreement)} |",
+        f"| size | {megabytes(result.float_size_bytes)} | {megabytes(result.size_bytes)} "
+        f"({result.size_bytes / result.float_size_bytes:.2f}×) |",
+        f"| latency (median, {result.threads} threads, xnnpack) | {ms(latency['float'])} | {ms(latency['quant'])} "
+        f"({latency['quant'] / latency['float']:.2f}×) |", "",
     ]
-    correction = report.get("bias_correction")
-    if correction:
-        plain, corrected = correction["plain"], correction["corrected"]
+    correction = result.bias_correction
+    if correction is not None:
         lines += ["## Bias correction", "", "| | plain int8 | corrected int8 |", "|---|---|---|",
-                  f"| agreement with float | {pct(plain['agreement'])} | {pct(corrected['agreement'])} |"]
-        if plain["labelled"]:
-            lines.append(f"| top-1 | {pct(plain['quant_top1'])} | {pct(corrected['quant_top1'])} |")
-            lines.append(f"| top-5 | {pct(plain['quant_top5'])} | {pct(corrected['quant_top5'])} |")
-        kl = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
-        lines += [f"| KL(float ‖ int8) | {kl(plain['kl'])} | {kl(corrected['kl'])} |",
-                  f"| layers corrected | – | {len(correction.get('layers', []))} |", ""]
-    analysis = report.get("analysis")
-    if analysis:
-        lines += ["## Per-layer quantization error", "",
-                  f"See [analysis.csv](analysis.csv) and the chart: ![RMSE/scale per layer]({analysis['plot']})", ""]
+                  f"| agreement with float | {pct(correction.plain.agreement)} | {pct(correction.corrected.agreement)} |"]
+        if correction.plain.labelled:
+            lines += [f"| top-1 | {pct(correction.plain.quant_top1)} | {pct(correction.corrected.quant_top1)} |",
+                      f"| top-5 | {pct(correction.plain.quant_top5)} | {pct(correction.corrected.quant_top5)} |"]
+        lines += [f"| KL(float ‖ int8) | {kl(correction.plain_kl)} | {kl(correction.corrected_kl)} |",
+                  f"| layers corrected | {MISSING} | {len(correction.report.layers)} |", ""]
     lines += ["## Phases", "", "| phase | seconds |", "|---|---|"]
-    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in report["timings_s"].items()]
-    if report.get("notes") or report.get("warnings"):
+    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in result.timings_s.items()]
+    if result.notes or result.warnings:
         lines += ["", "## Notes", ""]
-        lines += [f"- {note}" for note in report.get("notes", [])]
-        lines += [f"- warning: {warning}" for warning in report.get("warnings", [])]
+        lines += [f"- {note}" for note in result.notes]
+        lines += [f"- warning: {warning}" for warning in result.warnings]
+    text = "\n".join(lines) + "\n"
+    if result.fallback is not None:
+        text += "\n" + fallback_section(result.fallback, "fallback.png" if "fallback.png" in result.files else None)
+    if result.analysis:
+        text = with_analysis(text, result.analysis)
+    return text
+
+
+def fallback_section(fallback: "FallbackResult", plot: str | None) -> str:
+    """report.md section: every step of the search, and the trade-off chart."""
+    lines = ["## Float fallback search", "",
+             f"Target: {fallback.target}. Result: " + ("met" if fallback.met else "**not met**")
+             + f" ({fallback.stopped}). Layers kept in float: "
+             + (", ".join(fallback.layers) if fallback.layers else "none (full-integer)") + ".", "",
+             "| layers in float | top-1 | agreement | latency | × int8 | size | meets target |",
+             "|---|---|---|---|---|---|---|"]
+    for step in fallback.steps:
+        lines.append(f"| {', '.join(step.layers) or '– (full-integer)'} | {pct(step.top1)} | {pct(step.agreement)} | "
+                     f"{ms(step.latency_ms)} | {step.latency_ratio:.2f}× | {megabytes(step.size_bytes)} | "
+                     f"{'yes' if step.met else 'no'} |")
+    if plot:
+        lines += ["", f"![accuracy / latency trade-off]({plot})"]
+    return "\n".join(lines) + "\n"
+
+
+def analysis_entry(errors: Iterable[LayerError]) -> dict:
+    """The report.json "analysis" object: the files and the worst layers."""
+    errors = list(errors)
+    return {"csv": "analysis.csv", "plot": "analysis.png", "tensors": len(errors),
+            "worst": [{"layer": e.layer, "op": e.op, "rmse_scale": e.rmse_scale} for e in worst_layers(errors)]}
+
+
+def with_analysis(markdown: str, errors: Iterable[LayerError]) -> str:
+    """report.md with its per-layer analysis section replaced (or added at the end)."""
+    errors = list(errors)
+    worst = ", ".join(f"{e.layer} ({e.rmse_scale:.2f})" for e in worst_layers(errors, 5))
+    section = (f"{ANALYSIS_HEADING}\n\nRMSE/scale (error in quantization steps) of {len(errors)} quantized tensors "
+               f"on the calibration images; worst: {worst}. See [analysis.csv](analysis.csv) and the chart: "
+               "![RMSE/scale per layer](analysis.png)\n")
+    kept = re.sub(rf"\n?{re.escape(ANALYSIS_HEADING)}\n.*?(?=\n## |\Z)", "", markdown, flags=re.S).rstrip("\n")
+    return kept + "\n\n" + section
+
+
+def sweep_metric_note(metric: str) -> str | None:
+    if metric == "top1":
+        return None
+    return ("No labelled evaluation images: top-1 needs labelled --eval images (ImageNet synset file-name prefix or "
+            "class subfolders), so the figures show the int8 model's agreement with the float model instead.")
+
+
+def render_sweep_report(arch: str, threads: int, untrained: bool, cells: list, metric: str,
+                        figures: dict[str, str]) -> str:
+    """sweep.md: every cell of the grid, the cells not run and why, and the figures."""
+    from pathlib import Path
+
+    lines = [f"# mobikit sweep: MobileNet {arch}", ""]
+    if untrained:
+        lines += ["**Untrained** (`--weights none`): random weights, so accuracies are chance level; the sweep "
+                  "measures cost and latency only.", ""]
+    note = sweep_metric_note(metric)
+    if note:
+        lines += [note, ""]
+    lines += [f"Latency: median of host `invoke()` runs, {threads} thread(s), XNNPACK. Mult-adds counted as the "
+              "papers count them.", "",
+              "| α | resolution | mult-adds | params | float top-1 | int8 top-1 | float top-5 | int8 top-5 | "
+              "agreement | float ms | int8 ms | float size | int8 size | images | status |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for cell in cells:
+        status = cell.status + (" (reused)" if cell.reused else "")
+        lines.append(
+            f"| {cell.alpha:g} | {cell.resolution} | {number(cell.mult_adds and cell.mult_adds / 1e6, '.1f')}M | "
+            f"{number(cell.params and cell.params / 1e6, '.2f')}M | {pct(cell.float_top1)} | {pct(cell.int8_top1)} | "
+            f"{pct(cell.float_top5)} | {pct(cell.int8_top5)} | {pct(cell.agreement)} | "
+            f"{ms(cell.float_latency_ms, unit=False)} | {ms(cell.int8_latency_ms, unit=False)} | "
+            f"{megabytes(cell.float_size_bytes)} | {megabytes(cell.int8_size_bytes)} | {number(cell.eval_n)} | "
+            f"{status} |")
+    not_run = [cell for cell in cells if cell.status != "done"]
+    if not_run:
+        lines += ["", "## Not run", ""]
+        lines += [f"- α{cell.alpha:g}@{cell.resolution} {cell.status}: {cell.reason}" for cell in not_run]
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{key}]({Path(path).name})" for key, path in figures.items()]
+    elif not any(cell.status == "done" for cell in cells):
+        lines += ["", "No cell ran, so there are no figures."]
     return "\n".join(lines) + "\n"

@@ -95,7 +95,7 @@ class Device:
 
 def find_adb(explicit: str | os.PathLike | None = None) -> str:
     """`--adb`, then `$ADB`, then `$ANDROID_HOME/platform-tools/adb`, then PATH; an explicit choice must exist."""
-    for origin, value in (("--adb", explicit), ("$ADB", os.environ.get("ADB"))):
+    for origin, value in (("adb", explicit), ("$ADB", os.environ.get("ADB"))):
         if value:
             path = Path(value).expanduser()
             if path.is_file() and os.access(path, os.X_OK):
@@ -103,7 +103,9 @@ def find_adb(explicit: str | os.PathLike | None = None) -> str:
             found = shutil.which(str(value))
             if found:
                 return found
-            raise AdbNotFound(f"adb not found at {value} (from {origin})")
+            if origin == "adb":
+                raise AdbNotFound("adb not found at {path} (from {adb})", "adb", path=str(value))
+            raise AdbNotFound("adb not found at {path} (from {origin})", path=str(value), origin=origin)
     for home in (os.environ.get("ANDROID_HOME"), os.environ.get("ANDROID_SDK_ROOT")):
         if home:
             candidate = Path(home) / "platform-tools" / "adb"
@@ -113,7 +115,7 @@ def find_adb(explicit: str | os.PathLike | None = None) -> str:
     if found:
         return found
     raise AdbNotFound("adb not found: install Android platform-tools (Debian/Ubuntu: apt-get install adb), "
-                      "or pass --adb PATH, set $ADB, or set $ANDROID_HOME")
+                      "or pass {adb} PATH, set $ADB, or set $ANDROID_HOME", "adb")
 
 
 class Adb:
@@ -198,7 +200,8 @@ def _is_transport_error(stderr: str) -> bool:
 def select_device(adb: Adb, spec: str | None) -> tuple[Adb, Device]:
     """Resolve `--device` (serial, case-insensitive model substring; default $ANDROID_SERIAL or the only device)."""
     if spec is not None and spec.lower() == HOST:
-        raise UsageError("this command needs a phone: pass --device SERIAL or a model name such as 'pixel'")
+        raise UsageError("this command needs a phone: pass {device} SERIAL or a model name such as 'pixel'",
+                         "device")
     spec = spec or os.environ.get("ANDROID_SERIAL") or None
     devices = adb.devices()
     if spec is None:
@@ -214,8 +217,8 @@ def select_device(adb: Adb, spec: str | None) -> tuple[Adb, Device]:
         raise NoSuchDevice(f"no device matches '{spec}'; connected: {listing}{hint}")
     if len(matches) > 1:
         what = f"'{spec}' matches" if spec else "several devices are connected:"
-        raise NoSuchDevice(f"{what} {len(matches)} devices: {'; '.join(d.describe() for d in matches)} "
-                           "— pass --device SERIAL")
+        raise NoSuchDevice("{what} {count} devices: {listing} — pass {device} SERIAL", "device", what=what,
+                           count=len(matches), listing="; ".join(d.describe() for d in matches))
     device = matches[0]
     if device.state != "device":
         raise DeviceUnavailable(f"device {device.serial} is {device.state}: {_fix_hint([device])}")

@@ -7,16 +7,15 @@ then renamed into place: a dropped cable or a corrupted copy never replaces the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..description import ModelDescription, file_sha256, load_output_folder
 from ..errors import MobikitError, UsageError
+from ..progress import Reporter
 from . import contract
 from .adb import Adb, AdbError, Device, ShellError, select_device
 
@@ -37,7 +36,7 @@ class LocalModel:
 
     folder: Path
     name: str
-    meta: dict
+    description: ModelDescription
     sha256: dict[str, str]
 
 
@@ -56,40 +55,15 @@ class DeployResult:
         return asdict(self)
 
 
-def log(message: str) -> None:
-    """Progress for a person watching; kept off non-terminal stderr so scripts see only the error line."""
-    if sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_model_folder(folder: str | os.PathLike) -> LocalModel:
-    """Check a quantize output folder: the three files exist and model.json's sha256 is model.tflite's."""
-    folder = Path(folder).resolve()
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder: pass a quantize output folder (model.tflite, labels.txt, "
-                         "model.json)")
-    missing = [name for name in contract.MODEL_FILES if not (folder / name).is_file()]
-    if missing:
-        raise UsageError(f"{folder} is not a quantize output folder: missing {', '.join(missing)}")
-    try:
-        meta = json.loads((folder / contract.MODEL_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {folder / contract.MODEL_JSON}: {exc}") from None
-    sha256 = {name: file_sha256(folder / name) for name in contract.MODEL_FILES}
-    if not isinstance(meta, dict) or meta.get("sha256") != sha256[contract.MODEL_FILE]:
-        raise UsageError(f"{folder / contract.MODEL_JSON} does not describe this model.tflite (sha256 differs): "
-                         "re-run mobikit quantize")
-    if folder.name.startswith(".") or "/" in folder.name:
-        raise UsageError(f"cannot use '{folder.name}' as a model name on the device: rename the folder")
-    return LocalModel(folder, folder.name, meta, sha256)
+    """A quantize output folder whose model.json is proven to describe its model and labels (dtypes, shapes,
+    quantization, label count, sha256) — checked before anything reaches the phone."""
+    checked = load_output_folder(Path(folder).resolve(), "output_dir")
+    name = checked.path.name
+    if name.startswith(".") or "/" in name:
+        raise UsageError("cannot use {name!r} as a model name on the device: rename the folder", name=name)
+    sha256 = {file: file_sha256(checked.path / file) for file in contract.MODEL_FILES}
+    return LocalModel(checked.path, name, checked.description, sha256)
 
 
 def remote_sha256(adb: Adb, paths: list[str]) -> dict[str, str]:
@@ -116,27 +90,29 @@ def checkout_app(start: Path | None = None) -> Path | None:
     return None
 
 
-def find_apk(apk: str | os.PathLike | None) -> Path | None:
+def find_apk(apk: str | os.PathLike | None, reporter: Reporter) -> Path | None:
     """--apk, else $MOBIKIT_APK, else the debug APK of the checkout we run in (built with Gradle when an Android
     SDK is present); None when there is none of these."""
-    for given, what in ((apk, "--apk"), (os.environ.get(APK_ENV) or None, f"${APK_ENV}")):
-        if given is not None:
-            path = Path(given)
-            if not path.is_file():
-                raise UsageError(f"{what} {given}: no such file")
-            return path
+    if apk is not None:
+        if not Path(apk).is_file():
+            raise UsageError("{apk} {path}: no such file", "apk", path=str(apk))
+        return Path(apk)
+    if os.environ.get(APK_ENV):
+        if not Path(os.environ[APK_ENV]).is_file():
+            raise UsageError("${env} {path}: no such file", env=APK_ENV, path=os.environ[APK_ENV])
+        return Path(os.environ[APK_ENV])
     app = checkout_app()
     if app is None:
         return None
     if (app / DEBUG_APK).is_file():
         return app / DEBUG_APK
     if (app / "gradlew").is_file() and _android_sdk(app) is not None:
-        return _gradle_build(app)
+        return _gradle_build(app, reporter)
     return None
 
 
-def _gradle_build(app: Path) -> Path:
-    log(f"building the demo app ({app / 'gradlew'} assembleDebug) ...")
+def _gradle_build(app: Path, reporter: Reporter) -> Path:
+    reporter.info(f"building the demo app ({app / 'gradlew'} assembleDebug) ...")
     try:
         build = subprocess.run([str(app / "gradlew"), "assembleDebug"], cwd=app, stdin=subprocess.DEVNULL,
                                capture_output=True, text=True, timeout=GRADLE_TIMEOUT)
@@ -160,20 +136,20 @@ def _android_sdk(app: Path) -> Path | None:
     return None
 
 
-def ensure_app(adb: Adb, apk: str | os.PathLike | None) -> str:
+def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> str:
     """Install the demo app unless the installed APK is byte-identical to ours; returns "installed"/"current"."""
     listed = adb.shell("pm", "path", contract.PACKAGE, check=False).stdout
     installed = [line[len("package:"):].strip() for line in listed.splitlines() if line.startswith("package:")]
-    local = find_apk(apk)
+    local = find_apk(apk, reporter)
     if local is None:
         if installed:
-            log(f"{contract.PACKAGE} is installed; no local APK to compare, keeping it")
+            reporter.info(f"{contract.PACKAGE} is installed; no local APK to compare, keeping it")
             return "current"
         raise UsageError(f"the demo app ({contract.PACKAGE}) is not installed and there is no APK: {NO_APK_HELP}")
     base = next((path for path in installed if path.endswith("/base.apk")), installed[0] if installed else None)
     if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
         return "current"
-    log(f"installing {local} ...")
+    reporter.info(f"installing {local} ...")
     result = adb.run("install", "-r", "-g", str(local), timeout=UPLOAD_TIMEOUT, check=False)
     if result.returncode != 0 or "Success" not in result.stdout:
         raise ShellError(f"adb install {local.name}", result.returncode, result.stdout,
@@ -195,12 +171,12 @@ def start_activity(adb: Adb, activity: str, extras: dict[str, str | int] | None 
         raise MobikitError(f"cannot start {component}: {error.strip()}")
 
 
-def ensure_models_dir(adb: Adb, timeout: float = APP_START_TIMEOUT) -> None:
+def ensure_models_dir(adb: Adb, reporter: Reporter, timeout: float = APP_START_TIMEOUT) -> None:
     """Android 11+: only the app can create its external files folder, so start it once and wait for it."""
     if adb.shell("test", "-d", contract.MODELS_DIR, check=False).exit_code == 0:
         return
     if adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
-        log("starting the app once so that it creates its files folder ...")
+        reporter.info("starting the app once so that it creates its files folder ...")
         start_activity(adb, contract.MAIN_ACTIVITY)
         deadline = time.monotonic() + timeout
         while adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
@@ -211,7 +187,7 @@ def ensure_models_dir(adb: Adb, timeout: float = APP_START_TIMEOUT) -> None:
     adb.shell("mkdir", "-p", contract.MODELS_DIR)
 
 
-def upload_model(adb: Adb, model: LocalModel) -> bool:
+def upload_model(adb: Adb, model: LocalModel, reporter: Reporter) -> bool:
     """Upload through a temporary folder, verify, then swap it in; returns False when it was already there."""
     final = f"{contract.MODELS_DIR}/{model.name}"
     wanted = {name: model.sha256[name] for name in contract.MODEL_FILES}
@@ -221,7 +197,7 @@ def upload_model(adb: Adb, model: LocalModel) -> bool:
     staging, previous = f"{contract.MODELS_DIR}/.{model.name}.upload", f"{contract.MODELS_DIR}/.{model.name}.old"
     adb.shell("rm", "-rf", staging, previous)
     adb.shell("mkdir", "-p", staging)
-    log(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
+    reporter.info(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
     try:
         adb.push([model.folder / name for name in contract.MODEL_FILES], staging + "/", timeout=UPLOAD_TIMEOUT)
     except AdbError as exc:
@@ -241,18 +217,19 @@ def upload_model(adb: Adb, model: LocalModel) -> bool:
 
 
 def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | os.PathLike | None = None,
-           launch: bool = True, adb: Adb | None = None, timeout: float = APP_START_TIMEOUT) -> DeployResult:
+           launch: bool = True, adb: Adb | None = None, timeout: float = APP_START_TIMEOUT,
+           reporter: Reporter | None = None) -> DeployResult:
     """The whole `mobikit deploy`: app current, models folder present, model verified in place, app launched."""
     model = load_model_folder(output_dir)
     adb, chosen = select_device(adb or Adb(), device)
-    return deploy_to(adb, chosen, model, apk, launch, timeout)
+    return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
 
 
-def deploy_to(adb: Adb, device: Device, model: LocalModel, apk: str | os.PathLike | None = None,
+def deploy_to(adb: Adb, device: Device, model: LocalModel, reporter: Reporter, apk: str | os.PathLike | None = None,
               launch: bool = True, timeout: float = APP_START_TIMEOUT) -> DeployResult:
-    app = ensure_app(adb, apk)
-    ensure_models_dir(adb, timeout)
-    uploaded = upload_model(adb, model)
+    app = ensure_app(adb, apk, reporter)
+    ensure_models_dir(adb, reporter, timeout)
+    uploaded = upload_model(adb, model, reporter)
     if launch:
         start_activity(adb, contract.MAIN_ACTIVITY, {contract.EXTRA_MODEL: model.name})
     return DeployResult(device.name, device.serial, model.name, f"{contract.MODELS_DIR}/{model.name}",

@@ -16,11 +16,13 @@ import uuid
 from dataclasses import fields
 from pathlib import Path
 
-from ..bench import BenchResult
+from ..description import file_sha256
 from ..errors import MobikitError, UsageError
+from ..latency import BenchResult
+from ..progress import Reporter
 from . import contract
 from .adb import HOST, Adb, Device, select_device
-from .deploy import LocalModel, log, deploy_to, file_sha256, load_model_folder, remote_sha256, start_activity
+from .deploy import LocalModel, deploy_to, load_model_folder, remote_sha256, start_activity
 
 TOOLS = ("app", "benchmark_model")
 REMOTE_TMP = "/data/local/tmp"
@@ -107,14 +109,14 @@ def _push_if_changed(adb: Adb, local: Path, remote: str) -> None:
 
 
 def _bench_benchmark_model(adb: Adb, device: Device, model: LocalModel, binary: Path, configs, warmup: int,
-                           runs: int, timeout: float) -> list[BenchResult]:
+                           runs: int, timeout: float, reporter: Reporter) -> list[BenchResult]:
     _push_if_changed(adb, binary, REMOTE_BENCHMARK_MODEL)
     adb.shell("chmod", "755", REMOTE_BENCHMARK_MODEL)
     graph = f"{REMOTE_TMP}/mobikit-{model.sha256[contract.MODEL_FILE][:16]}.tflite"
     _push_if_changed(adb, model.folder / contract.MODEL_FILE, graph)
     results = []
     for threads, delegate in configs:
-        log(f"benchmark_model: {threads} thread(s), {delegate} ...")
+        reporter.info(f"benchmark_model: {threads} thread(s), {delegate} ...")
         run = adb.shell(*benchmark_model_args(graph, threads, delegate, warmup, runs), timeout=timeout, check=False)
         result = BenchResult(device.name, model.name, threads, delegate,
                              size_bytes=(model.folder / contract.MODEL_FILE).stat().st_size)
@@ -132,12 +134,12 @@ def _bench_benchmark_model(adb: Adb, device: Device, model: LocalModel, binary: 
 
 
 def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int, runs: int,
-               timeout: float) -> list[BenchResult]:
-    deploy_to(adb, device, model, launch=False)
+               timeout: float, reporter: Reporter) -> list[BenchResult]:
+    deploy_to(adb, device, model, reporter, launch=False)
     adb.shell("mkdir", "-p", contract.RESULTS_DIR)
     results = []
     for threads, delegate in configs:
-        log(f"app benchmark: {threads} thread(s), {delegate} ...")
+        reporter.info(f"app benchmark: {threads} thread(s), {delegate} ...")
         result_id = f"mobikit-{uuid.uuid4().hex[:12]}"
         path = f"{contract.RESULTS_DIR}/{result_id}{contract.RESULT_SUFFIX}"
         start_activity(adb, contract.BENCHMARK_ACTIVITY, {
@@ -178,7 +180,7 @@ def _wait_for_result(adb: Adb, path: str, timeout: float) -> dict:
 def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "app", threads: list[int] = (2,),
                  delegates: list[str] = ("xnnpack",), warmup: int = 5, runs: int = 50,
                  adb: str | os.PathLike | Adb | None = None, benchmark_binary: str | os.PathLike | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> list[BenchResult]:
+                 timeout: float = DEFAULT_TIMEOUT, reporter: Reporter | None = None) -> list[BenchResult]:
     """Benchmark a quantize output folder on a phone: one BenchResult per (threads, delegate), threads outermost.
 
     A configuration that fails on the device (e.g. no GPU delegate) gets its `error` set and the matrix goes on;
@@ -186,30 +188,33 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     handled here); `timeout` bounds each single run.
     """
     if device is not None and device.lower() == HOST:
-        raise UsageError("bench_device measures on a phone; use mobikit.bench.bench_host for --device host")
+        raise UsageError("bench_device measures on a phone; use mobikit.latency.bench_host on this host")
     if tool not in TOOLS:
-        raise UsageError(f"unknown --tool {tool!r}: choose {' or '.join(TOOLS)}")
+        raise UsageError("unknown {tool} {value!r}: choose {choices}", "tool", value=tool, choices=" or ".join(TOOLS))
     unknown = [d for d in delegates if d not in contract.DELEGATES]
     if unknown:
-        raise UsageError(f"unknown delegate {unknown[0]!r}: choose from {', '.join(contract.DELEGATES)}")
+        raise UsageError("unknown {delegate} {value!r}: choose from {choices}", "delegate", value=unknown[0],
+                         choices=", ".join(contract.DELEGATES))
     if not threads or not delegates or min(threads) < 1 or runs < 1 or warmup < 0:
-        raise UsageError("threads and runs must be >= 1 and warmup >= 0, with at least one thread count and delegate")
+        raise UsageError("{threads} and {runs} must be >= 1 and {warmup} >= 0, with at least one thread count and "
+                         "{delegate}", "threads", "runs", "warmup", "delegate")
     binary = None
     if tool == "benchmark_model":
         if benchmark_binary is None:
-            raise UsageError("--tool benchmark_model needs --benchmark-binary PATH (TFLite's benchmark_model built "
-                             "for the phone's ABI, see 'mobikit devices')")
+            raise UsageError("{tool} benchmark_model needs {benchmark_binary} PATH (TFLite's benchmark_model built "
+                             "for the phone's ABI, see 'mobikit devices')", "tool", "benchmark_binary")
         binary = Path(benchmark_binary)
         if not binary.is_file():
-            raise UsageError(f"--benchmark-binary {benchmark_binary}: no such file")
+            raise UsageError("{benchmark_binary} {path}: no such file", "benchmark_binary", path=str(binary))
+    reporter = reporter or Reporter()
     model = load_model_folder(model_dir)
     client = adb if isinstance(adb, Adb) else Adb(adb)
     client, chosen = select_device(client, device)
     configs = [(t, d) for t in threads for d in delegates]
     if binary is not None:
-        results = _bench_benchmark_model(client, chosen, model, binary, configs, warmup, runs, timeout)
+        results = _bench_benchmark_model(client, chosen, model, binary, configs, warmup, runs, timeout, reporter)
     else:
-        results = _bench_app(client, chosen, model, configs, warmup, runs, timeout)
+        results = _bench_app(client, chosen, model, configs, warmup, runs, timeout, reporter)
     if all(r.error for r in results):
         raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
     return results

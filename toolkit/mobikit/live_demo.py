@@ -1,9 +1,10 @@
-"""`mobikit demo`: live classification of a camera, a video or a folder of images, annotated frame by frame.
+"""The `demo` verb: live classification of a camera, a video or a folder of images, annotated frame by frame.
 
-Each frame goes through the same preprocessing as calibration and evaluation (`to_rgb`, then `preprocess`) and
-through the model's own input quantization (`TFLiteClassifier`), so what the demo shows is what `eval` measures.
-The top-3 labels, the inference latency and the FPS are drawn on the frame; the frames go to a window when a
-display exists and to an mp4 file (written to a temporary name, then renamed) with `output`.
+Each frame goes through the same decoding and preprocessing as calibration and evaluation (`read_image` for image
+files, `to_rgb` for camera and video frames, then `preprocess`) and through the model's own input quantization, so
+what the demo shows is what `eval` measures. The top-3 labels, the inference latency and the FPS are drawn on the
+frame; the frames go to a window when a display can be opened and to an mp4 file with `output` (written under a
+temporary name, checked to hold every frame, then moved into place).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Iterator
 
 import numpy as np
 
-from . import atomic
-from .calibration import find_images
 from .errors import MobikitError, UsageError
+from .images import find_images, read_image
+from .metrics import top_classes
+from .outputs import check_target, new_file
 from .preprocess import preprocess, to_rgb
 from .progress import Reporter
 
@@ -52,26 +54,29 @@ class Source:
         self.spec = spec
         self.capture = None
         self.images: list[Path] = []
+        self.unreadable = 0
         path = Path(spec)
-        if spec.isdigit():
+        if spec.isascii() and spec.isdigit():
             self.capture = self._open_capture(int(spec))
             if self.capture is None:
-                raise MobikitError(f"cannot open camera {spec}: no camera with that index, or it is in use "
-                                   "(pass --source VIDEO or --source IMAGE_DIR to run without a camera)")
+                raise MobikitError("cannot open camera {index}: no camera with that index, or it is in use (pass "
+                                   "{source} VIDEO or {source} IMAGE_DIR to run without a camera)", "source",
+                                   index=spec)
         elif path.is_dir():
-            self.images = find_images(path)
+            self.images = find_images(path, "source")
         elif path.is_file():
             self.capture = self._open_capture(str(path))
             if self.capture is None:
-                raise MobikitError(f"cannot read video {path}: OpenCV cannot decode it")
+                raise MobikitError("cannot read video {path}: OpenCV cannot decode it", path=str(path))
         else:
-            raise UsageError(f"--source {spec!r} is neither a camera index, a video file nor an image folder")
+            raise UsageError("{source} {value!r} is neither a camera index, a video file nor an image folder",
+                             "source", value=spec)
 
     @staticmethod
     def _open_capture(target):
         import cv2
 
-        from ._tf import captured_output
+        from .runtime import captured_output
 
         with captured_output():  # OpenCV logs every backend it tried on stderr; the one-line error says it all
             capture = cv2.VideoCapture(target)
@@ -93,19 +98,19 @@ class Source:
         return IMAGE_FOLDER_FPS
 
     def frames(self) -> Iterator[np.ndarray]:
-        import cv2
-
+        """RGB frames: camera and video frames converted from BGR, image files decoded upright like `eval` does."""
         if self.capture is not None:
             while True:
                 ok, frame = self.capture.read()
                 if not ok:
                     return
-                yield frame
+                yield to_rgb(frame)
         for path in self.images:
-            data = np.fromfile(str(path), dtype=np.uint8)
-            frame = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-            if frame is not None:
-                yield frame
+            rgb = read_image(path)
+            if rgb is None:
+                self.unreadable += 1
+            else:
+                yield rgb
 
     def close(self) -> None:
         if self.capture is not None:
@@ -113,7 +118,19 @@ class Source:
 
 
 def display_available() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    """A window can be opened: a display is named and a throw-away process can open a window on it (a display
+    that is set but unreachable makes Qt abort the whole process, so the probe runs apart)."""
+    import subprocess
+    import sys
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    probe = "import cv2; cv2.namedWindow('probe'); cv2.waitKey(1); cv2.destroyAllWindows()"
+    try:
+        return subprocess.run([sys.executable, "-c", probe], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def annotate(frame: np.ndarray, top: list[tuple[str, float]], latency_ms: float, fps: float | None) -> np.ndarray:
@@ -143,6 +160,7 @@ class _Writer:
         self.path, self.fps = path, fps
         self.writer = None
         self.size: tuple[int, int] | None = None
+        self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:
         import cv2
@@ -151,72 +169,97 @@ class _Writer:
             self.size = (frame.shape[1], frame.shape[0])
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
             if not self.writer.isOpened():
-                raise MobikitError(f"OpenCV cannot write an mp4v video to {self.path}")
+                raise MobikitError("OpenCV cannot write an mp4v video to {path}", path=str(self.path))
         if (frame.shape[1], frame.shape[0]) != self.size:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         self.writer.write(frame)
+        self.frames += 1
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
+
+    def check_complete(self) -> None:
+        """OpenCV's writer ignores write errors (a full disk leaves a file without its index): read the file back
+        and refuse to keep it unless it holds every frame."""
+        import cv2
+
+        capture = cv2.VideoCapture(str(self.path))
+        try:
+            readable = capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == self.frames
+        finally:
+            capture.release()
+        if not readable:
+            raise MobikitError("the annotated video could not be written completely (is the disk full?): nothing "
+                               "replaced")
 
 
 def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike | None = None,
          window: bool | None = None, threads: int = 2, max_frames: int | None = None,
          reporter: Reporter | None = None) -> DemoSummary:
     """Classify every frame of `source` until it ends (or Ctrl-C, or q/Esc in the window); return the summary."""
-    from .evaluate import load_classifier
+    from .evaluation import load_classifier
 
     reporter = reporter or Reporter()
     if threads < 1:
-        raise UsageError("--threads must be >= 1")
-    if output is not None and Path(output).suffix.lower() != ".mp4":
-        raise UsageError(f"--output must end in .mp4, got {output}")
-    predict, resolution, _, class_list = load_classifier(model, threads)
+        raise UsageError("{threads} must be >= 1", "threads")
+    if output is not None:
+        check_target(output, "demo-video", (model, source if Path(str(source)).exists() else None))
+    classifier = load_classifier(model, threads)
+    if window and not display_available():
+        raise MobikitError("cannot open a window: no display can be reached (DISPLAY={display}); run without a "
+                           "window and write the frames to a video with {output} annotated.mp4",
+                           "output", display=os.environ.get("DISPLAY", ""))
     show = display_available() if window is None else window
     capture = Source(str(source))
     summary = DemoSummary(str(model), str(source), output=str(output) if output else None, window=show)
     try:
         if output is None:
-            _loop(capture, predict, resolution, class_list, None, show, max_frames, summary, reporter)
+            _loop(capture, classifier, None, show, max_frames, summary, reporter)
         else:
-            with atomic.atomic_path(output) as tmp:
+            with new_file(output, "demo-video", (model,)) as tmp:
                 writer = _Writer(tmp, capture.fps)
                 try:
-                    _loop(capture, predict, resolution, class_list, writer, show, max_frames, summary, reporter)
+                    _loop(capture, classifier, writer, show, max_frames, summary, reporter)
                 finally:
                     writer.close()
                 if summary.frames == 0:
-                    raise MobikitError(f"no frame could be read from {source}: nothing written to {output}")
+                    raise MobikitError("no frame could be read from {source}: nothing written to {output}",
+                                       source=str(source), output=str(output))
+                writer.check_complete()
     finally:
         capture.close()
         if show:
             _close_window()
+    if summary.frames == 0 and capture.images:
+        raise MobikitError("none of the {count} images in {source} could be decoded", count=len(capture.images),
+                           source=str(source))
     return summary
 
 
-def _loop(capture: Source, predict, resolution: int, class_list, writer: _Writer | None, show: bool,
-          max_frames: int | None, summary: DemoSummary, reporter: Reporter) -> None:
-    from .evaluate import top_classes
+def _loop(capture: Source, classifier, writer: _Writer | None, show: bool, max_frames: int | None,
+          summary: DemoSummary, reporter: Reporter) -> None:
+    import cv2
 
     latencies: list[float] = []
     smoothed_fps = None
     start = last = time.perf_counter()
     pause_ms = 1 if capture.capture is not None else int(1000 / IMAGE_FOLDER_FPS)
+    names = classifier.class_list.names
     try:
-        for frame in reporter.track(capture.frames(), len(capture.images) or None, "classifying frames"):
-            batch = preprocess(to_rgb(frame), resolution)[None]
+        for rgb in reporter.track(capture.frames(), len(capture.images) or None, "classifying frames"):
+            batch = preprocess(rgb, classifier.resolution)[None]
             began = time.perf_counter()
-            scores = predict(batch)[0]
+            scores = classifier.predict(batch)[0]
             latency_ms = (time.perf_counter() - began) * 1000
-            top = [(class_list.names[i], float(scores[i])) for i in top_classes(scores, 3)]
+            top = [(names[i], float(scores[i])) for i in top_classes(scores, 3)]
             now = time.perf_counter()
             instant = 1.0 / (now - last) if now > last else None
             last = now
             if instant:
                 smoothed_fps = instant if smoothed_fps is None else (
                     FPS_SMOOTHING * smoothed_fps + (1 - FPS_SMOOTHING) * instant)
-            annotated = annotate(frame, top, latency_ms, smoothed_fps)
+            annotated = annotate(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), top, latency_ms, smoothed_fps)
             latencies.append(latency_ms)
             summary.top1.append(top[0][0])
             summary.frames += 1
@@ -242,8 +285,8 @@ def _show(frame: np.ndarray, pause_ms: int) -> bool:
         cv2.imshow(WINDOW, frame)
         key = cv2.waitKey(pause_ms) & 0xFF
     except cv2.error as exc:
-        raise MobikitError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); "
-                           "run with --no-window (and --output annotated.mp4)") from None
+        raise MobikitError("cannot open a window ({reason}); run without one and write the frames with {output} "
+                           "annotated.mp4", "output", reason=str(exc).strip().splitlines()[-1]) from None
     return key not in (ord("q"), 27)
 
 

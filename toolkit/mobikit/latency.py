@@ -1,4 +1,4 @@
-"""Host latency measured the way TFLite's benchmark_model measures it.
+"""Host latency measured the way TFLite's benchmark_model measures it (the rule behind `mobikit bench`).
 
 Create the interpreter (init), run once (first inference), warm up, then time `invoke()` alone until both the
 requested number of runs and the minimum duration are reached. Inputs are random but valid for the input dtype.
@@ -7,29 +7,22 @@ The result type is shared with the on-device path, which fills it from the phone
 
 from __future__ import annotations
 
+import math
 import os
 import resource
+import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from .errors import MobikitError, UsageError
+from .errors import UsageError
+from .inference import make_interpreter
 from .stats import summarize
 
-HOST_DELEGATES = ("xnnpack", "cpu")
-# Kernels for host inference (verification, eval, demo); "cpu" = TFLite's reference kernels. XNNPACK picks int8
-# kernels per CPU (AVX-512 VNNI, AVX2, ...), so a near tie can flip class between machines: the reference kernels
-# give a second, CPU-independent answer to compare with.
-HOST_DELEGATE_ENV = "MOBIKIT_HOST_DELEGATE"
-
-
-def default_host_delegate() -> str:
-    delegate = os.environ.get(HOST_DELEGATE_ENV, "xnnpack").strip().lower() or "xnnpack"
-    if delegate not in HOST_DELEGATES:
-        raise UsageError(f"${HOST_DELEGATE_ENV} is {delegate!r}: choose {' or '.join(HOST_DELEGATES)}")
-    return delegate
+MAX_SECONDS = 3600.0  # a longer --min-seconds is a typo, not a benchmark
+VERIFY_RUNS = dict(warmup=5, runs=50, min_seconds=1.0)  # what quantize and the fallback search measure with
 
 
 @dataclass
@@ -59,40 +52,19 @@ class BenchResult:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def model_file(path: str | os.PathLike) -> Path:
-    """A `.tflite` file, or the `model.tflite` of a quantize output folder."""
+def model_file(path: str | os.PathLike, param: str = "model") -> Path:
+    """A `.tflite` file, or the `model.tflite` of a quantize output folder (checked against its model.json)."""
     path = Path(path)
     if path.is_dir():
-        path = path / "model.tflite"
+        from .description import load_output_folder
+
+        return load_output_folder(path, param).model_path
     if not path.is_file():
-        raise UsageError(f"no TFLite model at {path}")
+        raise UsageError("no TFLite model at {%s} {path}" % param, param, path=str(path))
     if path.suffix != ".tflite":
-        raise UsageError(f"expected a .tflite file or a quantize output folder, got {path}")
+        raise UsageError("{%s} must be a .tflite file or a quantize output folder, got {path}" % param, param,
+                         path=str(path))
     return path
-
-
-def make_interpreter(model: str | os.PathLike | bytes, threads: int = 2, delegate: str | None = None,
-                     preserve_all_tensors: bool = False):
-    """A LiteRT interpreter with tensors allocated; `delegate="cpu"` disables the default XNNPACK delegate, and
-    None means `default_host_delegate()`."""
-    from ai_edge_litert import interpreter as litert
-
-    from ._tf import captured_output
-
-    delegate = delegate or default_host_delegate()
-    if delegate not in HOST_DELEGATES:
-        raise UsageError(f"unknown host delegate {delegate!r}: choose {' or '.join(HOST_DELEGATES)}")
-    resolver = (litert.OpResolverType.AUTO if delegate == "xnnpack"
-                else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
-    try:
-        with captured_output():  # LiteRT announces its XNNPACK delegate on stderr
-            interpreter = litert.Interpreter(**source, num_threads=threads, experimental_op_resolver_type=resolver,
-                                             experimental_preserve_all_tensors=preserve_all_tensors)
-            interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise MobikitError(f"LiteRT cannot load the model: {str(exc).splitlines()[0]}") from None
-    return interpreter
 
 
 def random_inputs(interpreter, seed: int = 0) -> list[np.ndarray]:
@@ -113,12 +85,19 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def check_settings(threads: int, warmup: int, runs: int, min_seconds: float) -> None:
+    if threads < 1 or runs < 1 or warmup < 0:
+        raise UsageError("{threads} and {runs} must be >= 1 and {warmup} >= 0", "threads", "runs", "warmup")
+    if not (math.isfinite(min_seconds) and 0 <= min_seconds <= MAX_SECONDS):
+        raise UsageError("{min_seconds} must be between 0 and {most:g}, got {value}", "min_seconds",
+                         most=MAX_SECONDS, value=min_seconds)
+
+
 def bench_host(model: str | os.PathLike, threads: int = 2, delegate: str = "xnnpack", warmup: int = 5,
                runs: int = 50, min_seconds: float = 1.0) -> BenchResult:
     """Benchmark one configuration on this machine."""
+    check_settings(threads, warmup, runs, min_seconds)
     path = model_file(model)
-    if threads < 1 or warmup < 0 or runs < 1 or min_seconds < 0:
-        raise UsageError("threads and runs must be >= 1, warmup and min-seconds >= 0")
     start = time.perf_counter_ns()
     interpreter = make_interpreter(path, threads, delegate)
     init_ms = (time.perf_counter_ns() - start) / 1e6
@@ -140,3 +119,11 @@ def bench_host(model: str | os.PathLike, threads: int = 2, delegate: str = "xnnp
     return BenchResult("host", str(path), threads, delegate, stats.runs, init_ms, first_ms, stats.mean_ms,
                        stats.median_ms, stats.p5_ms, stats.p90_ms, stats.p95_ms, stats.min_ms, stats.max_ms,
                        stats.std_ms, path.stat().st_size, _peak_rss_mb(), None)
+
+
+def latency_ms(model_bytes: bytes, threads: int) -> float:
+    """Median host latency of a model held in memory (XNNPACK), measured as quantize verifies it."""
+    with tempfile.TemporaryDirectory(prefix="mobikit-latency-") as scratch:
+        path = Path(scratch) / "model.tflite"
+        path.write_bytes(model_bytes)
+        return bench_host(path, threads, "xnnpack", **VERIFY_RUNS).median_ms

@@ -1,5 +1,4 @@
-"""`mobikit devices` and `mobikit deploy`: the phone side of the command line (on-device `bench` lives in
-`mobikit.android.device_bench.bench_device`, called by `mobikit bench --device ...`)."""
+"""`mobikit devices` and `mobikit deploy` (on-device `bench` is `mobikit bench --device ...`)."""
 
 from __future__ import annotations
 
@@ -7,17 +6,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from .cli import JsonOpt, app, emit_json, out
+from .common import JsonOpt, emit_json, out, reporter
+from .tables import devices_table
 
 AdbOpt = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_HOME/platform-tools, then PATH).")
 
 
-@app.command()
 def devices(adb: Optional[Path] = AdbOpt, as_json: bool = JsonOpt):
     """List connected Android devices: serial, state, model, Android version, SDK, ABI, SoC."""
-    from .android.adb import UNAUTHORIZED_FIX, OFFLINE_FIX, Adb
+    from ..android.adb import OFFLINE_FIX, UNAUTHORIZED_FIX, Adb
 
     found = Adb(adb).devices()
     if as_json:
@@ -26,12 +24,7 @@ def devices(adb: Optional[Path] = AdbOpt, as_json: bool = JsonOpt):
     if not found:
         out.print("no devices connected (USB debugging on? for Wi-Fi: adb connect HOST:PORT)")
         return
-    table = Table()
-    for column in ("serial", "state", "model", "android", "sdk", "abi", "soc"):
-        table.add_column(column)
-    for d in found:
-        table.add_row(d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""), d.abi or "", d.soc or "")
-    out.print(table)
+    out.print(devices_table(found))
     states = {d.state for d in found}
     if "unauthorized" in states:
         out.print(f"unauthorized: {UNAUTHORIZED_FIX}")
@@ -39,22 +32,23 @@ def devices(adb: Optional[Path] = AdbOpt, as_json: bool = JsonOpt):
         out.print(f"offline: {OFFLINE_FIX}")
 
 
-@app.command()
 def deploy(
     output_dir: Path = typer.Argument(..., help="A quantize output folder (model.tflite, labels.txt, model.json)."),
     device: Optional[str] = typer.Option(None, "--device", help="Serial or model substring such as 'pixel' "
                                                                "(default: $ANDROID_SERIAL or the only device)."),
-    apk: Optional[Path] = typer.Option(None, "--apk", help="Demo app APK (default: android_app's debug build)."),
+    apk: Optional[Path] = typer.Option(None, "--apk", help="Demo app APK (default: $MOBIKIT_APK, or the debug build "
+                                                          "of the checkout you run in)."),
     no_launch: bool = typer.Option(False, "--no-launch", help="Upload only; do not start the camera activity."),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the app to create its folder."),
     adb: Optional[Path] = AdbOpt,
     as_json: bool = JsonOpt,
 ):
     """Install the demo app if needed, upload the model verified by sha256, and start the app with it."""
-    from .android.adb import Adb
-    from .android.deploy import deploy as run_deploy
+    from ..android.adb import Adb
+    from ..android.deploy import deploy as run_deploy
 
-    result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=Adb(adb), timeout=timeout)
+    result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=Adb(adb), timeout=timeout,
+                        reporter=reporter())
     if as_json:
         emit_json(result.to_json())
         return

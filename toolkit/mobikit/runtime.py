@@ -1,4 +1,5 @@
-"""Lazy, quiet TensorFlow: the CLI stays instant and the console free of TensorFlow's noise.
+"""The runtime around the library: lazy, quiet TensorFlow (so the CLI stays instant and the console free of
+TensorFlow's noise) and a private temporary folder per run.
 
 TensorFlow's C++ runtime and its converter print straight to file descriptors 1 and 2 (TF_CPP_MIN_LOG_LEVEL does
 not silence all of it), so the noisy calls run inside `captured_output`, which keeps the text for error reports.
@@ -54,3 +55,24 @@ def tensorflow():
         tf.get_logger().setLevel("ERROR")
         tf.keras.layers.Input(shape=(1,))  # first Keras use logs once more from C++
     return tf
+
+
+@contextmanager
+def private_tempdir():
+    """Point every temporary file of the run (TensorFlow's SavedModel exports, autograph modules, mobikit's own
+    scratch files) into one fresh folder, removed when the block ends — however it ends."""
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix="mobikit-")
+    saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]
+        shutil.rmtree(folder, ignore_errors=True)

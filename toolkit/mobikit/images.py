@@ -1,8 +1,8 @@
-"""Images from a folder → preprocessed model inputs, streamed: the representative data for the converter.
+"""Image files → preprocessed model inputs, streamed: the calibration, verification and evaluation images.
 
-Discovery is recursive (jpg, jpeg, png, bmp, webp); sampling is deterministic (seeded); decoding runs in a small
-thread pool (OpenCV releases the GIL) with bounded read-ahead, so memory does not grow with the number of images.
-Files that cannot be decoded are skipped and counted once.
+Discovery is recursive (jpg, jpeg, png, bmp, webp; symbolic links followed, each folder visited once); sampling is
+deterministic (seeded); decoding runs in a small thread pool (OpenCV releases the GIL) with bounded read-ahead, so
+memory does not grow with the number of images. Files that cannot be decoded are skipped and counted once.
 """
 
 from __future__ import annotations
@@ -18,33 +18,49 @@ from typing import Iterator
 import numpy as np
 
 from .errors import UsageError
-from .preprocess import preprocess, to_rgb
+from .preprocess import apply_orientation, preprocess, to_rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-DEFAULT_SAMPLES = 200
 SEED = 0
 _READ_AHEAD = 8
+_EXIF_ORIENTATION = 0x0112
 
 
-def embedded_images(part: str) -> Path:
+def embedded_images(part: str = "calibration") -> Path:
     """The photos shipped inside the package (credits in `mobikit/data/images/CREDITS.md`): "calibration" is the
     default calibration set, "verification" the photos a default run verifies on (never calibrated on)."""
     return Path(str(resources.files("mobikit") / "data" / "images" / part))
 
 
-def default_calibration_dir() -> Path:
-    return embedded_images("calibration")
-
-
-def find_images(folder: str | os.PathLike) -> list[Path]:
+def find_images(folder: str | os.PathLike, param: str = "calib") -> list[Path]:
     """Image files below `folder`, sorted by path; a UsageError when the folder is missing or has none."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise UsageError(f"image folder not found: {folder}")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not paths:
-        raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    return paths
+        raise UsageError("{%s} folder not found: {path}" % param, param, path=str(folder))
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [folder]
+    while pending:  # iterative: folders nested thousands deep must not exhaust the stack
+        current = pending.pop()
+        try:
+            info = current.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    pending.append(Path(entry.path))
+                elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                    found.append(Path(entry.path))
+            except OSError:
+                continue
+    if not found:
+        raise UsageError("no images ({suffixes}) in {path}", suffixes=", ".join(IMAGE_SUFFIXES), path=str(folder))
+    return sorted(found)
 
 
 def sample(paths: list[Path], count: int | None, seed: int = SEED) -> list[Path]:
@@ -52,18 +68,38 @@ def sample(paths: list[Path], count: int | None, seed: int = SEED) -> list[Path]
     if count is None or count >= len(paths):
         return list(paths)
     if count < 1:
-        raise UsageError(f"the number of samples must be >= 1, got {count}")
+        raise UsageError("the number of samples must be >= 1, got {count}", count=count)
     chosen = set(random.Random(seed).sample(range(len(paths)), count))
     return [p for i, p in enumerate(paths) if i in chosen]
 
 
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (1–8) of an encoded image; 1 when it has none or it cannot be read."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            value = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def read_image(path: Path) -> np.ndarray | None:
-    """Decode an image file as RGB uint8, or None when it is not a readable image."""
+    """Decode an image file as upright 8-bit RGB (EXIF orientation applied), or None when it is not a readable
+    photo (not an image, or floating-point samples that have no pixel scale)."""
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError:
+        return None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    return None if image is None else to_rgb(image)
+    if image is None or not np.issubdtype(image.dtype, np.integer) or image.ndim not in (2, 3):
+        return None
+    return apply_orientation(to_rgb(image), exif_orientation(data.tobytes()))
 
 
 @dataclass
@@ -77,6 +113,11 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    @property
+    def used(self) -> int:
+        """Images actually read on the last pass (unreadable files left out)."""
+        return len(self.paths) - len(self.skipped)
 
     def _load(self, path: Path) -> np.ndarray | None:
         rgb = read_image(path)
@@ -94,8 +135,8 @@ class ImageSet:
             for entry in pending:
                 yield from self._finish(entry)
         if len(self.skipped) == len(self.paths):
-            raise UsageError(f"none of the {len(self.paths)} image files could be decoded "
-                             f"(first: {self.paths[0]})")
+            raise UsageError("none of the {count} image files could be decoded (first: {first})",
+                             count=len(self.paths), first=str(self.paths[0]))
 
     def _finish(self, entry) -> Iterator[tuple[Path, np.ndarray]]:
         path, future = entry
@@ -123,6 +164,20 @@ class ImageSet:
         return (f"skipped {len(self.skipped)} of {len(self.paths)} files that are not readable images "
                 f"(first: {self.skipped[0]})")
 
+    def fingerprint(self) -> str:
+        """sha256 over the resolved paths, sizes and modification times: tells whether a folder still holds the
+        images a model was calibrated on."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for path in self.paths:
+            try:
+                info = path.stat()
+                digest.update(f"{path.resolve()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{path}\0missing\n".encode())
+        return digest.hexdigest()
+
 
 def calibration_and_holdout(folder: str | os.PathLike, count: int | None, resolution: int,
                             seed: int = SEED) -> tuple[ImageSet, ImageSet]:
@@ -134,5 +189,6 @@ def calibration_and_holdout(folder: str | os.PathLike, count: int | None, resolu
     return ImageSet(chosen, resolution, Path(folder)), ImageSet(rest, resolution, Path(folder))
 
 
-def image_set(folder: str | os.PathLike, count: int | None, resolution: int, seed: int = SEED) -> ImageSet:
-    return ImageSet(sample(find_images(folder), count, seed), resolution, Path(folder))
+def image_set(folder: str | os.PathLike, count: int | None, resolution: int, seed: int = SEED,
+              param: str = "eval") -> ImageSet:
+    return ImageSet(sample(find_images(folder, param), count, seed), resolution, Path(folder))

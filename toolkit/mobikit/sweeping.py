@@ -1,7 +1,7 @@
-"""`mobikit sweep`: quantize, verify and time every α × resolution cell, then draw the accuracy–cost curves.
+"""The `sweep` verb: quantize, verify and time every α × resolution cell, then draw the accuracy–cost curves.
 
-Each cell is one `mobikit.quantize.quantize` run (which already evaluates float against int8 and measures the
-latency of both) plus `mobikit.profile.profile` for the mult-adds. A finished cell is kept as
+Each cell is one `quantize` run (which already evaluates float against int8 and measures the latency of both) plus
+`profile` for the mult-adds. A finished cell is kept as
 OUTPUT/cells/<name>/model (the quantize output folder) and OUTPUT/cells/<name>/cell.json (written last, atomically):
 a rerun with the same inputs reuses it, so an interrupted sweep resumes and a finished one reruns in seconds.
 A cell skipped because its ImageNet weights could not be fetched is remembered the same way (a failed download is
@@ -18,12 +18,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import atomic
-from .calibration import DEFAULT_SAMPLES, default_calibration_dir
+from .architectures import ARCHS, Config
+from .cost import profile
 from .errors import MobikitError, UsageError
-from .models import ARCHS, Config, imagenet_file_name, keras_cache_dir, resolve_imagenet_weights
+from . import defaults
+from .images import embedded_images
+from .models import imagenet_file_name, keras_cache_dir, resolve_imagenet_weights
+from .outputs import claim_folder, record_files, write_text
 from .progress import Reporter
-from .report import pct
 
 CELL_SCHEMA = 1
 CSV_COLUMNS = ("name", "arch", "alpha", "resolution", "status", "weights", "mult_adds", "params", "eval_n",
@@ -42,23 +44,29 @@ class SweepRequest:
     weights: str | None = "imagenet"
     calib: Path | None = None
     eval: Path | None = None
-    calib_samples: int = DEFAULT_SAMPLES
+    calib_samples: int = defaults.CALIBRATION_SAMPLES
     eval_samples: int | None = None
-    threads: int = 2
+    threads: int = defaults.THREADS
     bias_correction: bool | None = None
 
     def validate(self) -> None:
+        from .architectures import validate
+
         if self.arch not in ARCHS:
-            raise UsageError(f"unknown arch {self.arch!r}: choose v1 or v2")
+            raise UsageError("unknown {arch} {value!r}: choose v1 or v2", "arch", value=self.arch)
         if not self.alphas or not self.resolutions:
-            raise UsageError("--alpha and --resolution each need at least one value")
-        if min(self.alphas) <= 0:
-            raise UsageError(f"alpha values must be > 0, got {self.alphas}")
+            raise UsageError("{alpha} and {resolution} each need at least one value", "alpha", "resolution")
+        for alpha in self.alphas:
+            for resolution in self.resolutions:
+                validate(Config(self.arch, float(alpha), int(resolution)))
         if self.weights not in (None, "imagenet") and not Path(self.weights).is_file():
-            raise UsageError(f"weights file not found: {self.weights}")
-        for folder, flag in ((self.calib, "--calib"), (self.eval, "--eval")):
+            raise UsageError("{weights} file not found: {path}", "weights", path=str(self.weights))
+        for folder, param in ((self.calib, "calib"), (self.eval, "eval")):
             if folder is not None and not Path(folder).is_dir():
-                raise UsageError(f"{flag} folder not found: {folder}")
+                raise UsageError("{%s} folder not found: {path}" % param, param, path=str(folder))
+        if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1) or self.threads < 1:
+            raise UsageError("{calib_samples}, {eval_samples} and {threads} must be >= 1", "calib_samples",
+                             "eval_samples", "threads")
 
     def inputs(self) -> dict:
         """What a cell's result depends on besides α and resolution: a stored cell is reused only if these match."""
@@ -66,7 +74,7 @@ class SweepRequest:
             return None if path is None else str(Path(path).resolve())
 
         return {"schema": CELL_SCHEMA, "arch": self.arch, "weights": self.weights if self.weights in (None, "imagenet")
-                else resolved(self.weights), "calib": resolved(self.calib or default_calibration_dir()),
+                else resolved(self.weights), "calib": resolved(self.calib or embedded_images("calibration")),
                 "calib_samples": self.calib_samples, "eval": resolved(self.eval), "eval_samples": self.eval_samples,
                 "threads": self.threads, "bias_correction": self.bias_correction}
 
@@ -156,7 +164,7 @@ def _weights_for(request: SweepRequest, config: Config) -> tuple[str | None, str
     except UsageError:
         return None, (f"keras publishes no ImageNet weights for {config.arch} α{config.alpha:g} at "
                       f"{config.resolution} (use --weights none to run it untrained)")
-    from ._tf import captured_output
+    from .runtime import captured_output
 
     try:
         with captured_output():  # keras prints its download attempt on stdout
@@ -179,7 +187,7 @@ def _weights_cached(config: Config) -> bool:
     return _published(config) and (keras_cache_dir() / imagenet_file_name(config)).is_file()
 
 
-def _load_cell(folder: Path, inputs: dict, config: Config) -> Cell | None:
+def load_cell(folder: Path, inputs: dict, config: Config) -> Cell | None:
     """A stored cell made from the same inputs: a finished one with its model folder complete, or a skip for
     missing weights that still holds (its weight file has not appeared in the keras cache since)."""
     try:
@@ -197,12 +205,13 @@ def _load_cell(folder: Path, inputs: dict, config: Config) -> Cell | None:
     return cell
 
 
-def _store(folder: Path, cell: Cell) -> None:
-    atomic.write_text(folder / "cell.json", json.dumps(asdict(cell), indent=2) + "\n")
+def _store(output: Path, folder: Path, cell: Cell) -> None:
+    write_text(folder / "cell.json", json.dumps(asdict(cell), indent=2) + "\n")
+    record_files(output, "sweep")
 
 
 def _run_cell(request: SweepRequest, cell: Cell, weights: str | None, folder: Path, reporter: Reporter) -> None:
-    from .quantize import QuantizeRequest, quantize
+    from .quantization import QuantizeRequest, quantize
 
     start = time.perf_counter()
     result = quantize(QuantizeRequest(arch=request.arch, alpha=cell.alpha, resolution=cell.resolution,
@@ -219,18 +228,17 @@ def _run_cell(request: SweepRequest, cell: Cell, weights: str | None, folder: Pa
     cell.float_size_bytes, cell.int8_size_bytes = result.float_size_bytes, result.size_bytes
     cell.threads = request.threads
     cell.seconds = round(time.perf_counter() - start, 2)
-    _store(folder, cell)
+    _store(request.output, folder, cell)
 
 
-def sweep(request: SweepRequest, reporter: Reporter | None = None) -> SweepResult:
+def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None, **options) -> SweepResult:
     """Run (or reuse) every cell of the grid, then write sweep.csv, sweep.md and the two PNG figures."""
-    from .profile import profile
-
+    request = request or SweepRequest(**options)
     reporter = reporter or Reporter()
     request.validate()
     start = time.perf_counter()
-    output = Path(request.output)
-    atomic.writable_parent(output / "cells" / "x")
+    output = claim_folder(request.output, "sweep", (request.calib, request.eval, request.weights))
+    (output / "cells").mkdir(exist_ok=True)
     inputs = request.inputs()
     weights_label = {None: "none (untrained)", "imagenet": "imagenet"}.get(request.weights, str(request.weights))
     grid = [(alpha, resolution) for alpha in request.alphas for resolution in request.resolutions]
@@ -240,7 +248,7 @@ def sweep(request: SweepRequest, reporter: Reporter | None = None) -> SweepResul
         folder = output / "cells" / name
         config = Config(request.arch, float(alpha), int(resolution))
         prefix = f"[{index}/{len(grid)}] {request.arch} α{alpha:g}@{resolution}"
-        stored = _load_cell(folder, inputs, config)
+        stored = load_cell(folder, inputs, config)
         if stored is not None:
             reason = f": {stored.reason}" if stored.reason else ""
             reporter.info(f"{prefix}: {stored.status} earlier, reused{reason}")
@@ -255,7 +263,7 @@ def sweep(request: SweepRequest, reporter: Reporter | None = None) -> SweepResul
             cell.status, cell.reason = "skipped", reason
             reporter.info(f"{prefix}: skipped: {reason}")
             if request.weights == "imagenet" and _published(config):
-                _store(folder, cell)  # a failed download is slow: remembered until the file is put in the cache
+                _store(output, folder, cell)  # a failed download is slow: remembered until the file is in the cache
             continue
         reporter.info(f"{prefix}: quantizing and measuring")
         try:
@@ -269,12 +277,8 @@ def sweep(request: SweepRequest, reporter: Reporter | None = None) -> SweepResul
         reporter.info(f"{prefix}: done in {cell.seconds:.0f} s")
     done = [cell for cell in cells if cell.status == "done"]
     metric = "top1" if done and all(cell.labelled for cell in done) else "agreement"
-    files = write_outputs(output, request, cells, metric, reporter)
+    files = _write_summary(output, request, cells, metric, reporter)
     return SweepResult(output, cells, metric, files, time.perf_counter() - start)
-
-
-def _number(value, fmt: str = "{:.2f}") -> str:
-    return "–" if value is None else fmt.format(value)
 
 
 def render_csv(cells: list[Cell]) -> str:
@@ -286,91 +290,18 @@ def render_csv(cells: list[Cell]) -> str:
     return buffer.getvalue()
 
 
-def _metric_note(metric: str) -> str | None:
-    if metric == "top1":
-        return None
-    return ("No labelled evaluation images: top-1 needs labelled --eval images (ImageNet synset file-name prefix or "
-            "class subfolders), so the figures show the int8 model's agreement with the float model instead.")
+def _write_summary(output: Path, request: SweepRequest, cells: list[Cell], metric: str,
+                   reporter: Reporter) -> dict[str, str]:
+    from .plots import sweep_figures
+    from .report import render_sweep_report
 
-
-def render_markdown(request: SweepRequest, cells: list[Cell], metric: str, figures: dict[str, str]) -> str:
-    done = [cell for cell in cells if cell.status == "done"]
-    untrained = request.weights is None
-    lines = [f"# mobikit sweep: MobileNet {request.arch}", ""]
-    if untrained:
-        lines += ["**Untrained** (`--weights none`): random weights, so accuracies are chance level; the sweep "
-                  "measures cost and latency only.", ""]
-    note = _metric_note(metric)
-    if note:
-        lines += [note, ""]
-    threads = request.threads
-    lines += [f"Latency: median of host `invoke()` runs, {threads} thread(s), XNNPACK. Mult-adds counted as the "
-              "papers count them.", "",
-              "| α | resolution | mult-adds | params | float top-1 | int8 top-1 | float top-5 | int8 top-5 | "
-              "agreement | float ms | int8 ms | float size | int8 size | images | status |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for cell in cells:
-        status = cell.status + (" (reused)" if cell.reused else "")
-        lines.append(
-            f"| {cell.alpha:g} | {cell.resolution} | {_number(cell.mult_adds and cell.mult_adds / 1e6, '{:.1f}M')} | "
-            f"{_number(cell.params and cell.params / 1e6, '{:.2f}M')} | {pct(cell.float_top1)} | "
-            f"{pct(cell.int8_top1)} | {pct(cell.float_top5)} | {pct(cell.int8_top5)} | {pct(cell.agreement)} | "
-            f"{_number(cell.float_latency_ms)} | {_number(cell.int8_latency_ms)} | "
-            f"{_number(cell.float_size_bytes and cell.float_size_bytes / 1e6, '{:.2f} MB')} | "
-            f"{_number(cell.int8_size_bytes and cell.int8_size_bytes / 1e6, '{:.2f} MB')} | "
-            f"{_number(cell.eval_n, '{}')} | {status} |")
-    not_run = [cell for cell in cells if cell.status != "done"]
-    if not_run:
-        lines += ["", "## Not run", ""]
-        lines += [f"- α{cell.alpha:g}@{cell.resolution} {cell.status}: {cell.reason}" for cell in not_run]
-    if figures:
-        lines += ["", "## Figures", ""]
-        lines += [f"![{key}]({Path(path).name})" for key, path in figures.items()]
-    elif not done:
-        lines += ["", "No cell ran, so there are no figures."]
-    return "\n".join(lines) + "\n"
-
-
-def draw_figures(output: Path, request: SweepRequest, cells: list[Cell], metric: str) -> dict[str, str]:
-    """Accuracy against mult-adds (log x) and against measured latency, float and int8 series."""
-    from .plots import Series, scatter
-
-    done = [cell for cell in cells if cell.status == "done"]
-    if not done:
-        return {}
-    untrained = " — untrained (random weights)" if request.weights is None else ""
-    if metric == "top1":
-        ylabel = "top-1 accuracy (%)"
-        pairs = (("float", "float_top1", "float_latency_ms"), ("int8", "int8_top1", "int8_latency_ms"))
-    else:
-        ylabel = "int8 top-1 agreement with float (%)"
-        pairs = (("int8", "agreement", "int8_latency_ms"),)
-    note = _metric_note(metric)
-    figures = {}
-    for key, x_of, xlabel, log_x in (
-            ("macs", lambda c, _: c.mult_adds / 1e6, "mult-adds (millions, log scale)", True),
-            ("latency", lambda c, lat: getattr(c, lat), f"median latency (ms, host, {request.threads} thread(s))",
-             False)):
-        series = []
-        for name, y_key, latency_key in pairs:
-            line = Series(name, marker="o" if name == "float" else "s")
-            for cell in done:
-                if getattr(cell, y_key) is not None:
-                    line.add(x_of(cell, latency_key), 100 * getattr(cell, y_key), cell.label)
-            series.append(line)
-        what = "mult-adds" if key == "macs" else "latency"
-        path = output / f"sweep_{metric}_vs_{key}.png"
-        scatter(path, series, f"MobileNet {request.arch}: {ylabel.split(' (')[0]} vs {what}{untrained}", xlabel,
-                ylabel, log_x=log_x, note=note)
-        figures[key] = str(path)
-    return figures
-
-
-def write_outputs(output: Path, request: SweepRequest, cells: list[Cell], metric: str,
-                  reporter: Reporter) -> dict[str, str]:
-    figures = draw_figures(output, request, cells, metric)
+    figures = sweep_figures(output, request.arch, request.threads, request.weights is None, cells, metric)
     if not figures:
         reporter.warn("no cell ran: sweep.csv and sweep.md list why; there are no figures")
-    atomic.write_text(output / "sweep.csv", render_csv(cells))
-    atomic.write_text(output / "sweep.md", render_markdown(request, cells, metric, figures))
+    write_text(output / "sweep.csv", render_csv(cells))
+    write_text(output / "sweep.md", render_sweep_report(request.arch, request.threads, request.weights is None,
+                                                        cells, metric, figures))
+    record_files(output, "sweep")
     return {"csv": str(output / "sweep.csv"), "markdown": str(output / "sweep.md"), **figures}
+
+

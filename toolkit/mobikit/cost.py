@@ -1,4 +1,4 @@
-"""Cost of a MobileNet counted the way the papers count it, from the layer plan (no TensorFlow needed).
+"""The `profile` verb: a MobileNet's cost counted the way the papers count it, from the layer plan (no TensorFlow).
 
 Mult-adds: conv Hout·Wout·K²·Cin·Cout, depthwise Hout·Wout·K²·C, fully connected Cin·Cout; batch norm,
 activations and pooling are not counted. Params are those keras counts (kernel, bias and the four batch-norm
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .models import Config, LayerSpec, plan
+from .architectures import Config, LayerSpec, plan
 
 # Row labels as the V1 paper's Table 1 writes them.
 TYPE_LABELS = {"conv": "Conv", "dw": "Conv dw", "pw": "Conv", "fc": "FC"}
@@ -57,9 +57,12 @@ def layer_cost(spec: LayerSpec) -> LayerCost:
                      [out, out, cout] if spec.type != "fc" else [cout], weights + batch_norm, macs)
 
 
-def profile(arch: str, alpha: float = 1.0, resolution: int = 224, classes: int = 1000,
+def profile(arch: str = "v1", alpha: float = 1.0, resolution: int = 224, classes: int = 1000,
             standard_conv: bool = False, include_top: bool = True) -> Profile:
-    """Per-layer params and mult-adds of a configuration, with totals."""
+    """Per-layer params and mult-adds of a configuration, with totals (no TensorFlow needed).
+
+    Args are those of `mobikit.build_model`; the result's `layers` follow the paper's table row by row.
+    """
     config = Config(arch, float(alpha), int(resolution), int(classes), include_top, standard_conv)
     costs = [layer_cost(spec) for spec in plan(config)]
     return Profile(arch, config.alpha, config.resolution, sum(c.params for c in costs),

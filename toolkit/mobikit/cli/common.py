@@ -1,0 +1,111 @@
+"""What every command shares: the consoles, the options and parsers, the parameter → flag mapping, JSON output.
+
+Conventions: `--json` prints only JSON on stdout (progress, logs and anything TensorFlow prints go to stderr); user
+text is printed literally (the consoles never interpret Rich markup); errors are one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from contextlib import contextmanager
+from enum import Enum
+
+import typer
+from rich.console import Console
+
+from ..errors import UsageError
+from ..progress import ConsoleReporter
+
+# Library parameters whose flag is not simply "--" + the name with dashes (the one mapping).
+FLAG_NAMES = {"folder": "FOLDER"}
+
+
+def flag(param: str) -> str:
+    """How the command line spells a library parameter."""
+    return FLAG_NAMES.get(param, "--" + param.replace("_", "-"))
+
+
+def _stdout_console() -> Console:
+    stream = sys.stdout if sys.stdout is not None else open(os.devnull, "w")
+    return Console(file=stream, markup=False, highlight=False, width=None if stream.isatty() else 160)
+
+
+out = _stdout_console()
+# stderr through its own descriptor: noisy TensorFlow calls temporarily capture fd 2, progress must still show
+err = Console(file=os.fdopen(os.dup(2), "w", buffering=1), markup=False, highlight=False, soft_wrap=True)
+
+
+def reporter() -> ConsoleReporter:
+    """Progress bars and notes on stderr (with --json too: stdout holds only the JSON)."""
+    return ConsoleReporter(err)
+
+
+class Arch(str, Enum):
+    v1 = "v1"
+    v2 = "v2"
+
+
+ArchOpt = typer.Option(Arch.v1, "--arch", help="MobileNet version: v1 or v2.")
+AlphaOpt = typer.Option(1.0, "--alpha", help="Width multiplier α (> 0).")
+ResolutionOpt = typer.Option(224, "--resolution", help="Input size R (square, >= 32).")
+WeightsOpt = typer.Option("imagenet", "--weights", help="imagenet, none, or a .h5/.weights.h5/.keras file.")
+JsonOpt = typer.Option(False, "--json", help="Print only JSON on stdout.")
+ThreadsOpt = typer.Option(2, "--threads", help="CPU threads for inference and latency.")
+
+
+def weights_arg(weights: str) -> str | None:
+    return None if weights.lower() == "none" else weights
+
+
+def int_list(text: str, param: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError("{%s} takes comma-separated whole numbers, got {text!r}" % param, param, text=text) from None
+    if not values or min(values) < 1:
+        raise UsageError("{%s} takes numbers >= 1, got {text!r}" % param, param, text=text)
+    return values
+
+
+def float_list(text: str, param: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError("{%s} takes comma-separated numbers, got {text!r}" % param, param, text=text) from None
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise UsageError("{%s} takes finite numbers > 0, got {text!r}" % param, param, text=text)
+    return values
+
+
+def name_list(text: str, param: str, allowed: tuple[str, ...]) -> list[str]:
+    values = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [v for v in values if v not in allowed]
+    if not values or unknown:
+        raise UsageError("{%s} takes a comma-separated list of {choices}; got {text!r}" % param, param,
+                         choices=", ".join(allowed), text=text)
+    return values
+
+
+@contextmanager
+def json_stdout(enabled: bool):
+    """With --json, route everything printed to stdout (TensorFlow's converter prints there) to stderr."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def emit_json(value) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,141 @@
+"""`mobikit bench`, `mobikit eval`, `mobikit sweep` and `mobikit demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import MobikitError, UsageError
+from .. import defaults
+from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, float_list, int_list, json_stdout, out,
+                     reporter, weights_arg)
+from .tables import bench_table, confusions_table, sweep_table
+
+
+def bench(
+    model: Path = typer.Argument(..., help="A .tflite file or a quantize output folder."),
+    device: str = typer.Option("host", "--device", help="host, or a phone: serial or model substring (pixel)."),
+    threads: str = typer.Option("2", "--threads", help="Thread counts, comma-separated (1,2,4)."),
+    delegate: str = typer.Option("xnnpack", "--delegate",
+                                 help="host: xnnpack, cpu; phone: cpu, xnnpack, gpu, nnapi (comma-separated)."),
+    warmup: int = typer.Option(5, "--warmup", help="Warm-up runs before timing."),
+    runs: int = typer.Option(50, "--runs", help="At least this many timed runs."),
+    min_seconds: float = typer.Option(1.0, "--min-seconds", help="Time runs for at least this long (host)."),
+    tool: str = typer.Option("app", "--tool", help="Phone: app (the demo app's benchmark mode) or benchmark_model."),
+    benchmark_binary: Optional[Path] = typer.Option(None, "--benchmark-binary",
+                                                    help="benchmark_model binary for the device's ABI."),
+    adb: Optional[Path] = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_HOME, PATH)."),
+    compare_host: bool = typer.Option(False, "--compare-host", help="Phone: also benchmark the model on this host."),
+    as_json: bool = JsonOpt,
+):
+    """Latency the way TFLite's benchmark_model measures it, on this host or on a phone."""
+    from ..benchmark import bench as run_bench
+
+    delegates = tuple(part.strip().lower() for part in delegate.split(",") if part.strip())
+    results = run_bench(model, device=device, threads=tuple(int_list(threads, "threads")), delegates=delegates,
+                        warmup=warmup, runs=runs, min_seconds=min_seconds, tool=tool, benchmark_binary=benchmark_binary,
+                        adb=adb, compare_host=compare_host)
+    if as_json:
+        emit_json([r.to_json() for r in results])
+        return
+    out.print(bench_table(results))
+    if Path(model).is_dir():
+        from ..description import load_output_folder
+
+        described = load_output_folder(model).description
+        layers = described.fallback_layers
+        out.print("full-integer model" if described.full_integer and not layers else
+                  f"not full-integer: layers in float: {', '.join(layers) or '–'} (delegates such as NNAPI/NPU "
+                  "may split the graph at them)")
+
+
+def evaluate(
+    model: Path = typer.Argument(..., help="A .tflite, a .keras file or a quantize output folder."),
+    data: Path = typer.Option(..., "--data", help="Labelled images (synset file-name prefix or class folders)."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Evaluate a seeded sample of N images."),
+    threads: int = ThreadsOpt,
+    as_json: bool = JsonOpt,
+):
+    """Top-1/top-5 accuracy and the most frequent confusions, with quantize's preprocessing and label rules."""
+    from ..evaluation import evaluate as run_evaluate
+    from ..formatting import pct
+
+    with json_stdout(as_json):
+        result = run_evaluate(model, data, samples, threads, reporter())
+    if as_json:
+        emit_json(result.to_json())
+        return
+    out.print(f"{result.model}: top-1 {pct(result.top1)}, top-5 {pct(result.top5)} on {result.n} images")
+    if result.confusions:
+        out.print(confusions_table(result.confusions))
+
+
+def sweep(
+    arch: Arch = ArchOpt,
+    alpha: str = typer.Option("0.25,0.5,0.75", "--alpha", help="Width multipliers, comma-separated."),
+    resolution: str = typer.Option("128,160,192,224", "--resolution", help="Input sizes, comma-separated."),
+    weights: str = typer.Option("imagenet", "--weights",
+                                help="imagenet (cells without weights are skipped), none (untrained) or a file."),
+    calib: Optional[Path] = typer.Option(None, "--calib", help="Calibration images (default: the embedded set)."),
+    eval_dir: Optional[Path] = typer.Option(None, "--eval", help="Labelled images for top-1 (else: agreement)."),
+    calib_samples: int = typer.Option(defaults.CALIBRATION_SAMPLES, "--calib-samples",
+                                      help="How many calibration images (seeded sample)."),
+    eval_samples: Optional[int] = typer.Option(None, "--eval-samples", help="Verify on at most N images."),
+    threads: int = typer.Option(2, "--threads", help="CPU threads for the latency measurements."),
+    bias_correction: Optional[bool] = typer.Option(
+        None, "--bias-correction/--no-bias-correction", help="Empirical bias correction [default: on]."),
+    output: Path = typer.Option(..., "--output", "-o", help="Sweep folder (reused: finished cells are kept)."),
+    as_json: bool = JsonOpt,
+):
+    """Quantize, verify and time every α × resolution, and plot accuracy against mult-adds and latency."""
+    from ..sweeping import SweepRequest, sweep as run_sweep
+
+    request = SweepRequest(output=output, arch=arch.value, alphas=float_list(alpha, "alpha"),
+                           resolutions=int_list(resolution, "resolution"), weights=weights_arg(weights), calib=calib,
+                           eval=eval_dir, calib_samples=calib_samples, eval_samples=eval_samples, threads=threads,
+                           bias_correction=bias_correction)
+    with json_stdout(as_json):
+        result = run_sweep(request, reporter())
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        out.print(sweep_table(result, arch.value))
+        if result.metric != "top1" and any(cell.status == "done" for cell in result.cells):
+            out.print("no labelled evaluation images: top-1 needs labelled --eval images; showing int8 agreement "
+                      "with float")
+        out.print("wrote " + ", ".join(result.files.values()) + f" in {result.seconds:.1f} s")
+    failed = [cell for cell in result.cells if cell.status == "failed"]
+    if failed:
+        raise MobikitError("{count} of {total} cells failed (listed in sweep.md); first, {name}: {reason}",
+                           count=len(failed), total=len(result.cells), name=failed[0].name, reason=failed[0].reason)
+
+
+def demo(
+    model: Optional[Path] = typer.Argument(None, help="A quantize output folder or a .tflite file."),
+    model_option: Optional[Path] = typer.Option(None, "--model", help="The same as the MODEL argument."),
+    source: str = typer.Option("0", "--source", help="Camera index, video file or folder of images."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the annotated frames to this .mp4."),
+    no_window: bool = typer.Option(False, "--no-window", help="Never open a window (headless)."),
+    threads: int = ThreadsOpt,
+    as_json: bool = JsonOpt,
+):
+    """Live classification with top-3 labels, latency and FPS drawn on each frame."""
+    from ..live_demo import demo as run_demo
+
+    if (model is None) == (model_option is None):
+        raise UsageError("give the model once: mobikit demo MODEL (or --model MODEL)")
+    with json_stdout(as_json):
+        summary = run_demo(model or model_option, source, output, False if no_window else None, threads,
+                           reporter=reporter())
+    if as_json:
+        emit_json(summary.to_json())
+    else:
+        fps = "–" if summary.fps is None else f"{summary.fps:.1f}"
+        latency = "–" if summary.mean_latency_ms is None else f"{summary.mean_latency_ms:.2f} ms"
+        out.print(f"{summary.frames} frames, mean inference {latency}, {fps} FPS"
+                  + (f", annotated video: {summary.output}" if summary.output else "")
+                  + (" (interrupted)" if summary.interrupted else ""))
+    if summary.interrupted:
+        raise KeyboardInterrupt

@@ -1,0 +1,76 @@
+"""`mobikit quantize`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..convert import IO_TYPES, MODES
+from .. import defaults
+from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json,
+                     json_stdout, out, reporter, weights_arg)
+from .tables import fallback_table, quantize_table
+
+Mode = Enum("Mode", {name: name for name in MODES}, type=str)
+IOType = Enum("IOType", {name: name for name in IO_TYPES}, type=str)
+MODE_HELP = "; ".join(f"{mode.name}: {mode.help}" for mode in MODES.values())
+
+
+def quantize(
+    arch: Arch = ArchOpt,
+    alpha: float = AlphaOpt,
+    resolution: int = ResolutionOpt,
+    weights: str = WeightsOpt,
+    model: Optional[Path] = typer.Option(None, "--model", help="Quantize this saved .keras model instead."),
+    calib: Optional[Path] = typer.Option(None, "--calib", help="Calibration images (default: the embedded set)."),
+    calib_samples: int = typer.Option(defaults.CALIBRATION_SAMPLES, "--calib-samples",
+                                      help="How many calibration images (seeded sample)."),
+    mode: Mode = typer.Option("int8", "--mode", help=MODE_HELP + "."),
+    io: Optional[IOType] = typer.Option(None, "--io", help="int8 model input/output type [default: int8]."),
+    eval_dir: Optional[Path] = typer.Option(None, "--eval", help="Labelled images to verify on."),
+    eval_samples: Optional[int] = typer.Option(None, "--eval-samples", help="Verify on at most N images "
+                                               "[default: all of --eval; 1000 of a calibration folder's rest]."),
+    threads: int = ThreadsOpt,
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Class names, one per line."),
+    bias_correction: Optional[bool] = typer.Option(
+        None, "--bias-correction/--no-bias-correction", help="Empirical bias correction [default: on for int8]."),
+    max_drop: Optional[float] = typer.Option(
+        None, "--max-drop", help="Keep the worst layers in float until top-1 is within P points of float "
+        "[default: 0.4 with labelled eval images]."),
+    min_agreement: Optional[float] = typer.Option(
+        None, "--min-agreement", help="Fallback target as % top-1 agreement with float [default: 97 when the eval "
+        "images carry no labels and --max-drop is given]."),
+    max_fallback_layers: int = typer.Option(defaults.MAX_FALLBACK_LAYERS, "--max-fallback-layers",
+                                            help="At most K layers kept in float."),
+    max_latency_ratio: float = typer.Option(defaults.MAX_LATENCY_RATIO, "--max-latency-ratio",
+                                            help="At most L × the full-integer model's latency."),
+    strict_int8: bool = typer.Option(False, "--strict-int8", help="Forbid float fallback (int8-only accelerators)."),
+    analyze: bool = typer.Option(False, "--analyze", help="Also write the per-layer error analysis."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder [default: ./mobikit-out/<name>]."),
+    as_json: bool = JsonOpt,
+):
+    """Quantize a MobileNet to TFLite and verify it against the float model in the same run."""
+    from ..quantization import QuantizeRequest, quantize as run_quantize
+
+    request = QuantizeRequest(
+        arch=arch.value, alpha=alpha, resolution=resolution, weights=weights_arg(weights), model=model, calib=calib,
+        calib_samples=calib_samples, mode=mode.value, io=io.value if io else None, eval=eval_dir,
+        eval_samples=eval_samples, threads=threads, output=output, labels=labels, bias_correction=bias_correction,
+        max_drop=max_drop, min_agreement=min_agreement, max_fallback_layers=max_fallback_layers,
+        max_latency_ratio=max_latency_ratio, strict_int8=strict_int8, analyze=analyze)
+    with json_stdout(as_json):
+        result = run_quantize(request, reporter())
+    if as_json:
+        emit_json(result.to_json())
+        return
+    out.print(quantize_table(result))
+    if result.description.full_integer:
+        out.print("full-integer int8 model" + (", bias-corrected" if result.description.bias_correction else ""))
+    if result.fallback is not None:
+        out.print(fallback_table(result.fallback))
+        out.print(f"{result.fallback_summary} [{result.fallback.stopped}]")
+    out.print(f"verified on {result.eval.n} images: {result.eval_source}")
+    out.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items()))

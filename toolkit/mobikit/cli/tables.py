@@ -1,0 +1,114 @@
+"""Every console table and summary line of the command line, built from the library's typed results."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..formatting import MISSING, megabytes, ms, number, pct
+
+
+def profile_table(result, standard_conv: bool) -> Table:
+    table = Table(title=f"MobileNet {result.arch} α{result.alpha:g} @{result.resolution}"
+                  + (" (standard conv)" if standard_conv else ""))
+    for column in ("layer", "type / stride", "filter shape", "input size", "output size"):
+        table.add_column(column)
+    table.add_column("params", justify="right")
+    table.add_column("mult-adds", justify="right")
+    for layer in result.layers:
+        table.add_row(layer.name, f"{layer.type} / s{layer.stride}", "×".join(map(str, layer.filter_shape)),
+                      "×".join(map(str, layer.input_shape)), "×".join(map(str, layer.output_shape)),
+                      f"{layer.params:,}", f"{layer.macs:,}")
+    table.add_section()
+    table.add_row("total", "", "", "", "", f"{result.params:,}", f"{result.macs:,}")
+    return table
+
+
+def quantize_table(result) -> Table:
+    ev, latency = result.eval, result.latency_ms
+    table = Table(title=f"{result.model} → {result.output_dir}")
+    table.add_column("")
+    table.add_column("float", justify="right")
+    table.add_column(result.mode, justify="right")
+    if ev.labelled:
+        table.add_row("top-1", pct(ev.float_top1), pct(ev.quant_top1))
+        table.add_row("top-5", pct(ev.float_top5), pct(ev.quant_top5))
+    table.add_row("agreement with float", "", pct(ev.agreement))
+    table.add_row("size", megabytes(result.float_size_bytes),
+                  f"{megabytes(result.size_bytes)} ({result.size_bytes / result.float_size_bytes:.2f}×)")
+    table.add_row(f"latency (median, {result.threads} threads)", ms(latency["float"]),
+                  f"{ms(latency['quant'])} ({latency['quant'] / latency['float']:.2f}×)")
+    return table
+
+
+def fallback_table(fallback) -> Table:
+    """Every step of the float fallback search."""
+    table = Table(title=f"float fallback search — target: {fallback.target}")
+    for column in ("layers in float", "top-1", "agreement", "latency", "× int8", "meets target"):
+        table.add_column(column, justify="left" if column == "layers in float" else "right")
+    for step in fallback.steps:
+        table.add_row(", ".join(step.layers) or "– (full-integer)", pct(step.top1), pct(step.agreement),
+                      ms(step.latency_ms), f"{step.latency_ratio:.2f}×", "yes" if step.met else "no")
+    return table
+
+
+BENCH_COLUMNS = ("device", "threads", "delegate", "runs", "init", "first", "mean", "median", "p5", "p90", "p95",
+                 "min", "max", "std", "size", "peak RSS")
+
+
+def bench_table(results) -> Table:
+    table = Table(title="latency (ms)")
+    for column in BENCH_COLUMNS:
+        table.add_column(column, justify="left" if column in ("device", "delegate") else "right")
+    for r in results:
+        if r.error:
+            table.add_row(r.device, number(r.threads), r.delegate or MISSING, f"error: {r.error}")
+            continue
+        table.add_row(r.device, number(r.threads), r.delegate or MISSING, number(r.runs),
+                      *(ms(value, unit=False) for value in (r.init_ms, r.first_ms, r.mean_ms, r.median_ms, r.p5_ms,
+                                                            r.p90_ms, r.p95_ms, r.min_ms, r.max_ms, r.std_ms)),
+                      megabytes(r.size_bytes), number(r.peak_rss_mb, ".0f") + (" MB" if r.peak_rss_mb else ""))
+    return table
+
+
+def confusions_table(confusions: list[dict]) -> Table:
+    table = Table(title="most frequent confusions")
+    table.add_column("true")
+    table.add_column("predicted")
+    table.add_column("count", justify="right")
+    for row in confusions:
+        table.add_row(row["true"], row["predicted"], str(row["count"]))
+    return table
+
+
+def sweep_table(result, arch: str) -> Table:
+    top1 = result.metric == "top1"
+    table = Table(title=f"sweep {arch} → {result.output}")
+    accuracy_columns = ("float top-1", "int8 top-1") if top1 else ("int8 agreement",)
+    for column in ("α", "R", "mult-adds", *accuracy_columns, "float ms", "int8 ms", "int8 size", "status"):
+        table.add_column(column, justify="left" if column == "status" else "right")
+    for cell in result.cells:
+        accuracy = (pct(cell.float_top1), pct(cell.int8_top1)) if top1 else (pct(cell.agreement),)
+        status = cell.status + (" (reused)" if cell.reused else "") + (f": {cell.reason}" if cell.reason else "")
+        table.add_row(f"{cell.alpha:g}", str(cell.resolution), f"{cell.mult_adds / 1e6:.1f}M", *accuracy,
+                      ms(cell.float_latency_ms, unit=False), ms(cell.int8_latency_ms, unit=False),
+                      megabytes(cell.int8_size_bytes), status)
+    return table
+
+
+def worst_layers_table(result, errors) -> Table:
+    table = Table(title=f"{result.model}: worst layers by RMSE/scale on {result.calib_samples} calibration images")
+    for column in ("layer", "op", "RMSE/scale", "mean error", "max |error|", "scale", "zero point"):
+        table.add_column(column, justify="left" if column in ("layer", "op") else "right")
+    for error in errors:
+        table.add_row(error.layer, error.op, f"{error.rmse_scale:.3f}", f"{error.mean_error:.2e}",
+                      f"{error.max_abs_error:.3f}", f"{error.scale:.4g}", str(error.zero_point))
+    return table
+
+
+def devices_table(found) -> Table:
+    table = Table()
+    for column in ("serial", "state", "model", "android", "sdk", "abi", "soc"):
+        table.add_column(column)
+    for d in found:
+        table.add_row(d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""), d.abi or "", d.soc or "")
+    return table

@@ -1,0 +1,138 @@
+"""The TFLite converter, driven from one table of modes.
+
+Full-integer int8 runs in two steps — calibrate (the float model with recorded ranges), then `requantize` — so the
+calibrated model is kept: bias correction compares against it, the per-layer analysis builds its numeric-verify
+model from it, and the float-fallback search re-quantizes it with layers left out, all without calibrating again.
+Every conversion runs with TensorFlow's output captured; a failure becomes one line and the full log is written
+beside the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from typing import TYPE_CHECKING
+
+from .errors import MobikitError, UsageError, first_line
+
+if TYPE_CHECKING:
+    from .images import ImageSet
+    from .progress import Reporter
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way to convert, and what applies to it."""
+
+    name: str
+    optimize: bool  # converter.optimizations = [Optimize.DEFAULT]
+    float16: bool  # supported_types = [float16]
+    calibrated: bool  # needs representative images; full-integer ops
+    default_io: str
+    io_types: tuple[str, ...]
+    help: str
+
+    @property
+    def corrects_bias(self) -> bool:
+        """Bias correction, the per-layer analysis and the float-fallback search work on calibrated int8 models."""
+        return self.calibrated
+
+
+MODES = {mode.name: mode for mode in (
+    Mode("int8", True, False, True, "int8", ("int8", "uint8", "float32"),
+         "full-integer: builtin int8 ops, per-channel weights, int8 activations"),
+    Mode("fp16", True, True, False, "float32", ("float32",), "float16 weights, float computation"),
+    Mode("dynamic", True, False, False, "float32", ("float32",), "int8 weights, float activations"),
+    Mode("fp32", False, False, False, "float32", ("float32",), "the float model as TFLite"),
+)}
+IO_TYPES = MODES["int8"].io_types
+
+
+def mode_of(name: str) -> Mode:
+    if name not in MODES:
+        raise UsageError("unknown {mode} {value!r}: choose one of {choices}", "mode", value=name,
+                         choices=", ".join(MODES))
+    return MODES[name]
+
+
+def run_converter(convert: Callable[[], bytes], what: str, log_path: Path | None) -> bytes:
+    """Run one conversion quietly; on failure write the converter's full log to `log_path` (never over a file that
+    exists) and raise one line."""
+    from .outputs import free_name, write_text
+    from .runtime import captured_output
+
+    try:
+        with captured_output() as captured:
+            return bytes(convert())
+    except MobikitError:
+        raise
+    except Exception as exc:
+        text = f"{captured.text}\n{exc}" if str(exc) else captured.text
+        where = ""
+        if log_path is not None:
+            try:
+                log_path = free_name(log_path)
+                write_text(log_path, text)
+                where = f" (full log: {log_path})"
+            except (OSError, MobikitError):
+                pass
+        raise MobikitError("the TFLite converter failed on {what}: {reason}{where}", what=what,
+                           reason=first_line(exc), where=where) from None
+
+
+def _converter(keras_model, mode: Mode):
+    from .runtime import tensorflow
+
+    tf = tensorflow()
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    if mode.optimize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode.float16:
+        converter.target_spec.supported_types = [tf.float16]
+    return converter
+
+
+def convert(keras_model, mode: str, log_path: Path | None = None) -> bytes:
+    """A model converted without calibration (fp32, fp16, dynamic)."""
+    spec = mode_of(mode)
+    if spec.calibrated:
+        raise UsageError("mode {value} needs calibration images: use calibrate() and requantize()", value=mode)
+    return run_converter(_converter(keras_model, spec).convert, f"the {mode} conversion", log_path)
+
+
+def calibrate(keras_model, images: "ImageSet", reporter: "Reporter", log_path: Path | None = None) -> bytes:
+    """The float model with the value range of every tensor recorded over `images` (streamed)."""
+    from .runtime import tensorflow
+
+    tf = tensorflow()
+    converter = _converter(keras_model, MODES["int8"])
+
+    def feed():
+        for _, image in reporter.track(images.items(), len(images), "calibrating"):
+            yield [image[None]]
+
+    converter.representative_dataset = feed
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter._experimental_calibrate_only = True  # the converter's documented way to keep the calibrated model
+    return run_converter(converter.convert, "calibration", log_path)
+
+
+def requantize(calibrated: bytes, io: str, denylist: list[str] | None = None, numeric_verify: bool = False,
+               log_path: Path | None = None) -> bytes:
+    """Full-integer int8 (per-channel weights) from a calibrated model, with `io` as the model's input/output type;
+    `denylist` names output tensors whose ops stay float; `numeric_verify` adds the debugger's float twins."""
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    from .runtime import tensorflow
+
+    if io not in IO_TYPES:
+        raise UsageError("unknown {io} {value!r}: choose one of {choices}", "io", value=io, choices=", ".join(IO_TYPES))
+    tf = tensorflow()
+    io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io]
+    return run_converter(
+        lambda: mlir_quantize(calibrated, disable_per_channel=False, input_data_type=io_type,
+                              output_data_type=io_type, enable_numeric_verify=numeric_verify,
+                              denylisted_nodes=denylist or None),
+        "int8 quantization", log_path)

@@ -1,0 +1,232 @@
+"""`model.json`, typed: what every output folder says about its model, and the check that it still says the truth.
+
+The description is written once by quantize and read by everything after it: bench, eval, analyze, demo, inspect,
+deploy on the host, and the phone app (which mirrors `TensorSpec.difference` in `core/ModelDescription.kt`). Before
+any of them trusts a folder, `load_output_folder` checks model.json against the model file itself: the sha256, the
+input/output dtype, shape, scale and zero point, the label count and the preprocessing rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import preprocess
+from .errors import UsageError
+from .labels import ClassList, class_list_for
+
+SCHEMA_VERSION = 1
+MODEL_FILE = "model.tflite"
+LABELS_FILE = "labels.txt"
+MODEL_JSON = "model.json"
+SCALE_TOLERANCE = 1e-6  # relative: scales are float32 in the model and printed with more digits in model.json
+DTYPES = ("int8", "uint8", "float32")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output as model.json records it; a scale of 0 means "not quantized"."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    @classmethod
+    def of(cls, detail: dict) -> "TensorSpec":
+        """From a LiteRT interpreter's tensor details."""
+        scale, zero_point = detail["quantization"]
+        return cls(np.dtype(detail["dtype"]).name, tuple(int(d) for d in detail["shape"]), float(scale),
+                   int(zero_point))
+
+    def difference(self, actual: "TensorSpec") -> str | None:
+        """How `actual` (the model file's tensor) differs from this description, or None."""
+        if self.dtype != actual.dtype:
+            return f"dtype: model.json {self.dtype}, model.tflite {actual.dtype}"
+        if self.shape != actual.shape:
+            return f"shape: model.json {list(self.shape)}, model.tflite {list(actual.shape)}"
+        quantized = self.dtype != "float32" and self.scale != 0
+        if quantized and (abs(self.scale - actual.scale) > SCALE_TOLERANCE * abs(self.scale)
+                          or self.zero_point != actual.zero_point):
+            return (f"quantization: model.json scale {self.scale:g} zero point {self.zero_point}, model.tflite "
+                    f"scale {actual.scale:g} zero point {actual.zero_point}")
+        return None
+
+    def to_json(self) -> dict:
+        return {"dtype": self.dtype, "shape": list(self.shape), "scale": self.scale, "zero_point": self.zero_point}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where the int8 ranges came from: the folder (absolute) and a fingerprint of the images used."""
+
+    source: str
+    embedded: bool
+    samples: int
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """The phone app's contract and every host command's view of an output folder (written as model.json)."""
+
+    name: str
+    mode: str
+    resolution: int
+    classes: int
+    input: TensorSpec
+    output: TensorSpec
+    softmax: bool
+    size_bytes: int
+    sha256: str
+    arch: str | None = None
+    alpha: float | None = None
+    weights: str | None = None
+    calibration: Calibration | None = None
+    full_integer: bool = False
+    fallback_layers: tuple[str, ...] = ()
+    bias_correction: bool = False
+    preprocessing: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    def with_model(self, model_bytes: bytes) -> "ModelDescription":
+        """The same description for other bytes of the same model (e.g. once metadata is attached)."""
+        return replace(self, size_bytes=len(model_bytes), sha256=hashlib.sha256(model_bytes).hexdigest())
+
+    def to_json(self) -> dict:
+        """model.json: the one place where these fields become string keys."""
+        output = {**self.output.to_json(), "softmax": self.softmax}
+        return {
+            "schema_version": SCHEMA_VERSION, "name": self.name, "arch": self.arch, "alpha": self.alpha,
+            "weights": self.weights, "resolution": self.resolution, "classes": self.classes, "mode": self.mode,
+            "model_file": MODEL_FILE, "labels_file": LABELS_FILE, "input": self.input.to_json(), "output": output,
+            "preprocessing": self.preprocessing or preprocess.describe(self.resolution),
+            "size_bytes": self.size_bytes, "sha256": self.sha256,
+            "calibration": asdict(self.calibration) if self.calibration else None,
+            "full_integer": self.full_integer, "fallback_layers": list(self.fallback_layers),
+            "bias_correction": self.bias_correction, "versions": self.versions,
+        }
+
+    @classmethod
+    def from_json(cls, data, where: str) -> "ModelDescription":
+        """Parse model.json, refusing (one line) anything that is not what quantize writes."""
+        def bad(what: str) -> UsageError:
+            return UsageError("{where} is not a valid model.json: {what}", where=where, what=what)
+
+        if not isinstance(data, dict):
+            raise bad(f"expected an object, got {type(data).__name__}")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise bad(f"schema_version {data.get('schema_version')!r}, this mobikit reads {SCHEMA_VERSION}")
+        try:
+            tensors = [_tensor(data[key], key) for key in ("input", "output")]
+            calibration = data.get("calibration")
+            description = cls(
+                name=_typed(data, "name", str), mode=_typed(data, "mode", str),
+                resolution=_typed(data, "resolution", int), classes=_typed(data, "classes", int),
+                input=tensors[0], output=tensors[1], softmax=_typed(data["output"], "softmax", bool),
+                size_bytes=_typed(data, "size_bytes", int), sha256=_typed(data, "sha256", str),
+                arch=data.get("arch"), alpha=data.get("alpha"), weights=data.get("weights"),
+                calibration=Calibration(**calibration) if calibration else None,
+                full_integer=bool(data.get("full_integer")),
+                fallback_layers=tuple(data.get("fallback_layers") or ()),
+                bias_correction=bool(data.get("bias_correction")),
+                preprocessing=_typed(data, "preprocessing", dict), versions=data.get("versions") or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad(f"{type(exc).__name__}: {exc}") from None
+        if description.input.shape != (1, description.resolution, description.resolution, 3):
+            raise bad(f"input shape {list(description.input.shape)} is not [1, resolution, resolution, 3]")
+        if description.output.shape[-1:] != (description.classes,):
+            raise bad(f"output shape {list(description.output.shape)} does not end in classes "
+                      f"{description.classes}")
+        if description.preprocessing != preprocess.describe(description.resolution):
+            raise bad("preprocessing differs from mobikit's rule for this resolution")
+        return description
+
+
+def _typed(data: dict, key: str, kind: type):
+    value = data[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{key} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _tensor(data, key: str) -> TensorSpec:
+    if not isinstance(data, dict):
+        raise TypeError(f"{key} must be an object")
+    dtype, shape = _typed(data, "dtype", str), data["shape"]
+    if dtype not in DTYPES:
+        raise ValueError(f"{key} dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                                              for d in shape):
+        raise TypeError(f"{key} shape must be a list of positive whole numbers, got {shape!r}")
+    scale = data["scale"]
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
+        raise TypeError(f"{key} scale must be a finite number >= 0, got {scale!r}")
+    return TensorSpec(dtype, tuple(shape), float(scale), _typed(data, "zero_point", int))
+
+
+@dataclass(frozen=True)
+class OutputFolder:
+    """A checked output folder: model.json parsed and proven to describe the model file and labels beside it."""
+
+    path: Path
+    description: ModelDescription
+    class_list: ClassList
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def labels_path(self) -> Path:
+        return self.path / LABELS_FILE
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_tensors(model: str | os.PathLike | bytes) -> tuple[TensorSpec, TensorSpec]:
+    """(input, output) of a TFLite model as the interpreter sees them."""
+    from .inference import make_interpreter
+
+    interpreter = make_interpreter(model, threads=1)
+    return TensorSpec.of(interpreter.get_input_details()[0]), TensorSpec.of(interpreter.get_output_details()[0])
+
+
+def load_output_folder(folder: str | os.PathLike, param: str = "model") -> OutputFolder:
+    """Read an output folder and refuse it (one line) when model.json does not describe the files beside it."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise UsageError("{%s} {path} is not a folder" % param, param, path=str(path))
+    missing = [name for name in (MODEL_FILE, LABELS_FILE, MODEL_JSON) if not (path / name).is_file()]
+    if missing:
+        raise UsageError("{%s} {path} is not a quantize output folder: missing {missing}" % param, param,
+                         path=str(path), missing=", ".join(missing))
+    where = str(path / MODEL_JSON)
+    try:
+        data = json.loads((path / MODEL_JSON).read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError("{where} is not valid JSON: {reason}", where=where, reason=str(exc).splitlines()[0]) \
+            from None
+    description = ModelDescription.from_json(data, where)
+    if file_sha256(path / MODEL_FILE) != description.sha256:
+        raise UsageError("{where} does not describe the model.tflite beside it (sha256 differs): re-run quantize",
+                         where=where)
+    for name, described, actual in zip(("input", "output"), (description.input, description.output),
+                                       model_tensors(path / MODEL_FILE)):
+        difference = described.difference(actual)
+        if difference:
+            raise UsageError("{where} does not match model.tflite's {name}: {difference}", where=where, name=name,
+                             difference=difference)
+    return OutputFolder(path, description, class_list_for(description.classes, path / LABELS_FILE, param))

@@ -1,0 +1,539 @@
+"""The `quantize` verb: post-training quantization to a TFLite model, verified against the float model in one run.
+
+`quantize()` composes numbered steps, each a function of the run so far:
+1. prepare  — check the request and the output target (before anything slow), build or load the float model,
+               choose the calibration and evaluation images and the fallback budget;
+2. convert  — float TFLite; for int8 calibrate once, then quantize;
+3. correct  — empirical bias correction (int8);
+4. fall back — keep the worst layers in float when the full-integer model misses its accuracy target (int8);
+5. verify   — float vs quantized on the evaluation images: accuracy, agreement, size, latency;
+6. write    — model.tflite, labels.txt, model.json, report.json and report.md as one atomic folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from . import __version__, defaults, preprocess
+from .bias_correction import CorrectionReport, correct_biases
+from .convert import IO_TYPES, Mode, calibrate, convert, mode_of, requantize
+from .description import Calibration, ModelDescription, TensorSpec
+from .errors import UsageError
+from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search
+from .images import ImageSet, calibration_and_holdout, embedded_images, image_set
+from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
+from .labels import ClassList, class_list_for
+from .latency import latency_ms
+from .layer_error import LayerError, layer_errors
+from .metrics import Comparison, compare, kl_divergence
+from .outputs import new_folder
+from .progress import Reporter
+
+RECOMMENDED_CALIBRATION = 100  # fewer images than this: recommend a larger, domain-specific set
+EMBEDDED = "embedded"
+
+
+@dataclass
+class QuantizeRequest:
+    """Everything `quantize` takes; None means "the documented default"."""
+
+    arch: str = "v1"
+    alpha: float = 1.0
+    resolution: int = 224
+    weights: str | None = "imagenet"
+    model: Path | None = None
+    calib: Path | None = None
+    calib_samples: int = defaults.CALIBRATION_SAMPLES
+    mode: str = "int8"
+    io: str | None = None
+    eval: Path | None = None
+    eval_samples: int | None = None
+    threads: int = defaults.THREADS
+    output: Path | None = None
+    labels: Path | None = None
+    bias_correction: bool | None = None
+    max_drop: float | None = None
+    min_agreement: float | None = None
+    max_fallback_layers: int = defaults.MAX_FALLBACK_LAYERS
+    max_latency_ratio: float = defaults.MAX_LATENCY_RATIO
+    strict_int8: bool = False
+    analyze: bool = False
+
+    @property
+    def spec(self) -> Mode:
+        return mode_of(self.mode)
+
+    def resolved_io(self) -> str:
+        return self.io or self.spec.default_io
+
+    @property
+    def targeted(self) -> bool:
+        return self.max_drop is not None or self.min_agreement is not None
+
+    @property
+    def corrects_bias(self) -> bool:
+        return self.spec.corrects_bias and self.bias_correction is not False
+
+    def name(self) -> str:
+        if self.model is not None:
+            return f"{Path(self.model).stem}_{self.mode}"
+        return f"mobilenet_{self.arch}_{self.alpha:g}_{self.resolution}_{self.mode}"
+
+    def validate(self) -> None:
+        spec = self.spec
+        if self.resolved_io() not in IO_TYPES:
+            raise UsageError("unknown {io} {value!r}: choose one of {choices}", "io", value=self.io,
+                             choices=", ".join(IO_TYPES))
+        if self.resolved_io() not in spec.io_types:
+            raise UsageError("{io} {value} needs {mode} int8 (mode {mode_value} keeps float inputs and outputs)",
+                             "io", "mode", value=self.io, mode_value=self.mode)
+        if self.bias_correction and not spec.corrects_bias:
+            raise UsageError("{bias_correction} works on full-integer models only: use it with {mode} int8",
+                             "bias_correction", "mode")
+        if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1):
+            raise UsageError("{calib_samples} and {eval_samples} must be >= 1", "calib_samples", "eval_samples")
+        if self.threads < 1:
+            raise UsageError("{threads} must be >= 1", "threads")
+        if self.strict_int8 and self.targeted:
+            raise UsageError("{strict_int8} forbids float fallback, which {max_drop} / {min_agreement} would need: "
+                             "use one or the other", "strict_int8", "max_drop", "min_agreement")
+        if (self.targeted or self.analyze or self.strict_int8) and not spec.corrects_bias:
+            raise UsageError("{max_drop}, {min_agreement}, {strict_int8} and {analyze} work on int8 models: use "
+                             "them with {mode} int8", "max_drop", "min_agreement", "strict_int8", "analyze", "mode")
+        for value, param in ((self.max_drop, "max_drop"), (self.min_agreement, "min_agreement")):
+            if value is not None and not (math.isfinite(value) and 0 <= value <= 100):
+                raise UsageError("{%s} is a percentage (points) between 0 and 100; got {value}" % param, param,
+                                 value=value)
+        if self.max_fallback_layers < 1 or not (math.isfinite(self.max_latency_ratio)
+                                                and self.max_latency_ratio > 0):
+            raise UsageError("{max_fallback_layers} must be >= 1 and {max_latency_ratio} a number > 0 (use "
+                             "{strict_int8} to forbid fallback)", "max_fallback_layers", "max_latency_ratio",
+                             "strict_int8")
+        if self.model is not None and not Path(self.model).is_file():
+            raise UsageError("{model} not found: {path}", "model", path=str(self.model))
+
+
+@dataclass(frozen=True)
+class BiasCorrectionComparison:
+    """Plain int8 next to bias-corrected int8 (both full-integer, before any fallback), against float."""
+
+    report: CorrectionReport
+    plain: Comparison
+    corrected: Comparison
+    plain_kl: float | None
+    corrected_kl: float | None
+
+    def to_json(self) -> dict:
+        return {**self.report.to_json(), "plain": {**self.plain.to_json(), "kl": self.plain_kl},
+                "corrected": {**self.corrected.to_json(), "kl": self.corrected_kl}}
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    """What a quantize run made and measured; `to_json()` is `--json`, `report_json()` is report.json."""
+
+    output_dir: Path
+    model: str
+    description: ModelDescription
+    eval: Comparison
+    eval_source: str
+    calib_source: str
+    calib_samples: int
+    calib_skipped: int
+    size_bytes: int
+    float_size_bytes: int
+    latency_ms: dict
+    threads: int
+    timings_s: dict
+    fallback: FallbackResult | None = None
+    fallback_summary: str | None = None
+    bias_correction: BiasCorrectionComparison | None = None
+    analysis: tuple[LayerError, ...] = ()
+    files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def mode(self) -> str:
+        return self.description.mode
+
+    @property
+    def io(self) -> str:
+        return self.description.input.dtype
+
+    def to_json(self) -> dict:
+        """The `mobikit quantize --json` object."""
+        return {"output_dir": str(self.output_dir), "model": self.model, "mode": self.mode,
+                "size_bytes": self.size_bytes, "float_size_bytes": self.float_size_bytes,
+                "calib_samples": self.calib_samples, "eval": self.eval.to_json(), "latency_ms": self.latency_ms,
+                "timings_s": self.timings_s}
+
+    def report_json(self) -> dict:
+        fallback = None
+        if self.fallback is not None:
+            fallback = {**self.fallback.to_json(), "summary": self.fallback_summary,
+                        "plot": "fallback.png" if "fallback.png" in self.files else None}
+        report = {
+            "model": self.model, "mode": self.mode, "io": self.io, "description": self.description.to_json(),
+            "calibration": {"source": self.calib_source, "samples": self.calib_samples,
+                            "skipped": self.calib_skipped},
+            "eval": {**self.eval.to_json(), "source": self.eval_source},
+            "size_bytes": {"float": self.float_size_bytes, "quant": self.size_bytes},
+            "latency_ms": {**self.latency_ms, "threads": self.threads, "delegate": "xnnpack", "statistic": "median"},
+            "timings_s": self.timings_s, "full_integer": self.description.full_integer,
+            "fallback_layers": list(self.description.fallback_layers), "fallback": fallback,
+            "notes": list(self.notes), "warnings": list(self.warnings),
+        }
+        if self.bias_correction is not None:
+            report["bias_correction"] = self.bias_correction.to_json()
+        if self.analysis:
+            from .report import analysis_entry
+
+            report["analysis"] = analysis_entry(self.analysis)
+        return report
+
+
+# ------------------------------------------------------------------------------------------------ the run's state
+
+
+class _Timer:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+@dataclass
+class _Run:
+    """What the steps hand each other."""
+
+    request: QuantizeRequest
+    reporter: Reporter
+    name: str
+    output: Path
+    log_path: Path
+    timer: _Timer = field(default_factory=_Timer)
+    keras_model: object = None
+    class_list: ClassList | None = None
+    calib: ImageSet | None = None
+    eval_images: ImageSet | None = None
+    eval_source: str = ""
+    budget: FallbackBudget | None = None
+    float_bytes: bytes = b""
+    calibrated: bytes = b""
+    plain: bytes = b""
+    baseline: bytes = b""  # the full-integer model as finished (bias-corrected), before any fallback
+    quantized: bytes = b""
+    correction: CorrectionReport | None = None
+    errors: list[LayerError] = field(default_factory=list)
+    fallback: FallbackResult | None = None
+    fallback_summary: str | None = None
+    float_scores: object = None
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.keras_model.input_shape[1])
+
+    def layer_ranking(self) -> list[LayerError]:
+        """Per-layer int8 errors, measured once and only when needed (analyze, or a fallback search)."""
+        if not self.errors:
+            self.errors.extend(layer_errors(self.calibrated, self.calib, self.reporter))
+        return self.errors
+
+
+def quantize(request: QuantizeRequest | None = None, reporter: Reporter | None = None, **options) -> QuantizeResult:
+    """Build or load the float model, convert it, verify it, and write the output folder atomically.
+
+    Pass a `QuantizeRequest`, or its fields as keywords: `mobikit.quantize(alpha=0.25, calib="images/")`.
+    """
+    request = request or QuantizeRequest(**options)
+    run = _prepare(request, reporter or Reporter())
+    _convert(run)
+    _correct(run)
+    _fall_back(run)
+    predictions, latency = _verify(run)
+    return _write(run, predictions, latency)
+
+
+# ------------------------------------------------------------------------------------------------ 1. prepare
+
+
+def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
+    from .models import build_model, load_keras_image_model
+
+    request.validate()
+    name = request.name()
+    output = Path(request.output) if request.output else Path("mobikit-out") / name
+    from .outputs import check_target
+
+    check_target(output, "quantize", (request.calib, request.eval, request.model, request.labels))
+    run = _Run(request, reporter, name, output, output.parent / f"{output.name}.converter-error.log")
+    with run.timer.phase("build"):
+        run.keras_model = (load_keras_image_model(request.model) if request.model is not None else
+                           build_model(request.arch, request.alpha, request.resolution, weights=request.weights))
+    run.class_list = class_list_for(int(run.keras_model.output_shape[-1]), request.labels)
+    calib_dir = Path(request.calib) if request.calib else embedded_images("calibration")
+    run.calib, holdout = calibration_and_holdout(calib_dir, request.calib_samples, run.resolution)
+    if request.targeted and request.eval is None and request.calib is not None and not len(holdout):
+        raise UsageError("{max_drop} / {min_agreement} need evaluation images apart from the calibration ones to "
+                         "measure the drop: pass {eval} DIR (labelled images), or a {calib} folder holding more "
+                         "images than {calib_samples}", "max_drop", "min_agreement", "eval", "calib",
+                         "calib_samples")
+    if request.spec.calibrated and len(run.calib) < RECOMMENDED_CALIBRATION:
+        reporter.info(f"calibrating on {len(run.calib)} images from {calib_dir}: a larger, domain-specific set "
+                      "(100–500 images like the ones the model will see, passed with --calib DIR) is recommended")
+    run.eval_images, run.eval_source = _choose_eval(request, run.calib, holdout, run.resolution, reporter)
+    run.budget = _fallback_budget(request, run)
+    return run
+
+
+def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, resolution: int,
+                 reporter: Reporter) -> tuple[ImageSet, str]:
+    if request.eval is not None:
+        images = image_set(request.eval, request.eval_samples, resolution)
+        return images, f"{request.eval} ({len(images)} images)"
+    if request.calib is None:
+        images = image_set(embedded_images("verification"), request.eval_samples, resolution)
+        return images, f"the embedded verification photos ({len(images)}; not used for calibration)"
+    if len(holdout):
+        limit = request.eval_samples or defaults.HOLDOUT_SAMPLES
+        images = ImageSet(holdout.paths[:limit], resolution, holdout.root)
+        capped = f" (the first {limit} of {len(holdout)}; --eval-samples sets how many)" \
+            if len(holdout) > limit else ""
+        reporter.info(f"verifying on {len(images)} calibration-folder images not used for calibration{capped} "
+                      "(pass --eval DIR for a separate labelled set)")
+        return images, f"calibration-folder images not used for calibration ({len(images)})"
+    reporter.warn(f"every image of the calibration folder was used for calibration: verifying on those same "
+                  f"{len(calib)} images, which flatters the result; pass --eval DIR for an honest check")
+    return calib, f"the calibration images themselves ({len(calib)}; no held-out images)"
+
+
+def _fallback_budget(request: QuantizeRequest, run: _Run) -> FallbackBudget | None:
+    """The accuracy target of the fallback search, or None when the run stays as converted (and why)."""
+    if not request.spec.corrects_bias:
+        return None
+    if request.strict_int8:
+        run.reporter.info("--strict-int8: every layer stays int8 (no float fallback)")
+        return None
+    if run.eval_images is run.calib:
+        return None
+    limits = {"max_layers": request.max_fallback_layers, "max_latency_ratio": request.max_latency_ratio}
+    if all(label is not None for label in labels_of(run.eval_images, run.class_list)):
+        return FallbackBudget(defaults.MAX_DROP if request.max_drop is None else request.max_drop,
+                              request.min_agreement, **limits)
+    if not request.targeted:
+        return None
+    if request.max_drop is not None:
+        run.reporter.info("the evaluation images carry no labels, so top-1 cannot be measured: judging the int8 "
+                          "model by top-1 agreement with float >= "
+                          f"{request.min_agreement or defaults.MIN_AGREEMENT:g}% (--min-agreement) instead of "
+                          "--max-drop")
+    return FallbackBudget(None, request.min_agreement or defaults.MIN_AGREEMENT, **limits)
+
+
+# ------------------------------------------------------------------------------------------------ 2.–4. convert
+
+
+def _convert(run: _Run) -> None:
+    request = run.request
+    with run.timer.phase("float_convert"):
+        run.float_bytes = convert(run.keras_model, "fp32", run.log_path)
+    with run.timer.phase("calibrate_convert"):
+        if request.spec.calibrated:
+            run.calibrated = calibrate(run.keras_model, run.calib, run.reporter, run.log_path)
+            run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)
+        else:
+            run.plain = run.float_bytes if request.mode == "fp32" else convert(run.keras_model, request.mode,
+                                                                               run.log_path)
+    if run.calib.skipped_message():
+        run.reporter.warn(run.calib.skipped_message())
+    run.quantized = run.baseline = run.plain
+
+
+def _correct(run: _Run) -> None:
+    if not run.request.corrects_bias:
+        return
+    with run.timer.phase("bias_correction"):
+        run.baseline, run.correction = correct_biases(run.calibrated, run.plain, run.calib, run.reporter,
+                                                      run.request.threads)
+    run.quantized = run.baseline
+    if run.request.analyze:
+        with run.timer.phase("analyze"):
+            run.layer_ranking()
+
+
+def _fall_back(run: _Run) -> None:
+    if run.budget is None:
+        return
+    request = run.request
+    with run.timer.phase("fallback_search"):  # includes the per-layer analysis when the search needs it
+        predictions = predict_all(run.eval_images, {"float": keras_predictor(run.keras_model)}, run.class_list,
+                                  run.reporter, "fallback search: float predictions")
+        run.float_scores = predictions.scores["float"]
+        inputs = SearchInputs(run.eval_images, run.float_scores, predictions.labels if predictions.labelled else [],
+                              run.class_list, request.threads)
+        run.fallback = fallback_search(run.calibrated, run.plain, run.baseline, request.resolved_io(),
+                                       run.layer_ranking, run.budget, inputs, lambda model: _finish(run, model),
+                                       run.reporter)
+    run.quantized = run.fallback.model
+    run.fallback_summary = _announce_fallback(run.fallback, run.reporter)
+    if len(run.fallback.steps) > 1:
+        from .plots import tradeoff_png
+
+        run.files["fallback.png"] = tradeoff_png(run.fallback, f"{run.name}: float fallback search "
+                                                               f"({run.budget.describe()})")
+
+
+def _finish(run: _Run, candidate: bytes) -> bytes:
+    """What the full-integer model went through after conversion, applied to a fallback candidate."""
+    if not run.request.corrects_bias:
+        return candidate
+    return correct_biases(run.calibrated, candidate, run.calib, Reporter(), run.request.threads)[0]
+
+
+def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
+    """One plain sentence: full-integer or which layers stayed float and why; a warning when the target is missed."""
+    first, chosen = result.steps[0], result.chosen()
+
+    def numbers(step) -> str:
+        top1 = (f"top-1 {100 * step.top1:.1f}% vs float {100 * result.float_top1:.1f}% "
+                f"(drop {100 * (result.float_top1 - step.top1):.1f} points), " if step.top1 is not None else "")
+        return f"{top1}agreement {100 * step.agreement:.1f}%, {step.latency_ratio:.2f}× full-integer latency"
+
+    if not result.layers:
+        sentence = (f"full-integer int8: {numbers(first)}" + (" — meets" if first.met else " — misses")
+                    + f" the target ({result.target})")
+    else:
+        sentence = (f"not full-integer: kept in float {', '.join(result.layers)} (highest RMSE/scale on the "
+                    f"calibration images) because the full-integer model missed the target ({result.target}: "
+                    f"{numbers(first)}); with them {numbers(chosen)}")
+    if result.met:
+        reporter.info(sentence)
+    else:
+        reporter.warn(f"the fallback search could not reach {result.target} within the budget ({result.stopped}); "
+                      f"keeping the best model found: {sentence}")
+    return sentence
+
+
+# ------------------------------------------------------------------------------------------------ 5. verify
+
+
+def _verify(run: _Run) -> tuple[Predictions, dict]:
+    request = run.request
+    with run.timer.phase("verify"):
+        models = {"float": keras_predictor(run.keras_model) if run.float_scores is None else replay(run.float_scores),
+                  "quant": TFLiteClassifier(run.quantized, request.threads)}
+        if run.correction is not None:
+            models["plain"] = TFLiteClassifier(run.plain, request.threads)
+            if run.quantized != run.baseline:
+                models["corrected"] = TFLiteClassifier(run.baseline, request.threads)
+        predictions = predict_all(run.eval_images, models, run.class_list, run.reporter, "verifying")
+        latency = {"float": latency_ms(run.float_bytes, request.threads),
+                   "quant": latency_ms(run.quantized, request.threads)}
+    return predictions, latency
+
+
+def _bias_comparison(run: _Run, predictions: Predictions) -> BiasCorrectionComparison | None:
+    if run.correction is None:
+        return None
+    scores = predictions.scores
+    corrected = "corrected" if "corrected" in scores else "quant"
+    measured = len(scores["float"]) > 0
+    return BiasCorrectionComparison(
+        run.correction, compare(scores["float"], scores["plain"], predictions.labels),
+        compare(scores["float"], scores[corrected], predictions.labels),
+        kl_divergence(scores["float"], scores["plain"]) if measured else None,
+        kl_divergence(scores["float"], scores[corrected]) if measured else None)
+
+
+# ------------------------------------------------------------------------------------------------ 6. write
+
+
+def _versions() -> dict:
+    versions = {"mobikit": __version__}
+    for name in ("tensorflow", "keras", "ai-edge-litert", "numpy", "opencv-python"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
+    """The model.json of the run: every number the phone app and the host commands need."""
+    from .models import ends_in_softmax
+
+    request = run.request
+    classifier = TFLiteClassifier(model_bytes, 1)
+    built = request.model is None
+    calibration = None
+    if request.spec.calibrated:
+        source = str(Path(request.calib).resolve()) if request.calib else EMBEDDED
+        calibration = Calibration(source, request.calib is None, run.calib.used, run.calib.fingerprint())
+    fallback_layers = tuple(run.fallback.layers) if run.fallback else ()
+    description = ModelDescription(
+        name=run.name, mode=request.mode, resolution=classifier.resolution, classes=classifier.classes,
+        input=TensorSpec.of(classifier.interpreter.get_input_details()[0]),
+        output=TensorSpec.of(classifier.interpreter.get_output_details()[0]),
+        softmax=ends_in_softmax(run.keras_model), size_bytes=0, sha256="",
+        arch=request.arch if built else None, alpha=request.alpha if built else None,
+        weights=(request.weights if request.weights in (None, "imagenet") else str(Path(request.weights).resolve()))
+        if built else None,
+        calibration=calibration, full_integer=request.spec.calibrated and not fallback_layers,
+        fallback_layers=fallback_layers, bias_correction=run.correction is not None,
+        preprocessing=preprocess.describe(classifier.resolution), versions=_versions())
+    return description.with_model(model_bytes)
+
+
+def _write(run: _Run, predictions: Predictions, latency: dict) -> QuantizeResult:
+    request = run.request
+    description = _describe(run, run.quantized)
+    if run.request.analyze:
+        from .plots import analysis_png
+        from .layer_error import analysis_csv
+
+        run.files["analysis.csv"] = analysis_csv(run.errors).encode()
+        run.files["analysis.png"] = analysis_png(run.errors, f"{run.name}: int8 error per layer on "
+                                                 f"{len(run.calib)} calibration images", description.fallback_layers)
+    result = QuantizeResult(
+        output_dir=run.output, model=run.name, description=description,
+        eval=compare(predictions.scores["float"], predictions.scores["quant"], predictions.labels),
+        eval_source=run.eval_source,
+        calib_source=str(request.calib) if request.calib else "the embedded calibration photos",
+        calib_samples=run.calib.used, calib_skipped=len(run.calib.skipped), size_bytes=len(run.quantized),
+        float_size_bytes=len(run.float_bytes), latency_ms=latency, threads=request.threads,
+        timings_s=run.timer.seconds, fallback=run.fallback, fallback_summary=run.fallback_summary,
+        bias_correction=_bias_comparison(run, predictions), analysis=tuple(run.errors) if request.analyze else (),
+        files=tuple(run.files), notes=tuple(run.reporter.notes), warnings=tuple(run.reporter.warnings))
+    write_output_folder(run.output, run.quantized, run.class_list, result, run.files,
+                        (request.calib, request.eval, request.model, request.labels))
+    return result
+
+
+def write_output_folder(output: Path, model_bytes: bytes, class_list: ClassList, result: QuantizeResult,
+                        files: dict[str, bytes], inputs=()) -> None:
+    """The output folder as one atomic step: it replaces mobikit's earlier folder only when complete."""
+    from .outputs import write_bytes, write_text
+    from .report import render_quantize_report
+
+    with new_folder(output, "quantize", inputs) as folder:
+        for file_name, data in files.items():
+            write_bytes(folder / file_name, data)
+        write_bytes(folder / "model.tflite", model_bytes)
+        write_text(folder / "labels.txt", "\n".join(class_list.names) + "\n")
+        write_text(folder / "model.json", json.dumps(result.description.to_json(), indent=2) + "\n")
+        write_text(folder / "report.json", json.dumps(result.report_json(), indent=2, default=str) + "\n")
+        write_text(folder / "report.md", render_quantize_report(result))
