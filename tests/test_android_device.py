@@ -289,6 +289,15 @@ SWAP_CUTS = {
     "first deploy, upload cut": (None, [
         Cut("v1", push_cut("labels.txt", 4), {f".{MODEL}.upload": "partial"},
             CERTAIN + f"no {MODEL} in place and no complete copy of it")], "v1", "uploaded", True),
+    "reading the live model.json, answer lost": ("v1", [
+        Cut("v2", shell_cut("cat", f"{FOLDERS['live']}/model.json"), {MODEL: "v1"},
+            "the phone cannot be checked now, but nothing on it was changed")], "v2", "uploaded", True),
+    "checking the upload, answer lost": ("v1", [
+        Cut("v2", shell_cut("sha256sum", *(f"{FOLDERS[role]}/{name}" for role in ("live", "upload")
+                                           for name in contract.MODEL_FILES), loose=True),
+            {MODEL: "v1", f".{MODEL}.upload": "v2"},
+            f"while uploading into .{MODEL}.upload (no answer from sha256sum on the device (connection cut?)); "
+            + CHECKED + PREVIOUS)], "v2", "uploaded", False),
     "staging folder made": ("v1", [
         Cut("v2", shell_cut("mkdir", "-p", "upload", loose=True), {MODEL: "v1", f".{MODEL}.upload": "partial"},
             CHECKED + PREVIOUS)], "v2", "uploaded", True),
@@ -402,7 +411,7 @@ def _has_complete_model(layout: Layout) -> bool:
 @pytest.mark.parametrize("live,old,upload", itertools.product(FOLDER_KINDS, repeat=3))
 def test_the_swap_rules_never_leave_the_phone_without_a_complete_model(live, old, upload):
     """From any leftover the rules reach "the new model live, nothing else" in a few steps; no step removes a
-    complete folder unless a complete model stays under the live name, and none, whole or cut half way, takes away
+    complete model unless a complete model stays under the live name, and none, whole or cut half way, takes away
     the last complete model. (A cut rename did or did not happen, both checked here; a cut removal leaves a partial
     folder, no more complete than a removed one, and every such half-way layout is one of the starting layouts.)"""
     layout = Layout(FOLDER_KINDS[live], FOLDER_KINDS[old], FOLDER_KINDS[upload])
@@ -411,9 +420,10 @@ def test_the_swap_rules_never_leave_the_phone_without_a_complete_model(live, old
         step = next_step(layout)
         if step is None:
             break
-        if step.kind == "remove":
+        if step.kind == "remove":  # staging counts as complete only when it holds the files being deployed
             removed = getattr(layout, step.source)
-            assert not (removed.complete or removed.new) or (layout.live.complete and step.source != "live"), step
+            complete = removed.new if step.source == "upload" else removed.complete
+            assert not complete or (layout.live.complete and step.source != "live"), (layout, step)
         after = step.effect(layout)
         if step is UPLOAD_FILES:
             after = after.with_folder("upload", FOLDER_KINDS["new"])

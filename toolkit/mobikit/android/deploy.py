@@ -258,7 +258,7 @@ class Layout:
     old: Folder
     upload: Folder
 
-    def with_folder(self, role: str, folder: Folder) -> "Layout":
+    def with_folder(self, role: str, folder: Folder) -> Layout:
         return replace(self, **{role: folder})
 
 
