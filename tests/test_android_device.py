@@ -7,19 +7,25 @@ Nothing is mocked on the host side: `mobikit devices/deploy/bench` run as subpro
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from adb_sim import SimDevice
+from adb_sim.device import ShellDrop
+from adb_sim.shell import run_argv
 from support import assert_clean_failure, run_cli
 from mobikit.android import contract
+from mobikit.android.deploy import ABSENT, UNVERIFIED, UPLOAD_FILES, Folder, Layout, next_step
 
 ADB = shutil.which("adb")
 pytestmark = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
@@ -222,6 +228,8 @@ def test_device_drops_mid_push_keeps_previous_model_and_retry_succeeds(adb_env, 
     phone.faults.drop_push = ("model.tflite", 2048)
     failed = deploy(adb_env, newer, "--apk", str(apk))
     assert_clean_failure(failed, 1)
+    assert "uploading into .tiny_int8.upload" in failed.stderr
+    assert "cannot be checked now, but it holds the previous tiny_int8 in place" in failed.stderr
     final = _model_on(phone, "tiny_int8")
     assert phone.read_file(f"{final}/model.tflite") == tiny_tflite
     assert phone.read_file(f"{final}/labels.txt") == (model_dir / "labels.txt").read_bytes()
@@ -237,6 +245,194 @@ def test_device_drops_mid_push_keeps_previous_model_and_retry_succeeds(adb_env, 
     assert json.loads(retry.stdout)["upload"] == "uploaded"
     assert phone.read_file(f"{final}/model.tflite") == (newer / "model.tflite").read_bytes()
     assert phone.read_file(f"{final}/labels.txt") == (newer / "labels.txt").read_bytes()
+
+
+# --- the swap on the phone, cut at every step ------------------------------------------------------------------------
+
+MODEL = "tiny_int8"
+FOLDERS = {"live": f"{contract.MODELS_DIR}/{MODEL}", "old": f"{contract.MODELS_DIR}/.{MODEL}.old",
+           "upload": f"{contract.MODELS_DIR}/.{MODEL}.upload"}
+LOOSE = 0.5  # seconds a loose cable is away: deploy waits for it, re-checks the phone and says what it found
+
+
+def shell_cut(*words: str, when: str = "after", loose: bool = False):
+    """Arm the phone to drop the connection at the shell command starting with these words (folder roles become
+    paths); a pulled cable stays away until the test reconnects, a loose one comes back after LOOSE seconds."""
+    argv = tuple(FOLDERS.get(word, word) for word in words)
+    return lambda phone: setattr(phone.faults, "drop_shell", ShellDrop(argv, when, LOOSE if loose else None))
+
+
+def push_cut(file: str, after_bytes: int = 2048):
+    return lambda phone: setattr(phone.faults, "drop_push", (file, after_bytes))
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One deploy of `version` that the fault interrupts, what the models folder holds after it, and a part of the
+    one error line."""
+
+    version: str
+    fault: Callable[[SimDevice], None]
+    holds: dict[str, str]
+    says: str
+
+
+PREVIOUS, NEW = f"the previous {MODEL} in place", f"the new {MODEL} in place"
+BOTH_COPIES = (f"no {MODEL} in place, but the new model (verified) in .{MODEL}.upload and the previous model in "
+               f".{MODEL}.old, which the next deploy moves into place first")
+CERTAIN = "the phone cannot be checked now, but it holds "  # the step in flight cannot have changed that
+EITHER = "the phone cannot be checked now, and it is unknown whether that step happened, so it holds either "
+CHECKED = "checked again, the phone holds "  # a loose cable: back within the wait
+
+# (live version before, the interrupted deploys in order, the version the clean retry deploys, its "upload" field,
+# whether that retry has to push again). Cutting "after" a command: it ran but adb never saw its exit status;
+# "before": it never ran; "during" an rm -r: one file is gone.
+SWAP_CUTS = {
+    "first deploy, upload cut": (None, [
+        Cut("v1", push_cut("labels.txt", 4), {f".{MODEL}.upload": "partial"},
+            CERTAIN + f"no {MODEL} in place and no complete copy of it")], "v1", "uploaded", True),
+    "reading the live model.json, answer lost": ("v1", [
+        Cut("v2", shell_cut("cat", f"{FOLDERS['live']}/model.json"), {MODEL: "v1"},
+            "the phone cannot be checked now, but nothing on it was changed")], "v2", "uploaded", True),
+    "checking the upload, answer lost": ("v1", [
+        Cut("v2", shell_cut("sha256sum", *(f"{FOLDERS[role]}/{name}" for role in ("live", "upload")
+                                           for name in contract.MODEL_FILES), loose=True),
+            {MODEL: "v1", f".{MODEL}.upload": "v2"},
+            f"while uploading into .{MODEL}.upload (no answer from sha256sum on the device (connection cut?)); "
+            + CHECKED + PREVIOUS)], "v2", "uploaded", False),
+    "staging folder made": ("v1", [
+        Cut("v2", shell_cut("mkdir", "-p", "upload", loose=True), {MODEL: "v1", f".{MODEL}.upload": "partial"},
+            CHECKED + PREVIOUS)], "v2", "uploaded", True),
+    "before moving the live model aside": ("v1", [
+        Cut("v2", shell_cut("mv", "live", "old", when="before", loose=True), {MODEL: "v1", f".{MODEL}.upload": "v2"},
+            CHECKED + PREVIOUS)], "v2", "uploaded", False),
+    "live model moved aside": ("v1", [
+        Cut("v2", shell_cut("mv", "live", "old"), {f".{MODEL}.old": "v1", f".{MODEL}.upload": "v2"},
+            EITHER + f"{PREVIOUS}, or {BOTH_COPIES}")], "v2", "uploaded", False),
+    "live model moved aside, loose cable": ("v1", [
+        Cut("v2", shell_cut("mv", "live", "old", loose=True), {f".{MODEL}.old": "v1", f".{MODEL}.upload": "v2"},
+            CHECKED + BOTH_COPIES)], "v2", "uploaded", False),
+    "before the new model moves in": ("v1", [
+        Cut("v2", shell_cut("mv", "upload", "live", when="before"), {f".{MODEL}.old": "v1", f".{MODEL}.upload": "v2"},
+            EITHER + f"{BOTH_COPIES}, or {NEW}")], "v2", "uploaded", False),
+    "new model moved in": ("v1", [
+        Cut("v2", shell_cut("mv", "upload", "live", loose=True), {MODEL: "v2", f".{MODEL}.old": "v1"},
+            CHECKED + NEW)], "v2", "unchanged", False),
+    "removing the previous model": ("v1", [
+        Cut("v2", shell_cut("rm", "-rf", "old", when="during", loose=True), {MODEL: "v2", f".{MODEL}.old": "partial"},
+            CHECKED + NEW)], "v2", "unchanged", False),
+    # The retry drops again: it puts the previous model back before it deletes or uploads anything.
+    "moved aside, then another model's upload cut": ("v1", [
+        Cut("v2", shell_cut("mv", "live", "old", loose=True), {f".{MODEL}.old": "v1", f".{MODEL}.upload": "v2"},
+            CHECKED + BOTH_COPIES),
+        Cut("v3", push_cut("model.tflite"), {MODEL: "v1", f".{MODEL}.upload": "partial"},
+            CERTAIN + PREVIOUS)], "v3", "uploaded", True),
+    "moved aside, then the restore cut": ("v1", [
+        Cut("v2", shell_cut("mv", "live", "old", loose=True), {f".{MODEL}.old": "v1", f".{MODEL}.upload": "v2"},
+            CHECKED + BOTH_COPIES),
+        Cut("v3", shell_cut("mv", "old", "live", loose=True), {MODEL: "v1", f".{MODEL}.upload": "v2"},
+            CHECKED + PREVIOUS)], "v3", "uploaded", True),
+    "moved aside, then removing the stale upload cut": ("v1", [
+        Cut("v2", shell_cut("mv", "live", "old", loose=True), {f".{MODEL}.old": "v1", f".{MODEL}.upload": "v2"},
+            CHECKED + BOTH_COPIES),
+        Cut("v3", shell_cut("rm", "-rf", "upload", when="during", loose=True),
+            {MODEL: "v1", f".{MODEL}.upload": "partial"}, CHECKED + PREVIOUS)], "v3", "uploaded", True),
+}
+
+
+@pytest.fixture
+def versions(tmp_path, tiny_tflite) -> dict[str, Path]:
+    """Three versions of one model (same folder name, different bytes in every file)."""
+    return {f"v{n}": _write_model_folder(tmp_path / f"v{n}" / MODEL, tiny_tflite + b"\0" * (4096 * n),
+                                         [f"v{n} class {i}" for i in range(10)]) for n in (1, 2, 3)}
+
+
+def _set_up(phone: SimDevice, apk: Path, live: Path | None) -> None:
+    """The phone as a finished deploy leaves it: the app installed (by the sim's own pm) with its folders, and the
+    `live` model folder, if any, in place."""
+    phone.host_path("/data/local/tmp/app.apk").write_bytes(apk.read_bytes())
+    assert run_argv(phone, ["pm", "install", "/data/local/tmp/app.apk"])[0] == 0
+    models = phone.host_path(contract.MODELS_DIR)
+    models.mkdir(parents=True)
+    if live is not None:
+        shutil.copytree(live, models / MODEL)
+
+
+def _holds(phone: SimDevice, versions: dict[str, Path]) -> dict[str, str]:
+    """Each entry of the phone's models folder → the version whose three files it holds byte for byte, or
+    "partial"."""
+    models, held = phone.host_path(contract.MODELS_DIR), {}
+    for entry in sorted(os.listdir(models)):
+        files = {name: (models / entry / name).read_bytes() for name in contract.MODEL_FILES
+                 if (models / entry / name).is_file()}
+        held[entry] = next((version for version, folder in versions.items()
+                            if files == {name: (folder / name).read_bytes() for name in contract.MODEL_FILES}),
+                           "partial")
+    return held
+
+
+def _plug_back_in(env: dict, phone: SimDevice) -> None:
+    """The adb server keeps retrying a TCP device that dropped off, so it is back as soon as the phone answers."""
+    phone.away = False
+    assert adb(env, "-s", phone.serial, "wait-for-device").returncode == 0
+
+
+@pytest.mark.parametrize("case", SWAP_CUTS, ids=list(SWAP_CUTS))
+def test_a_cut_at_any_step_leaves_a_complete_model_and_the_retry_finishes(adb_env, versions, apk, case):
+    live, cuts, final, upload, pushes_again = SWAP_CUTS[case]
+    with _phone(adb_env) as phone:
+        _set_up(phone, apk, versions.get(live))
+        for cut in cuts:
+            cut.fault(phone)
+            failed = deploy(adb_env, versions[cut.version], "--apk", str(apk))
+            assert_clean_failure(failed, 1)
+            lines = failed.stderr.strip().splitlines()
+            errors = [line for line in lines if line.startswith("error:")]  # progress notes may come before it
+            assert errors == lines[-1:] and cut.says in lines[-1], failed.stderr
+            held = _holds(phone, versions)
+            assert held == cut.holds
+            assert live is None or set(held.values()) - {"partial"}, "no complete model left on the phone"
+            _plug_back_in(adb_env, phone)
+        commands_before = len(phone.commands)
+        retry = deploy(adb_env, versions[final], "--apk", str(apk))
+        assert retry.returncode == 0, retry.stderr
+        assert json.loads(retry.stdout)["upload"] == upload
+        assert _holds(phone, versions) == {MODEL: final}
+        made_staging = [c for c in phone.commands[commands_before:] if c.startswith("mkdir") and FOLDERS["upload"] in c]
+        assert bool(made_staging) == pushes_again, phone.commands[commands_before:]
+
+
+FOLDER_KINDS = {"absent": ABSENT, "partial": UNVERIFIED, "previous": Folder(True, True),
+                "new": Folder(True, True, True)}
+
+
+def _has_complete_model(layout: Layout) -> bool:
+    """A complete model under the live name, or a copy the next deploy moves there."""
+    return layout.live.complete or layout.old.complete or layout.upload.new
+
+
+@pytest.mark.parametrize("live,old,upload", itertools.product(FOLDER_KINDS, repeat=3))
+def test_the_swap_rules_never_leave_the_phone_without_a_complete_model(live, old, upload):
+    """From any leftover the rules reach "the new model live, nothing else" in a few steps; no step removes a
+    complete model unless a complete model stays under the live name, and none, whole or cut half way, takes away
+    the last complete model. (A cut rename did or did not happen, both checked here; a cut removal leaves a partial
+    folder, no more complete than a removed one, and every such half-way layout is one of the starting layouts.)"""
+    layout = Layout(FOLDER_KINDS[live], FOLDER_KINDS[old], FOLDER_KINDS[upload])
+    had_model = _has_complete_model(layout)
+    for _ in range(8):
+        step = next_step(layout)
+        if step is None:
+            break
+        if step.kind == "remove":  # staging counts as complete only when it holds the files being deployed
+            removed = getattr(layout, step.source)
+            complete = removed.new if step.source == "upload" else removed.complete
+            assert not complete or (layout.live.complete and step.source != "live"), (layout, step)
+        after = step.effect(layout)
+        if step is UPLOAD_FILES:
+            after = after.with_folder("upload", FOLDER_KINDS["new"])
+        assert not had_model or _has_complete_model(after), (layout, step)
+        had_model, layout = had_model or _has_complete_model(after), after
+    assert layout == Layout(FOLDER_KINDS["new"], ABSENT, ABSENT)
 
 
 def test_corrupted_upload_is_caught_by_the_checksum(adb_env, phone, model_dir, apk):

@@ -3,13 +3,15 @@
 Its filesystem is a temp folder: device path `/a/b` is `<root>/a/b`. Like Android 11+, only the app can create its
 external files folder `/sdcard/Android/data/<pkg>/files` (it does so when an activity starts); the shell may write
 inside it afterwards, but not before. Faults for tests: `drop_push` (cut the connection after N bytes of a named
-file, then stay away — refuse reconnects — until `away` is cleared, like a phone whose cable was pulled),
-`corrupt_push` (flip a byte of a named file as it is stored). Both fire once.
+file), `drop_shell` (cut it before, during or after one device-shell command), both then staying away — refusing
+reconnects — until `away` is cleared, like a phone whose cable was pulled (or, for `drop_shell`, a few seconds, like
+a loose one); `corrupt_push` (flip a byte of a named file as it is stored). Each fires once.
 """
 
 from __future__ import annotations
 
 import posixpath
+import shlex
 import socket
 import tempfile
 import threading
@@ -27,10 +29,46 @@ class DeviceFsError(Exception):
     """A filesystem operation the device refuses; the message is what Android's tools print."""
 
 
+CUT_MOMENTS = ("before", "during", "after")
+
+
+@dataclass(frozen=True)
+class ShellDrop:
+    """The cable goes at the first shell command whose words start with `argv`: `before` it runs, `during` it (an
+    `rm -r` has removed one file; a rename is one system call, so it has not happened) or `after` it ran, before its
+    exit status reaches the host (the host cannot tell which of these happened)."""
+
+    argv: tuple[str, ...]
+    when: str = "after"
+    back_after: float | None = None  # seconds until the phone takes connections again; None: until `away` is cleared
+
+    def __post_init__(self):
+        if self.when not in CUT_MOMENTS:
+            raise ValueError(f"when must be one of {CUT_MOMENTS}, not {self.when!r}")
+
+    def matches(self, line: str) -> bool:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            return False
+        if words[:1] == ["toybox"]:
+            words = words[1:]
+        return tuple(words[:len(self.argv)]) == self.argv
+
+
 @dataclass
 class Faults:
     drop_push: tuple[str, int] | None = None  # (file name, bytes received before the connection is cut)
+    drop_shell: ShellDrop | None = None
     corrupt_push: str | None = None  # file name whose stored copy gets one byte flipped
+
+    def take_shell_drop(self, line: str) -> ShellDrop | None:
+        """The shell fault if it fires on this command line (it fires once)."""
+        drop = self.drop_shell
+        if drop is None or not drop.matches(line):
+            return None
+        self.drop_shell = None
+        return drop
 
 
 @dataclass
@@ -108,6 +146,16 @@ class SimDevice:
             self._connections.append(conn)
             threading.Thread(target=conn.serve, args=(lambda stream, service: open_service(self, stream, service),),
                              daemon=True).start()
+
+    def pull_cable(self, conn: Connection, back_after: float | None = None) -> None:
+        """Cut the connection and stay away (refuse reconnects) for `back_after` seconds, or until a test sets `away`
+        back to False."""
+        self.away = True
+        conn.drop()
+        if back_after is not None:
+            timer = threading.Timer(back_after, setattr, (self, "away", False))
+            timer.daemon = True
+            timer.start()
 
     def stop(self) -> None:
         if self._listener is not None:

@@ -12,7 +12,7 @@ import struct
 
 from .device import DeviceFsError, SimDevice
 from .protocol import Dropped, Stream
-from .shell import run_command
+from .shell import run_command, run_interrupted
 
 SYNC_DATA_MAX = 64 * 1024
 STAT_V1 = struct.Struct("<4sIII")
@@ -36,6 +36,14 @@ def open_service(device: SimDevice, stream: Stream, service: str) -> None:
 
 
 def _shell(device: SimDevice, stream: Stream, command: str, v2: bool) -> None:
+    drop = device.faults.take_shell_drop(command)
+    if drop is not None:
+        if drop.when == "after":
+            run_command(device, command)
+        elif drop.when == "during":
+            run_interrupted(device, command)
+        device.pull_cable(stream.conn, drop.back_after)
+        raise Dropped(f"fault: connection dropped {drop.when} {command!r}")
     if not command.strip():
         code, out, err = 1, b"", b"sim: interactive shells are not supported\n"
     else:
@@ -143,8 +151,7 @@ def _send(device: SimDevice, stream: Stream, spec: str) -> None:
         drop = device.faults.drop_push
         if drop and drop[0] == name and len(received) >= drop[1]:
             device.faults.drop_push = None
-            device.away = True
-            stream.conn.drop()
+            device.pull_cable(stream.conn)
             raise Dropped("fault: connection dropped mid-push")
     if refused:
         _fail(stream, refused)

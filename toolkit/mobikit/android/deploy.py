@@ -1,16 +1,18 @@
 """Put a quantize output folder into the demo app on a phone, verified, and start the app with it.
 
 The upload goes to a temporary folder next to the model folder, is checked with sha256 on the device, and only
-then renamed into place: a dropped cable or a corrupted copy never replaces the model the app is using. The app is
-"current" when the APK installed on the device (`pm path`) has the same sha256 as the local APK.
+then renamed into place: a corrupted copy never replaces the model the app is using, and a connection dropped at any
+moment leaves either a complete model under its name or a complete copy that the next deploy puts back first. The
+app is "current" when the APK installed on the device (`pm path`) has the same sha256 as the local APK.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..description import ModelDescription, file_sha256, load_output_folder
@@ -77,6 +79,8 @@ def remote_sha256(adb: Adb, paths: list[str]) -> dict[str, str]:
             digest, _, path = line.partition("  ")
             if len(digest) == 64 and path in paths:
                 sums[path] = digest
+        if result.exit_code == 0 and len(sums) < len(set(paths)):
+            raise AdbError(f"no answer from {tool[-1]} on the device (connection cut?)")  # adb says 0 when cut
         return sums
     raise MobikitError("the device has neither sha256sum nor toybox sha256sum: cannot verify the upload")
 
@@ -187,33 +191,210 @@ def ensure_models_dir(adb: Adb, reporter: Reporter, timeout: float = APP_START_T
     adb.shell("mkdir", "-p", contract.MODELS_DIR)
 
 
-def upload_model(adb: Adb, model: LocalModel, reporter: Reporter) -> bool:
-    """Upload through a temporary folder, verify, then swap it in; returns False when it was already there."""
-    final = f"{contract.MODELS_DIR}/{model.name}"
-    wanted = {name: model.sha256[name] for name in contract.MODEL_FILES}
-    present = remote_sha256(adb, [f"{final}/{name}" for name in contract.MODEL_FILES])
-    if all(present.get(f"{final}/{name}") == digest for name, digest in wanted.items()):
-        return False
-    staging, previous = f"{contract.MODELS_DIR}/.{model.name}.upload", f"{contract.MODELS_DIR}/.{model.name}.old"
-    adb.shell("rm", "-rf", staging, previous)
-    adb.shell("mkdir", "-p", staging)
-    reporter.info(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
+# --- the model folder on the device: upload, verify, swap, recover -------------------------------------------------
+#
+# Three names per model under MODELS_DIR: `<m>` (the folder the app reads), `.<m>.upload` (staging) and `.<m>.old`
+# (the previous model while the new one is renamed in). The device shell has no atomic exchange of two folders, only
+# an atomic rename of one, so the swap is two renames with a moment in between where `<m>` is missing and the
+# previous model sits complete in `.<m>.old`. Every deploy therefore works from what it finds on the phone: it checks
+# the three names, takes the one step `next_step` picks, checks again, and so on. The same rules that upload and
+# swap also recover any leftover of an interrupted run, putting a complete copy back under `<m>` before anything is
+# deleted. The host never trusts a step it did not see the effect of: adb reports a shell command cut by a dropped
+# connection as a success, so only the re-check after each step counts.
+
+LIVE, OLD, UPLOAD = "live", "old", "upload"
+RECONNECT_WAIT = 3.0  # seconds to wait for a device that dropped off, to re-check it before reporting
+MAX_STEPS = 16  # twice the longest recovery + upload + swap; more means the device ignores what it is told
+
+
+def model_folders(name: str) -> dict[str, str]:
+    """The device paths of a model's three folder names."""
+    return {LIVE: f"{contract.MODELS_DIR}/{name}", OLD: f"{contract.MODELS_DIR}/.{name}.old",
+            UPLOAD: f"{contract.MODELS_DIR}/.{name}.upload"}
+
+
+@dataclass(frozen=True)
+class Folder:
+    """What one of the three names holds, as checked on the device."""
+
+    present: bool = False
+    complete: bool = False  # model.tflite's sha256 is the one its model.json names, and labels.txt is there
+    new: bool = False  # its three files are the local model's (sha256); implies complete
+    sha256: tuple[tuple[str, str], ...] = ()  # (file, digest) of the files found
+
+
+ABSENT = Folder()
+UNVERIFIED = Folder(present=True)  # a folder whose content is not known to be complete
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The three names of one model on the device."""
+
+    live: Folder
+    old: Folder
+    upload: Folder
+
+    def with_folder(self, role: str, folder: Folder) -> Layout:
+        return replace(self, **{role: folder})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change to a model's folders: rename `source` to `target`, remove `source`, or upload into `source`."""
+
+    kind: str  # "move", "remove" or "upload"
+    source: str
+    target: str | None
+    doing: str  # for messages; {live}, {old} and {upload} are the folder names
+
+    def effect(self, layout: Layout) -> Layout:
+        """The layout after this step, had it fully happened (an upload is not verified until checked)."""
+        if self.kind == "move":
+            return layout.with_folder(self.target, getattr(layout, self.source)).with_folder(self.source, ABSENT)
+        return layout.with_folder(self.source, ABSENT if self.kind == "remove" else UNVERIFIED)
+
+
+PROMOTE_UPLOAD = Step("move", UPLOAD, LIVE, "moving the verified {upload} into place as {live}")
+RESTORE_OLD = Step("move", OLD, LIVE, "putting the previous model back from {old} to {live}")
+SET_LIVE_ASIDE = Step("move", LIVE, OLD, "moving the previous {live} aside to {old}")
+REMOVE_LIVE = Step("remove", LIVE, None, "removing the incomplete {live}")
+REMOVE_OLD = Step("remove", OLD, None, "removing {old}")
+REMOVE_UPLOAD = Step("remove", UPLOAD, None, "removing {upload}")
+UPLOAD_FILES = Step("upload", UPLOAD, None, "uploading into {upload}")
+
+
+def next_step(layout: Layout) -> Step | None:
+    """The one step towards "the new model under its name, nothing else"; None when there.
+
+    Nothing complete is removed unless a complete model is under the live name; a missing live model is first
+    replaced by the complete copy (the verified upload, else the previous model); the live name is vacated only when
+    a verified upload is ready to take it. `.<m>.upload` counts only when it equals the local files, because
+    model.json vouches for model.tflite but not for labels.txt."""
+    live, old, upload = layout.live, layout.old, layout.upload
+    if not live.complete and (upload.new or old.complete):
+        if live.present:
+            return REMOVE_LIVE
+        return PROMOTE_UPLOAD if upload.new else RESTORE_OLD
+    if old.present:
+        return REMOVE_OLD  # the live model is complete, or this is no complete copy
+    if live.new:
+        return REMOVE_UPLOAD if upload.present else None
+    if upload.new:
+        return SET_LIVE_ASIDE  # the live name is taken (else the upload would have been promoted); .old is free
+    return REMOVE_UPLOAD if upload.present else UPLOAD_FILES
+
+
+def describe(layout: Layout, name: str) -> str:
+    """What the phone holds under a model's names, as the object of "the phone holds ..."."""
+    names = folder_names(name)
+    live = layout.live
+    if live.complete:
+        return f"{'the new' if live.new else 'the previous'} {names[LIVE]} in place"
+    missing = f"an incomplete {names[LIVE]}" if live.present else f"no {names[LIVE]} in place"
+    copies = [f"the new model (verified) in {names[UPLOAD]}"] if layout.upload.new else []
+    copies += [f"the previous model in {names[OLD]}"] if layout.old.complete else []
+    if not copies:
+        return f"{missing} and no complete copy of it"
+    return f"{missing}, but {' and '.join(copies)}, which the next deploy moves into place first"
+
+
+def folder_names(name: str) -> dict[str, str]:
+    """The three folder names as the user sees them in a listing of the models folder."""
+    return {role: path.rsplit("/", 1)[1] for role, path in model_folders(name).items()}
+
+
+def inspect_folders(adb: Adb, model: LocalModel) -> Layout:
+    """Check the three names on the device: which exist, and which hold a complete model (and whether the new one)."""
+    paths = model_folders(model.name)
+    present = [role for role, path in paths.items() if adb.shell("test", "-d", path, check=False).exit_code == 0]
+    files = [f"{paths[role]}/{name}" for role in present for name in contract.MODEL_FILES]
+    sums = remote_sha256(adb, files) if files else {}
+    folders = {}
+    for role, path in paths.items():
+        found = tuple((name, sums[f"{path}/{name}"]) for name in contract.MODEL_FILES if f"{path}/{name}" in sums)
+        new = dict(found) == model.sha256
+        complete = new or (len(found) == len(contract.MODEL_FILES) and dict(found)[contract.MODEL_FILE]
+                           == declared_sha256(adb, f"{path}/{contract.MODEL_JSON}"))
+        folders[role] = Folder(role in present, complete, new, found)
+    return Layout(**folders)
+
+
+def declared_sha256(adb: Adb, model_json: str) -> str | None:
+    """The model.tflite sha256 a device model.json names (None when unreadable)."""
+    result = adb.shell("cat", model_json, check=False)
+    if result.exit_code == 0 and not result.stdout:
+        raise AdbError(f"no answer to 'cat {model_json}' (connection cut?)")
     try:
-        adb.push([model.folder / name for name in contract.MODEL_FILES], staging + "/", timeout=UPLOAD_TIMEOUT)
+        meta = json.loads(result.stdout) if result.exit_code == 0 else None
+    except ValueError:
+        return None
+    return meta.get("sha256") if isinstance(meta, dict) else None
+
+
+def take_step(adb: Adb, model: LocalModel, step: Step, reporter: Reporter) -> None:
+    paths = model_folders(model.name)
+    if step.kind == "move":
+        adb.shell("mv", paths[step.source], paths[step.target])
+    elif step.kind == "remove":
+        adb.shell("rm", "-rf", paths[step.source])
+    else:
+        adb.shell("mkdir", "-p", paths[step.source])
+        reporter.info(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
+        adb.push([model.folder / name for name in contract.MODEL_FILES], paths[step.source] + "/",
+                 timeout=UPLOAD_TIMEOUT)
+
+
+def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | None, exc: AdbError) -> MobikitError:
+    """The error for a step or check that failed, saying what the phone holds: re-checked once the device is back,
+    else (not back within RECONNECT_WAIT) what it can hold given the last check and the step that was in flight."""
+    doing = step.doing.format(**folder_names(model.name)) if step else "checking the model folders"
+    what = f"deploy stopped while {doing} ({exc})"
+    try:
+        adb.run("wait-for-device", timeout=RECONNECT_WAIT)
+        now = inspect_folders(adb, model)
+    except AdbError:
+        if before is None:
+            state = "but nothing on it was changed"
+        else:
+            outcomes = dict.fromkeys([describe(before, model.name), describe(step.effect(before), model.name)])
+            state = (f"but it holds {next(iter(outcomes))}" if len(outcomes) == 1 else
+                     f"and it is unknown whether that step happened, so it holds either {', or '.join(outcomes)}")
+        return MobikitError(f"{what}; the phone cannot be checked now, {state}; reconnect and run deploy again")
+    return MobikitError(f"{what}; checked again, the phone holds {describe(now, model.name)}; run deploy again")
+
+
+def upload_model(adb: Adb, model: LocalModel, reporter: Reporter) -> bool:
+    """Bring the phone to "the new model under its name, verified, no leftovers" one checked step at a time;
+    returns False when the new model was already in place."""
+    try:
+        layout = inspect_folders(adb, model)
     except AdbError as exc:
-        raise AdbError("upload failed; the previous model on the device is unchanged", exc.stderr) from None
-    uploaded = remote_sha256(adb, [f"{staging}/{name}" for name in contract.MODEL_FILES])
-    for name, digest in wanted.items():
-        got = uploaded.get(f"{staging}/{name}")
-        if got != digest:
-            adb.shell("rm", "-rf", staging, check=False)
-            raise MobikitError(f"checksum mismatch on the device for {name}: expected {digest[:12]}…, got "
-                               f"{(got or 'no file')[:12]}…; the upload was discarded and the previous model kept")
-    if adb.shell("test", "-e", final, check=False).exit_code == 0:
-        adb.shell("mv", final, previous)
-    adb.shell("mv", staging, final)
-    adb.shell("rm", "-rf", previous)
-    return True
+        raise stopped(adb, model, None, None, exc) from None
+    already = layout.live.new
+    for _ in range(MAX_STEPS):
+        step = next_step(layout)
+        if step is None:
+            return not already
+        layout = checked_step(adb, model, layout, step, reporter)
+        if step is UPLOAD_FILES and not layout.upload.new:
+            found = dict(layout.upload.sha256)
+            name = next(name for name in contract.MODEL_FILES if found.get(name) != model.sha256[name])
+            layout = checked_step(adb, model, layout, REMOVE_UPLOAD, reporter)
+            raise MobikitError(f"checksum mismatch on the device for {name}: expected {model.sha256[name][:12]}…, "
+                               f"got {(found.get(name) or 'no file')[:12]}…; the upload was discarded and the phone "
+                               f"holds {describe(layout, model.name)}")
+    raise MobikitError(f"the device did not carry out the renames and removals it was sent ({MAX_STEPS} steps); "
+                       f"the phone holds {describe(layout, model.name)}")
+
+
+def checked_step(adb: Adb, model: LocalModel, layout: Layout, step: Step, reporter: Reporter) -> Layout:
+    """Take one step and check the folders again (a step cut off by a drop can look like a success)."""
+    try:
+        take_step(adb, model, step, reporter)
+        return inspect_folders(adb, model)
+    except AdbError as exc:
+        raise stopped(adb, model, layout, step, exc) from None
 
 
 def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | os.PathLike | None = None,
