@@ -4,7 +4,8 @@
 1. prepare  — check the request and the output target (before anything slow), build or load the float model,
                choose the calibration and evaluation images and the fallback budget;
 2. convert  — float TFLite; for int8 calibrate once, then quantize;
-3. correct  — empirical bias correction (int8);
+3. correct  — empirical bias correction (int8), then the standard TFLite Metadata (labels, normalization), so
+               the fallback search and verify measure exactly the bytes that are written;
 4. fall back — keep the worst layers in float when the full-integer model misses its accuracy target (int8);
 5. verify   — float vs quantized on the evaluation images: accuracy, agreement, size, latency;
 6. write    — model.tflite, labels.txt, model.json, report.json and report.md as one atomic folder.
@@ -31,6 +32,8 @@ from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of
 from .labels import ClassList, class_list_for
 from .latency import latency_ms
 from .layer_error import LayerError, layer_errors
+from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers_sentence, image_input_range,
+                       scores_range)
 from .metrics import Comparison, compare, kl_divergence
 from .outputs import new_folder
 from .progress import Reporter
@@ -237,6 +240,7 @@ class _Run:
     baseline: bytes = b""  # the full-integer model as finished (bias-corrected), before any fallback
     quantized: bytes = b""
     correction: CorrectionReport | None = None
+    metadata: ClassifierMetadata | None = None
     errors: list[LayerError] = field(default_factory=list)
     fallback: FallbackResult | None = None
     fallback_summary: str | None = None
@@ -364,15 +368,38 @@ def _convert(run: _Run) -> None:
 
 
 def _correct(run: _Run) -> None:
-    if not run.request.corrects_bias:
-        return
-    with run.timer.phase("bias_correction"):
-        run.baseline, run.correction = correct_biases(run.calibrated, run.plain, run.calib, run.reporter,
-                                                      run.request.threads)
-    run.quantized = run.baseline
+    if run.request.corrects_bias:
+        with run.timer.phase("bias_correction"):
+            run.baseline, run.correction = correct_biases(run.calibrated, run.plain, run.calib, run.reporter,
+                                                          run.request.threads)
+    run.metadata = _metadata(run)
+    run.baseline = run.quantized = attach_metadata(run.baseline, run.metadata)
+    io = run.request.resolved_io()
+    run.reporter.info(consumers_sentence(io, io) + ("" if all(consumers(io, io).values()) else
+                                                    " — quantize with --io uint8 or --io float32 for them"))
     if run.request.analyze:
         with run.timer.phase("analyze"):
             run.layer_ranking()
+
+
+def _metadata(run: _Run) -> ClassifierMetadata:
+    """The TFLite Metadata the written model carries (for MediaPipe Tasks, the Task Library, Netron), rendered from
+    the values model.json is built from: `preprocess.describe`, the class list, the name, the I/O type."""
+    from .models import ends_in_softmax
+
+    request, resolution = run.request, run.resolution
+    rule = preprocess.describe(resolution)
+    io = request.resolved_io()
+    mean, std = (float(rule["mean"]),) * 3, (float(rule["std"]),) * 3
+    source = (f"MobileNet {request.arch.upper()} alpha {request.alpha:g}" if request.model is None
+              else Path(request.model).name)
+    text = (f"{source} at {resolution}x{resolution}, {len(run.class_list)} classes, {request.mode} with {io} "
+            f"input/output. Feed an RGB image resized so its shorter side is {rule['resize_shorter_side_to']} px and "
+            f"centre-cropped to {resolution}x{resolution}; real input = (pixel - {rule['mean']:g}) / {rule['std']:g}.")
+    return ClassifierMetadata(name=run.name, labels=tuple(run.class_list.names), mean=mean, std=std, description=text,
+                              version=__version__, author="mobikit", color_space=rule["color"],
+                              input_range=image_input_range(io, mean, std),
+                              output_range=scores_range(io, ends_in_softmax(run.keras_model)))
 
 
 def _fall_back(run: _Run) -> None:
@@ -399,9 +426,9 @@ def _fall_back(run: _Run) -> None:
 
 def _finish(run: _Run, candidate: bytes) -> bytes:
     """What the full-integer model went through after conversion, applied to a fallback candidate."""
-    if not run.request.corrects_bias:
-        return candidate
-    return correct_biases(run.calibrated, candidate, run.calib, Reporter(), run.request.threads)[0]
+    if run.request.corrects_bias:
+        candidate = correct_biases(run.calibrated, candidate, run.calib, Reporter(), run.request.threads)[0]
+    return attach_metadata(candidate, run.metadata)
 
 
 def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:

@@ -15,7 +15,7 @@ import typer
 
 from ..errors import MobikitError, first_line
 from ..runtime import private_tempdir
-from . import analyze, android, build, measure, quantize
+from . import analyze, android, build, inspect, measure, quantize
 from .common import err, flag
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ COMMANDS = (
     ("eval", measure.evaluate),
     ("sweep", measure.sweep),
     ("demo", measure.demo),
+    ("inspect", inspect.inspect),
     ("devices", android.devices),
     ("deploy", android.deploy),
 )

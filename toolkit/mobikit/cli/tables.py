@@ -112,3 +112,25 @@ def devices_table(found) -> Table:
     for d in found:
         table.add_row(d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""), d.abi or "", d.soc or "")
     return table
+
+
+def tensors_table(result) -> Table:
+    """A model file's inputs and outputs with their quantization."""
+    table = Table(title="inputs and outputs")
+    for column in ("", "name", "dtype", "shape", "scale", "zero point"):
+        table.add_column(column, justify="right" if column in ("scale", "zero point") else "left")
+    for role, items in (("input", result.inputs), ("output", result.outputs)):
+        for tensor in items:
+            table.add_row(role, tensor.name, tensor.dtype, "×".join(map(str, tensor.shape)),
+                          f"{tensor.scale:.6g}" if tensor.scale else MISSING,
+                          str(tensor.zero_point) if tensor.scale else MISSING)
+    return table
+
+
+def ops_table(result) -> Table:
+    table = Table(title=f"ops ({sum(result.op_counts.values())})")
+    table.add_column("op")
+    table.add_column("count", justify="right")
+    for name, count in result.op_counts.items():
+        table.add_row(name, str(count))
+    return table
