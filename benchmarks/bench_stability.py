@@ -21,8 +21,8 @@ import numpy as np
 
 from common import imagenet_split, machine, write_result
 
-from mobikit.bench import bench_host
-from mobikit.quantize import QuantizeRequest, quantize
+from mobikit.latency import bench_host
+from mobikit.quantization import QuantizeRequest, quantize
 
 MODELS = (("v1", 0.25, 128), ("v2", 1.0, 224))
 REPEATS = 5

@@ -13,12 +13,14 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from mobikit import defaults
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOBIKIT_SHARED", ROOT.parent / "shared")).resolve()
 IMAGENET_DEV = SHARED / "data" / "imagenet-dev"
 REFERENCE = SHARED / "reference"
 RESULTS = ROOT / "benchmarks" / "results"
-CALIBRATION_COUNT = 200
+CALIBRATION_COUNT = defaults.CALIBRATION_SAMPLES
 
 os.environ["KERAS_HOME"] = str(SHARED / "keras")
 
@@ -46,7 +48,7 @@ def imagenet_split() -> tuple[Path, Path]:
 
 def reference_classifier(path: Path, threads: int = 2):
     """Google's reference model as a batch → 1000 ImageNet scores function (its background class dropped)."""
-    from mobikit.evaluate import TFLiteClassifier
+    from mobikit.inference import TFLiteClassifier
 
     classifier = TFLiteClassifier(path, threads)
     return lambda images: classifier(images)[:, 1:]
@@ -61,28 +63,8 @@ def machine() -> str:
 
 
 def write_result(name: str, text: str) -> Path:
-    from mobikit import atomic
+    from mobikit.outputs import write_text
 
     path = RESULTS / name
-    atomic.write_text(path, text)
+    write_text(path, text)
     return path
-
-
-def run_models(names: list[str], measure, description: str, header: str, result_name: str) -> str:
-    """Measure each model on the shared split (`measure(name, calib, eval, scratch) -> (rows, checks)`), write the
-    Markdown table and the target checks to benchmarks/results/`result_name`, and return it."""
-    import tempfile
-
-    calib_dir, eval_dir = imagenet_split()
-    columns = header.count("|") - 1
-    lines = [f"Machine: {machine()}", "", description, "", header, "|" + "---|" * columns]
-    checks: list[str] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in names:
-            rows, model_checks = measure(name, calib_dir, eval_dir, Path(scratch))
-            lines += rows
-            checks += [model_checks] if isinstance(model_checks, str) else model_checks
-            print("\n".join(rows), file=sys.stderr, flush=True)
-    text = "\n".join(lines + ["", "Targets:", ""] + checks) + "\n"
-    write_result(result_name, text)
-    return text

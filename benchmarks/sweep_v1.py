@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common import RESULTS, imagenet_split, machine, write_result
 
-from mobikit import atomic
+from mobikit.outputs import write_bytes
 
 SWEEP_TARGET_S = 15 * 60
 RERUN_TARGET_S = 10
@@ -47,7 +47,7 @@ def main() -> None:
     for key in ("macs", "latency"):
         if key in first["files"]:
             target = RESULTS / f"sweep_v1_{Path(first['files'][key]).name.removeprefix('sweep_')}"
-            atomic.write_bytes(target, Path(first["files"][key]).read_bytes())
+            write_bytes(target, Path(first["files"][key]).read_bytes())
             figures.append(target.name)
     second, second_s = run_sweep(calib, evaluation, output)
     done = sum(cell["status"] == "done" for cell in first["cells"])
