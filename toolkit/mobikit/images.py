@@ -179,13 +179,18 @@ class ImageSet:
         return digest.hexdigest()
 
 
-def calibration_and_holdout(folder: str | os.PathLike, count: int | None, resolution: int,
-                            seed: int = SEED) -> tuple[ImageSet, ImageSet]:
-    """The calibration sample from `folder` and the images of `folder` not in it."""
+def calibration_split(folder: str | os.PathLike, count: int | None, seed: int = SEED) -> tuple[list[Path], list[Path]]:
+    """The calibration sample of `folder`'s images and the images not in it (file lists: nothing decoded yet)."""
     paths = find_images(folder)
     chosen = sample(paths, count, seed)
     chosen_set = set(chosen)
-    rest = [p for p in paths if p not in chosen_set]
+    return chosen, [p for p in paths if p not in chosen_set]
+
+
+def calibration_and_holdout(folder: str | os.PathLike, count: int | None, resolution: int,
+                            seed: int = SEED) -> tuple[ImageSet, ImageSet]:
+    """The calibration sample from `folder` and the images of `folder` not in it."""
+    chosen, rest = calibration_split(folder, count, seed)
     return ImageSet(chosen, resolution, Path(folder)), ImageSet(rest, resolution, Path(folder))
 
 

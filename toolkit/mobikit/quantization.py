@@ -27,15 +27,15 @@ from .convert import IO_TYPES, Mode, calibrate, convert, mode_of, requantize
 from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
 from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search
-from .images import ImageSet, calibration_and_holdout, embedded_images, image_set
+from .images import ImageSet, calibration_split, embedded_images, find_images, image_set
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
-from .labels import ClassList, class_list_for
+from .labels import ClassList, class_list_for, read_labels_file
 from .latency import latency_ms
 from .layer_error import LayerError, layer_errors
 from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers_sentence, image_input_range,
                        scores_range)
 from .metrics import Comparison, compare, kl_divergence
-from .outputs import new_folder
+from .outputs import check_target, new_folder
 from .progress import Reporter
 
 RECOMMENDED_CALIBRATION = 100  # fewer images than this: recommend a larger, domain-specific set
@@ -276,26 +276,31 @@ def quantize(request: QuantizeRequest | None = None, reporter: Reporter | None =
 
 
 def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
+    """Everything that can be refused is checked before the model is built (the first slow step)."""
     from .models import build_model, load_keras_image_model
 
     request.validate()
     name = request.name()
     output = Path(request.output) if request.output else Path("mobikit-out") / name
-    from .outputs import check_target
-
     check_target(output, "quantize", (request.calib, request.eval, request.model, request.labels))
+    if request.labels is not None:
+        read_labels_file(request.labels)
+    calib_dir = Path(request.calib) if request.calib else embedded_images("calibration")
+    chosen, rest = calibration_split(calib_dir, request.calib_samples)
+    if request.targeted and request.eval is None and request.calib is not None and not rest:
+        raise UsageError("{max_drop} / {min_agreement} need evaluation images apart from the calibration ones to "
+                         "measure the drop: pass {eval} DIR (labelled images), or a {calib} folder holding more "
+                         "images than {calib_samples}", "max_drop", "min_agreement", "eval", "calib",
+                         "calib_samples")
+    if request.eval is not None:
+        find_images(request.eval, "eval")
     run = _Run(request, reporter, name, output, output.parent / f"{output.name}.converter-error.log")
     with run.timer.phase("build"):
         run.keras_model = (load_keras_image_model(request.model) if request.model is not None else
                            build_model(request.arch, request.alpha, request.resolution, weights=request.weights))
     run.class_list = class_list_for(int(run.keras_model.output_shape[-1]), request.labels)
-    calib_dir = Path(request.calib) if request.calib else embedded_images("calibration")
-    run.calib, holdout = calibration_and_holdout(calib_dir, request.calib_samples, run.resolution)
-    if request.targeted and request.eval is None and request.calib is not None and not len(holdout):
-        raise UsageError("{max_drop} / {min_agreement} need evaluation images apart from the calibration ones to "
-                         "measure the drop: pass {eval} DIR (labelled images), or a {calib} folder holding more "
-                         "images than {calib_samples}", "max_drop", "min_agreement", "eval", "calib",
-                         "calib_samples")
+    run.calib = ImageSet(chosen, run.resolution, calib_dir)
+    holdout = ImageSet(rest, run.resolution, calib_dir)
     if request.spec.calibrated and len(run.calib) < RECOMMENDED_CALIBRATION:
         reporter.info(f"calibrating on {len(run.calib)} images from {calib_dir}: a larger, domain-specific set "
                       "(100–500 images like the ones the model will see, passed with --calib DIR) is recommended")
