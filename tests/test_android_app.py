@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from mobikit.android import contract
-from mobikit.preprocess import center_crop, crop_geometry, geometry_json
+from mobikit.preprocess import ORIENTATIONS, apply_orientation, center_crop, crop_geometry, geometry_json
 from mobikit.stats import summarize
 
 from android_build import ANDROID, CORE, CORE_TESTS, MANIFEST, SOURCES, app_build, platform_sources
@@ -105,6 +105,22 @@ def test_camera_frame_resampling_equals_host_center_crop(cross_check):
         difference = np.abs(actual - expected)
         assert difference.max() <= 1, case["rotation"]
         assert (difference == 0).mean() > 0.999, case["rotation"]
+
+
+def test_exif_orientation_equals_host_rule(cross_check):
+    """Core's `ExifOrientation` is `ORIENTATIONS`, and turns a file's pixels upright exactly as `apply_orientation`."""
+    case = cross_check["orientation"]
+    assert case["table"] == {str(tag): list(rule) for tag, rule in ORIENTATIONS.items()}
+    stored = _pattern_image(case["width"], case["height"])
+    frames = {frame["tag"]: frame for frame in case["frames"]}
+    assert set(frames) >= set(ORIENTATIONS) and set(frames) - set(ORIENTATIONS), "known and unknown tags"
+    uprights = set()
+    for tag, frame in frames.items():
+        expected = apply_orientation(stored, tag)
+        actual = np.array(frame["pixels"], dtype=np.uint8).reshape(frame["upright_height"], frame["upright_width"], 3)
+        assert actual.shape == expected.shape and np.array_equal(actual, expected), tag
+        uprights.add((actual.shape, actual.tobytes()))
+    assert len(uprights) == len(ORIENTATIONS), "the test frame must look different under each orientation"
 
 
 def test_input_quantization_uses_model_json_numbers(cross_check):

@@ -7,7 +7,7 @@ import kotlin.random.Random
 /**
  * Prints, as one JSON object, the contract constants and what `core` computes for fixed inputs (echoed next to
  * the answers), so tests/test_android_app.py can hold them against `mobikit.android.contract`,
- * `mobikit.stats.summarize` and `mobikit.preprocess` on the host.
+ * `mobikit.stats.summarize` and `mobikit.preprocess` (crops, resampling, EXIF orientation) on the host.
  */
 fun main() {
     println(
@@ -17,6 +17,7 @@ fun main() {
                 "stats" to statsCases(),
                 "crops" to cropCases(),
                 "resample" to resampleCases(),
+                "orientation" to orientationCases(),
                 "quantization" to quantizationCases(),
                 "top_k" to topKCase(),
                 "result" to resultCase(),
@@ -83,6 +84,30 @@ private fun resampleCases(): List<Map<String, Any?>> =
         mapOf("width" to width, "height" to height, "rotation" to rotation, "resolution" to resolution,
             "pixels" to rgb.toList())
     }
+
+/** The EXIF table, and each tag (two unknown ones too) applied to a 5 × 3 frame that no turn or mirror maps
+ *  onto itself, as upright RGB pixels. */
+private fun orientationCases(): Map<String, Any?> {
+    val (width, height) = 5 to 3
+    val stored = patternFrame(width, height, 0, rowPadding = 4)
+    return mapOf(
+        "table" to ExifOrientation.BY_TAG.mapValues { (_, orientation) ->
+            listOf(orientation.mirror, orientation.degrees)
+        },
+        "width" to width, "height" to height,
+        "frames" to (0..9).map { tag ->
+            val upright = ExifOrientation.apply(stored, tag)
+            val pixels = (0 until upright.uprightHeight).flatMap { y ->
+                (0 until upright.uprightWidth).flatMap { x ->
+                    val offset = upright.offset(x, y)
+                    (0 until AreaResampler.CHANNELS).map { upright.byteAt(offset + it) }
+                }
+            }
+            mapOf("tag" to tag, "upright_width" to upright.uprightWidth, "upright_height" to upright.uprightHeight,
+                "pixels" to pixels)
+        },
+    )
+}
 
 private fun quantizationCases(): List<Map<String, Any?>> = listOf(
     Triple("int8", 0.0078125, -1) to Pair(127.5, 127.5),
