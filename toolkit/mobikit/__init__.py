@@ -28,6 +28,8 @@ _API = {
     "sweep": ("sweeping", "sweep"),
     "SweepRequest": ("sweeping", "SweepRequest"),
     "demo": ("live_demo", "demo"),
+    "train": ("training", "train"),
+    "TrainRequest": ("training", "TrainRequest"),
     "deploy": ("android.deploy", "deploy"),
     "load_output_folder": ("description", "load_output_folder"),
     "MobikitError": ("errors", "MobikitError"),

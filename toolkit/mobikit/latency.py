@@ -81,8 +81,9 @@ def random_inputs(interpreter, seed: int = 0) -> list[np.ndarray]:
     return values
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
 def check_settings(threads: int, warmup: int, runs: int, min_seconds: float) -> None:
@@ -118,7 +119,7 @@ def bench_host(model: str | os.PathLike, threads: int = 2, delegate: str = "xnnp
     stats = summarize(latencies)
     return BenchResult("host", str(path), threads, delegate, stats.runs, init_ms, first_ms, stats.mean_ms,
                        stats.median_ms, stats.p5_ms, stats.p90_ms, stats.p95_ms, stats.min_ms, stats.max_ms,
-                       stats.std_ms, path.stat().st_size, _peak_rss_mb(), None)
+                       stats.std_ms, path.stat().st_size, peak_rss_mb(), None)
 
 
 def latency_ms(model_bytes: bytes, threads: int) -> float:

@@ -31,6 +31,20 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def _figure(width: float, height: float):
+    """A pyplot-free figure (no global state; closed by being dropped)."""
+    _pyplot()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def _figure_png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
 def analysis_png(errors: "list[LayerError]", title: str, fallback: Iterable[str] = ()) -> bytes:
     """Bar chart of RMSE/scale per tensor in network order; layers kept in float are drawn in red."""
     plt = _pyplot()
@@ -156,3 +170,49 @@ def sweep_figures(output, arch: str, threads: int, untrained: bool, cells: list,
                 log_x=log_x, note=sweep_metric_note(metric))
         figures[key] = str(path)
     return figures
+
+
+def curves_png(history: list[dict]) -> bytes:
+    """Loss and accuracy per epoch, training and validation, over both phases (a line where fine-tuning starts)."""
+    figure = _figure(10, 4)
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    steps = list(range(1, len(history) + 1))
+    for axes, key, title in ((loss_axes, "loss", "loss"), (accuracy_axes, "accuracy", "accuracy")):
+        axes.plot(steps, [row[key] for row in history], marker=".", label="training (augmented views)")
+        axes.plot(steps, [row[f"val_{key}"] for row in history], marker=".", label="validation")
+        switch = next((i for i, row in enumerate(history) if row["phase"] != history[0]["phase"]), None)
+        if switch is not None:
+            axes.axvline(switch + 0.5, color="gray", linestyle="--", linewidth=1)
+            axes.annotate(f"{history[switch]['phase']} →", (switch + 0.6, 0.98), xycoords=("data", "axes fraction"),
+                          fontsize=8, va="top")
+        best = [i + 1 for i, row in enumerate(history) if row.get("best")]
+        for epoch in best:
+            axes.axvline(epoch, color="green", alpha=0.25, linewidth=3)
+        axes.set_title(f"{title} per epoch (green: lowest val loss of a phase; the last one is kept)")
+        axes.set_xlabel("epoch (both phases in order)")
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=8)
+    return _figure_png(figure)
+
+
+def confusion_png(confusion: list[list[int]], classes: tuple[str, ...] | list[str]) -> bytes:
+    """The test split's confusion matrix with counts in every cell (rows: true class, columns: predicted)."""
+    import numpy as np
+
+    matrix = np.array(confusion)
+    size = max(4.0, 0.6 * len(classes) + 2.5)
+    figure = _figure(size + 1, size)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    ticks = range(len(classes))
+    axes.set_xticks(ticks, list(classes), rotation=45, ha="right")
+    axes.set_yticks(ticks, list(classes))
+    limit = matrix.max() / 2 if matrix.size else 0
+    for (row, column), count in np.ndenumerate(matrix):
+        axes.text(column, row, str(count), ha="center", va="center",
+                  color="white" if count > limit else "black", fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"test split: {int(matrix.trace())} of {int(matrix.sum())} right")
+    return _figure_png(figure)

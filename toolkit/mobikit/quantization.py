@@ -18,7 +18,6 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from . import __version__, defaults, preprocess
@@ -37,6 +36,7 @@ from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers
 from .metrics import Comparison, compare, kl_divergence
 from .outputs import check_target, new_folder
 from .progress import Reporter
+from .runtime import library_versions
 
 RECOMMENDED_CALIBRATION = 100  # fewer images than this: recommend a larger, domain-specific set
 EMBEDDED = "embedded"
@@ -335,7 +335,7 @@ def _fallback_budget(request: QuantizeRequest, run: _Run) -> FallbackBudget | No
     if not request.spec.corrects_bias:
         return None
     if request.strict_int8:
-        run.reporter.info("--strict-int8: every layer stays int8 (no float fallback)")
+        run.reporter.info("full-integer only (strict_int8): every layer stays int8, no float fallback")
         return None
     if run.eval_images is run.calib:
         return None
@@ -494,16 +494,6 @@ def _bias_comparison(run: _Run, predictions: Predictions) -> BiasCorrectionCompa
 # ------------------------------------------------------------------------------------------------ 6. write
 
 
-def _versions() -> dict:
-    versions = {"mobikit": __version__}
-    for name in ("tensorflow", "keras", "ai-edge-litert", "numpy", "opencv-python"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
 def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
     """The model.json of the run: every number the phone app and the host commands need."""
     from .models import ends_in_softmax
@@ -526,7 +516,7 @@ def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
         if built else None,
         calibration=calibration, full_integer=request.spec.calibrated and not fallback_layers,
         fallback_layers=fallback_layers, bias_correction=run.correction is not None,
-        preprocessing=preprocess.describe(classifier.resolution), versions=_versions())
+        preprocessing=preprocess.describe(classifier.resolution), versions=library_versions())
     return description.with_model(model_bytes)
 
 

@@ -144,3 +144,45 @@ def render_sweep_report(arch: str, threads: int, untrained: bool, cells: list, m
     elif not any(cell.status == "done" for cell in cells):
         lines += ["", "No cell ran, so there are no figures."]
     return "\n".join(lines) + "\n"
+
+
+def render_train_report(description: dict) -> str:
+    """report.md from train.json: model, split, recipe, the epochs, the test scores and the timings."""
+    model, split, test = description["model"], description["split"], description["test"]
+    hyper = description["hyper_parameters"]
+    tuned = (f"the last {hyper['fine_tune_blocks']} blocks fine-tuned (from the output of `{model['fine_tuned_from']}`)"
+             if model["fine_tuned_from"] else "head only (no fine-tuning)")
+    lines = [
+        f"# Trained MobileNet {model['arch']} α{model['alpha']:g} @{model['resolution']}: "
+        f"{len(model['classes'])} classes",
+        "",
+        f"Backbone weights: {model['weights'] or 'none (random)'}; {tuned}; head "
+        + " → ".join(f"`{name}`" for name in model["head"]) + ".",
+        "",
+        f"**Test accuracy: {pct(test['accuracy'])}** on {test['n']} images (center crop, the deployed model's input).",
+        "",
+        "## Split",
+        "",
+        "| part | images | per class | source |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {part} | {entry['count']} | {', '.join(map(str, entry['per_class']))} | {entry['source']} |"
+              for part, entry in split.items()]
+    if description["skipped_files"]:
+        lines += ["", f"Skipped {len(description['skipped_files'])} files that are not readable images."]
+    lines += ["", "Every file and its part are listed in train.json (`split`).", "", "## Test scores per class", "",
+              "| class | precision | recall | F1 | images |", "|---|---|---|---|---|"]
+    lines += [f"| {row['class']} | {number(row['precision'], '.3f')} | {number(row['recall'], '.3f')} | {number(row['f1'], '.3f')} | "
+              f"{row['support']} |" for row in test["per_class"]]
+    kept = description["kept"]
+    lines += ["", "![confusion matrix](confusion.png)", "", "## Epochs", "",
+              f"Kept: {kept['phase']} epoch {kept['epoch']} (lowest validation loss)." if kept else "", "",
+              "| phase | epoch | loss | accuracy | val loss | val accuracy | s |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {row['phase']} | {row['epoch']}{' (kept)' if row.get('best') else ''} | {row['loss']:.3f} | "
+              f"{pct(row['accuracy'])} | {row['val_loss']:.3f} | {pct(row['val_accuracy'])} | {row['seconds']:.1f} |"
+              for row in description["history"]]
+    lines += ["", "![learning curves](curves.png)", "", "## Recipe", "",
+              ", ".join(f"{key} {value}" for key, value in hyper.items()), "", "## Timings", "",
+              ", ".join(f"{key} {value:.1f} s" for key, value in description["timings_s"].items())
+              + f"; peak memory {description['peak_rss_mb']:.0f} MB", ""]
+    return "\n".join(lines)

@@ -76,3 +76,18 @@ def private_tempdir():
         else:
             os.environ["TMPDIR"] = saved[1]
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def library_versions() -> dict:
+    """The versions of mobikit and the libraries behind its numbers, as output folders record them."""
+    from importlib import metadata
+
+    from . import __version__
+
+    versions = {"mobikit": __version__}
+    for name in ("tensorflow", "keras", "ai-edge-litert", "numpy", "opencv-python"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions

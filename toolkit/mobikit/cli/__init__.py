@@ -15,7 +15,7 @@ import typer
 
 from ..errors import MobikitError, first_line
 from ..runtime import private_tempdir
-from . import analyze, android, build, inspect, measure, quantize
+from . import analyze, android, build, inspect, measure, quantize, train
 from .common import err, flag
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ COMMANDS = (
     ("build", build.build),
     ("quantize", quantize.quantize),
     ("analyze", analyze.analyze),
+    ("train", train.train),
     ("bench", measure.bench),
     ("eval", measure.evaluate),
     ("sweep", measure.sweep),

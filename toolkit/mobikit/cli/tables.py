@@ -134,3 +134,14 @@ def ops_table(result) -> Table:
     for name, count in result.op_counts.items():
         table.add_row(name, str(count))
     return table
+
+
+def train_table(result) -> Table:
+    """Precision, recall and F1 per class on the test split."""
+    table = Table(title=f"test split: {pct(result.test.accuracy)} of {result.test.n} images right")
+    for column in ("class", "precision", "recall", "F1", "images"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for row in result.test.per_class:
+        table.add_row(row["class"], number(row["precision"], ".3f"), number(row["recall"], ".3f"),
+                      number(row["f1"], ".3f"), str(row["support"]))
+    return table

@@ -1,0 +1,64 @@
+"""`mobikit train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..formatting import pct
+from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, json_stdout,
+                     out, reporter, weights_arg)
+from .tables import train_table
+
+
+def train(
+    data: Path = typer.Argument(..., help="Training images: one sub-folder per class, named after the class."),
+    arch: Arch = ArchOpt,
+    alpha: float = AlphaOpt,
+    resolution: int = ResolutionOpt,
+    weights: str = WeightsOpt,
+    val: Optional[Path] = typer.Option(None, "--val", help="Validation class folders [default: 10% of DATA]."),
+    test: Optional[Path] = typer.Option(None, "--test", help="Test class folders [default: 20% of DATA]."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="At most N epochs per phase (head, then "
+                                         "fine-tuning) [default: 40 and 12; early stopping may end sooner]."),
+    fine_tune: Optional[int] = typer.Option(None, "--fine-tune", help="Fine-tune the last K blocks after the head "
+                                            "(0: head only) [default: 5]."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size [default: 32]."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, the augmentation and the training."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder "
+                                          "[default: ./mobikit-out/<data>_<arch>_<alpha>_<resolution>]."),
+    quantize: bool = typer.Option(False, "--quantize", help="Also write the verified full-integer int8 model to "
+                                  "OUTPUT_int8 (calibrated on the training images, verified on the test split)."),
+    threads: int = ThreadsOpt,
+    as_json: bool = JsonOpt,
+):
+    """Train a MobileNet on your own classes: class folders → fine-tuned model, tested on a held-out split."""
+    from ..training import TrainRequest, train as run_train
+
+    request = TrainRequest(data=data, arch=arch.value, alpha=alpha, resolution=resolution,
+                           weights=weights_arg(weights), val=val, test=test, epochs=epochs, fine_tune=fine_tune,
+                           batch_size=batch_size, seed=seed, output=output, quantize=quantize, threads=threads)
+    with json_stdout(as_json):
+        result = run_train(request, reporter())
+    if as_json:
+        emit_json(result.to_json())
+        return
+    out.print(train_table(result))
+    split = ", ".join(f"{part} {count}" for part, count in result.split.items())
+    out.print(f"images: {split}" + (f"; {result.skipped} unreadable files skipped" if result.skipped else ""))
+    out.print("epochs: " + ", ".join(f"{phase} {count}" for phase, count in result.epochs.items())
+              + "; " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items())
+              + f"; peak memory {result.peak_rss_mb:.0f} MB")
+    out.print(f"wrote {result.output_dir} (model.keras, labels.txt, train.json, report.md, curves.png, "
+              "confusion.png)")
+    if result.quantized is not None:
+        q = result.quantized
+        out.print(f"int8: {q.output_dir}: top-1 {pct(q.eval.quant_top1)} vs float {pct(q.eval.float_top1)}, "
+                  f"agreement {pct(q.eval.agreement)}, {q.size_bytes / 1e6:.2f} MB, {q.latency_ms['quant']:.2f} ms "
+                  f"(float {q.latency_ms['float']:.2f} ms)")
+        out.print(f"next: mobikit deploy {q.output_dir} --device <phone>")
+    else:
+        out.print(f"next: rerun with --quantize for the verified int8 model, or: mobikit quantize --model "
+                  f"{result.model} --labels {result.labels} --calib <images> --eval <labelled images>")
