@@ -55,11 +55,17 @@ def reference_classifier(path: Path, threads: int = 2):
 
 
 def machine() -> str:
-    """One line describing this machine and the libraries measured."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    """One line describing this machine and the libraries measured; the int8 instruction set matters because XNNPACK
+    picks its int8 kernels by it (so int8 accuracy can differ by an image or two between CPUs)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+               platform.processor() or "unknown CPU")
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model\t")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    isa = next((name for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"),
+                                        ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), "no AVX2")
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("tensorflow", "ai-edge-litert"))
-    return f"{cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, {versions}"
+    return f"{cpu} (model {model}, {isa}), {os.cpu_count()} cores, Python {sys.version.split()[0]}, {versions}"
 
 
 def write_result(name: str, text: str) -> Path:
