@@ -29,7 +29,7 @@ from .errors import UsageError
 from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search
 from .images import ImageSet, calibration_and_holdout, embedded_images, image_set
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
-from .labels import ClassList, class_list_for
+from .labels import ClassList, class_list_for, read_labels_file
 from .latency import latency_ms
 from .layer_error import LayerError, layer_errors
 from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers_sentence, image_input_range,
@@ -120,6 +120,8 @@ class QuantizeRequest:
                              "strict_int8")
         if self.model is not None and not Path(self.model).is_file():
             raise UsageError("{model} not found: {path}", "model", path=str(self.model))
+        if self.labels is not None:
+            read_labels_file(self.labels)  # a missing or unreadable file is refused before the model is built
 
 
 @dataclass(frozen=True)

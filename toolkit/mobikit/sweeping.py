@@ -239,6 +239,7 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
     start = time.perf_counter()
     output = claim_folder(request.output, "sweep", (request.calib, request.eval, request.weights))
     (output / "cells").mkdir(exist_ok=True)
+    record_files(output, "sweep")  # an interrupted first cell must leave a folder the rerun accepts as its own
     inputs = request.inputs()
     weights_label = {None: "none (untrained)", "imagenet": "imagenet"}.get(request.weights, str(request.weights))
     grid = [(alpha, resolution) for alpha in request.alphas for resolution in request.resolutions]
