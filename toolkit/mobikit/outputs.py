@@ -181,7 +181,7 @@ def _not_ours(path: Path, kind: OutputKind) -> str | None:
 
 def _writable_parent(path: Path, param: str) -> None:
     """The folder of `path` exists and is writable, or can be made: its nearest existing ancestor is a writable
-    folder."""
+    folder; and the file system takes a name that long."""
     parent = path.parent
     existing = parent
     while not os.path.lexists(existing):
@@ -191,6 +191,11 @@ def _writable_parent(path: Path, param: str) -> None:
                          parent=str(parent), existing=str(existing))
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError("the folder of {output} {parent} is not writable", param, parent=str(parent))
+    longest = os.pathconf(existing, "PC_NAME_MAX")
+    too_long = next((part for part in path.parts if len(os.fsencode(part)) > longest), None)
+    if too_long is not None:
+        raise UsageError("{output} has a name of {size} bytes; the file system takes at most {longest}", param,
+                         size=len(os.fsencode(too_long)), longest=longest)
 
 
 @contextmanager
