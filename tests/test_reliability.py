@@ -109,12 +109,14 @@ def nested(name: str, image: str | None) -> Given:
 
 
 def float_image(ws: Path, made: dict) -> None:
-    """A floating-point TIFF named like a labelled PNG: no pixel scale, so it is skipped, never decoded as a photo."""
+    """A floating-point TIFF named like a labelled PNG (no pixel scale: skipped, never decoded as a photo) beside
+    an unlabelled photo."""
     import cv2
 
     (ws / "floats").mkdir()
     assert cv2.imwrite(str(ws / "floats" / "f.tiff"), np.random.default_rng(0).random((64, 64, 3), np.float32))
     (ws / "floats" / "f.tiff").rename(ws / "floats" / "n01440764_f.png")
+    shutil.copy(PHOTOS / "cat.jpg", ws / "floats" / "cat.jpg")
 
 
 def ten_classes(ws: Path, made: dict) -> None:
@@ -140,10 +142,11 @@ class Bad:
     code: int
     says: str
     given: tuple[Given, ...] = ()
+    warns: str = ""  # a warning the run must print on its way to the error
 
 
-def bad(id: str, command: str, code: int, says: str, *given: Given) -> Bad:
-    return Bad(id, tuple(shlex.split(command)), code, says, given)
+def bad(id: str, command: str, code: int, says: str, *given: Given, warns: str = "") -> Bad:
+    return Bad(id, tuple(shlex.split(command)), code, says, given, warns)
 
 
 QUANTIZE_INPUTS = [
@@ -264,7 +267,8 @@ EVAL_INPUTS = [
     bad("samples 0", "eval own --data photos --samples 0", 2, "--samples must be >= 1"),
     bad("data missing", "eval own --data gone", 2, "--data folder not found"),
     bad("data unlabelled, 1500 deep", "eval own --data deep", 2, "carries a label", nested("deep", "cat.jpg")),
-    bad("only a float image", "eval own --data floats", 2, "could be decoded", float_image),
+    bad("a float image is skipped", "eval own --data floats", 2, "carries a label", float_image,
+        warns="skipped 1 of 2 files that are not readable images"),
     bad("schema_version 999", "eval m --data photos", 2, "schema_version 999",
         json_edit(lambda d: {**d, "schema_version": 999})),
     bad("labels.txt a folder", "eval m --data photos", 2, "missing labels.txt",
@@ -366,6 +370,8 @@ def test_bad_input_is_one_line_and_changes_nothing(case: Bad, outcomes):
     outcome = outcomes[case.id + repr(case.args)]
     line = assert_one_error(outcome.result, case.code)
     assert case.says in line, line
+    assert case.warns in outcome.result.stderr
+    assert outcome.result.stdout == "", outcome.result.stdout  # no results printed before the failure
     assert not tree_changes(outcome.before, outcome.after), tree_changes(outcome.before, outcome.after)
     assert outcome.temp_left == [], outcome.temp_left
 

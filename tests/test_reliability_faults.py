@@ -196,9 +196,10 @@ def replaced(tiny_output, tmp_path_factory):
     ws, temp = fresh(root, "ws"), fresh(root, "tmp")
     shutil.copytree(tiny_output, ws / NAME_255)
     noise_images(ws / "big", [f"{i:04d}.png" for i in range(1006)], size=16)
+    (ws / "names.txt").write_text("".join(f"thing {i}\n" for i in range(1000)))
     before = tree(ws)
-    result = finish(mobikit(f"quantize {SIZE} --calib big --calib-samples 4 --no-bias-correction -o {NAME_255}",
-                            ws, temp, umask=0o022))
+    result = finish(mobikit(f"quantize {SIZE} --calib big --calib-samples 4 --no-bias-correction --labels names.txt "
+                            f"-o {NAME_255}", ws, temp, umask=0o022))
     return ws, temp, result, before
 
 
@@ -213,6 +214,16 @@ def test_an_earlier_output_named_with_255_bytes_is_replaced_in_one_step(replaced
     calibration = json.loads((output / "model.json").read_text())["calibration"]
     assert calibration["source"] == str(ws / "big") and calibration["fingerprint"]  # absolute, and fingerprinted
     assert left_behind(ws, temp) == []
+
+
+def test_labels_given_for_1000_classes_are_the_ones_written(replaced):
+    from mobikit.metadata import read_metadata
+
+    ws, _, result, _ = replaced
+    assert result.returncode == 0, result.stderr
+    names = (ws / "names.txt").read_text().splitlines()
+    assert (ws / NAME_255 / "labels.txt").read_text().splitlines() == names
+    assert list(read_metadata((ws / NAME_255 / "model.tflite").read_bytes()).labels) == names
 
 
 def test_a_folder_follows_umask_022(replaced):
@@ -430,8 +441,9 @@ def test_markup_in_paths_is_printed_literally(own, tmp_path):
     assert shown.returncode == 0 and shown.stdout.startswith("a[/]b[bold]/model.tflite:"), shown.stdout
     missing = finish(mobikit(["bench", "no[/]such[bold]"], own, temp))
     assert "no[/]such[bold]" in assert_one_error(missing, 2)
-    video = finish(mobikit(["demo", "own", "--source", str(PHOTOS), "--no-window", "-o", "v[/]x[bold].mp4"],
-                           own, temp))
+    (own / "one").mkdir()
+    shutil.copy(PHOTOS / "cat.jpg", own / "one" / "cat.jpg")
+    video = finish(mobikit(["demo", "own", "--source", "one", "--no-window", "-o", "v[/]x[bold].mp4"], own, temp))
     assert video.returncode == 0 and "annotated video: v[/]x[bold].mp4" in video.stdout, video.stderr
 
 
