@@ -373,18 +373,17 @@ def test_a_full_disk_keeps_the_earlier_video(photos, tmp_path, limit):
         argv = [sys.executable, "-m", "mobikit", "demo", "own", "--source", str(PHOTOS), "--no-window", "-o",
                 "videos/good.mp4"]
         if limit == "full tmpfs":
-            free = shutil.disk_usage(videos).free
-            (videos / "filler").write_bytes(b"\0" * (free - 8192))
-            child = None
+            (videos / "filler").write_bytes(b"\0" * (shutil.disk_usage(videos).free - 8192))  # 8 KB stay free
+            before_run = None
         else:
-            child = limited_file_size(len(good) // 2)
-        result = subprocess.run(argv, cwd=photos, capture_output=True, text=True, preexec_fn=child, timeout=300,
-                                env={**os.environ, "TMPDIR": str(temp)})
+            before_run = limited_file_size(len(good) // 2)
+        expected = sorted(p.name for p in videos.iterdir())
+        result = subprocess.run(argv, cwd=photos, capture_output=True, text=True, preexec_fn=before_run,
+                                timeout=300, env={**os.environ, "TMPDIR": str(temp)})
         line = assert_one_error(result, 1)
         assert "could not be written" in line, line
         assert (videos / "good.mp4").read_bytes() == good
-        assert sorted(p.name for p in videos.iterdir()) == (["filler"] if child is None else []) + ["good.mp4"]
-        assert left_behind(videos, temp) == []
+        assert sorted(p.name for p in videos.iterdir()) == expected and left_behind(videos, temp) == []
     finally:
         if limit == "full tmpfs":
             subprocess.run(["umount", str(videos)], check=True)
