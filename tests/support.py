@@ -64,3 +64,52 @@ def noise_images(folder: Path, names: list[str], size: int = 72, seed: int = 0) 
         coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
         assert cv2.imwrite(str(folder / name), cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC))
     return folder
+
+
+def tree(folder: Path) -> dict[str, tuple]:
+    """Every entry below `folder` (links not followed) with its kind, content hash and permission bits: equal before
+    and after a run means nothing was lost, changed or left behind."""
+    import hashlib
+
+    entries = {}
+    pending = [Path(folder)]
+    while pending:  # iterative: os.walk recurses once per level and the tests nest folders 1500 deep
+        for entry in os.scandir(pending.pop()):
+            path, mode = Path(entry.path), oct(entry.stat(follow_symlinks=False).st_mode & 0o777)
+            name = str(path.relative_to(folder))
+            if entry.is_symlink():
+                entries[name] = ("link", os.readlink(path))
+            elif entry.is_dir():
+                entries[name] = ("folder", mode)
+                pending.append(path)
+            else:
+                entries[name] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(), mode)
+    return entries
+
+
+def remove_tree(folder: Path) -> None:
+    """shutil.rmtree without its recursion (one level per call), for folders nested deeper than Python's limit."""
+    stack = [Path(folder)]
+    while stack:
+        entries = list(os.scandir(stack[-1]))
+        folders = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+        if folders:
+            stack.extend(folders)
+            continue
+        for entry in entries:
+            os.unlink(entry.path)
+        os.rmdir(stack.pop())
+
+
+def tree_changes(before: dict, after: dict) -> list[str]:
+    """What differs between two `tree` snapshots, one entry per path."""
+    return sorted(f"{'removed' if path not in after else 'added' if path not in before else 'changed'}: {path}"
+                  for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+
+
+def assert_one_error(result: subprocess.CompletedProcess, code: int) -> str:
+    """`assert_clean_failure`, stricter: exactly one `error:` line on stderr, and it is the last line; returns it."""
+    assert_clean_failure(result, code)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]

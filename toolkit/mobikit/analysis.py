@@ -85,13 +85,16 @@ def analyze(request: AnalyzeRequest | None = None, reporter: Reporter | None = N
         name = (Path(request.model).stem if request.model else f"mobilenet_{arch}_{alpha:g}_{resolution}")
         output = Path(request.output) if request.output else Path("mobikit-out") / f"{name}_analysis"
         check_target(output, "analysis", (request.calib, request.model))
+    # a folder's calibration images are checked before the slow build; otherwise the model decides the size
+    calib = _calibration_images(folder, request, resolution) if folder is not None else None
     keras_model = (load_keras_image_model(request.model) if request.model is not None
                    else build_model(arch, alpha, resolution, weights=weights))
     built = int(keras_model.input_shape[1])
     if folder is not None and built != folder.description.resolution:
         raise UsageError("{model} takes {built}×{built} images but {folder} holds a {held}×{held} model", "model",
                          "folder", built=built, held=folder.description.resolution)
-    calib = _calibration_images(folder, request, built)
+    if calib is None:
+        calib = _calibration_images(None, request, built)
     calibrated = calibrate(keras_model, calib, reporter, output.parent / f"{output.name}.converter-error.log")
     errors = layer_errors(calibrated, calib, reporter)
     title = f"{name}: int8 error per layer on {calib.used} calibration images"

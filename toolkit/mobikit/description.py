@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from . import preprocess
+from .architectures import ARCHS
+from .convert import MODES
 from .errors import UsageError
-from .labels import ClassList, class_list_for
+from .labels import ClassList, class_list_for, read_labels_file
 
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.tflite"
@@ -27,6 +29,7 @@ LABELS_FILE = "labels.txt"
 MODEL_JSON = "model.json"
 SCALE_TOLERANCE = 1e-6  # relative: scales are float32 in the model and printed with more digits in model.json
 DTYPES = ("int8", "uint8", "float32")
+MODE_NAMES = tuple(MODES)
 
 
 @dataclass(frozen=True)
@@ -125,20 +128,21 @@ class ModelDescription:
             raise bad(f"schema_version {data.get('schema_version')!r}, this mobikit reads {SCHEMA_VERSION}")
         try:
             tensors = [_tensor(data[key], key) for key in ("input", "output")]
-            calibration = data.get("calibration")
             description = cls(
-                name=_typed(data, "name", str), mode=_typed(data, "mode", str),
+                name=_typed(data, "name", str), mode=_one_of(data, "mode", MODE_NAMES),
                 resolution=_typed(data, "resolution", int), classes=_typed(data, "classes", int),
                 input=tensors[0], output=tensors[1], softmax=_typed(data["output"], "softmax", bool),
                 size_bytes=_typed(data, "size_bytes", int), sha256=_typed(data, "sha256", str),
-                arch=data.get("arch"), alpha=data.get("alpha"), weights=data.get("weights"),
-                calibration=Calibration(**calibration) if calibration else None,
-                full_integer=bool(data.get("full_integer")),
-                fallback_layers=tuple(data.get("fallback_layers") or ()),
-                bias_correction=bool(data.get("bias_correction")),
-                preprocessing=_typed(data, "preprocessing", dict), versions=data.get("versions") or {})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise bad(f"{type(exc).__name__}: {exc}") from None
+                arch=_one_of(data, "arch", ARCHS + (None,)), alpha=_alpha(data),
+                weights=_typed(data, "weights", str, optional=True),
+                calibration=_calibration(data["calibration"]),
+                full_integer=_typed(data, "full_integer", bool), fallback_layers=_names(data, "fallback_layers"),
+                bias_correction=_typed(data, "bias_correction", bool),
+                preprocessing=_typed(data, "preprocessing", dict), versions=_typed(data, "versions", dict))
+        except KeyError as exc:
+            raise bad(f"no {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise bad(str(exc)) from None
         if description.input.shape != (1, description.resolution, description.resolution, 3):
             raise bad(f"input shape {list(description.input.shape)} is not [1, resolution, resolution, 3]")
         if description.output.shape[-1:] != (description.classes,):
@@ -149,11 +153,47 @@ class ModelDescription:
         return description
 
 
-def _typed(data: dict, key: str, kind: type):
+def _typed(data: dict, key: str, kind: type, optional: bool = False):
+    """data[key], which must be there and of type `kind` (or null, when `optional`)."""
     value = data[key]
+    if optional and value is None:
+        return None
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"{key} must be {kind.__name__}, got {value!r}")
     return value
+
+
+def _one_of(data: dict, key: str, choices: tuple):
+    value = data[key]
+    if value not in choices or isinstance(value, bool):
+        raise ValueError(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+def _alpha(data: dict) -> float | None:
+    value = data["alpha"]
+    if value is None and data["arch"] is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise TypeError(f"alpha must be a finite number > 0 when arch is set, got {value!r}")
+    return float(value)
+
+
+def _names(data: dict, key: str) -> tuple[str, ...]:
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise TypeError(f"{key} must be a list of layer names, got {value!r}")
+    return tuple(value)
+
+
+def _calibration(data) -> Calibration | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise TypeError(f"calibration must be an object, got {data!r}")
+    return Calibration(source=_typed(data, "source", str), embedded=_typed(data, "embedded", bool),
+                       samples=_typed(data, "samples", int),
+                       fingerprint=_typed(data, "fingerprint", str, optional=True))
 
 
 def _tensor(data, key: str) -> TensorSpec:
@@ -216,9 +256,9 @@ def load_output_folder(folder: str | os.PathLike, param: str = "model") -> Outpu
     where = str(path / MODEL_JSON)
     try:
         data = json.loads((path / MODEL_JSON).read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError("{where} is not valid JSON: {reason}", where=where, reason=str(exc).splitlines()[0]) \
-            from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise UsageError("{where} is not valid JSON: {reason}", where=where,
+                         reason=(str(exc).splitlines() or [type(exc).__name__])[0]) from None
     description = ModelDescription.from_json(data, where)
     if file_sha256(path / MODEL_FILE) != description.sha256:
         raise UsageError("{where} does not describe the model.tflite beside it (sha256 differs): re-run quantize",
@@ -229,4 +269,9 @@ def load_output_folder(folder: str | os.PathLike, param: str = "model") -> Outpu
         if difference:
             raise UsageError("{where} does not match model.tflite's {name}: {difference}", where=where, name=name,
                              difference=difference)
+    labels = read_labels_file(path / LABELS_FILE, param)
+    if len(labels) != description.classes:
+        raise UsageError("{labels} has {count} labels but the model in {path} has {classes} classes",
+                         labels=str(path / LABELS_FILE), count=len(labels), path=str(path),
+                         classes=description.classes)
     return OutputFolder(path, description, class_list_for(description.classes, path / LABELS_FILE, param))

@@ -78,13 +78,16 @@ class InspectResult:
 
 
 def model_path(path: str | os.PathLike) -> Path:
-    """A `.tflite` file, or the `model.tflite` of a quantize output folder; a UsageError naming what is missing."""
+    """A `.tflite` file, or the `model.tflite` of a quantize output folder (checked against its model.json, as every
+    command checks a folder); a UsageError naming what is missing."""
+    from .description import load_output_folder
+
     path = Path(path)
     if path.is_dir():
         if not (path / "model.tflite").is_file():
             raise UsageError(f"{path} is a folder without a model.tflite (expected a .tflite file or a quantize "
                              "output folder)")
-        path = path / "model.tflite"
+        path = load_output_folder(path).model_path
     if not path.exists():
         raise UsageError(f"no such file: {path}")
     if not path.is_file():

@@ -56,6 +56,8 @@ class Source:
         self.images: list[Path] = []
         self.unreadable = 0
         path = Path(spec)
+        if not spec.strip():  # Path("") is the current folder: never read it by accident
+            raise UsageError("{source} is empty: give a camera index, a video file or an image folder", "source")
         if spec.isascii() and spec.isdigit():
             self.capture = self._open_capture(int(spec))
             if self.capture is None:
@@ -117,13 +119,17 @@ class Source:
             self.capture.release()
 
 
+def display_named() -> str | None:
+    return os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or None
+
+
 def display_available() -> bool:
     """A window can be opened: a display is named and a throw-away process can open a window on it (a display
     that is set but unreachable makes Qt abort the whole process, so the probe runs apart)."""
     import subprocess
     import sys
 
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not display_named():
         return False
     probe = "import cv2; cv2.namedWindow('probe'); cv2.waitKey(1); cv2.destroyAllWindows()"
     try:
@@ -166,18 +172,26 @@ class _Writer:
         import cv2
 
         if self.writer is None:
+            from cv2.utils import logging
+
+            self.log_level = logging.getLogLevel()  # a failed write is reported once, by the error below
+            logging.setLogLevel(logging.LOG_LEVEL_ERROR)
             self.size = (frame.shape[1], frame.shape[0])
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
             if not self.writer.isOpened():
                 raise MobikitError("OpenCV cannot write an mp4v video to {path}", path=str(self.path))
         if (frame.shape[1], frame.shape[0]) != self.size:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
-        self.writer.write(frame)
+        if self.writer.write(frame) is False:  # OpenCV 5 reports a failed write (4.x returns None: see below)
+            raise MobikitError("the annotated video could not be written (is the disk full?): nothing replaced")
         self.frames += 1
 
     def close(self) -> None:
         if self.writer is not None:
+            from cv2.utils import logging
+
             self.writer.release()
+            logging.setLogLevel(self.log_level)
 
     def check_complete(self) -> None:
         """OpenCV's writer ignores write errors (a full disk leaves a file without its index): read the file back
@@ -211,6 +225,8 @@ def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike 
                            "window and write the frames to a video with {output} annotated.mp4",
                            "output", display=os.environ.get("DISPLAY", ""))
     show = display_available() if window is None else window
+    if window is None and not show and display_named():
+        reporter.info(f"no window: the display {display_named()} cannot be reached, so the demo runs headless")
     capture = Source(str(source))
     summary = DemoSummary(str(model), str(source), output=str(output) if output else None, window=show)
     try:

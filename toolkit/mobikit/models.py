@@ -144,12 +144,7 @@ def build_model(arch: str = "v1", alpha: float = 1.0, resolution: int = 224, cla
     if weights == "imagenet":
         weights_path = resolve_imagenet_weights(config)
     elif weights not in (None, "none"):
-        weights_path = Path(weights)
-        if not weights_path.is_file():
-            raise UsageError("{weights} file not found: {path}", "weights", path=str(weights_path))
-        if not weights_path.name.endswith((".h5", ".keras")):
-            raise UsageError("{weights} must be imagenet, none, or a .h5, .weights.h5 or .keras file, got {name}",
-                             "weights", name=weights_path.name)
+        weights_path = weights_file(weights)
     model = _keras_layers(config, specs)
     if weights_path is not None:
         try:
@@ -158,6 +153,17 @@ def build_model(arch: str = "v1", alpha: float = 1.0, resolution: int = 224, cla
             raise MobikitError("cannot load weights {path} into {model}: {reason}", path=str(weights_path),
                                model=config.name, reason=first_line(exc)) from None
     return model
+
+
+def weights_file(weights: str | os.PathLike) -> Path:
+    """A weights file given by path: it must exist and be .h5, .weights.h5 or .keras."""
+    path = Path(weights)
+    if not path.is_file():
+        raise UsageError("{weights} file not found: {path}", "weights", path=str(path))
+    if not path.name.endswith((".h5", ".keras")):
+        raise UsageError("{weights} must be imagenet, none, or a .h5, .weights.h5 or .keras file, got {name}",
+                         "weights", name=path.name)
+    return path
 
 
 def save_model(model, output: str | os.PathLike, inputs=()) -> Path:

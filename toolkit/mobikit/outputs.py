@@ -129,7 +129,7 @@ def _inside(path: Path, folder: Path) -> bool:
 def check_target(path: str | os.PathLike, kind: str, inputs: Iterable[str | os.PathLike | None] = (),
                  param: str = "output") -> Path:
     """Refuse, with one line and before any slow step, every target that is not free or mobikit's own output of
-    `kind`; create its parent folder. Returns the path."""
+    `kind`, or whose folder cannot be made. Creates nothing (a run refused later leaves no trace). Returns the path."""
     kind_spec = KINDS[kind]
     path = Path(path)
     target = path.resolve()
@@ -179,16 +179,59 @@ def _not_ours(path: Path, kind: OutputKind) -> str | None:
     return None
 
 
-def _writable_parent(path: Path, param: str) -> Path:
+def _writable_parent(path: Path, param: str) -> None:
+    """The folder of `path` exists and is writable, or can be made: its nearest existing ancestor is a writable
+    folder; and the file system takes a name that long."""
     parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError("cannot create the folder of {output} {parent}: {reason}", param, parent=str(parent),
-                         reason=exc.strerror or str(exc)) from None
-    if not os.access(parent, os.W_OK):
+    existing = parent
+    while not os.path.lexists(existing):
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError("cannot create the folder of {output} {parent}: {existing} is not a folder", param,
+                         parent=str(parent), existing=str(existing))
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError("the folder of {output} {parent} is not writable", param, parent=str(parent))
-    return parent
+    longest = os.pathconf(existing, "PC_NAME_MAX")
+    too_long = next((part for part in path.parts if len(os.fsencode(part)) > longest), None)
+    if too_long is not None:
+        raise UsageError("{output} has a name of {size} bytes; the file system takes at most {longest}", param,
+                         size=len(os.fsencode(too_long)), longest=longest)
+
+
+@contextmanager
+def _parent_made(path: Path, param: str) -> Iterator[None]:
+    """Create the missing folders above `path` for the block; when the block fails, remove those it created (they
+    are still empty then: the block writes its output into place only at the end)."""
+    missing = []
+    folder = path.parent
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    created = []
+    try:
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+                created.append(folder)
+            except FileExistsError:
+                pass
+    except OSError as exc:
+        _remove_empty(created)
+        raise UsageError("cannot create the folder of {output} {parent}: {reason}", param, parent=str(path.parent),
+                         reason=exc.strerror or str(exc)) from None
+    try:
+        yield
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 # ----------------------------------------------------------------------------------------------- writing
@@ -259,19 +302,23 @@ def new_folder(path: str | os.PathLike, kind: str, inputs: Iterable = (), param:
     """Yield an empty staging folder (or a copy of `seed`, an output folder being updated); when the block succeeds
     it becomes `path` in one step, replacing mobikit's earlier output there. On failure nothing changes."""
     target = check_target(path, kind, inputs, param)
-    staging = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=target.parent))
-    try:
-        if seed is not None:
-            shutil.copytree(seed, staging, dirs_exist_ok=True, symlinks=True)
-            (staging / MARKER).unlink(missing_ok=True)
-        yield staging
-        _write_folder_mark(staging, kind)
-        _permissions(staging)
-        _move_into_place(staging, target, KINDS[kind])
-    except OSError as exc:
-        raise MobikitError("cannot write {path}: {reason}", path=str(target), reason=exc.strerror or str(exc)) from None
-    finally:
-        _remove(staging)
+    with _parent_made(target, param):
+        staging = None
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=target.parent))
+            if seed is not None:
+                shutil.copytree(seed, staging, dirs_exist_ok=True, symlinks=True)
+                (staging / MARKER).unlink(missing_ok=True)
+            yield staging
+            _write_folder_mark(staging, kind)
+            _permissions(staging)
+            _move_into_place(staging, target, KINDS[kind])
+        except OSError as exc:
+            raise MobikitError("cannot write {path}: {reason}", path=str(target),
+                               reason=exc.strerror or str(exc)) from None
+        finally:
+            if staging is not None:
+                _remove(staging)
 
 
 @contextmanager
@@ -282,22 +329,26 @@ def new_file(path: str | os.PathLike, kind: str | None = None, inputs: Iterable 
     target = check_target(path, kind, inputs, param) if kind else Path(path)
     if kind is None:
         _writable_parent(target, param)
-    fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    staging = Path(name)
-    try:
-        yield staging
-        if kind:
-            _FILE_MARKS[KINDS[kind].suffix][1](staging, kind)
-        _permissions(staging)
-        if kind and os.path.lexists(target) and _not_ours(target, KINDS[kind]):
-            raise MobikitError("{path} appeared while this run worked: kept it; the new output was not written",
-                               path=str(target))
-        os.replace(staging, target)
-    except OSError as exc:
-        raise MobikitError("cannot write {path}: {reason}", path=str(target), reason=exc.strerror or str(exc)) from None
-    finally:
-        _remove(staging)
+    with _parent_made(target, param):
+        staging = None
+        try:
+            fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
+            os.close(fd)
+            staging = Path(name)
+            yield staging
+            if kind:
+                _FILE_MARKS[KINDS[kind].suffix][1](staging, kind)
+            _permissions(staging)
+            if kind and os.path.lexists(target) and _not_ours(target, KINDS[kind]):
+                raise MobikitError("{path} appeared while this run worked: kept it; the new output was not written",
+                                   path=str(target))
+            os.replace(staging, target)
+        except OSError as exc:
+            raise MobikitError("cannot write {path}: {reason}", path=str(target),
+                               reason=exc.strerror or str(exc)) from None
+        finally:
+            if staging is not None:
+                _remove(staging)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -120,6 +120,8 @@ class QuantizeRequest:
                              "strict_int8")
         if self.model is not None and not Path(self.model).is_file():
             raise UsageError("{model} not found: {path}", "model", path=str(self.model))
+        if self.labels is not None:
+            read_labels_file(self.labels)  # a missing or unreadable file is refused before the model is built
 
 
 @dataclass(frozen=True)

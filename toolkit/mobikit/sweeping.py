@@ -22,8 +22,8 @@ from .architectures import ARCHS, Config
 from .cost import profile
 from .errors import MobikitError, UsageError
 from . import defaults
-from .images import embedded_images
-from .models import imagenet_file_name, keras_cache_dir, resolve_imagenet_weights
+from .images import embedded_images, find_images
+from .models import imagenet_file_name, keras_cache_dir, resolve_imagenet_weights, weights_file
 from .outputs import claim_folder, record_files, write_text
 from .progress import Reporter
 
@@ -59,11 +59,11 @@ class SweepRequest:
         for alpha in self.alphas:
             for resolution in self.resolutions:
                 validate(Config(self.arch, float(alpha), int(resolution)))
-        if self.weights not in (None, "imagenet") and not Path(self.weights).is_file():
-            raise UsageError("{weights} file not found: {path}", "weights", path=str(self.weights))
+        if self.weights not in (None, "imagenet"):
+            weights_file(self.weights)
         for folder, param in ((self.calib, "calib"), (self.eval, "eval")):
-            if folder is not None and not Path(folder).is_dir():
-                raise UsageError("{%s} folder not found: {path}" % param, param, path=str(folder))
+            if folder is not None:
+                find_images(folder, param)  # refused here, before the sweep folder is made
         if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1) or self.threads < 1:
             raise UsageError("{calib_samples}, {eval_samples} and {threads} must be >= 1", "calib_samples",
                              "eval_samples", "threads")
@@ -239,6 +239,7 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
     start = time.perf_counter()
     output = claim_folder(request.output, "sweep", (request.calib, request.eval, request.weights))
     (output / "cells").mkdir(exist_ok=True)
+    record_files(output, "sweep")  # an interrupted first cell must leave a folder the rerun accepts as its own
     inputs = request.inputs()
     weights_label = {None: "none (untrained)", "imagenet": "imagenet"}.get(request.weights, str(request.weights))
     grid = [(alpha, resolution) for alpha in request.alphas for resolution in request.resolutions]

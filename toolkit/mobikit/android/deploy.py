@@ -398,11 +398,12 @@ def checked_step(adb: Adb, model: LocalModel, layout: Layout, step: Step, report
 
 
 def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | os.PathLike | None = None,
-           launch: bool = True, adb: Adb | None = None, timeout: float = APP_START_TIMEOUT,
+           launch: bool = True, adb: Adb | str | os.PathLike | None = None, timeout: float = APP_START_TIMEOUT,
            reporter: Reporter | None = None) -> DeployResult:
-    """The whole `mobikit deploy`: app current, models folder present, model verified in place, app launched."""
+    """The whole `mobikit deploy`: app current, models folder present, model verified in place, app launched.
+    The folder is checked first, before adb is even looked for."""
     model = load_model_folder(output_dir)
-    adb, chosen = select_device(adb or Adb(), device)
+    adb, chosen = select_device(adb if isinstance(adb, Adb) else Adb(adb), device)
     return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
 
 

@@ -44,10 +44,9 @@ def deploy(
     as_json: bool = JsonOpt,
 ):
     """Install the demo app if needed, upload the model verified by sha256, and start the app with it."""
-    from ..android.adb import Adb
     from ..android.deploy import deploy as run_deploy
 
-    result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=Adb(adb), timeout=timeout,
+    result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=adb, timeout=timeout,
                         reporter=reporter())
     if as_json:
         emit_json(result.to_json())

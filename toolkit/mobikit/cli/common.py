@@ -20,7 +20,7 @@ from ..errors import UsageError
 from ..progress import ConsoleReporter
 
 # Library parameters whose flag is not simply "--" + the name with dashes (the one mapping).
-FLAG_NAMES = {"folder": "FOLDER"}
+FLAG_NAMES = {"folder": "FOLDER", "output_dir": "OUTPUT_DIR"}
 
 
 def flag(param: str) -> str:
