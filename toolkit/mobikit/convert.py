@@ -64,7 +64,7 @@ def run_converter(convert: Callable[[], bytes], what: str, log_path: Path | None
     """Run one conversion quietly; on failure write the converter's full log to `log_path` (never over a file that
     exists) and raise one line."""
     from .outputs import free_name, write_text
-    from .runtime import captured_output
+    from .runtime import captured_output, raise_if_stopped
 
     try:
         with captured_output() as captured:
@@ -72,6 +72,7 @@ def run_converter(convert: Callable[[], bytes], what: str, log_path: Path | None
     except MobikitError:
         raise
     except Exception as exc:
+        raise_if_stopped()  # an interrupt TensorFlow turned into another error is still an interrupt
         text = f"{captured.text}\n{exc}" if str(exc) else captured.text
         where = ""
         if log_path is not None:

@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Iterator
 
 from . import __version__
 from .errors import MobikitError, UsageError
+from .runtime import raise_if_stopped
 
 MARKER = ".mobikit-output.json"  # in every output folder: {"kind", "mobikit", "files"}
 KERAS_MARKER_ENTRY = "mobikit.json"  # an extra entry in the .keras zip; keras ignores entries it does not know
@@ -310,6 +311,7 @@ def new_folder(path: str | os.PathLike, kind: str, inputs: Iterable = (), param:
                 shutil.copytree(seed, staging, dirs_exist_ok=True, symlinks=True)
                 (staging / MARKER).unlink(missing_ok=True)
             yield staging
+            raise_if_stopped()  # a stopped run never replaces anything, whatever swallowed the interrupt
             _write_folder_mark(staging, kind)
             _permissions(staging)
             _move_into_place(staging, target, KINDS[kind])
@@ -336,6 +338,7 @@ def new_file(path: str | os.PathLike, kind: str | None = None, inputs: Iterable 
             os.close(fd)
             staging = Path(name)
             yield staging
+            raise_if_stopped()
             if kind:
                 _FILE_MARKS[KINDS[kind].suffix][1](staging, kind)
             _permissions(staging)

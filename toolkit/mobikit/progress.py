@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from .runtime import raise_if_stopped
+
 T = TypeVar("T")
 
 
@@ -26,8 +28,10 @@ class Reporter:
     def track(self, items: Iterable[T], total: int | None, description: str,
               count: Callable[[T], int] = _one) -> Iterator[T]:
         """Yield `items`, showing progress towards `total` units; `count(item)` is how many units an item is
-        (a batch of 16 images counts 16)."""
-        yield from items
+        (a batch of 16 images counts 16). A requested stop ends the loop between items."""
+        for item in items:
+            raise_if_stopped()
+            yield item
 
     def info(self, message: str) -> None:
         self.notes.append(message)
@@ -50,6 +54,7 @@ class ConsoleReporter(Reporter):
         if not self.console.is_terminal:  # logs and pipes: one line when the phase is done, with its count
             start, done = time.perf_counter(), 0
             for item in items:
+                raise_if_stopped()
                 yield item
                 done += count(item)
             self.console.print(f"{description}: {done}" + (f"/{total}" if total and total != done else "")
@@ -59,6 +64,7 @@ class ConsoleReporter(Reporter):
         with Progress(*columns, console=self.console, transient=True) as progress:
             task = progress.add_task(description, total=total)
             for item in items:
+                raise_if_stopped()
                 yield item
                 progress.advance(task, count(item))
 

@@ -36,7 +36,7 @@ from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers
 from .metrics import Comparison, compare, kl_divergence
 from .outputs import check_target, new_folder
 from .progress import Reporter
-from .runtime import library_versions
+from .runtime import library_versions, raise_if_stopped
 
 RECOMMENDED_CALIBRATION = 100  # fewer images than this: recommend a larger, domain-specific set
 EMBEDDED = "embedded"
@@ -267,9 +267,9 @@ def quantize(request: QuantizeRequest | None = None, reporter: Reporter | None =
     """
     request = request or QuantizeRequest(**options)
     run = _prepare(request, reporter or Reporter())
-    _convert(run)
-    _correct(run)
-    _fall_back(run)
+    for step in (_convert, _correct, _fall_back):
+        step(run)
+        raise_if_stopped()
     predictions, latency = _verify(run)
     return _write(run, predictions, latency)
 

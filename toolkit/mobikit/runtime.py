@@ -41,6 +41,26 @@ def captured_output():
             captured.text = sink.read().decode("utf-8", errors="replace")
 
 
+_stop_signal: list[int] = []  # the signal that asked the run to stop, once one did
+
+
+def request_stop(signal_number: int) -> None:
+    """Record that the run must stop (the CLI's SIGINT/SIGTERM handler calls this, then raises KeyboardInterrupt)."""
+    if not _stop_signal:
+        _stop_signal.append(signal_number)
+
+
+def stop_requested() -> int | None:
+    return _stop_signal[0] if _stop_signal else None
+
+
+def raise_if_stopped() -> None:
+    """Stop here if a stop was requested. Library code a KeyboardInterrupt may pass through without surviving (e.g.
+    TensorFlow turning it into another error) calls this, so a requested stop always stops the run."""
+    if _stop_signal:
+        raise KeyboardInterrupt
+
+
 def tensorflow():
     """Import TensorFlow with its start-up noise silenced, and return the module."""
     if "tensorflow" in sys.modules:

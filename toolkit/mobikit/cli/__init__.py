@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from ..errors import MobikitError, first_line
-from ..runtime import private_tempdir
+from ..runtime import private_tempdir, request_stop, stop_requested
 from . import analyze, android, build, inspect, measure, quantize, train
 from .common import err, flag
 
@@ -48,11 +48,9 @@ STOPPING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 
 class _Signals:
-    """SIGINT and SIGTERM both unwind the run as KeyboardInterrupt (so every `finally` cleans up); which one it
-    was decides the exit code."""
-
-    def __init__(self):
-        self.received: int | None = None
+    """SIGINT and SIGTERM both unwind the run as KeyboardInterrupt (so every `finally` cleans up) and are recorded
+    in `runtime`, where the library checks them too (an interrupt swallowed by TensorFlow still stops the run);
+    which one it was decides the exit code."""
 
     def __enter__(self):
         self.saved = {number: signal.signal(number, self._stop) for number in STOPPING_SIGNALS}
@@ -62,9 +60,14 @@ class _Signals:
         for number, handler in self.saved.items():
             signal.signal(number, handler)
 
-    def _stop(self, number, _frame):
-        if self.received is None:
-            self.received = number
+    @property
+    def received(self) -> int | None:
+        return stop_requested()
+
+    @staticmethod
+    def _stop(number, _frame):
+        if stop_requested() is None:
+            request_stop(number)
             raise KeyboardInterrupt
 
 
@@ -102,9 +105,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         except (typer.Abort, KeyboardInterrupt):
             return _stopped(signals)
         except MobikitError as exc:
-            err.print(f"error: {exc.render(flag)}")
+            command_name = next((arg for arg in argv if not arg.startswith("-")), None)
+            err.print(f"error: {exc.render(lambda param: flag(param, command_name))}")
             return exc.exit_code
         except Exception as exc:
+            if signals.received is not None:
+                return _stopped(signals)
             if os.environ.get("MOBIKIT_DEBUG"):
                 raise
             err.print(f"error: {type(exc).__name__}: {first_line(exc)} (set MOBIKIT_DEBUG=1 for the traceback)")
@@ -112,7 +118,3 @@ def main(argv: Optional[list[str]] = None) -> int:
         if signals.received is not None or code == 130:
             return _stopped(signals)
     return code if isinstance(code, int) else 0
-
-
-def run() -> None:
-    sys.exit(main())

@@ -19,13 +19,16 @@ from rich.console import Console
 from ..errors import UsageError
 from ..progress import ConsoleReporter
 
-# Library parameters whose flag is not simply "--" + the name with dashes (the one mapping).
+# Library parameters whose flag is not "--" + the name with dashes: the positional arguments, per command.
 FLAG_NAMES = {"folder": "FOLDER", "output_dir": "OUTPUT_DIR"}
+POSITIONAL = {"bench": {"model": "MODEL"}, "eval": {"model": "MODEL"}, "demo": {"model": "MODEL"},
+              "inspect": {"model": "MODEL"}, "train": {"data": "DATA"}}
 
 
-def flag(param: str) -> str:
-    """How the command line spells a library parameter."""
-    return FLAG_NAMES.get(param, "--" + param.replace("_", "-"))
+def flag(param: str, command: str | None = None) -> str:
+    """How the command line (of `command`, when known) spells a library parameter."""
+    spelled = POSITIONAL.get(command or "", {}).get(param) or FLAG_NAMES.get(param)
+    return spelled or "--" + param.replace("_", "-")
 
 
 def _stdout_console() -> Console:
