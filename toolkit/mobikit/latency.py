@@ -60,7 +60,7 @@ def model_file(path: str | os.PathLike, param: str = "model") -> Path:
 
         return load_output_folder(path, param).model_path
     if not path.is_file():
-        raise UsageError("no TFLite model at {%s} {path}" % param, param, path=str(path))
+        raise UsageError("{%s} {path}: no such file or folder" % param, param, path=str(path))
     if path.suffix != ".tflite":
         raise UsageError("{%s} must be a .tflite file or a quantize output folder, got {path}" % param, param,
                          path=str(path))
