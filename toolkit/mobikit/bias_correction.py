@@ -29,7 +29,6 @@ from .progress import Reporter
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 MIN_STABLE_IMAGES = 16
-INT8_LOW, INT8_HIGH = -128, 127
 INT32 = np.iinfo(np.int32)
 BATCH = 8
 # A channel clipped (ReLU6 or int8 saturation) on part of its values moves its mean by only the unclipped fraction

@@ -223,10 +223,6 @@ class OutputFolder:
     def model_path(self) -> Path:
         return self.path / MODEL_FILE
 
-    @property
-    def labels_path(self) -> Path:
-        return self.path / LABELS_FILE
-
 
 def file_sha256(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()

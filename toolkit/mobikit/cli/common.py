@@ -83,15 +83,6 @@ def float_list(text: str, param: str) -> list[float]:
     return values
 
 
-def name_list(text: str, param: str, allowed: tuple[str, ...]) -> list[str]:
-    values = [part.strip().lower() for part in text.split(",") if part.strip()]
-    unknown = [v for v in values if v not in allowed]
-    if not values or unknown:
-        raise UsageError("{%s} takes a comma-separated list of {choices}; got {text!r}" % param, param,
-                         choices=", ".join(allowed), text=text)
-    return values
-
-
 @contextmanager
 def json_stdout(enabled: bool):
     """With --json, route everything printed to stdout (TensorFlow's converter prints there) to stderr."""
