@@ -76,8 +76,10 @@ def analyze(request: AnalyzeRequest | None = None, reporter: Reporter | None = N
     start = time.perf_counter()
     request.validate()
     folder = load_output_folder(request.folder, "folder") if request.folder is not None else None
+    model = request.model
     if folder is not None:
         arch, alpha, resolution, weights, name = _folder_model(folder, request)
+        model = model or (weights if arch is None else None)
         output = folder.path
         check_target(output, "quantize", (request.calib, request.model))
     else:
@@ -87,7 +89,7 @@ def analyze(request: AnalyzeRequest | None = None, reporter: Reporter | None = N
         check_target(output, "analysis", (request.calib, request.model))
     # a folder's calibration images are checked before the slow build; otherwise the model decides the size
     calib = _calibration_images(folder, request, resolution) if folder is not None else None
-    keras_model = (load_keras_image_model(request.model) if request.model is not None
+    keras_model = (load_keras_image_model(model) if model is not None
                    else build_model(arch, alpha, resolution, weights=weights))
     built = int(keras_model.input_shape[1])
     if folder is not None and built != folder.description.resolution:
@@ -109,9 +111,11 @@ def _folder_model(folder: OutputFolder, request: AnalyzeRequest):
     if description.mode != "int8":
         raise UsageError("{folder} {path} holds a {mode} model: analyze needs an int8 one", "folder",
                          path=str(folder.path), mode=description.mode)
-    if description.arch is None and request.model is None:
-        raise UsageError("{folder} {path} was quantized from a saved .keras model, which the folder does not hold: "
-                         "pass it with {model} PATH.keras", "folder", "model", path=str(folder.path))
+    recorded = description.weights if description.arch is None else None  # the saved model it came from
+    if description.arch is None and request.model is None and not (recorded and Path(recorded).is_file()):
+        raise UsageError("{folder} {path} was quantized from a saved .keras model, which the folder does not hold "
+                         "and which is not at {recorded} any more: pass it with {model} PATH.keras", "folder", "model",
+                         path=str(folder.path), recorded=str(recorded))
     weights = request.weights if request.weights != "imagenet" or description.weights is None \
         else description.weights
     return description.arch, description.alpha, description.resolution, weights, description.name
@@ -127,7 +131,8 @@ def _calibration_images(folder: OutputFolder | None, request: AnalyzeRequest, re
     if not source.is_dir():
         raise UsageError("{folder} {path} was calibrated on {source}, which is not there any more: pass the "
                          "images with {calib}", "folder", "calib", path=str(folder.path), source=str(source))
-    calib = calibration_and_holdout(source, request.calib_samples or recorded.samples, resolution)[0]
+    calib = calibration_and_holdout(source, request.calib_samples or recorded.samples, resolution,
+                                    files=recorded.files)[0]
     if request.calib_samples is None and recorded.fingerprint and calib.fingerprint() != recorded.fingerprint:
         raise UsageError("the images in {source} are not the ones {folder} {path} was calibrated on (files added, "
                          "removed or changed): pass the calibration images with {calib}", "folder", "calib",

@@ -148,10 +148,12 @@ def _decode(path: Path, resolution: int):
     return center_crop(rgb, resolution), resized[top:top + side, left:left + side]
 
 
-def decode(samples: list[Sample], resolution: int, threads: int = 4) -> DecodedImages:
-    """Decode and crop every sample in parallel (OpenCV releases the GIL); unreadable files are skipped."""
+def decode(samples: list[Sample], resolution: int, threads: int = 4, track=None) -> DecodedImages:
+    """Decode and crop every sample in parallel (OpenCV releases the GIL); unreadable files are skipped.
+    `track` wraps the stream of decoded images (e.g. a progress bar: `lambda results: reporter.track(...)`)."""
     with ThreadPoolExecutor(max_workers=max(1, min(threads, os.cpu_count() or 1))) as pool:
-        decoded = list(pool.map(lambda s: _decode(s.path, resolution), samples))
+        results = pool.map(lambda s: _decode(s.path, resolution), samples)
+        decoded = list(track(results) if track else results)
     kept = [(s, d) for s, d in zip(samples, decoded) if d is not None]
     skipped = [s.path for s, d in zip(samples, decoded) if d is None]
     side = crop_geometry(resolution, resolution, resolution).resized_width

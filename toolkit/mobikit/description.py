@@ -73,6 +73,7 @@ class Calibration:
     embedded: bool
     samples: int
     fingerprint: str | None = None
+    files: tuple[str, ...] | None = None  # the image files in `source` (relative) it sampled from; None: all
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,18 @@ def _calibration(data) -> Calibration | None:
         raise TypeError(f"calibration must be an object, got {data!r}")
     return Calibration(source=_typed(data, "source", str), embedded=_typed(data, "embedded", bool),
                        samples=_typed(data, "samples", int),
-                       fingerprint=_typed(data, "fingerprint", str, optional=True))
+                       fingerprint=_typed(data, "fingerprint", str, optional=True),
+                       files=_files(data.get("files")))
+
+
+def _files(value) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        raise TypeError(f"calibration files must be a list of relative paths, got {str(value)[:80]}")
+    if any(Path(name).is_absolute() or ".." in Path(name).parts for name in value):
+        raise ValueError("calibration files must be paths inside the calibration folder")
+    return tuple(value)
 
 
 def _tensor(data, key: str) -> TensorSpec:

@@ -179,21 +179,32 @@ class ImageSet:
         return digest.hexdigest()
 
 
-def calibration_split(folder: str | os.PathLike, count: int | None, seed: int = SEED) -> tuple[list[Path], list[Path]]:
-    """The calibration sample of `folder`'s images and the images not in it (file lists: nothing decoded yet)."""
-    paths = find_images(folder)
+def listed_or_found(folder: str | os.PathLike, files=None, param: str = "calib") -> list[Path]:
+    """`files` (paths relative to `folder`, e.g. a training split) when given, else every image below `folder`."""
+    if files is None:
+        return find_images(folder, param)
+    if not Path(folder).is_dir():
+        raise UsageError("{%s} folder not found: {path}" % param, param, path=str(folder))
+    return [Path(folder) / name for name in files]
+
+
+def calibration_split(folder: str | os.PathLike, count: int | None, seed: int = SEED,
+                      files=None) -> tuple[list[Path], list[Path]]:
+    """The calibration sample of `folder`'s images (or of `files` in it) and the images not in it (file lists:
+    nothing decoded yet)."""
+    paths = listed_or_found(folder, files)
     chosen = sample(paths, count, seed)
     chosen_set = set(chosen)
     return chosen, [p for p in paths if p not in chosen_set]
 
 
 def calibration_and_holdout(folder: str | os.PathLike, count: int | None, resolution: int,
-                            seed: int = SEED) -> tuple[ImageSet, ImageSet]:
-    """The calibration sample from `folder` and the images of `folder` not in it."""
-    chosen, rest = calibration_split(folder, count, seed)
+                            seed: int = SEED, files=None) -> tuple[ImageSet, ImageSet]:
+    """The calibration sample from `folder` (or from `files` in it) and the images not in it."""
+    chosen, rest = calibration_split(folder, count, seed, files)
     return ImageSet(chosen, resolution, Path(folder)), ImageSet(rest, resolution, Path(folder))
 
 
 def image_set(folder: str | os.PathLike, count: int | None, resolution: int, seed: int = SEED,
-              param: str = "eval") -> ImageSet:
-    return ImageSet(sample(find_images(folder, param), count, seed), resolution, Path(folder))
+              param: str = "eval", files=None) -> ImageSet:
+    return ImageSet(sample(listed_or_found(folder, files, param), count, seed), resolution, Path(folder))

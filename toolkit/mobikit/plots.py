@@ -174,24 +174,24 @@ def sweep_figures(output, arch: str, threads: int, untrained: bool, cells: list,
 
 def curves_png(history: list[dict]) -> bytes:
     """Loss and accuracy per epoch, training and validation, over both phases (a line where fine-tuning starts)."""
-    figure = _figure(10, 4)
+    figure = _figure(10, 4.2)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     steps = list(range(1, len(history) + 1))
-    for axes, key, title in ((loss_axes, "loss", "loss"), (accuracy_axes, "accuracy", "accuracy")):
-        axes.plot(steps, [row[key] for row in history], marker=".", label="training (augmented views)")
-        axes.plot(steps, [row[f"val_{key}"] for row in history], marker=".", label="validation")
-        switch = next((i for i, row in enumerate(history) if row["phase"] != history[0]["phase"]), None)
+    switch = next((i for i, row in enumerate(history) if row["phase"] != history[0]["phase"]), None)
+    for axes, key, title, scale in ((loss_axes, "loss", "Loss", 1), (accuracy_axes, "accuracy", "Accuracy", 100)):
+        axes.plot(steps, [scale * row[key] for row in history], marker=".", label="training (augmented views)")
+        if any(row.get(f"val_{key}") is not None for row in history):
+            axes.plot(steps, [scale * row[f"val_{key}"] for row in history], marker=".", label="validation")
         if switch is not None:
-            axes.axvline(switch + 0.5, color="gray", linestyle="--", linewidth=1)
-            axes.annotate(f"{history[switch]['phase']} →", (switch + 0.6, 0.98), xycoords=("data", "axes fraction"),
-                          fontsize=8, va="top")
-        best = [i + 1 for i, row in enumerate(history) if row.get("best")]
-        for epoch in best:
-            axes.axvline(epoch, color="green", alpha=0.25, linewidth=3)
-        axes.set_title(f"{title} per epoch (green: lowest val loss of a phase; the last one is kept)")
-        axes.set_xlabel("epoch (both phases in order)")
+            axes.axvline(switch + 0.5, color="gray", linestyle="--", linewidth=1,
+                         label=f"{history[switch]['phase']} starts")
+        for number, epoch in enumerate(i + 1 for i, row in enumerate(history) if row.get("best")):
+            axes.axvline(epoch, color="green", alpha=0.3, linewidth=3, label=None if number else "kept epoch")
+        axes.set_title(title)
+        axes.set_xlabel(f"epoch ({' then '.join(dict.fromkeys(row['phase'] for row in history))})")
+        axes.set_ylabel("cross-entropy" if key == "loss" else "top-1 %")
         axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8)
+        axes.legend(fontsize=9)
     return _figure_png(figure)
 
 

@@ -7,6 +7,7 @@ bars and messages on stderr so `--json` output on stdout stays clean.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from .runtime import raise_if_stopped
@@ -38,6 +39,17 @@ class Reporter:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+    @contextmanager
+    def own_notes(self):
+        """Notes and warnings of a nested run kept apart while it runs (its report holds only its own), then
+        appended to this reporter's."""
+        saved = self.notes, self.warnings
+        self.notes, self.warnings = [], []
+        try:
+            yield self
+        finally:
+            self.notes, self.warnings = saved[0] + self.notes, saved[1] + self.warnings
 
 
 class ConsoleReporter(Reporter):

@@ -53,10 +53,12 @@ class QuantizeRequest:
     model: Path | None = None
     calib: Path | None = None
     calib_samples: int = defaults.CALIBRATION_SAMPLES
+    calib_files: tuple[str, ...] | None = None  # image files in `calib` (relative paths) to sample; None: all
     mode: str = "int8"
     io: str | None = None
     eval: Path | None = None
     eval_samples: int | None = None
+    eval_files: tuple[str, ...] | None = None  # image files in `eval` (relative paths) to verify on; None: all
     threads: int = defaults.THREADS
     output: Path | None = None
     labels: Path | None = None
@@ -288,7 +290,7 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
     if request.labels is not None:
         read_labels_file(request.labels)
     calib_dir = Path(request.calib) if request.calib else embedded_images("calibration")
-    chosen, rest = calibration_split(calib_dir, request.calib_samples)
+    chosen, rest = calibration_split(calib_dir, request.calib_samples, files=request.calib_files)
     if request.targeted and request.eval is None and request.calib is not None and not rest:
         raise UsageError("{max_drop} / {min_agreement} need evaluation images apart from the calibration ones to "
                          "measure the drop: pass {eval} DIR (labelled images), or a {calib} folder holding more "
@@ -314,8 +316,9 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
 def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, resolution: int,
                  reporter: Reporter) -> tuple[ImageSet, str]:
     if request.eval is not None:
-        images = image_set(request.eval, request.eval_samples, resolution)
-        return images, f"{request.eval} ({len(images)} images)"
+        images = image_set(request.eval, request.eval_samples, resolution, files=request.eval_files)
+        listed = "" if request.eval_files is None else f"listed of {len(request.eval_files)} "
+        return images, f"{request.eval} ({len(images)} {listed}images)"
     if request.calib is None:
         images = image_set(embedded_images("verification"), request.eval_samples, resolution)
         return images, f"the embedded verification photos ({len(images)}; not used for calibration)"
@@ -506,7 +509,8 @@ def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
     calibration = None
     if request.spec.calibrated:
         source = str(Path(request.calib).resolve()) if request.calib else EMBEDDED
-        calibration = Calibration(source, request.calib is None, run.calib.used, run.calib.fingerprint())
+        calibration = Calibration(source, request.calib is None, run.calib.used, run.calib.fingerprint(),
+                                  request.calib_files)
     fallback_layers = tuple(run.fallback.layers) if run.fallback else ()
     description = ModelDescription(
         name=run.name, mode=request.mode, resolution=classifier.resolution, classes=classifier.classes,
@@ -515,7 +519,7 @@ def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
         softmax=ends_in_softmax(run.keras_model), size_bytes=0, sha256="",
         arch=request.arch if built else None, alpha=request.alpha if built else None,
         weights=(request.weights if request.weights in (None, "imagenet") else str(Path(request.weights).resolve()))
-        if built else None,
+        if built else str(Path(request.model).resolve()),  # a saved model: the file (analyze rebuilds from it)
         calibration=calibration, full_integer=request.spec.calibrated and not fallback_layers,
         fallback_layers=fallback_layers, bias_correction=run.correction is not None,
         preprocessing=preprocess.describe(classifier.resolution), versions=library_versions())
@@ -536,7 +540,9 @@ def _write(run: _Run, predictions: Predictions, latency: dict) -> QuantizeResult
         output_dir=run.output, model=run.name, description=description,
         eval=compare(predictions.scores["float"], predictions.scores["quant"], predictions.labels),
         eval_source=run.eval_source,
-        calib_source=str(request.calib) if request.calib else "the embedded calibration photos",
+        calib_source=(str(request.calib) if request.calib is None or request.calib_files is None else
+                      f"{request.calib} ({len(request.calib_files)} listed files)") if request.calib else
+        "the embedded calibration photos",
         calib_samples=run.calib.used, calib_skipped=len(run.calib.skipped), size_bytes=len(run.quantized),
         float_size_bytes=len(run.float_bytes), latency_ms=latency, threads=request.threads,
         timings_s=run.timer.seconds, fallback=run.fallback, fallback_summary=run.fallback_summary,

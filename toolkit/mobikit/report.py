@@ -156,6 +156,8 @@ def render_train_report(description: dict) -> str:
         f"# Trained MobileNet {model['arch']} α{model['alpha']:g} @{model['resolution']}: "
         f"{len(model['classes'])} classes",
         "",
+        f"Data: `{description['data']}`.",
+        "",
         f"Backbone weights: {model['weights'] or 'none (random)'}; {tuned}; head "
         + " → ".join(f"`{name}`" for name in model["head"]) + ".",
         "",
@@ -176,11 +178,12 @@ def render_train_report(description: dict) -> str:
               f"{row['support']} |" for row in test["per_class"]]
     kept = description["kept"]
     lines += ["", "![confusion matrix](confusion.png)", "", "## Epochs", "",
-              f"Kept: {kept['phase']} epoch {kept['epoch']} (lowest validation loss)." if kept else "", "",
+              f"Kept: {kept['phase']} epoch {kept['epoch']} (lowest validation loss)." if kept else
+              "The whole schedule ran; the model is the last epoch's.", "",
               "| phase | epoch | loss | accuracy | val loss | val accuracy | s |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {row['phase']} | {row['epoch']}{' (kept)' if row.get('best') else ''} | {row['loss']:.3f} | "
-              f"{pct(row['accuracy'])} | {row['val_loss']:.3f} | {pct(row['val_accuracy'])} | {row['seconds']:.1f} |"
-              for row in description["history"]]
+              f"{pct(row['accuracy'])} | {number(row['val_loss'], '.3f')} | {pct(row['val_accuracy'])} | "
+              f"{row['seconds']:.1f} |" for row in description["history"]]
     lines += ["", "![learning curves](curves.png)", "", "## Recipe", "",
               ", ".join(f"{key} {value}" for key, value in hyper.items()), "", "## Timings", "",
               ", ".join(f"{key} {value:.1f} s" for key, value in description["timings_s"].items())

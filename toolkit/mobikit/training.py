@@ -1,17 +1,14 @@
 """The `train` verb: class folders of photos → a MobileNet fine-tuned to those classes, tested on a held-out split.
 
-Why it is fast on a CPU: the frozen part of the network is the same function in every epoch, so it runs once per
-image *view* (the model's own center crop plus a few augmented crops), through LiteRT's float XNNPACK kernels. The
-head (global pooling → dropout → dense softmax) then trains on the cached pooled features, and fine-tuning the last
-K blocks runs only those blocks, forward and backward, on the cached activations at their input (BatchNorm in
-inference mode, so the cached statistics stay valid). The exported model is the plain classifier: the augmentation
-layers are not part of it, and it takes the same input as every other mobikit model (`mobikit.preprocess`).
+A short pipeline of numbered steps: check, read and split (`datasets`), build and cache the frozen part's outputs
+(`features`), train the head and the last blocks (`fitting`, with the defaults of `recipe`), test, write, and
+quantize when asked. The exported model is the plain classifier: the augmentation layers are not part of it, and it
+takes the same input as every other mobikit model (`mobikit.preprocess`).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,40 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import ClassFolders, DecodedImages, Sample, check_class_sizes, decode, discover, stratified_split
-from .errors import MobikitError, UsageError
+from .errors import UsageError
+from .features import (Features, Network, augmenter, backbone_features, block_inputs, build_network, extractor,
+                       views_that_fit)
+from .fitting import HeldOutScores, fit_blocks, fit_head, held_out_scores, predict
 from .latency import peak_rss_mb
 from .outputs import check_target, new_folder, write_bytes, write_text
 from .progress import Reporter
+from .recipe import RECIPE, Recipe, Settings, settings_for
 from .runtime import library_versions
 
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 4096
 DESCRIPTION_FILE = "train.json"
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The training defaults: the same for every dataset and model (nothing here is tuned per data set)."""
-
-    views: int = 8  # cached views per training image: the center crop and (views - 1) augmented ones
-    zoom: float = 0.3  # augmentation: zoom in by up to this fraction, then a random R×R crop of the square
-    brightness: float = 0.1  # ± fraction of the value range
-    contrast: float = 0.1
-    dropout: float = 0.2
-    label_smoothing: float = 0.1
-    head_epochs: int = 40
-    head_learning_rate: float = 1e-3
-    fine_tune_blocks: int = 5
-    fine_tune_epochs: int = 12
-    fine_tune_learning_rate: float = 1e-4
-    patience: int = 4  # early stopping: epochs without a lower validation loss
-    batch_size: int = 32
-    test_fraction: float = 0.2  # carved out of DATA when --test is not given
-    val_fraction: float = 0.1  # carved out of DATA when --val is not given
-    cache_budget_mb: int = 1536  # fine-tuning activations kept in memory; fewer views when they would not fit
-
-
-RECIPE = Recipe()
 
 
 @dataclass
@@ -99,49 +75,11 @@ class TrainRequest:
 
 
 @dataclass
-class Settings:
-    """The hyper-parameters of one run: the recipe with the request's overrides applied."""
-
-    head_epochs: int
-    fine_tune_epochs: int
-    fine_tune_blocks: int
-    batch_size: int
-    seed: int
-    recipe: Recipe
-
-
-@dataclass
 class Splits:
     classes: tuple[str, ...]
     parts: dict[str, DecodedImages]  # "train", "val", "test"
     sources: dict[str, str]  # part → where it came from
     skipped: list[Path] = field(default_factory=list)
-
-
-@dataclass
-class Network:
-    """The exported classifier and the handles training needs on it."""
-
-    model: object  # keras.Model: backbone → global_pool → head_dropout → predictions
-    cut: str | None  # the layer whose output feeds the first fine-tuned block (None: head only)
-    blocks: int  # how many blocks the backbone has
-
-
-@dataclass
-class Cache:
-    """Backbone outputs computed once: pooled features per view, and block-input activations for fine-tuning."""
-
-    pooled: dict[str, np.ndarray]  # part → N×V×C (val/test: V = 1, the center crop)
-    activations: dict[str, np.ndarray]  # part → N×V'×h×w×c float16 (empty without fine-tuning)
-
-
-@dataclass
-class HeldOutScores:
-    n: int
-    accuracy: float | None
-    per_class: list[dict]
-    confusion: list[list[int]]
-    predictions: list[dict]  # per test file: true class, predicted class, its probability
 
 
 @dataclass
@@ -182,18 +120,10 @@ def int8_output_dir(output: Path) -> Path:
     return output.parent / f"{output.name}_int8"
 
 
-def settings_for(request: TrainRequest) -> Settings:
-    recipe = request.recipe
-    return Settings(head_epochs=request.epochs or recipe.head_epochs,
-                    fine_tune_epochs=request.epochs or recipe.fine_tune_epochs,
-                    fine_tune_blocks=recipe.fine_tune_blocks if request.fine_tune is None else request.fine_tune,
-                    batch_size=request.batch_size or recipe.batch_size, seed=request.seed, recipe=recipe)
-
-
 def step1_check(request: TrainRequest) -> tuple[Path, Settings]:
     """Every check that needs no image decoded and no network built: bad input stops here, before slow steps."""
     request.validate()
-    settings = settings_for(request)
+    settings = settings_for(request.recipe, request.epochs, request.fine_tune, request.batch_size, request.seed)
     blocks = len(block_inputs(request.arch, request.alpha, request.resolution)[0])
     if settings.fine_tune_blocks > blocks:
         raise UsageError("{fine_tune} {value}: MobileNet {arch} has {blocks} blocks", "fine_tune",
@@ -203,12 +133,24 @@ def step1_check(request: TrainRequest) -> tuple[Path, Settings]:
         from .models import imagenet_file_name
 
         imagenet_file_name(Config(request.arch, float(request.alpha), int(request.resolution)))
+    _refuse_shared_folders(request)
     output = request.output_dir()
     inputs = (request.data, request.val, request.test)
     check_target(output, "train", inputs)
     if request.quantize:
         check_target(int8_output_dir(output), "quantize", inputs)
     return output, settings
+
+
+def _refuse_shared_folders(request: TrainRequest) -> None:
+    """DATA, --val and --test must be three different folders: a photo in two parts would score itself."""
+    named = [(name, Path(folder)) for name, folder in (("DATA", request.data), ("--val", request.val),
+                                                      ("--test", request.test)) if folder is not None]
+    for i, (name, folder) in enumerate(named):
+        for other, second in named[i + 1:]:
+            if folder.exists() and second.exists() and folder.resolve() == second.resolve():
+                raise UsageError(f"{name} and {other} are the same folder ({second}): give {other} a folder of "
+                                 f"other photos, or leave it out to split it off {named[0][1]}")
 
 
 # 2. Data ----------------------------------------------------------------------------------------------------------
@@ -226,30 +168,33 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
     if train_folders.loose_files:
         reporter.warn(f"{train_folders.loose_files} images directly in {request.data} carry no class (not in a "
                       "class folder) and are ignored")
-    decoded = {}
-    skipped: list[Path] = []
     folders: dict[str, ClassFolders] = {"data": train_folders, **given}
-    for part, found in reporter.track(folders.items(), len(folders), "reading images"):
-        decoded[part] = decode(found.samples, request.resolution, request.threads)
-        skipped += decoded[part].skipped
+    samples = [sample for found in folders.values() for sample in found.samples]
+    every = decode(samples, request.resolution, request.threads,
+                   lambda results: reporter.track(results, len(samples), "reading images"))
+    decoded, skipped = {}, every.skipped
+    for part, found in folders.items():
+        paths = {sample.path for sample in found.samples}
+        decoded[part] = _subset(every, [i for i, sample in enumerate(every.samples) if sample.path in paths])
     if skipped:
-        total = sum(len(f.samples) for f in folders.values())
-        reporter.warn(f"skipped {len(skipped)} of {total} files that are not readable images (first: {skipped[0]})")
+        reporter.warn(f"skipped {len(skipped)} of {len(samples)} files that are not readable images (first: "
+                      f"{skipped[0]})")
     data = decoded.pop("data")
     counts = [int(n) for n in np.bincount(data.labels, minlength=len(classes))]
     for warning in check_class_sizes(counts, classes, str(request.data)):
         reporter.warn(warning)
-    fractions = {part: getattr(settings.recipe, f"{part}_fraction") for part in ("test", "val") if part not in given}
+    fractions = {part: getattr(settings.recipe, f"{part}_fraction") for part in ("test", "val")
+                 if part not in given and getattr(settings.recipe, f"{part}_fraction") > 0}
     split = stratified_split(data.samples, fractions, settings.seed)
     index = {sample.path: i for i, sample in enumerate(data.samples)}
     parts = {part: _subset(data, [index[s.path] for s in samples]) for part, samples in split.items()}
     parts.update(decoded)
     for part in ("val", "test"):
-        if not len(parts[part].samples):
+        if part in parts and not len(parts[part].samples):
             raise UsageError(f"the {part} folder has no readable images")
     sources = {part: (f"{folder} (given)" if part in given else
                       f"{100 * fractions.get(part, 0):g}% of {request.data}, stratified, seed {settings.seed}")
-               for part, folder in (("val", request.val), ("test", request.test))}
+               for part, folder in (("val", request.val), ("test", request.test)) if part in parts}
     sources["train"] = f"the rest of {request.data}"
     return Splits(classes, parts, sources, skipped)
 
@@ -258,340 +203,37 @@ def _subset(images: DecodedImages, rows: list[int]) -> DecodedImages:
     return DecodedImages([images.samples[i] for i in rows], images.center[rows], images.square[rows])
 
 
-def class_weights(labels: np.ndarray, classes: int) -> np.ndarray:
-    """Inverse-frequency weights (mean 1 over the samples), so unbalanced folders do not bias the classifier."""
-    counts = np.bincount(labels, minlength=classes).astype(np.float64)
-    weights = np.where(counts > 0, len(labels) / (classes * np.maximum(counts, 1)), 0.0)
-    return weights.astype(np.float32)
+# 3–7. Network, cached features, training, test ----------------------------------------------------------------------
 
-
-# 3. Network -------------------------------------------------------------------------------------------------------
-
-_BLOCK = re.compile(r"^(?:conv_(?:dw|pw)_(\d+)|block_(\d+)_|(expanded_conv)_)")
-
-
-def block_inputs(arch: str, alpha: float, resolution: int) -> tuple[list[str], str]:
-    """(the layer feeding each block of the paper's table, in order; the last backbone layer).
-
-    A block is a depthwise + pointwise pair in V1, a bottleneck in V2; V2's final 1×1 conv (Conv_1) belongs to the
-    last block when fine-tuning.
-    """
-    from .architectures import Config, plan
-
-    specs = plan(Config(arch, float(alpha), int(resolution), include_top=False))
-    feeds, seen = [], set()
-    for i, spec in enumerate(specs):
-        match = _BLOCK.match(spec.name)
-        if not match:
-            continue
-        block = next(g for g in match.groups() if g)
-        if block not in seen:
-            seen.add(block)
-            previous = specs[i - 1]
-            feeds.append(previous.add or previous.relu or previous.bn)
-    last = specs[-1]
-    return feeds, last.add or last.relu or last.bn
-
-
-def _backbone(request: TrainRequest, last_layer: str):
-    """The ImageNet (or given) backbone cut at the global pooling, layer names as keras.applications has them."""
-    from .architectures import Config
-    from .models import build_model, imagenet_file_name, keras_cache_dir
-    from .runtime import tensorflow
-
-    keras = tensorflow().keras
-    if request.weights == "imagenet":
-        no_top = keras_cache_dir() / imagenet_file_name(Config(request.arch, float(request.alpha),
-                                                                int(request.resolution), include_top=False))
-        if no_top.is_file():
-            return build_model(request.arch, request.alpha, request.resolution, include_top=False,
-                               weights="imagenet")
-    full = build_model(request.arch, request.alpha, request.resolution, include_top=True, weights=request.weights)
-    return keras.Model(full.input, full.get_layer(last_layer).output, name=full.name)
-
-
-def step3_network(request: TrainRequest, settings: Settings, classes: int) -> Network:
-    """Backbone + head (global_pool → head_dropout → predictions), one flat graph so layer names stay plain."""
-    from .runtime import tensorflow
-
-    keras = tensorflow().keras
-    feeds, last_layer = block_inputs(request.arch, request.alpha, request.resolution)
-    keras.utils.set_random_seed(settings.seed)
-    backbone = _backbone(request, last_layer)
-    pooled = keras.layers.GlobalAveragePooling2D(name="global_pool")(backbone.output)
-    dropped = keras.layers.Dropout(settings.recipe.dropout, name="head_dropout")(pooled)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(dropped)
-    model = keras.Model(backbone.input, outputs, name=f"{backbone.name}_{classes}_classes")
-    cut = feeds[-settings.fine_tune_blocks] if settings.fine_tune_blocks else None
-    return Network(model, cut, len(feeds))
-
-
-# 4. Cached backbone outputs ---------------------------------------------------------------------------------------
-
-def augmenter(recipe: Recipe, resolution: int, seed: int):
-    """Random crop of the square around the model's crop, random zoom-in, horizontal flip, small brightness and
-    contrast jitter: Keras preprocessing layers, compiled as one graph (eager layers are several times slower).
-    Used for the cached views only; not part of the exported model."""
-    from .runtime import tensorflow
-
-    tf = tensorflow()
-    layers = tf.keras.layers
-    pipeline = tf.keras.Sequential([
-        layers.RandomCrop(resolution, resolution, seed=seed),
-        layers.RandomZoom((-recipe.zoom, 0.0), fill_mode="reflect", seed=seed + 1),
-        layers.RandomFlip("horizontal", seed=seed + 2),
-        layers.RandomBrightness(recipe.brightness, value_range=(0, 255), seed=seed + 3),
-        layers.RandomContrast(recipe.contrast, value_range=(0, 255), seed=seed + 4),
-    ])
-    return tf.function(lambda batch: pipeline(batch, training=True))
-
-
-def _extractor(network: Network, threads: int):
-    """The frozen part as a float LiteRT model: image → (block-input activations?, pooled features)."""
-    from .runtime import captured_output, tensorflow
-    from .inference import make_interpreter
-
-    tf = tensorflow()
-    model = network.model
-    outputs = [model.get_layer("global_pool").output]
-    if network.cut:
-        outputs.insert(0, model.get_layer(network.cut).output)
-    frozen = tf.keras.Model(model.input, outputs)
-    try:
-        with captured_output():
-            blob = tf.lite.TFLiteConverter.from_keras_model(frozen).convert()
-    except Exception as exc:
-        raise MobikitError(f"the TFLite converter failed on the frozen backbone: {str(exc).splitlines()[0]}") from None
-    interpreter = make_interpreter(blob, threads)
-    source = interpreter.get_input_details()[0]["index"]
-    by_rank = {len(d["shape"]): d["index"] for d in interpreter.get_output_details()}
-
-    def run(batch: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        acts, pooled = [], []
-        for image in batch:
-            interpreter.set_tensor(source, image[None])
-            interpreter.invoke()
-            pooled.append(interpreter.get_tensor(by_rank[2])[0].copy())
-            if network.cut:
-                acts.append(interpreter.get_tensor(by_rank[4])[0].astype(np.float16))
-        return (np.stack(acts) if acts else None), np.stack(pooled)
-
-    return run
-
-
-def _views_that_fit(network: Network, settings: Settings, images: int) -> int:
-    if not network.cut:
-        return 0
-    shape = network.model.get_layer(network.cut).output.shape[1:]
-    per_view = int(np.prod(shape)) * 2 * images
-    fit = settings.recipe.cache_budget_mb * 2 ** 20 // max(per_view, 1)
-    if fit < 1:
-        raise UsageError(f"--fine-tune {settings.fine_tune_blocks} needs {per_view / 2 ** 20:.0f} MB per view of "
-                         f"the training images at the input of the first tuned block, above the cache budget of "
-                         f"{settings.recipe.cache_budget_mb} MB: fine-tune fewer blocks")
-    return min(settings.recipe.views, fit)
+def step3_network(request: TrainRequest, settings: Settings, classes: int, reporter: Reporter) -> Network:
+    reporter.info(f"building MobileNet {request.arch} α{request.alpha:g}@{request.resolution} with "
+                  f"{request.weights or 'random'} weights and a {classes}-class head")
+    return build_network(request.arch, request.alpha, request.resolution, request.weights, classes,
+                         settings.recipe.dropout, settings.fine_tune_blocks, settings.seed)
 
 
 def step4_cache(network: Network, splits: Splits, settings: Settings, request: TrainRequest,
-                reporter: Reporter) -> Cache:
+                reporter: Reporter) -> dict[str, Features]:
     """Run the frozen backbone once per view: train images × recipe views, val/test on the center crop only."""
-    from .preprocess import normalize
-
-    run = _extractor(network, request.threads)
     views = settings.recipe.views
-    tuned_views = _views_that_fit(network, settings, len(splits.parts["train"].samples))
+    tuned_views = views_that_fit(network, settings.recipe, len(splits.parts["train"].samples),
+                                 settings.fine_tune_blocks)
     if network.cut and tuned_views < views:
         reporter.info(f"fine-tuning on {tuned_views} of {views} views per image (activation cache budget "
                       f"{settings.recipe.cache_budget_mb} MB)")
+    reporter.info("converting the frozen backbone to a float LiteRT model for the feature pass")
+    run = extractor(network, request.threads)
     augment = augmenter(settings.recipe, request.resolution, settings.seed)
-    pooled, activations = {}, {}
-    batch_size = 32
-    for part, images in splits.parts.items():
-        count = views if part == "train" else 1
-        n = len(images.samples)
-        part_pooled, part_acts = [], []
-        jobs = [(view, start) for view in range(count) for start in range(0, n, batch_size)]
-        for view, start in reporter.track(jobs, len(jobs), f"backbone features: {part} ({count} view"
-                                          f"{'s' if count > 1 else ''} of {n} images)"):
-            if view == 0:
-                pixels = normalize(images.center[start:start + batch_size])
-            else:
-                square = images.square[start:start + batch_size].astype(np.float32)
-                pixels = normalize(np.asarray(augment(square)))
-            acts, features = run(pixels)
-            part_pooled.append(features)
-            part_acts.append(acts if network.cut and view < max(tuned_views, 1) else None)
-        per_view = -(-n // batch_size)
-        pooled[part] = np.stack([np.concatenate(part_pooled[v * per_view:(v + 1) * per_view]) for v in range(count)],
-                                axis=1)
-        if network.cut:
-            kept = min(count, tuned_views)
-            activations[part] = np.stack([np.concatenate(part_acts[v * per_view:(v + 1) * per_view])
-                                          for v in range(kept)], axis=1)
-    return Cache(pooled, activations)
+    return {part: backbone_features(run, images, views if part == "train" else 1,
+                                    tuned_views if part == "train" else 1, augment, reporter, part)
+            for part, images in splits.parts.items()}
 
 
-# 5–6. Training phases ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Phase:
-    """One training phase: a model on cached inputs, how to draw an epoch's inputs, and its budget."""
-
-    name: str
-    model: object
-    epoch_inputs: object  # (epoch) -> (x, y_onehot, sample_weight)
-    val: tuple
-    epochs: int
-    learning_rate: float
-
-
-def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
-    return np.eye(classes, dtype=np.float32)[labels]
-
-
-def run_phase(phase: Phase, settings: Settings, reporter: Reporter, best_so_far: float = np.inf) -> list[dict]:
-    """Epochs with early stopping on validation loss; the best weights are restored at the end.
-
-    `best_so_far` is the validation loss the model had before this phase: when no epoch beats it, the phase's
-    starting weights are kept (fine-tuning that does not help is undone).
-    """
-    from .runtime import tensorflow
-
-    keras = tensorflow().keras
-    steps = -(-len(phase.epoch_inputs(0)[0]) // settings.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(phase.learning_rate, max(1, steps * phase.epochs))
-    phase.model.compile(keras.optimizers.Adam(schedule),
-                        keras.losses.CategoricalCrossentropy(label_smoothing=settings.recipe.label_smoothing),
-                        metrics=["accuracy"])
-    history: list[dict] = []
-    best_loss, waited = best_so_far, 0
-    best_weights = phase.model.get_weights() if np.isfinite(best_so_far) else None
-    started = time.perf_counter()
-    for epoch in reporter.track(range(phase.epochs), phase.epochs, phase.name):
-        begin = time.perf_counter()
-        x, y, weights = phase.epoch_inputs(epoch)
-        fitted = phase.model.fit(x, y, sample_weight=weights, batch_size=settings.batch_size, epochs=1,
-                                 shuffle=True, verbose=0)
-        val_loss, val_accuracy = phase.model.evaluate(*phase.val, batch_size=256, verbose=0)
-        row = {"phase": phase.name, "epoch": epoch + 1, "loss": float(fitted.history["loss"][0]),
-               "accuracy": float(fitted.history["accuracy"][0]), "val_loss": float(val_loss),
-               "val_accuracy": float(val_accuracy), "seconds": round(time.perf_counter() - begin, 3)}
-        history.append(row)
-        elapsed = time.perf_counter() - started
-        eta = elapsed / (epoch + 1) * (phase.epochs - epoch - 1)
-        reporter.info(f"{phase.name} epoch {epoch + 1}/{phase.epochs}: loss {row['loss']:.3f}, accuracy "
-                      f"{100 * row['accuracy']:.1f}%, val loss {row['val_loss']:.3f}, val accuracy "
-                      f"{100 * row['val_accuracy']:.1f}% ({row['seconds']:.1f} s, ETA {eta:.0f} s)")
-        if val_loss < best_loss - 1e-4:
-            best_loss, best_weights, waited = val_loss, phase.model.get_weights(), 0
-        else:
-            waited += 1
-            if waited >= settings.recipe.patience:
-                reporter.info(f"{phase.name}: validation loss has not improved for {waited} epochs: stopping")
-                break
-    if best_weights is not None:
-        phase.model.set_weights(best_weights)
-    best = min(range(len(history)), key=lambda i: history[i]["val_loss"])
-    if history[best]["val_loss"] < best_so_far - 1e-4:
-        history[best]["best"] = True
-        reporter.info(f"{phase.name}: keeping epoch {best + 1} (validation loss {history[best]['val_loss']:.3f})")
-    else:
-        reporter.info(f"{phase.name}: no epoch beat the validation loss before it ({best_so_far:.3f}): "
-                      "keeping the weights it started from")
-    return history
-
-
-def step5_head(network: Network, cache: Cache, splits: Splits, settings: Settings, reporter: Reporter) -> list[dict]:
-    """Phase 1: the backbone frozen, the head trained on the pooled features of every cached view."""
-    from .runtime import tensorflow
-
-    keras = tensorflow().keras
-    model, classes = network.model, len(splits.classes)
-    features = keras.Input(shape=(cache.pooled["train"].shape[-1],))
-    head = keras.Model(features, model.get_layer("predictions")(model.get_layer("head_dropout")(features)))
-    labels = splits.parts["train"].labels
-    views = cache.pooled["train"].shape[1]
-    x = cache.pooled["train"].reshape(-1, cache.pooled["train"].shape[-1])
-    y = _one_hot(np.repeat(labels, views), classes)
-    weights = class_weights(labels, classes)[np.repeat(labels, views)]
-    val = (cache.pooled["val"][:, 0], _one_hot(splits.parts["val"].labels, classes))
-    return run_phase(Phase("head", head, lambda epoch: (x, y, weights), val, settings.head_epochs,
-                           settings.recipe.head_learning_rate), settings, reporter)
-
-
-def top_model(network: Network):
-    """The fine-tuned blocks and the head, from the cached activations on; BatchNorm stays in inference mode."""
-    from .runtime import tensorflow
-
-    keras = tensorflow().keras
-    model = network.model
-    top = keras.Model(model.get_layer(network.cut).output, model.output)
-    for layer in top.layers:
-        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
-    return top
-
-
-def step6_fine_tune(network: Network, cache: Cache, splits: Splits, settings: Settings, reporter: Reporter,
-                    best_so_far: float) -> list[dict]:
-    """Phase 2: the last K blocks and the head at a lower learning rate; each epoch draws one view per image.
-    Kept only when it lowers the validation loss the head reached (`best_so_far`)."""
-    if not network.cut:
-        return []
-    top = top_model(network)
-    classes = len(splits.classes)
-    labels = splits.parts["train"].labels
-    activations = cache.activations["train"]
-    y, weights = _one_hot(labels, classes), class_weights(labels, classes)[labels]
-    rng = np.random.default_rng(settings.seed)
-
-    def epoch_inputs(epoch: int):
-        chosen = rng.integers(activations.shape[1], size=len(labels))
-        return activations[np.arange(len(labels)), chosen].astype(np.float32), y, weights
-
-    val = (cache.activations["val"][:, 0].astype(np.float32), _one_hot(splits.parts["val"].labels, classes))
-    return run_phase(Phase("fine-tune", top, epoch_inputs, val, settings.fine_tune_epochs,
-                           settings.recipe.fine_tune_learning_rate), settings, reporter, best_so_far)
-
-
-# 7. Test ----------------------------------------------------------------------------------------------------------
-
-def scores_from_confusion(confusion: np.ndarray, classes: tuple[str, ...]) -> list[dict]:
-    """Per-class precision, recall, F1 and support from a confusion matrix (rows: true, columns: predicted)."""
-    rows = []
-    for i, name in enumerate(classes):
-        true_positive = float(confusion[i, i])
-        predicted, actual = float(confusion[:, i].sum()), float(confusion[i].sum())
-        precision = true_positive / predicted if predicted else None
-        recall = true_positive / actual if actual else None
-        f1 = 2 * true_positive / (predicted + actual) if predicted + actual else None  # = 2PR / (P + R)
-        rows.append({"class": name, "precision": precision, "recall": recall, "f1": f1, "support": int(actual)})
-    return rows
-
-
-def step7_test(network: Network, cache: Cache, splits: Splits) -> HeldOutScores:
+def step7_test(network: Network, cache: dict[str, Features], splits: Splits) -> HeldOutScores:
     """The trained classifier on the test split's center crops (exactly the deployed model's input)."""
-    from .runtime import tensorflow
-
-    keras = tensorflow().keras
-    model = network.model
-    if network.cut:
-        scores = np.asarray(top_model(network).predict(cache.activations["test"][:, 0].astype(np.float32),
-                                                       batch_size=64, verbose=0))
-    else:
-        features = keras.Input(shape=(cache.pooled["test"].shape[-1],))
-        head = keras.Model(features, model.get_layer("predictions")(features))
-        scores = np.asarray(head.predict(cache.pooled["test"][:, 0], batch_size=256, verbose=0))
-    labels = splits.parts["test"].labels
-    classes = len(splits.classes)
-    confusion = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(confusion, (labels, np.argmax(scores, axis=1)), 1)
-    accuracy = float(np.trace(confusion) / len(labels)) if len(labels) else None
-    predicted = np.argmax(scores, axis=1)
-    files = [{"file": str(sample.path), "class": splits.classes[sample.label],
-              "predicted": splits.classes[int(p)], "confidence": round(float(row[p]), 6)}
-             for sample, p, row in zip(splits.parts["test"].samples, predicted, scores)]
-    return HeldOutScores(len(labels), accuracy, scores_from_confusion(confusion, splits.classes), confusion.tolist(),
-                      files)
+    test = splits.parts["test"]
+    return held_out_scores(predict(network, cache["test"]), test.labels, splits.classes,
+                           [str(sample.path) for sample in test.samples])
 
 
 # 8. Output --------------------------------------------------------------------------------------------------------
@@ -646,30 +288,27 @@ def write_train_output(output: Path, model, classes: tuple[str, ...], descriptio
 
 # 9. Optional int8 -------------------------------------------------------------------------------------------------
 
-def link_folder(folder: Path, samples: list[Sample], classes: tuple[str, ...]) -> Path:
-    """Class folders of symlinks to the given images (never copies), for quantize's folder-based inputs."""
-    for number, sample in enumerate(samples):
-        target = folder / classes[sample.label]
-        target.mkdir(parents=True, exist_ok=True)
-        (target / f"{number:06d}_{sample.path.name}").symlink_to(sample.path.resolve())
-    return folder
-
-
 def step9_quantize(output: Path, splits: Splits, request: TrainRequest, reporter: Reporter):
-    """Full-integer int8 of the trained model: calibrated on training images, verified on the test split."""
+    """Full-integer int8 of the trained model: calibrated on the training split, verified on the test split. Both
+    are passed as file lists relative to their folder, so the int8 folder's model.json names DATA and the training
+    files (`mobikit analyze OUTPUT_int8` finds them again)."""
     from .quantization import QuantizeRequest, quantize
 
     reporter.info(f"int8: full-integer (no float fallback), calibrated on the training images, verified on the "
                   f"{len(splits.parts['test'].samples)} test images → {int8_output_dir(output)}")
+    data = Path(request.data)
+    train_files = tuple(_relative(s.path, data) for s in splits.parts["train"].samples)
+    test_root = Path(request.test) if request.test is not None else data
+    test_files = None if request.test is not None else tuple(_relative(s.path, data)
+                                                             for s in splits.parts["test"].samples)
     with tempfile.TemporaryDirectory(prefix=".mobikit-train-links-", dir=output.parent) as scratch:
-        scratch = Path(scratch)
-        named = scratch / f"{output.name}.keras"  # the int8 model is named after the training output
+        named = Path(scratch) / f"{output.name}.keras"  # the int8 model is named after the training output
         named.symlink_to((output / "model.keras").resolve())
-        calib = link_folder(scratch / "train", splits.parts["train"].samples, splits.classes)
-        test = link_folder(scratch / "test", splits.parts["test"].samples, splits.classes)
-        return quantize(QuantizeRequest(model=named, labels=output / "labels.txt", calib=calib, eval=test,
-                                        output=int8_output_dir(output), threads=request.threads,
-                                        strict_int8=True), reporter)
+        with reporter.own_notes():
+            return quantize(QuantizeRequest(model=named, labels=output / "labels.txt", calib=data,
+                                            calib_files=train_files, eval=test_root, eval_files=test_files,
+                                            output=int8_output_dir(output), threads=request.threads,
+                                            strict_int8=True), reporter)
 
 
 def train(request: TrainRequest | None = None, reporter: Reporter | None = None, **options) -> TrainResult:
@@ -685,22 +324,24 @@ def train(request: TrainRequest | None = None, reporter: Reporter | None = None,
     splits = step2_data(request, settings, reporter)
     clock.lap("read_images", begin)
     begin = time.perf_counter()
-    network = step3_network(request, settings, len(splits.classes))
+    network = step3_network(request, settings, len(splits.classes), reporter)
     clock.lap("build", begin)
     begin = time.perf_counter()
     cache = step4_cache(network, splits, settings, request, reporter)
     clock.lap("backbone_features", begin)
+    train_part, classes = (cache["train"], splits.parts["train"].labels), len(splits.classes)
+    val = (cache["val"], splits.parts["val"].labels) if "val" in cache else None
     begin = time.perf_counter()
-    history = step5_head(network, cache, splits, settings, reporter)
+    history = fit_head(network, *train_part, val, classes, settings, reporter)
     clock.lap("head", begin)
     begin = time.perf_counter()
-    history += step6_fine_tune(network, cache, splits, settings, reporter,
-                               min(row["val_loss"] for row in history))
+    head_loss = min((row["val_loss"] for row in history if row["val_loss"] is not None), default=np.inf)
+    history += fit_blocks(network, *train_part, val, classes, settings, reporter, head_loss)
     clock.lap("fine_tune", begin)
     test = step7_test(network, cache, splits)
     clock.lap("train_total", started)
-    views = {"head": int(cache.pooled["train"].shape[1]),
-             "fine_tune": int(cache.activations["train"].shape[1]) if network.cut else 0}
+    views = {"head": int(cache["train"].pooled.shape[1]),
+             "fine_tune": int(cache["train"].activations.shape[1]) if network.cut else 0}
     description = train_description(request, settings, network, splits, history, test, clock.seconds, views)
     begin = time.perf_counter()
     write_train_output(output, network.model, splits.classes, description, (request.data, request.val, request.test))

@@ -68,6 +68,11 @@ def evaluate(
         emit_json(result.to_json())
         return
     out.print(f"{result.model}: top-1 {pct(result.top1)}, top-5 {pct(result.top5)} on {result.n} images")
+    if result.held_out is not None:
+        held = result.held_out
+        out.print(f"{result.seen} of these {result.n} images are photos the model was trained on ({result.seen_source} "
+                  f"lists them): the score above flatters it. On the other {held['n']} (held out): "
+                  + (f"top-1 {pct(held['top1'])}, top-5 {pct(held['top5'])}" if held["n"] else "none left"))
     if result.confusions:
         out.print(confusions_table(result.confusions))
 
