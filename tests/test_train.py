@@ -100,10 +100,13 @@ def test_stratified_split_lists_every_readable_file_once(drawn_run, drawn):
                       if p.parent != drawn and p.name != "broken.jpg")
     assert sorted(files) == readable
     assert described["skipped_files"] == [str(drawn / "grün" / "broken.jpg")]
-    assert split["test"]["per_class"] == [2, 5, 5] and split["val"]["per_class"] == [1, 2, 2]  # 20% / 10% a class
+    assert split["test"]["per_class"] == [2, 5, 5] and "val" not in split  # 20% a class; no validation part
     assert "bleu ciel" in stderr and "only 12 images" in stderr  # < 20 images: a warning
     assert "carry no class" in stderr  # the loose file in the root
     assert "skipped 1 of 61 files" in stderr
+    # one progress line per phase off a terminal, each with its true total (the broken file counts as read)
+    assert "reading images: 61 in " in stderr and "backbone features: train (8 views of 48 images): 384 in " in stderr
+    assert "head epochs: 2 in " in stderr and "fine-tune epochs: 2 in " in stderr
 
 
 def test_saved_model_reproduces_the_recorded_test_predictions(drawn_run):
@@ -131,9 +134,9 @@ def test_history_report_and_hyper_parameters(drawn_run):
     described = json.loads((output / "train.json").read_text(encoding="utf-8"))
     phases = [row["phase"] for row in described["history"]]
     assert phases[0] == "head" and phases[-1] == "fine-tune"
-    best = [row for row in described["history"] if row.get("best")]
-    assert best[0]["phase"] == "head" and len(best) <= 2  # fine-tuning is kept only when it beats the head
-    assert described["kept"] == {"phase": best[-1]["phase"], "epoch": best[-1]["epoch"]}
+    # no validation part: the whole schedule runs and the last epoch is the model
+    assert phases == ["head"] * 2 + ["fine-tune"] * 2 and described["kept"] is None
+    assert all(row["val_loss"] is None and row["val_accuracy"] is None for row in described["history"])
     hyper = described["hyper_parameters"]
     assert hyper["head_epochs"] == 2 and hyper["fine_tune_blocks"] == 1 and hyper["batch_size"] == 16
     assert described["model"]["fine_tuned_from"] == "conv_pw_12_relu"  # input of the last V1 block
@@ -142,6 +145,7 @@ def test_history_report_and_hyper_parameters(drawn_run):
     assert sum(map(sum, described["test"]["confusion"])) == 12
     report = (output / "report.md").read_text(encoding="utf-8")
     assert "grün" in report and "![confusion matrix](confusion.png)" in report
+    assert f"Data: `{described['data']}`" in report and "whole schedule ran" in report
     epoch_lines = [line for line in stderr.splitlines() if re.search(r" epoch \d+/\d+: loss ", line)]
     assert len(epoch_lines) == len(phases) and all("ETA" in line for line in epoch_lines)  # one line per epoch
 
@@ -170,7 +174,8 @@ def test_help_states_the_recipe_defaults():
     text = " ".join(result.stdout.split())
     assert f"default: {RECIPE.head_epochs} and {RECIPE.fine_tune_epochs}" in text
     assert f"default: {RECIPE.fine_tune_blocks}]" in text and f"default: {RECIPE.batch_size}]" in text
-    assert f"{100 * RECIPE.val_fraction:g}% of DATA" in text and f"{100 * RECIPE.test_fraction:g}% of DATA" in text
+    assert f"{100 * RECIPE.test_fraction:g}% of DATA" in text
+    assert (f"{100 * RECIPE.val_fraction:g}% of DATA" if RECIPE.val_fraction else "[default: none]") in text
 
 
 def _bad_data(root: Path, kind: str) -> Path:
@@ -237,6 +242,15 @@ def test_bad_input_on_the_command_line_is_one_line_exit_2(tmp_path, kind, extra,
     result = run_cli("train", str(_bad_data(tmp_path, kind)), *TINY, *extra, "--output", str(tmp_path / "out"))
     assert_clean_failure(result, 2)
     assert message in result.stderr, result.stderr
+
+
+def test_the_same_folder_for_two_parts_is_refused(tmp_path):
+    data, other = _bad_data(tmp_path, "ok"), draw_classes(tmp_path / "other", {"a": 5, "b": 5})
+    for extra, names in ((("--val", str(other), "--test", str(other) + "/"), "--val and --test"),
+                         (("--test", str(data)), "DATA and --test")):
+        result = run_cli("train", str(data), *TINY, *extra, "--output", str(tmp_path / "out"))
+        assert_clean_failure(result, 2)
+        assert f"{names} are the same folder" in result.stderr, result.stderr
 
 
 def test_val_with_a_class_the_training_set_lacks(tmp_path):
@@ -316,6 +330,12 @@ def test_train_then_quantize_full_integer_verified_on_the_test_split(flowers_run
     assert described["full_integer"] and described["bias_correction"] and described["input"]["dtype"] == "int8"
     assert quantized["eval"]["n"] == data["split"]["test"] and quantized["eval"]["labelled"]
     assert quantized["calib_samples"] == data["split"]["train"]
+    # the calibration is recorded as the training split's files, relative to DATA (no temporary folder named)
+    trained = json.loads((output / "train.json").read_text())
+    assert described["calibration"]["source"] == str(Path(trained["data"]).resolve())
+    assert described["calibration"]["files"] == [entry["file"] for entry in trained["split"]["train"]["files"]]
+    report_md = (int8 / "report.md").read_text()
+    assert trained["data"] in report_md and " epoch " not in report_md  # quantize's notes, not training's
     # The float top-1 quantize measures with the saved Keras model equals train's own test accuracy up to one
     # image (train reads cached LiteRT features, quantize runs the Keras graph: a near tie may fall either way).
     assert abs(quantized["eval"]["float_top1"] - data["test"]["accuracy"]) <= 1 / data["test"]["n"] + 1e-9
@@ -327,25 +347,33 @@ def test_train_then_quantize_full_integer_verified_on_the_test_split(flowers_run
     assert not [p for p in output.parent.iterdir() if p.name.startswith(".")]  # symlink folders removed
 
 
-@pytest.mark.slow  # ~19 s idle: one quantize run with --analyze and a forced one-layer fallback search
+@pytest.mark.slow  # ~25 s idle: analyze on the int8 folder without flags, and a forced one-layer fallback search
 def test_analyze_and_fallback_name_the_trained_layers(flowers_run, flowers_slice, tmp_path):
-    """quantize --analyze and a forced fallback search on the trained model: every layer by its Keras name."""
+    """`mobikit analyze OUT_int8` finds the float model and the training photos from the folder alone; a forced
+    fallback search on the trained model: every layer by its Keras name."""
     output, _ = flowers_run
-    described = json.loads((output / "train.json").read_text())
-    links = tmp_path / "links"
-    for part in ("train", "test"):
-        for entry in described["split"][part]["files"]:
-            target = links / part / entry["class"]
-            target.mkdir(parents=True, exist_ok=True)
-            (target / Path(entry["file"]).name).symlink_to(flowers_slice / entry["file"])
-    result = run_cli("quantize", "--model", str(output / "model.keras"), "--labels", str(output / "labels.txt"),
-                     "--calib", str(links / "train"), "--eval", str(links / "test"), "--calib-samples", "16",
-                     "--max-drop", "0", "--min-agreement", "100", "--max-fallback-layers", "1",
-                     "--max-latency-ratio", "10", "--analyze", "--output", str(tmp_path / "fallback"))
-    assert result.returncode == 0, result.stderr
-    analysis = (tmp_path / "fallback" / "analysis.csv").read_text().splitlines()
+    int8 = output.parent / f"{output.name}_int8"
+    analyzed = run_cli("analyze", str(int8))
+    assert analyzed.returncode == 0, analyzed.stderr
+    analysis = (int8 / "analysis.csv").read_text().splitlines()
     layers = [line.split(",")[1] for line in analysis[1:]]
     assert "predictions" in layers and "conv_pw_13" in layers and all("/" not in name for name in layers)
+    result = run_cli("quantize", "--model", str(output / "model.keras"), "--labels", str(output / "labels.txt"),
+                     "--calib", str(flowers_slice), "--eval", str(flowers_slice), "--calib-samples", "16",
+                     "--eval-samples", "20", "--max-drop", "0", "--min-agreement", "100", "--max-fallback-layers",
+                     "1", "--max-latency-ratio", "10", "--output", str(tmp_path / "fallback"))
+    assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "fallback" / "report.json").read_text())
     steps = report["fallback"]["steps"]
     assert steps[0]["layers"] == [] and len(steps) == 2 and steps[1]["layers"][0] in layers
+
+
+def test_eval_on_the_training_folder_scores_the_held_out_photos_apart(flowers_run, flowers_slice):
+    output, data = flowers_run
+    int8 = output.parent / f"{output.name}_int8"
+    result = run_cli("eval", str(int8), "--data", str(flowers_slice), "--json")
+    assert result.returncode == 0, result.stderr
+    scored = json.loads(result.stdout)
+    assert scored["n"] == 60 and scored["seen"] == data["split"]["train"]
+    assert scored["held_out"]["n"] == 60 - data["split"]["train"] and scored["seen_source"].endswith("model.json")
+    assert "were trained on" in result.stderr or "was trained on" in result.stderr

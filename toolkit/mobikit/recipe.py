@@ -17,15 +17,15 @@ class Recipe:
     contrast: float = 0.1
     dropout: float = 0.2
     label_smoothing: float = 0.1
-    head_epochs: int = 40
+    head_epochs: int = 20
     head_learning_rate: float = 1e-3
     fine_tune_blocks: int = 5
-    fine_tune_epochs: int = 12
+    fine_tune_epochs: int = 10
     fine_tune_learning_rate: float = 1e-4
-    patience: int | None = 4  # early stopping on the validation loss; None: the whole schedule runs
+    patience: int | None = None  # early stopping on the validation loss; None: the whole schedule runs
     batch_size: int = 32
     test_fraction: float = 0.2  # carved out of DATA when --test is not given
-    val_fraction: float = 0.1  # carved out of DATA when --val is not given (0: no validation part)
+    val_fraction: float = 0.0  # carved out of DATA when --val is not given (0: none; a given --val is watched)
     cache_budget_mb: int = 1536  # fine-tuning activations kept in memory; fewer views when they would not fit
 
 

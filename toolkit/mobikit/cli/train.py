@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..formatting import pct
+from ..recipe import RECIPE
 from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, json_stdout,
                      out, reporter, weights_arg)
 from .tables import train_table
@@ -19,13 +20,17 @@ def train(
     alpha: float = AlphaOpt,
     resolution: int = ResolutionOpt,
     weights: str = WeightsOpt,
-    val: Optional[Path] = typer.Option(None, "--val", help="Validation class folders [default: 10% of DATA]."),
-    test: Optional[Path] = typer.Option(None, "--test", help="Test class folders [default: 20% of DATA]."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="At most N epochs per phase (head, then "
-                                         "fine-tuning) [default: 40 and 12; early stopping may end sooner]."),
+    val: Optional[Path] = typer.Option(None, "--val", help="Validation class folders, scored after every epoch "
+                                       "for the curves" + (f" [default: {100 * RECIPE.val_fraction:g}% of DATA]."
+                                                           if RECIPE.val_fraction else " [default: none].")),
+    test: Optional[Path] = typer.Option(None, "--test", help="Test class folders "
+                                        f"[default: {100 * RECIPE.test_fraction:g}% of DATA]."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="N epochs per phase (head, then fine-tuning) "
+                                         f"[default: {RECIPE.head_epochs} and {RECIPE.fine_tune_epochs}]."),
     fine_tune: Optional[int] = typer.Option(None, "--fine-tune", help="Fine-tune the last K blocks after the head "
-                                            "(0: head only) [default: 5]."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size [default: 32]."),
+                                            f"(0: head only) [default: {RECIPE.fine_tune_blocks}]."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size",
+                                             help=f"Batch size [default: {RECIPE.batch_size}]."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, the augmentation and the training."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder "
                                           "[default: ./mobikit-out/<data>_<arch>_<alpha>_<resolution>]."),
