@@ -344,6 +344,7 @@ def train(request: TrainRequest | None = None, reporter: Reporter | None = None,
              "fine_tune": int(cache["train"].activations.shape[1]) if network.cut else 0}
     description = train_description(request, settings, network, splits, history, test, clock.seconds, views)
     begin = time.perf_counter()
+    reporter.info(f"writing {output} (model, report and plots)")
     write_train_output(output, network.model, splits.classes, description, (request.data, request.val, request.test))
     clock.lap("write", begin)
     quantized = None
