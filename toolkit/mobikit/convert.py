@@ -66,6 +66,7 @@ def run_converter(convert: Callable[[], bytes], what: str, log_path: Path | None
     from .outputs import free_name, write_text
     from .runtime import captured_output, raise_if_stopped
 
+    captured = None  # stays None when capturing itself fails (then the error is the one to report)
     try:
         with captured_output() as captured:
             return bytes(convert())
@@ -73,7 +74,8 @@ def run_converter(convert: Callable[[], bytes], what: str, log_path: Path | None
         raise
     except Exception as exc:
         raise_if_stopped()  # an interrupt TensorFlow turned into another error is still an interrupt
-        text = f"{captured.text}\n{exc}" if str(exc) else captured.text
+        logged = captured.text if captured is not None else ""
+        text = f"{logged}\n{exc}" if str(exc) else logged
         where = ""
         if log_path is not None:
             try:

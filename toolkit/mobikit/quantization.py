@@ -317,7 +317,7 @@ def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, r
                  reporter: Reporter) -> tuple[ImageSet, str]:
     if request.eval is not None:
         images = image_set(request.eval, request.eval_samples, resolution, files=request.eval_files)
-        listed = "" if request.eval_files is None else f"listed of {len(request.eval_files)} "
+        listed = "" if request.eval_files is None else "listed "
         return images, f"{request.eval} ({len(images)} {listed}images)"
     if request.calib is None:
         images = image_set(embedded_images("verification"), request.eval_samples, resolution)

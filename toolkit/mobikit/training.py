@@ -9,6 +9,7 @@ takes the same input as every other mobikit model (`mobikit.preprocess`).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -258,7 +259,7 @@ def train_description(request: TrainRequest, settings: Settings, network: Networ
                   "weights": request.weights, "classes": list(splits.classes), "file": "model.keras",
                   "labels_file": "labels.txt", "blocks": network.blocks,
                   "fine_tuned_from": network.cut, "head": ["global_pool", "head_dropout", "predictions"]},
-        "data": str(request.data), "split": _split_listing(splits, Path(request.data)),
+        "data": os.path.abspath(request.data), "split": _split_listing(splits, Path(request.data)),
         "skipped_files": [str(p) for p in splits.skipped],
         "hyper_parameters": {**asdict(settings.recipe), "head_epochs": settings.head_epochs,
                              "fine_tune_epochs": settings.fine_tune_epochs,
@@ -296,10 +297,10 @@ def step9_quantize(output: Path, splits: Splits, request: TrainRequest, reporter
 
     reporter.info(f"int8: full-integer (no float fallback), calibrated on the training images, verified on the "
                   f"{len(splits.parts['test'].samples)} test images → {int8_output_dir(output)}")
-    data = Path(request.data)
-    train_files = tuple(_relative(s.path, data) for s in splits.parts["train"].samples)
-    test_root = Path(request.test) if request.test is not None else data
-    test_files = None if request.test is not None else tuple(_relative(s.path, data)
+    data = Path(os.path.abspath(request.data))  # absolute, symlinks kept: the files are listed below it
+    train_files = tuple(_relative(Path(os.path.abspath(s.path)), data) for s in splits.parts["train"].samples)
+    test_root = Path(os.path.abspath(request.test)) if request.test is not None else data
+    test_files = None if request.test is not None else tuple(_relative(Path(os.path.abspath(s.path)), data)
                                                              for s in splits.parts["test"].samples)
     with tempfile.TemporaryDirectory(prefix=".mobikit-train-links-", dir=output.parent) as scratch:
         named = Path(scratch) / f"{output.name}.keras"  # the int8 model is named after the training output
