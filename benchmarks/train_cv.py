@@ -278,7 +278,8 @@ def _row(name: str, result: dict, reference: dict[int, float]) -> str:
     delta = error = beats = "–"
     if name != "reference":
         mean_delta, se, common = paired(accuracies, reference)
-        delta = f"{mean_delta:+.2f}" + (f" ({common} folds)" if common < FOLDS else "")
+        delta = (f"{mean_delta:+.2f}" + (f" ({common} folds)" if common < FOLDS else "")) if common else \
+            "no common fold"
         error = f"{se:.2f}" if se is not None else "–"
         beats = ("yes" if mean_delta > 2 * se else "no") if se is not None else "–"
     return (f"| {name} | {100 * statistics.mean(accuracies.values()):.2f} | {per_fold} | {delta} | {error} | {beats} "
@@ -296,10 +297,10 @@ def table() -> str:
     for model in MODELS:
         folder = OUT / model
         results = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
-        if "reference" not in results:
+        if not results:
             continue
-        reference = {row["fold"]: row["accuracy"] for row in results["reference"]["folds"]}
-        lines += [f"### {results['reference']['model']}", "",
+        reference = {row["fold"]: row["accuracy"] for row in results.get("reference", {"folds": []})["folds"]}
+        lines += [f"### {next(iter(results.values()))['model']}", "",
                   "| candidate | mean top-1 % | per fold % | Δ vs reference | SE | Δ > 2 SE | s / fold | load |",
                   "|---|---|---|---|---|---|---|---|"]
         lines += [_row(name, result, reference) for name, result in
