@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import ClassFolders, DecodedImages, Sample, check_class_sizes, decode, discover, stratified_split
+from .datasets import ClassFolders, DecodedImages, check_class_sizes, decode, discover, stratified_split
 from .errors import UsageError
 from .features import (Features, Network, augmenter, backbone_features, block_inputs, build_network, extractor,
                        views_that_fit)
