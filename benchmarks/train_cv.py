@@ -278,8 +278,8 @@ def _row(name: str, result: dict, reference: dict[int, float]) -> str:
     delta = error = beats = "–"
     if name != "reference":
         mean_delta, se, common = paired(accuracies, reference)
-        delta = (f"{mean_delta:+.2f}" + (f" ({common} fold{'s' if common > 1 else ''})" if common < FOLDS else "")) if common else \
-            "no common fold"
+        folds = "" if common == FOLDS else f" ({common} fold{'s' if common > 1 else ''})"
+        delta = f"{mean_delta:+.2f}{folds}" if common else "no common fold"
         error = f"{se:.2f}" if se is not None else "–"
         beats = ("yes" if mean_delta > 2 * se else "no") if se is not None else "–"
     return (f"| {name} | {100 * statistics.mean(accuracies.values()):.2f} | {per_fold} | {delta} | {error} | {beats} "
