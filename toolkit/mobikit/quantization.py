@@ -27,6 +27,7 @@ from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
 from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search
 from .images import ImageSet, calibration_split, embedded_images, find_images, image_set
+from .input_grid import FLOAT_INPUT, GRID, Normalization, fold_into_first_conv
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
 from .labels import ClassList, class_list_for, read_labels_file
 from .latency import latency_ms
@@ -231,6 +232,8 @@ class _Run:
     log_path: Path
     timer: _Timer = field(default_factory=_Timer)
     keras_model: object = None
+    source_model: object = None  # what is converted: the float model, on the int8 input grid for int8 modes
+    normalization: Normalization = FLOAT_INPUT
     class_list: ClassList | None = None
     calib: ImageSet | None = None
     eval_images: ImageSet | None = None
@@ -256,7 +259,7 @@ class _Run:
     def layer_ranking(self) -> list[LayerError]:
         """Per-layer int8 errors, measured once and only when needed (analyze, or a fallback search)."""
         if not self.errors:
-            self.errors.extend(layer_errors(self.calibrated, self.calib, self.reporter))
+            self.errors.extend(layer_errors(self.calibrated, self.calib, self.reporter, self.normalization))
         return self.errors
 
 
@@ -301,6 +304,7 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
         run.keras_model = (load_keras_image_model(request.model) if request.model is not None else
                            build_model(request.arch, request.alpha, request.resolution, weights=request.weights))
     run.class_list = class_list_for(int(run.keras_model.output_shape[-1]), request.labels)
+    run.source_model, run.normalization = _on_input_grid(run.keras_model, request.spec, reporter)
     run.calib = ImageSet(chosen, run.resolution, calib_dir)
     holdout = ImageSet(rest, run.resolution, calib_dir)
     if request.spec.calibrated and len(run.calib) < RECOMMENDED_CALIBRATION:
@@ -309,6 +313,20 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
     run.eval_images, run.eval_source = _choose_eval(request, run.calib, holdout, run.resolution, reporter)
     run.budget = _fallback_budget(request, run)
     return run
+
+
+def _on_input_grid(keras_model, spec: Mode, reporter: Reporter) -> tuple[object, Normalization]:
+    """The model a calibrated (int8) conversion starts from: the float model folded onto the exact int8 input
+    grid (p − 128) / 128 (`input_grid`); other modes convert the float model as it is."""
+    if not spec.calibrated:
+        return keras_model, FLOAT_INPUT
+    folded = fold_into_first_conv(keras_model, GRID)
+    if folded is None:
+        reporter.warn("the model does not start with a Conv2D that has a bias or a BatchNormalization: the int8 "
+                      "model reads (pixel - 128) / 128 where the float model reads pixel / 127.5 - 1 (at most "
+                      "0.8% apart) without compensation")
+        return keras_model, GRID
+    return folded, GRID
 
 
 def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, resolution: int,
@@ -364,7 +382,7 @@ def _convert(run: _Run) -> None:
         run.float_bytes = convert(run.keras_model, "fp32", run.log_path)
     with run.timer.phase("calibrate_convert"):
         if request.spec.calibrated:
-            run.calibrated = calibrate(run.keras_model, run.calib, run.reporter, run.log_path)
+            run.calibrated = calibrate(run.source_model, run.calib, run.reporter, run.log_path, run.normalization)
             run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)
         else:
             run.plain = run.float_bytes if request.mode == "fp32" else convert(run.keras_model, request.mode,
@@ -378,7 +396,7 @@ def _correct(run: _Run) -> None:
     if run.request.corrects_bias:
         with run.timer.phase("bias_correction"):
             run.baseline, run.correction = correct_biases(run.calibrated, run.plain, run.calib, run.reporter,
-                                                          run.request.threads)
+                                                          run.request.threads, run.normalization)
     run.metadata = _metadata(run)
     run.baseline = run.quantized = attach_metadata(run.baseline, run.metadata)
     io = run.request.resolved_io()
@@ -395,7 +413,7 @@ def _metadata(run: _Run) -> ClassifierMetadata:
     from .models import ends_in_softmax
 
     request, resolution = run.request, run.resolution
-    rule = preprocess.describe(resolution)
+    rule = preprocess.describe(resolution, run.normalization.mean, run.normalization.std)
     io = request.resolved_io()
     mean, std = (float(rule["mean"]),) * 3, (float(rule["std"]),) * 3
     source = (f"MobileNet {request.arch.upper()} alpha {request.alpha:g}" if request.model is None
@@ -434,7 +452,8 @@ def _fall_back(run: _Run) -> None:
 def _finish(run: _Run, candidate: bytes) -> bytes:
     """What the full-integer model went through after conversion, applied to a fallback candidate."""
     if run.request.corrects_bias:
-        candidate = correct_biases(run.calibrated, candidate, run.calib, Reporter(), run.request.threads)[0]
+        candidate = correct_biases(run.calibrated, candidate, run.calib, Reporter(), run.request.threads,
+                                   run.normalization)[0]
     return attach_metadata(candidate, run.metadata)
 
 
@@ -471,7 +490,7 @@ def _verify(run: _Run) -> tuple[Predictions, dict]:
         models = {"float": keras_predictor(run.keras_model) if run.float_scores is None else replay(run.float_scores),
                   "quant": TFLiteClassifier(run.quantized, request.threads)}
         if run.correction is not None:
-            models["plain"] = TFLiteClassifier(run.plain, request.threads)
+            models["plain"] = TFLiteClassifier(run.plain, request.threads, run.normalization)  # no metadata yet
             if run.quantized != run.baseline:
                 models["corrected"] = TFLiteClassifier(run.baseline, request.threads)
         predictions = predict_all(run.eval_images, models, run.class_list, run.reporter, "verifying")
@@ -518,7 +537,8 @@ def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
         if built else None,
         calibration=calibration, full_integer=request.spec.calibrated and not fallback_layers,
         fallback_layers=fallback_layers, bias_correction=run.correction is not None,
-        preprocessing=preprocess.describe(classifier.resolution), versions=library_versions())
+        preprocessing=preprocess.describe(classifier.resolution, run.normalization.mean, run.normalization.std),
+        versions=library_versions())
     return description.with_model(model_bytes)
 
 
