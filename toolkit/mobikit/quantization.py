@@ -25,7 +25,7 @@ from .bias_correction import CorrectionReport, correct_biases
 from .convert import IO_TYPES, Mode, calibrate, convert, mode_of, requantize
 from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
-from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search
+from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search, selection_split
 from .images import ImageSet, calibration_split, embedded_images, find_images, image_set
 from .input_grid import FLOAT_INPUT, GRID, Normalization, fold_into_first_conv
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
@@ -431,12 +431,19 @@ def _fall_back(run: _Run) -> None:
     if run.budget is None:
         return
     request = run.request
+    split = selection_split(run.eval_images)
+    run.reporter.info(f"fallback search: {split.describe()}")
+    if not split.in_sample:
+        run.eval_images, run.eval_source = split.report, f"{run.eval_source}, report split ({len(split.report)} of " \
+            f"{len(split.report) + len(split.selection)}; the other {len(split.selection)} chose the fallback)"
     with run.timer.phase("fallback_search"):  # includes the per-layer analysis when the search needs it
-        predictions = predict_all(run.eval_images, {"float": keras_predictor(run.keras_model)}, run.class_list,
+        predictions = predict_all(split.selection, {"float": keras_predictor(run.keras_model)}, run.class_list,
                                   run.reporter, "fallback search: float predictions")
-        run.float_scores = predictions.scores["float"]
-        inputs = SearchInputs(run.eval_images, run.float_scores, predictions.labels if predictions.labelled else [],
-                              run.class_list, request.threads)
+        if split.in_sample:
+            run.float_scores = predictions.scores["float"]  # verify replays them on the same images
+        inputs = SearchInputs(split.selection, predictions.scores["float"],
+                              predictions.labels if predictions.labelled else [], run.class_list, request.threads,
+                              split)
         run.fallback = fallback_search(run.calibrated, run.plain, run.baseline, request.resolved_io(),
                                        run.layer_ranking, run.budget, inputs, lambda model: _finish(run, model),
                                        run.reporter)
@@ -473,6 +480,9 @@ def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
         sentence = (f"not full-integer: kept in float {', '.join(result.layers)} (highest RMSE/scale on the "
                     f"calibration images) because the full-integer model missed the target ({result.target}: "
                     f"{numbers(first)}); with them {numbers(chosen)}")
+    if result.split is not None:
+        sentence += (f" (in-sample, on all {len(result.split.report)} evaluation images)" if result.split.in_sample
+                     else f" (on the {len(result.split.selection)} selection images)")
     if result.met:
         reporter.info(sentence)
     else:

@@ -68,10 +68,14 @@ def render_quantize_report(result: "QuantizeResult") -> str:
 
 def fallback_section(fallback: "FallbackResult", plot: str | None) -> str:
     """report.md section: every step of the search, and the trade-off chart."""
+    split = fallback.split
+    where = (f"Figures on the selection images: {split.describe()}; the verification above is on the report images."
+             if split and not split.in_sample else
+             f"**In-sample**: {split.describe()}." if split else "")
     lines = ["## Float fallback search", "",
              f"Target: {fallback.target}. Result: " + ("met" if fallback.met else "**not met**")
              + f" ({fallback.stopped}). Layers kept in float: "
-             + (", ".join(fallback.layers) if fallback.layers else "none (full-integer)") + ".", "",
+             + (", ".join(fallback.layers) if fallback.layers else "none (full-integer)") + ".", "", where, "",
              "| layers in float | top-1 | agreement | latency | × int8 | size | meets target |",
              "|---|---|---|---|---|---|---|"]
     for step in fallback.steps:
