@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .images import ImageSet
-from .input_grid import GRID, Normalization, renormalize
+from .input_grid import GRID, Normalization
 from .progress import Reporter
 from .tensor_names import keras_layer_name
 
@@ -85,9 +85,17 @@ def op_quantization(int8_model: bytes) -> tuple[dict[str, _Quant], _Quant]:
         scale, zero_point = output["quantization"]
         if scale:
             found[keras_layer_name(output["name"])] = _Quant(float(scale), int(zero_point))
-    last = ops[-1]
-    logits = tensors[last["inputs"][0] if last["op_name"] == "SOFTMAX" else last["outputs"][0]]
-    return found, _Quant(*logits["quantization"])
+    return found, _Quant(*tensors[_logits_index(interpreter)]["quantization"])
+
+
+def _logits_index(interpreter) -> int:
+    """The logits tensor: the input of the last SOFTMAX, else the last quantized op output."""
+    ops = interpreter._get_ops_details()
+    softmax = [op for op in ops if op["op_name"] == "SOFTMAX"]
+    if softmax:
+        return int(softmax[-1]["inputs"][0])
+    quantized = [op for op in ops if op["op_name"] not in ("DEQUANTIZE", "QUANTIZE")]
+    return int(quantized[-1]["outputs"][0])
 
 
 def _fake_quant(x, quant: _Quant, levels: tuple[int, int] = INT8):
@@ -451,8 +459,7 @@ def converted_logits(int8_model: bytes, pixels: np.ndarray, normalization: Norma
     interpreter = make_interpreter(int8_model, 2, preserve_all_tensors=True)
     source = interpreter.get_input_details()[0]
     table = input_table(source["dtype"], *source["quantization"], normalization)
-    last = interpreter._get_ops_details()[-1]
-    index = last["inputs"][0] if last["op_name"] == "SOFTMAX" else last["outputs"][0]
+    index = _logits_index(interpreter)
     scale, zero_point = next(t["quantization"] for t in interpreter.get_tensor_details() if t["index"] == index)
     rows = []
     for image in pixels:

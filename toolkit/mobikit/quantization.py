@@ -1,9 +1,11 @@
 """The `quantize` verb: post-training quantization to a TFLite model, verified against the float model in one run.
 
 `quantize()` composes numbered steps, each a function of the run so far:
-1. prepare  — check the request and the output target (before anything slow), build or load the float model,
-               choose the calibration and evaluation images and the fallback budget;
-2. convert  — float TFLite; for int8 calibrate once, then quantize;
+1. prepare  — check the request and the output target (before anything slow), build or load the float model
+               (for int8 folded onto the exact input grid), choose the calibration and evaluation images and the
+               fallback budget;
+2. convert  — float TFLite; for int8 calibrate once, then quantize; with `qat`, fine-tune under simulated int8
+               (`qat`) and convert the fine-tuned model with the same ranges;
 3. correct  — empirical bias correction (int8), then the standard TFLite Metadata (labels, normalization), so
                the fallback search and verify measure exactly the bytes that are written;
 4. fall back — keep the worst layers in float when the full-integer model misses its accuracy target (int8);
@@ -17,7 +19,7 @@ import json
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, defaults, preprocess
@@ -35,6 +37,7 @@ from .layer_error import LayerError, layer_errors
 from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers_sentence, image_input_range,
                        scores_range)
 from .metrics import Comparison, compare, kl_divergence
+from .qat import QatReport, QatSettings, adopt_reference, fine_tune, simulation_error
 from .outputs import check_target, new_folder
 from .progress import Reporter
 from .runtime import library_versions, raise_if_stopped
@@ -68,6 +71,8 @@ class QuantizeRequest:
     max_latency_ratio: float = defaults.MAX_LATENCY_RATIO
     strict_int8: bool = False
     analyze: bool = False
+    qat: bool = False
+    qat_epochs: int = QatSettings.epochs
 
     @property
     def spec(self) -> Mode:
@@ -100,6 +105,10 @@ class QuantizeRequest:
         if self.bias_correction and not spec.corrects_bias:
             raise UsageError("{bias_correction} works on full-integer models only: use it with {mode} int8",
                              "bias_correction", "mode")
+        if self.qat and not spec.calibrated:
+            raise UsageError("{qat} fine-tunes for a full-integer model: use it with {mode} int8", "qat", "mode")
+        if self.qat_epochs < 1:
+            raise UsageError("{qat_epochs} must be >= 1", "qat_epochs")
         if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1):
             raise UsageError("{calib_samples} and {eval_samples} must be >= 1", "calib_samples", "eval_samples")
         if self.threads < 1:
@@ -160,6 +169,7 @@ class QuantizeResult:
     fallback: FallbackResult | None = None
     fallback_summary: str | None = None
     bias_correction: BiasCorrectionComparison | None = None
+    qat: QatReport | None = None
     analysis: tuple[LayerError, ...] = ()
     files: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -198,6 +208,8 @@ class QuantizeResult:
         }
         if self.bias_correction is not None:
             report["bias_correction"] = self.bias_correction.to_json()
+        if self.qat is not None:
+            report["qat"] = self.qat.to_json()
         if self.analysis:
             from .report import analysis_entry
 
@@ -240,11 +252,14 @@ class _Run:
     eval_source: str = ""
     budget: FallbackBudget | None = None
     float_bytes: bytes = b""
-    calibrated: bytes = b""
+    calibrated: bytes = b""  # what is quantized: the float model (fine-tuned with --qat) with recorded ranges
+    reference: bytes = b""  # the original float model with recorded ranges: what bias correction aims at
     plain: bytes = b""
     baseline: bytes = b""  # the full-integer model as finished (bias-corrected), before any fallback
     quantized: bytes = b""
     correction: CorrectionReport | None = None
+    qat: QatReport | None = None
+    simulation: object = None  # the trained SimulatedInt8 of --qat
     metadata: ClassifierMetadata | None = None
     errors: list[LayerError] = field(default_factory=list)
     fallback: FallbackResult | None = None
@@ -382,20 +397,39 @@ def _convert(run: _Run) -> None:
         run.float_bytes = convert(run.keras_model, "fp32", run.log_path)
     with run.timer.phase("calibrate_convert"):
         if request.spec.calibrated:
-            run.calibrated = calibrate(run.source_model, run.calib, run.reporter, run.log_path, run.normalization)
+            run.calibrated = run.reference = calibrate(run.source_model, run.calib, run.reporter, run.log_path,
+                                                       run.normalization)
             run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)
         else:
             run.plain = run.float_bytes if request.mode == "fp32" else convert(run.keras_model, request.mode,
                                                                                run.log_path)
+    if request.qat:
+        _fine_tune(run)
     if run.calib.skipped_message():
         run.reporter.warn(run.calib.skipped_message())
     run.quantized = run.baseline = run.plain
 
 
+def _fine_tune(run: _Run) -> None:
+    """Quantization-aware fine-tuning (`qat`), then the fine-tuned model through the same converter, quantized with
+    the ranges the simulation used."""
+    from .models import ends_in_softmax
+
+    request = run.request
+    with run.timer.phase("qat"):
+        run.simulation, run.qat = fine_tune(run.source_model, run.plain, run.calib, run.reporter,
+                                            QatSettings(epochs=request.qat_epochs), ends_in_softmax(run.keras_model))
+        tuned = calibrate(run.simulation.export(), run.calib, run.reporter, run.log_path, run.normalization)
+        run.calibrated = adopt_reference(tuned, run.reference)
+        run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)
+    run.reporter.info(f"QAT: {run.qat.steps} steps on {run.qat.images} calibration images in "
+                      f"{run.qat.seconds:.0f} s, distillation loss {run.qat.first_loss:.4f} → {run.qat.last_loss:.4f}")
+
+
 def _correct(run: _Run) -> None:
     if run.request.corrects_bias:
         with run.timer.phase("bias_correction"):
-            run.baseline, run.correction = correct_biases(run.calibrated, run.plain, run.calib, run.reporter,
+            run.baseline, run.correction = correct_biases(run.reference, run.plain, run.calib, run.reporter,
                                                           run.request.threads, run.normalization)
     run.metadata = _metadata(run)
     run.baseline = run.quantized = attach_metadata(run.baseline, run.metadata)
@@ -459,7 +493,7 @@ def _fall_back(run: _Run) -> None:
 def _finish(run: _Run, candidate: bytes) -> bytes:
     """What the full-integer model went through after conversion, applied to a fallback candidate."""
     if run.request.corrects_bias:
-        candidate = correct_biases(run.calibrated, candidate, run.calib, Reporter(), run.request.threads,
+        candidate = correct_biases(run.reference, candidate, run.calib, Reporter(), run.request.threads,
                                    run.normalization)[0]
     return attach_metadata(candidate, run.metadata)
 
@@ -506,6 +540,13 @@ def _verify(run: _Run) -> tuple[Predictions, dict]:
         predictions = predict_all(run.eval_images, models, run.class_list, run.reporter, "verifying")
         latency = {"float": latency_ms(run.float_bytes, request.threads),
                    "quant": latency_ms(run.quantized, request.threads)}
+    if run.simulation is not None:
+        with run.timer.phase("qat_simulation_check"):
+            error = simulation_error(run.simulation, run.plain, run.eval_images, run.reporter)
+        run.qat = replace(run.qat, simulation=error)
+        run.reporter.info(f"QAT simulation vs the converted model on {error['images']} images: mean |logit "
+                          f"difference| {error['mean_abs']:.4f} ({error['mean_abs_steps']:.2f} int8 steps), same "
+                          f"top-1 on {100 * error['same_top1']:.1f}%")
     return predictions, latency
 
 
@@ -570,7 +611,7 @@ def _write(run: _Run, predictions: Predictions, latency: dict) -> QuantizeResult
         calib_samples=run.calib.used, calib_skipped=len(run.calib.skipped), size_bytes=len(run.quantized),
         float_size_bytes=len(run.float_bytes), latency_ms=latency, threads=request.threads,
         timings_s=run.timer.seconds, fallback=run.fallback, fallback_summary=run.fallback_summary,
-        bias_correction=_bias_comparison(run, predictions), analysis=tuple(run.errors) if request.analyze else (),
+        bias_correction=_bias_comparison(run, predictions), qat=run.qat, analysis=tuple(run.errors) if request.analyze else (),
         files=tuple(run.files), notes=tuple(run.reporter.notes), warnings=tuple(run.reporter.warnings))
     write_output_folder(run.output, run.quantized, run.class_list, result, run.files,
                         (request.calib, request.eval, request.model, request.labels))

@@ -52,6 +52,7 @@ def render_quantize_report(result: "QuantizeResult") -> str:
                       f"| top-5 | {pct(correction.plain.quant_top5)} | {pct(correction.corrected.quant_top5)} |"]
         lines += [f"| KL(float ‖ int8) | {kl(correction.plain_kl)} | {kl(correction.corrected_kl)} |",
                   f"| layers corrected | {MISSING} | {len(correction.report.layers)} |", ""]
+    lines += qat_section(result.qat)
     lines += ["## Phases", "", "| phase | seconds |", "|---|---|"]
     lines += [f"| {name} | {seconds:.1f} |" for name, seconds in result.timings_s.items()]
     if result.notes or result.warnings:
@@ -64,6 +65,25 @@ def render_quantize_report(result: "QuantizeResult") -> str:
     if result.analysis:
         text = with_analysis(text, result.analysis)
     return text
+
+
+def qat_section(qat) -> list[str]:
+    """report.md lines on quantization-aware fine-tuning: the recipe, and how well the simulation matched."""
+    if qat is None:
+        return []
+    settings = qat.settings
+    lines = ["## Quantization-aware fine-tuning (--qat)", "",
+             f"Distilled the float model into its simulated int8 twin on {qat.images} unlabelled calibration images: "
+             f"{settings.epochs} epochs ({qat.steps} steps of {settings.batch_size}, random crops ≥ "
+             f"{settings.min_crop:g} and flips), Adam {settings.learning_rate:g} with cosine decay, KL to the float "
+             f"model's outputs {qat.first_loss:.4f} → {qat.last_loss:.4f}, {qat.seconds:.0f} s.", ""]
+    error = qat.simulation
+    if error:
+        lines += [f"Simulation vs the converted model (before bias correction) on the {error['images']} verification "
+                  f"images: mean |logit difference| {error['mean_abs']:.4f} = {error['mean_abs_steps']:.2f} int8 "
+                  f"steps (step {error['logit_step']:.4f}), max {error['max_abs']:.4f}; same top-1 on "
+                  f"{pct(error['same_top1'])}.", ""]
+    return lines
 
 
 def fallback_section(fallback: "FallbackResult", plot: str | None) -> str:
