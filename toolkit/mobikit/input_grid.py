@@ -122,6 +122,13 @@ def fold_into_first_conv(keras_model, normalization: Normalization = GRID):
     return folded
 
 
+def on_the_grid(keras_model):
+    """(the model to calibrate for int8, whether the grid was folded into it): the float model folded onto the
+    grid, or the float model itself when it cannot be folded (then it reads the grid up to 0.8% off)."""
+    folded = fold_into_first_conv(keras_model, GRID)
+    return (keras_model, False) if folded is None else (folded, True)
+
+
 def pin_input_range(calibrated: bytes) -> bytes:
     """The calibrated model with its input's recorded range set to the grid's [−1, 127/128], so the quantizer
     gives the input scale exactly 1/128 and zero point 0 whatever pixels the calibration images held."""

@@ -29,7 +29,7 @@ from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
 from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search, selection_split
 from .images import ImageSet, calibration_split, embedded_images, find_images, image_set
-from .input_grid import FLOAT_INPUT, GRID, Normalization, fold_into_first_conv
+from .input_grid import FLOAT_INPUT, GRID, Normalization, on_the_grid
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
 from .labels import ClassList, class_list_for, read_labels_file
 from .latency import latency_ms
@@ -335,13 +335,12 @@ def _on_input_grid(keras_model, spec: Mode, reporter: Reporter) -> tuple[object,
     grid (p − 128) / 128 (`input_grid`); other modes convert the float model as it is."""
     if not spec.calibrated:
         return keras_model, FLOAT_INPUT
-    folded = fold_into_first_conv(keras_model, GRID)
-    if folded is None:
+    source, folded = on_the_grid(keras_model)
+    if not folded:
         reporter.warn("the model does not start with a Conv2D that has a bias or a BatchNormalization: the int8 "
                       "model reads (pixel - 128) / 128 where the float model reads pixel / 127.5 - 1 (at most "
                       "0.8% apart) without compensation")
-        return keras_model, GRID
-    return folded, GRID
+    return source, GRID
 
 
 def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, resolution: int,

@@ -72,6 +72,11 @@ def quantize(
     if as_json:
         emit_json(result.to_json())
         return
+    show(result)
+
+
+def show(result) -> None:
+    """The console view of a quantize run: the verification table, the QAT and fallback outcomes, the phases."""
     out.print(quantize_table(result))
     if result.description.full_integer:
         out.print("full-integer int8 model" + (", quantization-aware fine-tuned" if result.qat else "")
