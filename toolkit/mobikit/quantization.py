@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,7 +22,7 @@ from pathlib import Path
 
 from . import __version__, defaults, preprocess
 from .bias_correction import CorrectionReport, correct_biases
-from .convert import IO_TYPES, Mode, calibrate, convert, mode_of, requantize
+from .convert import Mode, calibrate, convert, requantize
 from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
 from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search, selection_split
@@ -36,185 +34,18 @@ from .latency import latency_ms
 from .layer_error import LayerError, layer_errors
 from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers_sentence, image_input_range,
                        scores_range)
-from .metrics import Comparison, compare, kl_divergence
-from .qat import QatReport, QatSettings, adopt_reference, fine_tune, simulation_error
-from .outputs import check_target, new_folder
+from .metrics import compare, kl_divergence
+from .outputs import check_target
 from .progress import Reporter
+from .qat import QatReport, QatSettings, adopt_reference, fine_tune, simulation_error
+from .quantize_request import QuantizeRequest
+from .quantize_result import BiasCorrectionComparison, QuantizeResult, write_output_folder
 from .runtime import library_versions, raise_if_stopped
+
+__all__ = ["QuantizeRequest", "QuantizeResult", "BiasCorrectionComparison", "quantize", "write_output_folder"]
 
 RECOMMENDED_CALIBRATION = 100  # fewer images than this: recommend a larger, domain-specific set
 EMBEDDED = "embedded"
-
-
-@dataclass
-class QuantizeRequest:
-    """Everything `quantize` takes; None means "the documented default"."""
-
-    arch: str = "v1"
-    alpha: float = 1.0
-    resolution: int = 224
-    weights: str | None = "imagenet"
-    model: Path | None = None
-    calib: Path | None = None
-    calib_samples: int = defaults.CALIBRATION_SAMPLES
-    mode: str = "int8"
-    io: str | None = None
-    eval: Path | None = None
-    eval_samples: int | None = None
-    threads: int = defaults.THREADS
-    output: Path | None = None
-    labels: Path | None = None
-    bias_correction: bool | None = None
-    max_drop: float | None = None
-    min_agreement: float | None = None
-    max_fallback_layers: int = defaults.MAX_FALLBACK_LAYERS
-    max_latency_ratio: float = defaults.MAX_LATENCY_RATIO
-    strict_int8: bool = False
-    analyze: bool = False
-    qat: bool = False
-    qat_epochs: int = QatSettings.epochs
-
-    @property
-    def spec(self) -> Mode:
-        return mode_of(self.mode)
-
-    def resolved_io(self) -> str:
-        return self.io or self.spec.default_io
-
-    @property
-    def targeted(self) -> bool:
-        return self.max_drop is not None or self.min_agreement is not None
-
-    @property
-    def corrects_bias(self) -> bool:
-        return self.spec.corrects_bias and self.bias_correction is not False
-
-    def name(self) -> str:
-        if self.model is not None:
-            return f"{Path(self.model).stem}_{self.mode}"
-        return f"mobilenet_{self.arch}_{self.alpha:g}_{self.resolution}_{self.mode}"
-
-    def validate(self) -> None:
-        spec = self.spec
-        if self.resolved_io() not in IO_TYPES:
-            raise UsageError("unknown {io} {value!r}: choose one of {choices}", "io", value=self.io,
-                             choices=", ".join(IO_TYPES))
-        if self.resolved_io() not in spec.io_types:
-            raise UsageError("{io} {value} needs {mode} int8 (mode {mode_value} keeps float inputs and outputs)",
-                             "io", "mode", value=self.io, mode_value=self.mode)
-        if self.bias_correction and not spec.corrects_bias:
-            raise UsageError("{bias_correction} works on full-integer models only: use it with {mode} int8",
-                             "bias_correction", "mode")
-        if self.qat and not spec.calibrated:
-            raise UsageError("{qat} fine-tunes for a full-integer model: use it with {mode} int8", "qat", "mode")
-        if self.qat_epochs < 1:
-            raise UsageError("{qat_epochs} must be >= 1", "qat_epochs")
-        if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1):
-            raise UsageError("{calib_samples} and {eval_samples} must be >= 1", "calib_samples", "eval_samples")
-        if self.threads < 1:
-            raise UsageError("{threads} must be >= 1", "threads")
-        if self.strict_int8 and self.targeted:
-            raise UsageError("{strict_int8} forbids float fallback, which {max_drop} / {min_agreement} would need: "
-                             "use one or the other", "strict_int8", "max_drop", "min_agreement")
-        if (self.targeted or self.analyze or self.strict_int8) and not spec.corrects_bias:
-            raise UsageError("{max_drop}, {min_agreement}, {strict_int8} and {analyze} work on int8 models: use "
-                             "them with {mode} int8", "max_drop", "min_agreement", "strict_int8", "analyze", "mode")
-        for value, param in ((self.max_drop, "max_drop"), (self.min_agreement, "min_agreement")):
-            if value is not None and not (math.isfinite(value) and 0 <= value <= 100):
-                raise UsageError("{%s} is a percentage (points) between 0 and 100; got {value}" % param, param,
-                                 value=value)
-        if self.max_fallback_layers < 1 or not (math.isfinite(self.max_latency_ratio)
-                                                and self.max_latency_ratio > 0):
-            raise UsageError("{max_fallback_layers} must be >= 1 and {max_latency_ratio} a number > 0 (use "
-                             "{strict_int8} to forbid fallback)", "max_fallback_layers", "max_latency_ratio",
-                             "strict_int8")
-        if self.model is not None and not Path(self.model).is_file():
-            raise UsageError("{model} not found: {path}", "model", path=str(self.model))
-        if self.labels is not None:
-            read_labels_file(self.labels)  # a missing or unreadable file is refused before the model is built
-
-
-@dataclass(frozen=True)
-class BiasCorrectionComparison:
-    """Plain int8 next to bias-corrected int8 (both full-integer, before any fallback), against float."""
-
-    report: CorrectionReport
-    plain: Comparison
-    corrected: Comparison
-    plain_kl: float | None
-    corrected_kl: float | None
-
-    def to_json(self) -> dict:
-        return {**self.report.to_json(), "plain": {**self.plain.to_json(), "kl": self.plain_kl},
-                "corrected": {**self.corrected.to_json(), "kl": self.corrected_kl}}
-
-
-@dataclass(frozen=True)
-class QuantizeResult:
-    """What a quantize run made and measured; `to_json()` is `--json`, `report_json()` is report.json."""
-
-    output_dir: Path
-    model: str
-    description: ModelDescription
-    eval: Comparison
-    eval_source: str
-    calib_source: str
-    calib_samples: int
-    calib_skipped: int
-    size_bytes: int
-    float_size_bytes: int
-    latency_ms: dict
-    threads: int
-    timings_s: dict
-    fallback: FallbackResult | None = None
-    fallback_summary: str | None = None
-    bias_correction: BiasCorrectionComparison | None = None
-    qat: QatReport | None = None
-    analysis: tuple[LayerError, ...] = ()
-    files: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def mode(self) -> str:
-        return self.description.mode
-
-    @property
-    def io(self) -> str:
-        return self.description.input.dtype
-
-    def to_json(self) -> dict:
-        """The `mobikit quantize --json` object."""
-        return {"output_dir": str(self.output_dir), "model": self.model, "mode": self.mode,
-                "size_bytes": self.size_bytes, "float_size_bytes": self.float_size_bytes,
-                "calib_samples": self.calib_samples, "eval": self.eval.to_json(), "latency_ms": self.latency_ms,
-                "timings_s": self.timings_s}
-
-    def report_json(self) -> dict:
-        fallback = None
-        if self.fallback is not None:
-            fallback = {**self.fallback.to_json(), "summary": self.fallback_summary,
-                        "plot": "fallback.png" if "fallback.png" in self.files else None}
-        report = {
-            "model": self.model, "mode": self.mode, "io": self.io, "description": self.description.to_json(),
-            "calibration": {"source": self.calib_source, "samples": self.calib_samples,
-                            "skipped": self.calib_skipped},
-            "eval": {**self.eval.to_json(), "source": self.eval_source},
-            "size_bytes": {"float": self.float_size_bytes, "quant": self.size_bytes},
-            "latency_ms": {**self.latency_ms, "threads": self.threads, "delegate": "xnnpack", "statistic": "median"},
-            "timings_s": self.timings_s, "full_integer": self.description.full_integer,
-            "fallback_layers": list(self.description.fallback_layers), "fallback": fallback,
-            "notes": list(self.notes), "warnings": list(self.warnings),
-        }
-        if self.bias_correction is not None:
-            report["bias_correction"] = self.bias_correction.to_json()
-        if self.qat is not None:
-            report["qat"] = self.qat.to_json()
-        if self.analysis:
-            from .report import analysis_entry
-
-            report["analysis"] = analysis_entry(self.analysis)
-        return report
 
 
 # ------------------------------------------------------------------------------------------------ the run's state
@@ -615,19 +446,3 @@ def _write(run: _Run, predictions: Predictions, latency: dict) -> QuantizeResult
     write_output_folder(run.output, run.quantized, run.class_list, result, run.files,
                         (request.calib, request.eval, request.model, request.labels))
     return result
-
-
-def write_output_folder(output: Path, model_bytes: bytes, class_list: ClassList, result: QuantizeResult,
-                        files: dict[str, bytes], inputs=()) -> None:
-    """The output folder as one atomic step: it replaces mobikit's earlier folder only when complete."""
-    from .outputs import write_bytes, write_text
-    from .report import render_quantize_report
-
-    with new_folder(output, "quantize", inputs) as folder:
-        for file_name, data in files.items():
-            write_bytes(folder / file_name, data)
-        write_bytes(folder / "model.tflite", model_bytes)
-        write_text(folder / "labels.txt", "\n".join(class_list.names) + "\n")
-        write_text(folder / "model.json", json.dumps(result.description.to_json(), indent=2) + "\n")
-        write_text(folder / "report.json", json.dumps(result.report_json(), indent=2, default=str) + "\n")
-        write_text(folder / "report.md", render_quantize_report(result))
