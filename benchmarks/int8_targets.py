@@ -151,12 +151,12 @@ def main(names: list[str]) -> str:
              f"Splits of imagenet-dev: calibration = first {CALIBRATION_COUNT} (sorted); the other 300 are `--eval`, "
              "which quantize splits into 100 selection images (the fallback search chooses on them) and 200 report "
              "images (every figure below; 95% Wilson intervals in brackets; one image = 0.5 points).", "",
-             "## Top-1 and agreement with float on the 200 report images", "",
+             "### Top-1 and agreement with float on the 200 report images", "",
              "| model | variant | top-1 % [95% CI] | Δ top-1 vs float | agreement % [95% CI] |",
              "|---|---|---|---|---|"]
     lines += [row for m in measured for row in table(m)]
     lines += ["", "Targets (issue 24):", ""] + [checks(m) for m in measured]
-    lines += ["", "## Fallback search: chosen on the selection images, reported on the report images", "",
+    lines += ["", "### Fallback search: chosen on the selection images, reported on the report images", "",
               "| model | run | target | layers kept in float | selection agreement | report agreement | outcome |",
               "|---|---|---|---|---|---|---|"]
     lines += [fallback_line(m, key) for m in measured for key in ("ptq", "qat")]
