@@ -417,8 +417,8 @@ def fine_tune(teacher, int8_model: bytes, calib: ImageSet, reporter: Reporter,
         for first in range(0, len(order), settings.batch_size):
             batch = _augmented(pixels[order[first:first + settings.batch_size]], rng, settings.min_crop)
             epoch.append(float(step(tf.constant(_grid(batch)))))
+            raise_if_stopped()
         losses.append(float(np.mean(epoch)))
-        raise_if_stopped()
     return simulation, QatReport(settings, len(pixels), total, time.perf_counter() - start, losses[0], losses[-1])
 
 
