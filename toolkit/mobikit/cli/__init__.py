@@ -1,7 +1,8 @@
 """The `mobikit` command line: a thin skin over the Python API — parse, call the library, print.
 
 Every command is registered here, explicitly; `main()` maps every way a run can end to one line and an exit code:
-usage errors 2, runtime failures 1, Ctrl-C 130, SIGTERM 143 (temporary files removed, earlier outputs intact).
+usage errors 2, runtime failures 1, a stopping signal N 128+N (Ctrl-C 130, SIGHUP 129, SIGTERM 143: temporary files
+removed, earlier outputs intact), a standard output closed by its reader 141 (as SIGPIPE would).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Optional
 
 import typer
 
+from .. import runtime
 from ..errors import MobikitError, first_line
-from ..runtime import private_tempdir, request_stop, stop_requested
+from ..runtime import STOP_SIGNALS, private_tempdir, request_stop, stop_is_deferred, stop_requested
 from . import analyze, android, build, inspect, measure, quantize, train
 from .common import err, flag
 
@@ -44,13 +46,13 @@ COMMANDS = (
 for command_name, function in COMMANDS:
     app.command(command_name)(function)
 
-STOPPING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+STOPPING_SIGNALS = {getattr(signal, name): word for name, word in STOP_SIGNALS.items()}
 
 
 class _Signals:
-    """SIGINT and SIGTERM both unwind the run as KeyboardInterrupt (so every `finally` cleans up) and are recorded
-    in `runtime`, where the library checks them too (an interrupt swallowed by TensorFlow still stops the run);
-    which one it was decides the exit code."""
+    """Every stopping signal unwinds the run as KeyboardInterrupt (so every `finally` cleans up) and is recorded in
+    `runtime`, where the library checks it too (an interrupt swallowed by TensorFlow still stops the run); which one
+    it was decides the exit code. Inside `runtime.stop_deferred` (outputs moving into place) it is only recorded."""
 
     def __enter__(self):
         self.saved = {number: signal.signal(number, self._stop) for number in STOPPING_SIGNALS}
@@ -68,13 +70,55 @@ class _Signals:
     def _stop(number, _frame):
         if stop_requested() is None:
             request_stop(number)
-            raise KeyboardInterrupt
+            if not stop_is_deferred():
+                raise KeyboardInterrupt
 
 
 def _stopped(signals: _Signals) -> int:
     number = signals.received or signal.SIGINT
-    err.print(f"{STOPPING_SIGNALS[number]}: stopped; nothing half-written was left and earlier outputs are unchanged")
+    if runtime.written:
+        err.print(f"{STOPPING_SIGNALS[number]}: stopped after {', '.join(runtime.written)} "
+                  f"{'was' if len(runtime.written) == 1 else 'were'} written complete; nothing half-written was left "
+                  "and no other output changed")
+    else:
+        err.print(f"{STOPPING_SIGNALS[number]}: stopped; nothing half-written was left and earlier outputs are "
+                  "unchanged")
     return 128 + number
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (`| head -c0`)."""
+    import select
+
+    poller = select.poll()
+    poller.register(1, select.POLLOUT)
+    return any(events & select.POLLERR for _fd, events in poller.poll(0))
+
+
+def _broken_stdout() -> int:
+    """What Unix tools do when the reader of their output goes away (SIGPIPE: exit 141), with one line saying what
+    was still written, since mobikit's outputs are files."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)  # nothing more reaches the closed pipe, not even the flush at exit
+    os.close(null)
+    written = f"; {', '.join(runtime.written)} written complete" if runtime.written else ""
+    err.print(f"error: standard output was closed by its reader (broken pipe){written}")
+    return 128 + signal.SIGPIPE
+
+
+def _failure(signals: _Signals, exc: BaseException) -> int:
+    """An unexpected error: one line (the traceback with MOBIKIT_DEBUG=1), or the stop that caused it."""
+    if signals.received is not None:
+        return _stopped(signals)
+    if os.environ.get("MOBIKIT_DEBUG"):
+        raise exc
+    err.print(f"error: {type(exc).__name__}: {first_line(exc)} (set MOBIKIT_DEBUG=1 for the traceback)")
+    return 1
+
+
+def _notes() -> None:
+    for note in runtime.notes:
+        err.print(f"note: {note}")
 
 
 def _stdout_usable() -> bool:
@@ -97,6 +141,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             code = command.main(args=argv or ["--help"], prog_name="mobikit", standalone_mode=False)
         except typer.Exit as exit_:
             code = exit_.exit_code
+        except SystemExit as exit_:  # click turns a broken pipe into exit 1, silently
+            if isinstance(exit_.__context__, BrokenPipeError) and _stdout_reader_gone():
+                return _broken_stdout()
+            raise
         except typer.TyperException as exc:  # click's usage errors carry exit code 2
             ctx = getattr(exc, "ctx", None)
             hint = f" (see 'mobikit {ctx.info_name} --help')" if ctx is not None and ctx.parent is not None else ""
@@ -104,17 +152,24 @@ def main(argv: Optional[list[str]] = None) -> int:
             return exc.exit_code
         except (typer.Abort, KeyboardInterrupt):
             return _stopped(signals)
+        except BrokenPipeError:
+            if signals.received is not None:
+                return _stopped(signals)
+            if _stdout_reader_gone():
+                return _broken_stdout()
+            return _failure(signals, sys.exc_info()[1])
         except MobikitError as exc:
             command_name = next((arg for arg in argv if not arg.startswith("-")), None)
             err.print(f"error: {exc.render(lambda param: flag(param, command_name))}")
             return exc.exit_code
         except Exception as exc:
-            if signals.received is not None:
-                return _stopped(signals)
-            if os.environ.get("MOBIKIT_DEBUG"):
-                raise
-            err.print(f"error: {type(exc).__name__}: {first_line(exc)} (set MOBIKIT_DEBUG=1 for the traceback)")
-            return 1
+            return _failure(signals, exc)
+        finally:
+            _notes()
         if signals.received is not None or code == 130:
             return _stopped(signals)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return _broken_stdout()
     return code if isinstance(code, int) else 0
