@@ -23,7 +23,17 @@ class MobikitError(Exception):
         """The message with each parameter written as `name_of(parameter)`."""
         if not self.params and not self.values:
             return self.template
-        return self.template.format(**{param: name_of(param) for param in self.params}, **self.values)
+        values = {key: plain(value) for key, value in self.values.items()}
+        return self.template.format(**{param: name_of(param) for param in self.params}, **values)
+
+
+def plain(value):
+    """Numbers and sequences as Python prints them (`1`, `[1, 96]`), not NumPy's repr (`np.int32(1)`)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()  # NumPy scalars and arrays
+    return value
 
 
 class UsageError(MobikitError):

@@ -552,7 +552,8 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a file name that is not UTF-8, quoted in the text, keeps its bytes (as the file system has them)."""
+    write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
 def claim_folder(path: str | os.PathLike, kind: str, inputs: Iterable = (), param: str = "output") -> Path:

@@ -223,6 +223,10 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
     classes = train_folders.classes
     given = {part: discover(folder, part, classes) for part, folder in (("val", request.val), ("test", request.test))
              if folder is not None}
+    for found in (train_folders, *given.values()):
+        if found.outside:
+            reporter.warn(f"{len(found.outside)} class folders in {found.root} are links leading outside it "
+                          f"({', '.join(map(repr, found.outside[:3]))}): not used as classes")
     if train_folders.loose_files:
         reporter.warn(f"{train_folders.loose_files} images directly in {request.data} carry no class (not in a "
                       "class folder) and are ignored")
