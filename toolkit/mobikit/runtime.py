@@ -185,6 +185,21 @@ def sweep_leftovers(parent: str | os.PathLike, prefix: str) -> list[str]:
     return unproved
 
 
+_outer_tmpdir: list[str | None] = []  # TMPDIR as it was before `private_tempdir`, while one is active
+
+
+def outer_environment() -> dict:
+    """The environment for programs that outlive the run (the adb server `adb` starts on first use): TMPDIR as the
+    user set it, not the run's private folder, which is deleted when the run ends."""
+    environment = dict(os.environ)
+    if _outer_tmpdir:
+        if _outer_tmpdir[-1] is None:
+            environment.pop("TMPDIR", None)
+        else:
+            environment["TMPDIR"] = _outer_tmpdir[-1]
+    return environment
+
+
 @contextmanager
 def private_tempdir():
     """Point every temporary file of the run (TensorFlow's SavedModel exports, autograph modules, mobikit's own
@@ -195,11 +210,13 @@ def private_tempdir():
     sweep_leftovers(tempfile.gettempdir(), "mobikit-")
     folder = owned_scratch("mobikit-")
     saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    _outer_tmpdir.append(saved[1])
     tempfile.tempdir = folder
     os.environ["TMPDIR"] = folder
     try:
         yield folder
     finally:
+        _outer_tmpdir.pop()
         tempfile.tempdir = saved[0]
         if saved[1] is None:
             os.environ.pop("TMPDIR", None)
