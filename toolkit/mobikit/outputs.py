@@ -392,7 +392,8 @@ class _Staged:
 
     @property
     def staged(self) -> Path:
-        return self.scratch / "new"
+        """Where the output is written: named like the target (a .keras writer insists on its suffix)."""
+        return self.scratch / ("new" + ("" if self.kind and self.kind.folder else self.target.suffix))
 
 
 _batches: list[list[_Staged]] = []

@@ -54,6 +54,11 @@ written: list[str] = []  # outputs this run has put into place (a stop after the
 notes: list[str] = []  # things the library noticed for the user outside any reporter (leftovers of killed runs)
 
 
+def new_run() -> None:
+    """Forget what an earlier run in this process recorded (the CLI calls this first)."""
+    del _stop_signal[:], written[:], notes[:]
+
+
 def request_stop(signal_number: int) -> None:
     """Record that the run must stop (the CLI's signal handler calls this, then raises KeyboardInterrupt unless a
     `stop_deferred` block is running)."""

@@ -52,7 +52,10 @@ STOPPING_SIGNALS = {getattr(signal, name): word for name, word in STOP_SIGNALS.i
 class _Signals:
     """Every stopping signal unwinds the run as KeyboardInterrupt (so every `finally` cleans up) and is recorded in
     `runtime`, where the library checks it too (an interrupt swallowed by TensorFlow still stops the run); which one
-    it was decides the exit code. Inside `runtime.stop_deferred` (outputs moving into place) it is only recorded."""
+    it was decides the exit code. Inside `runtime.stop_deferred` (outputs moving into place), and once the command
+    has ended (its last line being printed, the temporary folder removed), a signal is only recorded."""
+
+    finishing = False
 
     def __enter__(self):
         self.saved = {number: signal.signal(number, self._stop) for number in STOPPING_SIGNALS}
@@ -66,11 +69,10 @@ class _Signals:
     def received(self) -> int | None:
         return stop_requested()
 
-    @staticmethod
-    def _stop(number, _frame):
+    def _stop(self, number, _frame):
         if stop_requested() is None:
             request_stop(number)
-            if not stop_is_deferred():
+            if not (stop_is_deferred() or self.finishing):
                 raise KeyboardInterrupt
 
 
@@ -116,9 +118,39 @@ def _failure(signals: _Signals, exc: BaseException) -> int:
     return 1
 
 
+def _ended(exc: BaseException, signals: _Signals, argv: list[str]) -> int:
+    """The one line (last, after any notes) and the exit code of a run that ended by an exception."""
+    _notes()
+    if isinstance(exc, typer.Exit):
+        if signals.received is not None or exc.exit_code == 130:
+            return _stopped(signals)
+        return exc.exit_code
+    if isinstance(exc, SystemExit):  # click turns a broken pipe into exit 1, silently
+        if isinstance(exc.__context__, BrokenPipeError) and _stdout_reader_gone():
+            return _broken_stdout()
+        raise exc
+    if isinstance(exc, typer.TyperException):  # click's usage errors carry exit code 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see 'mobikit {ctx.info_name} --help')" if ctx is not None and ctx.parent is not None else ""
+        err.print(f"error: {' '.join(exc.format_message().split())}{hint}")
+        return exc.exit_code
+    if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
+        return _stopped(signals)
+    if isinstance(exc, BrokenPipeError) and signals.received is None and _stdout_reader_gone():
+        return _broken_stdout()
+    if isinstance(exc, MobikitError) and signals.received is None:
+        command_name = next((arg for arg in argv if not arg.startswith("-")), None)
+        err.print(f"error: {exc.render(lambda param: flag(param, command_name))}")
+        return exc.exit_code
+    if not isinstance(exc, Exception):
+        raise exc
+    return _failure(signals, exc)
+
+
 def _notes() -> None:
     for note in runtime.notes:
         err.print(f"note: {note}")
+    runtime.notes.clear()
 
 
 def _stdout_usable() -> bool:
@@ -133,39 +165,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: run the Typer app and map every failure to a one-line message and an exit code."""
     command = typer.main.get_command(app)
     argv = sys.argv[1:] if argv is None else argv
+    runtime.new_run()
     if not _stdout_usable():
         err.print("error: standard output is closed: mobikit has nowhere to print its results")
         return 1
     with _Signals() as signals, private_tempdir():
         try:
             code = command.main(args=argv or ["--help"], prog_name="mobikit", standalone_mode=False)
-        except typer.Exit as exit_:
-            code = exit_.exit_code
-        except SystemExit as exit_:  # click turns a broken pipe into exit 1, silently
-            if isinstance(exit_.__context__, BrokenPipeError) and _stdout_reader_gone():
-                return _broken_stdout()
-            raise
-        except typer.TyperException as exc:  # click's usage errors carry exit code 2
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see 'mobikit {ctx.info_name} --help')" if ctx is not None and ctx.parent is not None else ""
-            err.print(f"error: {' '.join(exc.format_message().split())}{hint}")
-            return exc.exit_code
-        except (typer.Abort, KeyboardInterrupt):
-            return _stopped(signals)
-        except BrokenPipeError:
-            if signals.received is not None:
-                return _stopped(signals)
-            if _stdout_reader_gone():
-                return _broken_stdout()
-            return _failure(signals, sys.exc_info()[1])
-        except MobikitError as exc:
-            command_name = next((arg for arg in argv if not arg.startswith("-")), None)
-            err.print(f"error: {exc.render(lambda param: flag(param, command_name))}")
-            return exc.exit_code
-        except Exception as exc:
-            return _failure(signals, exc)
-        finally:
-            _notes()
+        except BaseException as exc:  # noqa: B036 — every way a run ends gets its line and exit code
+            signals.finishing = True
+            return _ended(exc, signals, argv)
+        signals.finishing = True
+        _notes()
         if signals.received is not None or code == 130:
             return _stopped(signals)
         try:
