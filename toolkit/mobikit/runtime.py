@@ -180,9 +180,10 @@ def sweep_leftovers(parent: str | os.PathLike, prefix: str) -> list[str]:
                 continue
             if verdict is False:
                 continue
-            try:  # made by mkdtemp, killed before its owner file: empty, and older than any live run's first second
-                if not os.listdir(entry.path) and time.time() - entry.stat().st_mtime > 60:
-                    os.rmdir(entry.path)
+            try:  # made by mkdtemp, killed before its owner file: empty (a live run's newborn one: left alone)
+                if not os.listdir(entry.path):
+                    if time.time() - entry.stat().st_mtime > 60:
+                        os.rmdir(entry.path)
                     continue
             except OSError:
                 pass

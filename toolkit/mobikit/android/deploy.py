@@ -433,8 +433,8 @@ def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | 
            reporter: Reporter | None = None) -> DeployResult:
     """The whole `mobikit deploy`: app current, models folder present, model verified in place, app launched.
     The folder is checked first, before adb is even looked for."""
-    model = load_model_folder(output_dir)
     check_timeout(timeout)
+    model = load_model_folder(output_dir)
     if apk is not None:
         check_apk(apk)
     adb, chosen = select_device(adb if isinstance(adb, Adb) else Adb(adb), device)
