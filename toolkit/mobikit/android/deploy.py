@@ -19,7 +19,7 @@ from ..description import ModelDescription, file_sha256, load_output_folder
 from ..errors import MobikitError, UsageError
 from ..progress import Reporter
 from . import contract
-from ..runtime import raise_if_stopped, stop_deferred, written
+from ..runtime import stop_deferred, written
 from .adb import Adb, AdbError, Device, ShellError, check_timeout, select_device, transfer_timeout
 
 APK_ENV = "MOBIKIT_APK"
