@@ -67,7 +67,8 @@ def _leads_outside(folder: Path, root: Path) -> bool:
 
 
 def _printable(name: str) -> str:
-    return repr(os.fsencode(name).decode("utf-8", "backslashreplace"))
+    """A name quoted as it prints: bytes that are not UTF-8 as \\xNN."""
+    return "'" + os.fsencode(name).decode("utf-8", "backslashreplace") + "'"
 
 
 def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | None = None) -> ClassFolders:

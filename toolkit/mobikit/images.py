@@ -187,8 +187,8 @@ class ImageSet:
     def skipped_message(self) -> str | None:
         if not self.skipped:
             return None
-        return (f"skipped {len(self.skipped)} of {len(self.paths)} files that are not readable images "
-                f"(first: {self.skipped[0]})")
+        return (f"skipped {len(self.skipped)} of {len(self.paths)} files that are not readable images (or declare "
+                f"over {MAX_PIXELS // 1_000_000} MP) (first: {self.skipped[0]})")
 
     def fingerprint(self) -> str:
         """sha256 over the resolved paths, sizes and modification times: tells whether a folder still holds the

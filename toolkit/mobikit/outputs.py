@@ -236,6 +236,14 @@ def _clear_leftovers(folder: Path) -> None:
                                  "another machine; mobikit cannot prove them its own, so it leaves them to you")
 
 
+def _clear_nested_leftovers(folder: Path) -> None:
+    """Scratch folders of killed runs inside an output filled step by step (a sweep's cells): removed first."""
+    parents = {os.path.dirname(os.path.join(root, name)) for root, folders, _files in os.walk(folder)
+               for name in folders if name.startswith(_TEMP_PREFIX)}
+    for parent in parents:
+        sweep_leftovers(parent, _TEMP_PREFIX)
+
+
 def _not_ours(path: Path, kind: OutputKind) -> str | None:
     """Why an existing `path` is not mobikit's replaceable output of `kind` (None when it is)."""
     if path.is_symlink():
@@ -252,6 +260,7 @@ def _not_ours(path: Path, kind: OutputKind) -> str | None:
         if not isinstance(tree, dict):
             return (f"was written by mobikit {mark.get('mobikit', '?')}, which recorded no contents, so it cannot be "
                     "proved unchanged (delete it yourself if it holds nothing of yours)")
+        _clear_nested_leftovers(path)
         changes = _tree_changes(path, tree)
         if changes:
             return (f"changed since mobikit wrote it ({', '.join(changes[:3])}{', …' if len(changes) > 3 else ''})")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import ClassFolders, DecodedImages, Sample, check_class_sizes, decode, discover, stratified_split
+from .images import MAX_PIXELS
 from .errors import MobikitError, UsageError
 from .latency import peak_rss_mb
 from .outputs import check_target, new_folder, write_bytes, write_text, written_together
@@ -238,7 +239,8 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
         skipped += decoded[part].skipped
     if skipped:
         total = sum(len(f.samples) for f in folders.values())
-        reporter.warn(f"skipped {len(skipped)} of {total} files that are not readable images (first: {skipped[0]})")
+        reporter.warn(f"skipped {len(skipped)} of {total} files that are not readable images (or declare over "
+                      f"{MAX_PIXELS // 1_000_000} MP) (first: {skipped[0]})")
     data = decoded.pop("data")
     counts = [int(n) for n in np.bincount(data.labels, minlength=len(classes))]
     for warning in check_class_sizes(counts, classes, str(request.data)):
