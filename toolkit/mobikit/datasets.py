@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .images import IMAGE_SUFFIXES, read_image
-from .errors import UsageError
+from .errors import UsageError, printable
 from .labels import ClassList
 from .preprocess import center_crop, crop_geometry
 
@@ -66,11 +66,6 @@ def _leads_outside(folder: Path, root: Path) -> bool:
     return target == base or target in base.parents or base not in target.parents
 
 
-def _printable(name: str) -> str:
-    """A name quoted as it prints: bytes that are not UTF-8 as \\xNN."""
-    return "'" + os.fsencode(name).decode("utf-8", "backslashreplace") + "'"
-
-
 def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | None = None) -> ClassFolders:
     """Read a class-folder tree; with `classes` (the training classes) every folder must name one of them."""
     root = Path(folder)
@@ -87,7 +82,7 @@ def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | No
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:
-            raise UsageError(f"class folder {_printable(name)} in {_printable(str(root))}: a class name must be "
+            raise UsageError(f"class folder '{printable(name)}' in '{printable(str(root))}': a class name must be "
                              "UTF-8 text (it becomes a label in labels.txt and the model's metadata); rename the "
                              "folder") from None
         if name != name.strip() or any(ch in name for ch in "\n\r\t"):

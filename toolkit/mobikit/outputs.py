@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import __version__
-from .errors import MobikitError, UsageError
+from .errors import MobikitError, UsageError, printable
 from . import runtime
 from .runtime import owned_scratch, raise_if_stopped, stop_deferred, sweep_leftovers
 
@@ -143,12 +143,6 @@ def _tree_changes(folder: Path, recorded: dict) -> list[str]:
         else:
             changes.append(f"{shown} changed")
     return changes
-
-
-def printable(name: str) -> str:
-    """A path as text that prints: bytes that are not UTF-8 as \\xNN escapes, control characters as escapes."""
-    raw = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in raw)
 
 
 def _keras_mark(path: Path) -> str | None:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..description import ModelDescription, file_sha256, load_output_folder
-from ..errors import MobikitError, UsageError
+from ..errors import MobikitError, UsageError, printable
 from ..progress import Reporter
 from . import contract
 from ..runtime import stop_deferred, written
@@ -66,7 +66,7 @@ def load_model_folder(folder: str | os.PathLike) -> LocalModel:
     if name.startswith(".") or "/" in name or not name.isprintable() or not _utf8(name):
         raise UsageError("cannot use {name} as a model name on the device (a name there is printable UTF-8 text "
                          "not starting with '.': no line breaks or control characters): rename the folder",
-                         name=ascii(name))
+                         name=f"'{printable(name)}'")
     sha256 = {file: file_sha256(checked.path / file) for file in contract.MODEL_FILES}
     return LocalModel(checked.path, name, checked.description, sha256)
 
