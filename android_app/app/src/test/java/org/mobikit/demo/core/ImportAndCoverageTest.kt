@@ -61,7 +61,7 @@ class ImportAndCoverageTest {
         val refused = importer.import(corrupt, "m", "e".repeat(64)) as ImportOutcome.Refused
         assertTrue(refused.reason, refused.reason.contains("is not the") && refused.reason.contains("model.json"))
         val (selfConsistent, otherDigest) = staged("m", "another app's own model")
-        val notAsked = importer.import(selfConsistent, "m", digest) as ImportOutcome.Refused
+        val notAsked = importer.import(selfConsistent, "m", "f".repeat(64)) as ImportOutcome.Refused
         assertTrue(notAsked.reason, notAsked.reason.contains("the deploy sent"))
         assertTrue(importer.import(selfConsistent, "m", null) is ImportOutcome.Refused)
         assertTrue(importer.import(selfConsistent, "../m", otherDigest) is ImportOutcome.Refused)
