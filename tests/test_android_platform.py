@@ -241,6 +241,8 @@ def java_type_matches(java: str, annotation: ast.expr | None, module: str, retur
     texts = {ast.unparse(option) for option in options}
     if any(text.startswith("_") for text in texts) or len(java) == 1 or re.fullmatch(r"[A-Z]", java):
         return True  # a type variable on either side
+    if java == "java.lang.Class" and any(text.startswith("typing.Type[") for text in texts):
+        return True  # chaquopy types a Class<T> parameter as Python's typing.Type
     if java.endswith("[]"):
         element = java[:-2]
         return any(isinstance(option, ast.Subscript) and ast.unparse(option.value) == "java.chaquopy.JavaArray"

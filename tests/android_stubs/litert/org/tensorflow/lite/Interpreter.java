@@ -10,6 +10,7 @@ public final class Interpreter implements InterpreterApi {
     public Interpreter(ByteBuffer byteBuffer, Options options) { throw new RuntimeException("Stub!"); }
     @Override public void close() { throw new RuntimeException("Stub!"); }
     @Override public Tensor getInputTensor(int inputIndex) { throw new RuntimeException("Stub!"); }
+    @Override public Long getLastNativeInferenceDurationNanoseconds() { throw new RuntimeException("Stub!"); }
     @Override public Tensor getOutputTensor(int outputIndex) { throw new RuntimeException("Stub!"); }
     @Override public void run(Object input, Object output) { throw new RuntimeException("Stub!"); }
 

@@ -6,6 +6,7 @@ package org.tensorflow.lite;
 public interface InterpreterApi extends AutoCloseable {
     @Override void close();
     Tensor getInputTensor(int inputIndex);
+    Long getLastNativeInferenceDurationNanoseconds();
     Tensor getOutputTensor(int outputIndex);
     void run(Object input, Object output);
 }

@@ -120,8 +120,8 @@ data class DeviceIdentity(val device: String, val manufacturer: String, val mode
  * (`Interpreter.getLastNativeInferenceDurationNanoseconds()`), or null when the runtime does not give it.
  */
 interface BenchmarkSession : AutoCloseable {
-    /** Which delegate took how many nodes, read when the interpreter was created. */
-    val delegateReport: DelegateReport
+    /** Which delegate took how many nodes; read from LiteRT's log in [allocate], outside the timed init. */
+    val delegateReport: DelegateReport?
 
     fun allocate()
 
@@ -218,18 +218,18 @@ fun <S : BenchmarkSession> runBenchmark(
     val name = checkNotNull(request.model)
     val delegate = checkNotNull(request.delegate)
     var sizeBytes: Long? = null
-    var report: DelegateReport? = null
+    var session: S? = null
     return try {
         val model = loadModel(name)
             ?: return BenchmarkResult.failed(request, identity, null, modelNotFound(name))
         sizeBytes = model.capacity().toLong()
-        val measurement = measure(request, open = {
-            open(model, delegate, request.threads).also { report = it.delegateReport }
-        }, clockNanos, inForeground)
-        BenchmarkResult(request, identity, measurement, sizeBytes, peakRssMb(), measurement.interruption, report)
+        val measurement = measure(request, open = { open(model, delegate, request.threads).also { session = it } },
+            clockNanos, inForeground)
+        BenchmarkResult(request, identity, measurement, sizeBytes, peakRssMb(), measurement.interruption,
+            session?.delegateReport)
     } catch (failure: Throwable) {
         if (!isReportable(failure)) throw failure
-        BenchmarkResult.failed(request, identity, sizeBytes, failureText(failure), report)
+        BenchmarkResult.failed(request, identity, sizeBytes, failureText(failure), session?.delegateReport)
     }
 }
 
@@ -239,9 +239,19 @@ fun <S : BenchmarkSession> runBenchmark(
  */
 class BenchmarkGate {
     private val running = AtomicBoolean(false)
+    private val foreground = AtomicBoolean(false)
 
     /** True when this launch may start the benchmark; [recreated] is an activity rebuilt from saved state. */
-    fun tryStart(recreated: Boolean): Boolean = !recreated && running.compareAndSet(false, true)
+    fun tryStart(recreated: Boolean): Boolean {
+        if (recreated || !running.compareAndSet(false, true)) return false
+        foreground.set(true)
+        return true
+    }
+
+    /** The running benchmark's activity left the foreground: the run is interrupted and stays so. */
+    fun leftForeground() = foreground.set(false)
+
+    fun inForeground(): Boolean = foreground.get()
 
     fun finished() = running.set(false)
 }

@@ -57,3 +57,25 @@ fun delegateReport(requested: Delegate, log: String): DelegateReport {
         DelegateReport(requested, Delegate.CPU, null, own?.totalNodes, null, "$why; ran on ${Delegate.CPU.id}")
     }
 }
+
+/**
+ * The part of a log read after an interpreter was created that is new since [before] was read (the whole [after]
+ * when the buffer wrapped meanwhile): the delegate lines of that one interpreter.
+ */
+fun logSince(before: String, after: String): String =
+    if (after.startsWith(before)) after.substring(before.length) else after
+
+/**
+ * The camera screen's one logcat line per model it loads or refuses, `MOBIKIT_MODEL <json>` with
+ * [Contract.MODEL_KEYS]: what `mobikit deploy` waits for to know the running app switched.
+ */
+fun modelReportLine(name: String?, entry: ModelEntry?, requested: Delegate, report: DelegateReport?,
+                    error: String?): String {
+    val values = mapOf(
+        "model" to (entry?.name ?: name), "sha256" to entry?.sha256, "origin" to entry?.origin?.id,
+        "delegate" to requested.id, "delegate_used" to report?.used?.id, "delegate_nodes" to report?.nodes,
+        "graph_nodes" to report?.totalNodes, "error" to error,
+    )
+    check(values.keys.toList() == Contract.MODEL_KEYS) { "model report keys drifted from the contract" }
+    return "${Contract.LOGCAT_MODEL_PREFIX} ${toJson(values)}"
+}

@@ -122,7 +122,11 @@ class OutputAndBenchmarkTest {
         assertFalse(gate.tryStart(recreated = true))
         assertTrue(gate.tryStart(recreated = false))
         assertFalse(gate.tryStart(recreated = false))
+        assertTrue(gate.inForeground())
+        gate.leftForeground()
+        assertFalse(gate.inForeground())  // stays interrupted: the run cannot be clean any more
         gate.finished()
         assertTrue(gate.tryStart(recreated = false))
+        assertTrue(gate.inForeground())
     }
 }
