@@ -98,6 +98,10 @@ class MainActivity : ComponentActivity() {
     private var bindNote: String? = null  // which camera runs, when not the back one
     private var cameraNote: String? = null
 
+    /** The `result_id` of the deploy whose model is being opened: echoed in the next MOBIKIT_MODEL line. */
+    @Volatile
+    private var pendingRequest: String? = null
+
     /** Notes the overlay repeats under every frame's answer (model not found, camera fallback); read by frames. */
     @Volatile
     private var screenNotes: List<String> = emptyList()
@@ -196,6 +200,8 @@ class MainActivity : ComponentActivity() {
     private fun takeModelRequest(request: Intent) {
         val name = request.getStringExtra(Contract.EXTRA_MODEL)
         val sha256 = request.getStringExtra(Contract.EXTRA_SHA256)
+        val requestId = request.getStringExtra(Contract.EXTRA_RESULT_ID)
+        val delegate = selectedDelegate()
         inference.execute {
             store.prepareDeployFolder()
             val refusal = if (name != null && sha256 != null) {
@@ -208,11 +214,12 @@ class MainActivity : ComponentActivity() {
             } else {
                 null
             }
-            refusal?.let { Log.w(Contract.LOGCAT_TAG, modelReportLine(name, null, selectedDelegate(), null, it)) }
+            refusal?.let { Log.w(Contract.LOGCAT_TAG, modelReportLine(name, null, delegate, null, it, requestId)) }
             val installed = store.installed()
             val bundled = store.bundledNames()
             runOnUiThread {
                 val requested = if (refusal == null) name else null
+                if (requested != null) pendingRequest = requestId
                 val updated = if (requested == null && choice != null) {
                     refreshModels(checkNotNull(choice), installed, bundled)
                 } else {
@@ -265,7 +272,10 @@ class MainActivity : ComponentActivity() {
         val model = choice?.models?.getOrNull(modelPicker.selectedItemPosition) ?: return
         choice = choice?.copy(selected = model)  // a rescan keeps what the user picked
         val wanted = Setup(model, selectedDelegate(), THREAD_CHOICES[threadsPicker.selectedItemPosition])
-        if (wanted == setup) return
+        if (wanted == setup) {
+            if (pendingRequest != null) inference.execute { reportOpening {} }  // a deploy asks what runs
+            return
+        }
         setup = wanted
         results.text = getString(R.string.loading_model, wanted.model.name, wanted.delegate.id)
         inference.execute {
@@ -276,21 +286,22 @@ class MainActivity : ComponentActivity() {
 
     /** Runs an open of the screen's session and logs what runs now (or why nothing does). Inference thread. */
     private fun reportOpening(open: () -> Unit) {
-        val wanted = sessions.setup
+        val requestId = pendingRequest.also { pendingRequest = null }
         try {
             open()
         } catch (failure: Throwable) {
             if (!isReportable(failure)) throw failure
+            val wanted = sessions.setup  // the setup that failed to open
             val name = wanted?.model?.name
             val message = getString(R.string.model_failed, name, failureText(failure))
             Log.w(Contract.LOGCAT_TAG, modelReportLine(name, wanted?.model, wanted?.delegate ?: Delegate.DEFAULT,
-                null, failureText(failure)))
+                null, failureText(failure), requestId))
             runOnUiThread { results.text = message }
             return
         }
         val running = sessions.session ?: return
         Log.i(Contract.LOGCAT_TAG, modelReportLine(running.entry.name, running.entry,
-            wanted?.delegate ?: Delegate.DEFAULT, running.report, null))
+            sessions.setup?.delegate ?: Delegate.DEFAULT, running.report, null, requestId))
     }
 
     // ------------------------------------------------------------------------------------------------- camera

@@ -27,7 +27,7 @@ data class BenchmarkRequest(
     /** Why this request cannot run, or null when it can. */
     fun problem(): String? = when {
         resultId == null || !isSafeName(resultId) -> "missing or unsafe ${Contract.EXTRA_RESULT_ID} $resultId"
-        model == null || !isSafeName(model) -> "missing or unsafe ${Contract.EXTRA_MODEL} $model"
+        model == null || !isModelName(model) -> "missing or unsafe ${Contract.EXTRA_MODEL} $model"
         delegate == null -> "unknown delegate $delegateId: choose one of ${Contract.DELEGATES.joinToString()}"
         threads < 1 || warmupRuns < 0 || numRuns < 1 -> "threads and num_runs must be >= 1, warmup_runs >= 0"
         !(warmupMinSecs >= 0 && minSecs >= 0 && maxSecs > 0) ->
@@ -81,10 +81,17 @@ data class BenchmarkRequest(
     }
 }
 
-/** A file or folder name without path tricks. */
+/** A file name without path tricks, for names the app makes up (result ids). */
 private val SAFE_NAME = Regex("[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 fun isSafeName(name: String): Boolean = SAFE_NAME.matches(name)
+
+/**
+ * A model folder name as `mobikit deploy` allows it (the user's folder name, spaces and quotes included): one path
+ * component, not hidden (hidden names are the importer's own), no control characters.
+ */
+fun isModelName(name: String): Boolean =
+    name.isNotEmpty() && !name.startsWith(".") && '/' !in name && name.none { it.isISOControl() }
 
 /**
  * benchmark_model's stopping rule for one phase: go on while fewer than [minRuns] runs or fewer than [minSeconds]
@@ -281,6 +288,7 @@ data class BenchmarkResult(
             "warmup_runs" to measurement?.warmupRuns, "interrupted" to (measurement?.interruption != null),
             "delegate_used" to delegateReport?.used?.id, "delegate_nodes" to delegateReport?.nodes,
             "graph_nodes" to delegateReport?.totalNodes, "delegate_note" to delegateReport?.note,
+            "result_id" to request.resultId,
         )
         check(values.keys.toList() == Contract.RESULT_KEYS) { "result keys drifted from the contract" }
         return values

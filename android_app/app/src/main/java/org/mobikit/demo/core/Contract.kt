@@ -37,12 +37,12 @@ object Contract {
         "device", "model", "threads", "delegate", "runs", "init_ms", "first_ms", "mean_ms", "median_ms",
         "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms", "size_bytes", "peak_rss_mb", "error",
         "device_model", "soc", "android", "timing", "wall_mean_ms", "wall_median_ms", "warmup_runs", "interrupted",
-        "delegate_used", "delegate_nodes", "graph_nodes", "delegate_note",
+        "delegate_used", "delegate_nodes", "graph_nodes", "delegate_note", "result_id",
     )
     const val RESULT_SUFFIX = ".json"
     const val LOGCAT_TAG = "mobikit"
     const val LOGCAT_PREFIX = "MOBIKIT_BENCH"
     const val LOGCAT_MODEL_PREFIX = "MOBIKIT_MODEL"
     val MODEL_KEYS = listOf("model", "sha256", "origin", "delegate", "delegate_used", "delegate_nodes", "graph_nodes",
-        "error")
+        "error", "result_id")
 }

@@ -67,14 +67,15 @@ fun logSince(before: String, after: String): String =
 
 /**
  * The camera screen's one logcat line per model it loads or refuses, `MOBIKIT_MODEL <json>` with
- * [Contract.MODEL_KEYS]: what `mobikit deploy` waits for to know the running app switched.
+ * [Contract.MODEL_KEYS]: what `mobikit deploy` waits for to know the running app switched; [requestId] is the
+ * `result_id` extra of the intent that asked for the model, so the deploy finds its own line.
  */
 fun modelReportLine(name: String?, entry: ModelEntry?, requested: Delegate, report: DelegateReport?,
-                    error: String?): String {
+                    error: String?, requestId: String?): String {
     val values = mapOf(
         "model" to (entry?.name ?: name), "sha256" to entry?.sha256, "origin" to entry?.origin?.id,
         "delegate" to requested.id, "delegate_used" to report?.used?.id, "delegate_nodes" to report?.nodes,
-        "graph_nodes" to report?.totalNodes, "error" to error,
+        "graph_nodes" to report?.totalNodes, "error" to error, "result_id" to requestId,
     )
     check(values.keys.toList() == Contract.MODEL_KEYS) { "model report keys drifted from the contract" }
     return "${Contract.LOGCAT_MODEL_PREFIX} ${toJson(values)}"

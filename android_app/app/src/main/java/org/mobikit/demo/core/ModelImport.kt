@@ -49,7 +49,7 @@ class ModelImporter(private val internalRoot: File, private val declaredSha256: 
      * intent; without it nothing is imported (anyone could have written the external folder).
      */
     fun import(staged: File, name: String, expectedSha256: String?): ImportOutcome {
-        if (!isSafeName(name)) return ImportOutcome.Refused("unsafe model name $name")
+        if (!isModelName(name)) return ImportOutcome.Refused("unsafe model name $name")
         if (expectedSha256 == null) return ImportOutcome.Refused("no ${Contract.EXTRA_SHA256} given for $name")
         val current = digestOf(folder(name))
         if (current == expectedSha256) return ImportOutcome.Installed(InstalledModel(name, current), changed = false)
