@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import threading
 import time
@@ -350,3 +351,22 @@ def test_a_phone_that_drops_off_ends_the_wait_at_once(adb_env, model_dir, apk):
         assert time.monotonic() - started < 45
         assert_clean_failure(result, 1)
         phone.away = False
+
+
+def test_a_stopped_bench_stops_the_phone_timing_too(adb_env, model_dir, apk):
+    """Ctrl-C on the host while the phone times: the app is force-stopped, not left timing for nobody."""
+    import signal
+    import subprocess
+    import sys
+
+    with _phone(adb_env) as phone:
+        assert deploy(adb_env, model_dir, "--apk", str(apk), "--no-launch").returncode == 0
+        bench = subprocess.Popen([sys.executable, "-m", "mobikit", "bench", str(model_dir), "--device", "pixel",
+                                  "--runs", "3", "--min-seconds", "60"], env={**os.environ, **adb_env},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stopped = threading.Event()
+        _when_benchmarking(phone, lambda: (bench.send_signal(signal.SIGINT), stopped.set()))
+        _, stderr = bench.communicate(timeout=120)
+        assert stopped.is_set() and bench.returncode == 130, stderr
+        assert phone.activities.top() is None and not phone.activities.process_running
+        assert not any(contract.LOGCAT_PREFIX in message for message in phone.logcat.messages())

@@ -40,6 +40,7 @@ class DemoApp:
         self.running: dict | None = None  # the last MOBIKIT_MODEL report of the camera screen
         self.received: list[str | None] = []  # the model extra of every intent MainActivity got
         self.interrupted = threading.Event()
+        self.killed = threading.Event()  # the process is gone: a running benchmark stops and writes nothing
         self.benchmark: threading.Thread | None = None
         self.pid = 4242
 
@@ -47,9 +48,12 @@ class DemoApp:
 
     def process_started(self) -> None:
         self.pid += 1
+        self.killed = threading.Event()
 
     def process_killed(self) -> None:
         self.running = None
+        self.killed.set()
+        self.interrupted.set()
 
     def created(self, record) -> None:
         files = self.device.host_path(self.device.app_files_dir(self.package))
@@ -172,6 +176,8 @@ class DemoApp:
             report["error"] = f"{delegate} delegate unavailable on this device: {refused}"
         except LookupError as missing:
             report["error"] = str(missing.args[0])
+        if self.killed.is_set():
+            return
         result_id = extras.get(contract.EXTRA_RESULT_ID, "result")
         target = self.device.host_path(f"{contract.RESULTS_DIR}/{result_id}{contract.RESULT_SUFFIX}")
         target.parent.mkdir(parents=True, exist_ok=True)

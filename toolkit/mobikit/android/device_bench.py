@@ -174,8 +174,12 @@ def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int
             contract.EXTRA_MIN_SECS: f"{min_secs:g}", contract.EXTRA_MAX_SECS: f"{max_secs:g}",
             contract.EXTRA_RESULT_ID: request,
         }, flags=("-W", "-S"))
-        report = wait_for_report(adb, contract.LOGCAT_PREFIX, request, timeout,
-                                 f"the benchmark of {model.name} ({threads} thread(s), {delegate})")
+        try:
+            report = wait_for_report(adb, contract.LOGCAT_PREFIX, request, timeout,
+                                     f"the benchmark of {model.name} ({threads} thread(s), {delegate})")
+        except BaseException:  # stopped (Ctrl-C, timeout, error): the phone must not go on timing for nobody
+            _stop_app(adb)
+            raise
         adb.shell("rm", "-f", f"{contract.RESULTS_DIR}/{request}{contract.RESULT_SUFFIX}", check=False)
         result = DeviceBenchResult(device.name, model.name, threads, delegate)
         for key in _RESULT_FIELDS:
@@ -185,6 +189,14 @@ def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int
             result.error = f"the app reports: {report['error']}"
         results.append(result)
     return results
+
+
+def _stop_app(adb: Adb) -> None:
+    """Best effort: force-stop the app (a phone that is gone cannot be told, and that is not a second error)."""
+    try:
+        adb.shell("am", "force-stop", contract.PACKAGE, timeout=10, check=False)
+    except MobikitError:
+        pass
 
 
 def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "app", threads: list[int] = (2,),
