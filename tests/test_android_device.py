@@ -102,15 +102,15 @@ def _write_model_folder(folder: Path, tflite: bytes, labels: list[str]) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def tiny_tflite() -> bytes:
-    """A tiny but real full-integer int8 TFLite classifier (conv → pool → dense softmax), converted here."""
+def tiny_classifier(batch_size: int | None = None) -> bytes:
+    """A tiny but real full-integer int8 TFLite classifier (conv → depthwise → pool → dense softmax), converted
+    here; with a free batch dimension (dynamic-sized tensors) unless `batch_size` fixes it."""
     import numpy as np
 
     from mobikit.runtime import tensorflow
 
     tf = tensorflow()
-    inputs = tf.keras.Input((32, 32, 3))
+    inputs = tf.keras.Input((32, 32, 3), batch_size=batch_size)
     x = tf.keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
     x = tf.keras.layers.DepthwiseConv2D(3, activation="relu")(x)
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
@@ -123,6 +123,11 @@ def tiny_tflite() -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = converter.inference_output_type = tf.int8
     return converter.convert()
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite() -> bytes:
+    return tiny_classifier()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from adb_sim.storage import other_app_writes
 from mobikit.android import contract
 from support import assert_clean_failure, run_cli
 from test_android_device import (ADB, _phone, _write_model_folder, adb, adb_env, apk, deploy,  # noqa: F401
-                                 model_dir, tiny_tflite)
+                                 model_dir, tiny_classifier, tiny_tflite)
 
 pytestmark = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
 MAIN = f"{contract.PACKAGE}/.MainActivity"
@@ -236,23 +236,7 @@ def test_another_app_rewriting_the_deployed_folder_changes_nothing_the_app_runs(
 @pytest.fixture(scope="module")
 def static_model(tmp_path_factory):
     """A static batch-1 int8 classifier (what the GPU delegate accepts)."""
-    import numpy as np
-
-    from mobikit.runtime import tensorflow
-
-    tf = tensorflow()
-    inputs = tf.keras.Input((32, 32, 3), batch_size=1)
-    x = tf.keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
-    outputs = tf.keras.layers.Dense(10, activation="softmax")(x)
-    converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inputs, outputs))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.default_rng(0)
-    converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 32, 32, 3)).astype("float32")]
-                                                for _ in range(8))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    return _write_model_folder(tmp_path_factory.mktemp("static") / "static_int8", converter.convert(),
+    return _write_model_folder(tmp_path_factory.mktemp("static") / "static_int8", tiny_classifier(batch_size=1),
                                [f"class {i}" for i in range(10)])
 
 

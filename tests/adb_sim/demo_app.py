@@ -176,7 +176,7 @@ class DemoApp:
             report["error"] = f"{delegate} delegate unavailable on this device: {refused}"
         except LookupError as missing:
             report["error"] = str(missing.args[0])
-        if self.killed.is_set():
+        if self.killed.is_set() or not self.device.root.is_dir():  # process killed, or the phone put away
             return
         result_id = extras.get(contract.EXTRA_RESULT_ID, "result")
         target = self.device.host_path(f"{contract.RESULTS_DIR}/{result_id}{contract.RESULT_SUFFIX}")
@@ -199,6 +199,7 @@ class DemoApp:
             raise LookupError(f"model {name} not found among the deployed models or in the APK")
         if delegate not in contract.DELEGATES:
             raise LookupError(f"unknown delegate {delegate}: choose one of {', '.join(contract.DELEGATES)}")
+        size = path.stat().st_size
         lines = delegates.apply(self.device, delegates.Graph.of(path), delegate, XNNPACK_FOR[delegate])
         for line in lines:
             self.log("tflite", line)
@@ -230,7 +231,7 @@ class DemoApp:
             if self.interrupted.is_set():
                 break
             timed.append(invoke())
-        values = {"init_ms": init_ms, "first_ms": first_ms, "size_bytes": path.stat().st_size, "peak_rss_mb": None,
+        values = {"init_ms": init_ms, "first_ms": first_ms, "size_bytes": size, "peak_rss_mb": None,
                   "timing": "native", "warmup_runs": warmups, "delegate_used": coverage["used"],
                   "delegate_nodes": coverage["nodes"], "graph_nodes": coverage["total_nodes"],
                   "delegate_note": coverage["note"]}
