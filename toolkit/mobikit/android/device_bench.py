@@ -18,11 +18,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..description import file_sha256
-from ..errors import MobikitError, UsageError
+from ..errors import MobikitError, UsageError, printable
 from ..latency import BenchResult
 from ..progress import Reporter
+from ..runtime import stop_deferred
 from . import contract
-from .adb import HOST, Adb, Device, select_device
+from .adb import HOST, Adb, AdbError, Device, check_timeout, select_device
 from .app_log import new_request_id, wait_for_report
 from .coverage import delegate_report
 from .deploy import LocalModel, deploy_to, load_model_folder, remote_sha256, start_activity
@@ -163,6 +164,8 @@ def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int
                timeout: float, reporter: Reporter, seconds: tuple[float, float, float]) -> list[BenchResult]:
     deploy_to(adb, device, model, reporter, launch=False)
     warmup_min_secs, min_secs, max_secs = seconds
+    # results an earlier run could not remove (cable pulled while it waited) go now; the app names them mobikit-*
+    adb.shell("sh", "-c", f"rm -f {contract.RESULTS_DIR}/mobikit-*{contract.RESULT_SUFFIX}", check=False)
     results = []
     for threads, delegate in configs:
         reporter.info(f"app benchmark: {threads} thread(s), {delegate} ...")
@@ -180,13 +183,19 @@ def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int
         except BaseException:  # stopped (Ctrl-C, timeout, error): the phone must not go on timing for nobody
             _stop_app(adb)
             raise
-        adb.shell("rm", "-f", f"{contract.RESULTS_DIR}/{request}{contract.RESULT_SUFFIX}", check=False)
+        finally:  # also when cut or stopped: the app may still write its result file, remove it (best effort)
+            with stop_deferred():
+                try:
+                    adb.shell("rm", "-f", f"{contract.RESULTS_DIR}/{request}{contract.RESULT_SUFFIX}", check=False,
+                              timeout=10)
+                except AdbError:
+                    pass
         result = DeviceBenchResult(device.name, model.name, threads, delegate)
         for key in _RESULT_FIELDS:
             if key not in ("device", "model", "threads", "delegate") and report.get(key) is not None:
                 setattr(result, key, report[key])
         if report.get("error"):
-            result.error = f"the app reports: {report['error']}"
+            result.error = f"the app reports: {printable(str(report['error']))}"
         results.append(result)
     return results
 
@@ -233,6 +242,7 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
         binary = Path(benchmark_binary)
         if not binary.is_file():
             raise UsageError("{benchmark_binary} {path}: no such file", "benchmark_binary", path=str(binary))
+    check_timeout(timeout)
     reporter = reporter or Reporter()
     model = load_model_folder(model_dir)
     client = adb if isinstance(adb, Adb) else Adb(adb)

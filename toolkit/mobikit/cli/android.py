@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import printable
 from .common import JsonOpt, emit_json, out, reporter
 from .tables import devices_table
 
@@ -55,7 +56,7 @@ def deploy(
     out.print(f"{result.model} → {result.device} ({result.serial}): app {result.app}, model {upload}, "
               f"sha256 {result.sha256[:12]}… verified")
     if result.running:
-        out.print(f"the app runs {result.running['model']} on {running_delegate(result.running)}")
+        out.print(f"the app runs {printable(str(result.running['model']))} on {running_delegate(result.running)}")
 
 
 def running_delegate(report: dict) -> str:
