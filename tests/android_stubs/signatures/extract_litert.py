@@ -71,14 +71,10 @@ class Resolver:
 
 def members(package: str, name: str, source: str) -> list[str]:
     text = strip(source)
-    lines, stack, i = [], [], 0
+    lines = []
     nested: dict[str, str] = {}
-    for match in re.finditer(r"\b(class|interface|enum)\s+(\w+)", text):
-        nested[match.group(2)] = None
-    declaration = re.compile(r"\b(class|interface|enum)\s+(\w+)[^{;]*\{")
     statement = ""
-    depth_kinds: list[tuple[str, str]] = []  # (qualified class, kind) per open class body; None for code blocks
-    resolver = None
+    depth_kinds: list[tuple[str, str]] = []  # (qualified class or "", kind) per open body; (None, "code") for code
     pos = 0
     while pos < len(text):
         char = text[pos]
