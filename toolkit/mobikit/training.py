@@ -22,8 +22,9 @@ from .errors import UsageError
 from .features import (Features, Network, augmenter, backbone_features, block_inputs, build_network, extractor,
                        views_that_fit)
 from .fitting import HeldOutScores, fit_blocks, fit_head, held_out_scores, predict
+from .images import MAX_PIXELS
 from .latency import peak_rss_mb
-from .outputs import check_target, new_folder, write_bytes, write_text
+from .outputs import check_target, new_folder, write_bytes, write_text, written_together
 from .progress import Reporter
 from .recipe import RECIPE, Recipe, Settings, settings_for
 from .runtime import library_versions
@@ -50,6 +51,7 @@ class TrainRequest:
     seed: int = 0
     output: Path | None = None
     quantize: bool = False
+    qat: bool = False  # with quantize: quantization-aware fine-tuning before the conversion
     threads: int = 2
     recipe: Recipe = RECIPE
 
@@ -68,6 +70,8 @@ class TrainRequest:
             raise UsageError("{seed} must be >= 0, got {value}", "seed", value=self.seed)
         if self.threads < 1:
             raise UsageError("{threads} must be >= 1", "threads")
+        if self.qat and not self.quantize:
+            raise UsageError("{qat} fine-tunes the int8 model {quantize} writes: add {quantize}", "qat", "quantize")
 
     def output_dir(self) -> Path:
         if self.output is not None:
@@ -166,6 +170,10 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
     classes = train_folders.classes
     given = {part: discover(folder, part, classes) for part, folder in (("val", request.val), ("test", request.test))
              if folder is not None}
+    for found in (train_folders, *given.values()):
+        if found.outside:
+            reporter.warn(f"{len(found.outside)} class folders in {found.root} are links leading outside it "
+                          f"({', '.join(map(repr, found.outside[:3]))}): not used as classes")
     if train_folders.loose_files:
         reporter.warn(f"{train_folders.loose_files} images directly in {request.data} carry no class (not in a "
                       "class folder) and are ignored")
@@ -178,8 +186,8 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
         paths = {sample.path for sample in found.samples}
         decoded[part] = _subset(every, [i for i, sample in enumerate(every.samples) if sample.path in paths])
     if skipped:
-        reporter.warn(f"skipped {len(skipped)} of {len(samples)} files that are not readable images (first: "
-                      f"{skipped[0]})")
+        reporter.warn(f"skipped {len(skipped)} of {len(samples)} files that are not readable images (or declare "
+                      f"over {MAX_PIXELS // 1_000_000} MP) (first: {skipped[0]})")
     data = decoded.pop("data")
     counts = [int(n) for n in np.bincount(data.labels, minlength=len(classes))]
     for warning in check_class_sizes(counts, classes, str(request.data)):
@@ -273,8 +281,9 @@ def train_description(request: TrainRequest, settings: Settings, network: Networ
     }
 
 
-def write_train_output(output: Path, model, classes: tuple[str, ...], description: dict, inputs=()) -> None:
-    """The one place the output folder is written: complete under its final name, or not at all."""
+def write_train_output(output: Path, model, classes: tuple[str, ...], description: dict, inputs=()) -> Path:
+    """The one place the output folder is written: complete under its final name, or not at all. Returns where it
+    is now (its scratch folder inside `written_together`, until the block ends)."""
     from .plots import confusion_png, curves_png
     from .report import render_train_report
 
@@ -284,15 +293,17 @@ def write_train_output(output: Path, model, classes: tuple[str, ...], descriptio
         write_bytes(folder / "curves.png", curves_png(description["history"]))
         write_bytes(folder / "confusion.png", confusion_png(description["test"]["confusion"], classes))
         write_text(folder / "report.md", render_train_report(description))
-        write_text(folder / DESCRIPTION_FILE, json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+        write_text(folder / DESCRIPTION_FILE, json.dumps(description, indent=2) + "\n")
+    return folder
 
 
 # 9. Optional int8 -------------------------------------------------------------------------------------------------
 
-def step9_quantize(output: Path, splits: Splits, request: TrainRequest, reporter: Reporter):
-    """Full-integer int8 of the trained model: calibrated on the training split, verified on the test split. Both
-    are passed as file lists relative to their folder, so the int8 folder's model.json names DATA and the training
-    files (`mobikit analyze OUTPUT_int8` finds them again)."""
+def step9_quantize(output: Path, written: Path, splits: Splits, request: TrainRequest, reporter: Reporter):
+    """Full-integer int8 of the trained model (read from `written`, where the train folder waits to land with the
+    int8 one): calibrated on the training split, verified on the test split. Both are passed as file lists relative
+    to their folder, so the int8 folder's model.json names DATA, the training files and the saved model's final
+    place (`mobikit analyze OUTPUT_int8` finds them again)."""
     from .quantization import QuantizeRequest, quantize
 
     reporter.info(f"int8: full-integer (no float fallback), calibrated on the training images, verified on the "
@@ -302,14 +313,16 @@ def step9_quantize(output: Path, splits: Splits, request: TrainRequest, reporter
     test_root = Path(os.path.abspath(request.test)) if request.test is not None else data
     test_files = None if request.test is not None else tuple(_relative(Path(os.path.abspath(s.path)), data)
                                                              for s in splits.parts["test"].samples)
-    with tempfile.TemporaryDirectory(prefix=".mobikit-train-links-", dir=output.parent) as scratch:
+    with tempfile.TemporaryDirectory(prefix="train-links-") as scratch:  # inside the run's private TMPDIR
         named = Path(scratch) / f"{output.name}.keras"  # the int8 model is named after the training output
-        named.symlink_to((output / "model.keras").resolve())
+        named.symlink_to((written / "model.keras").resolve())
         with reporter.own_notes():
-            return quantize(QuantizeRequest(model=named, labels=output / "labels.txt", calib=data,
+            return quantize(QuantizeRequest(model=named, labels=written / "labels.txt", calib=data,
                                             calib_files=train_files, eval=test_root, eval_files=test_files,
                                             output=int8_output_dir(output), threads=request.threads,
-                                            strict_int8=True), reporter)
+                                            strict_int8=True, qat=request.qat,
+                                            recorded_model=Path(os.path.abspath(output)) / "model.keras"),
+                            reporter)
 
 
 def train(request: TrainRequest | None = None, reporter: Reporter | None = None, **options) -> TrainResult:
@@ -346,13 +359,15 @@ def train(request: TrainRequest | None = None, reporter: Reporter | None = None,
     description = train_description(request, settings, network, splits, history, test, clock.seconds, views)
     begin = time.perf_counter()
     reporter.info(f"writing {output} (model, report and plots)")
-    write_train_output(output, network.model, splits.classes, description, (request.data, request.val, request.test))
-    clock.lap("write", begin)
     quantized = None
-    if request.quantize:
-        begin = time.perf_counter()
-        quantized = step9_quantize(output, splits, request, reporter)
-        clock.lap("quantize", begin)
+    with written_together():  # the train folder and its int8 folder land together, after both succeeded
+        written = write_train_output(output, network.model, splits.classes, description,
+                                     (request.data, request.val, request.test))
+        clock.lap("write", begin)
+        if request.quantize:
+            begin = time.perf_counter()
+            quantized = step9_quantize(output, written, splits, request, reporter)
+            clock.lap("quantize", begin)
     epochs = {phase: sum(1 for row in history if row["phase"] == phase) for phase in ("head", "fine-tune")}
     return TrainResult(output, output / "model.keras", output / "labels.txt", list(splits.classes),
                        {part: len(images.samples) for part, images in splits.parts.items()}, len(splits.skipped),

@@ -1,9 +1,15 @@
-"""Put a quantize output folder into the demo app on a phone, verified, and start the app with it.
+"""Put a quantize output folder into the demo app on a phone, verified, and switch the running app to it.
 
 The upload goes to a temporary folder next to the model folder, is checked with sha256 on the device, and only
 then renamed into place: a corrupted copy never replaces the model the app is using, and a connection dropped at any
 moment leaves either a complete model under its name or a complete copy that the next deploy puts back first. The
 app is "current" when the APK installed on the device (`pm path`) has the same sha256 as the local APK.
+
+Then the switch: `am start -W` sends the camera screen the model's name, its sha256 and a request id. The screen is
+`singleTask`, so Android hands that intent to the running screen (`onNewIntent`) whether it is stopped, in the
+background or in front; the app copies the folder into its internal storage, verifies the copy's sha256, loads it,
+and logs one `MOBIKIT_MODEL` line with the request id — the one line deploy waits for (app_log.py), to report what
+the app now runs, with how many nodes its delegate took, or why it refused.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..description import ModelDescription, file_sha256, load_output_folder
-from ..errors import MobikitError, UsageError
+from ..errors import MobikitError, UsageError, printable
 from ..progress import Reporter
 from . import contract
-from .adb import Adb, AdbError, Device, ShellError, select_device
+from ..runtime import stop_deferred, written
+from .adb import Adb, AdbError, Device, ShellError, check_timeout, select_device, transfer_timeout
+from .app_log import new_request_id, wait_for_report
 
 APK_ENV = "MOBIKIT_APK"
 CHECKOUT_APP = Path("android_app")  # a mobikit checkout's Android project, relative to the checkout root
@@ -52,6 +60,7 @@ class DeployResult:
     app: str  # "installed" or "current"
     upload: str  # "uploaded" or "unchanged"
     launched: bool
+    running: dict | None = None  # the app's MOBIKIT_MODEL report (contract.MODEL_KEYS) after the switch
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -62,10 +71,36 @@ def load_model_folder(folder: str | os.PathLike) -> LocalModel:
     quantization, label count, sha256) — checked before anything reaches the phone."""
     checked = load_output_folder(Path(folder).resolve(), "output_dir")
     name = checked.path.name
-    if name.startswith(".") or "/" in name:
-        raise UsageError("cannot use {name!r} as a model name on the device: rename the folder", name=name)
+    if name.startswith(".") or "/" in name or not name.isprintable() or not _utf8(name):
+        raise UsageError("cannot use {name} as a model name on the device (a name there is printable UTF-8 text "
+                         "not starting with '.': no line breaks or control characters): rename the folder",
+                         name=f"'{printable(name)}'")
     sha256 = {file: file_sha256(checked.path / file) for file in contract.MODEL_FILES}
     return LocalModel(checked.path, name, checked.description, sha256)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_apk(apk: str | os.PathLike) -> Path:
+    """An APK given by path: a file that is a zip holding AndroidManifest.xml (checked before adb is looked for)."""
+    import zipfile
+
+    path = Path(apk)
+    if not path.is_file():
+        raise UsageError("{apk} {path}: no such file", "apk", path=str(apk))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.getinfo("AndroidManifest.xml")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        raise UsageError("{apk} {path} is not an Android app (an .apk is a zip holding AndroidManifest.xml)", "apk",
+                         path=str(apk)) from None
+    return path
 
 
 def remote_sha256(adb: Adb, paths: list[str]) -> dict[str, str]:
@@ -98,9 +133,7 @@ def find_apk(apk: str | os.PathLike | None, reporter: Reporter) -> Path | None:
     """--apk, else $MOBIKIT_APK, else the debug APK of the checkout we run in (built with Gradle when an Android
     SDK is present); None when there is none of these."""
     if apk is not None:
-        if not Path(apk).is_file():
-            raise UsageError("{apk} {path}: no such file", "apk", path=str(apk))
-        return Path(apk)
+        return check_apk(apk)
     if os.environ.get(APK_ENV):
         if not Path(os.environ[APK_ENV]).is_file():
             raise UsageError("${env} {path}: no such file", env=APK_ENV, path=os.environ[APK_ENV])
@@ -154,25 +187,27 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> s
     if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
         return "current"
     reporter.info(f"installing {local} ...")
-    result = adb.run("install", "-r", "-g", str(local), timeout=UPLOAD_TIMEOUT, check=False)
+    result = adb.run("install", "-r", "-g", str(local), timeout=transfer_timeout(local.stat().st_size), check=False)
     if result.returncode != 0 or "Success" not in result.stdout:
         raise ShellError(f"adb install {local.name}", result.returncode, result.stdout,
                          (result.stderr + result.stdout).strip())
     return "installed"
 
 
-def start_activity(adb: Adb, activity: str, extras: dict[str, str | int] | None = None,
-                   flags: tuple[str, ...] = ()) -> None:
-    """`am start -n PACKAGE/.Activity` with typed extras (`--es` for strings, `--ei` for ints)."""
+def start_activity(adb: Adb, activity: str, extras: dict[str, str | int | float] | None = None,
+                   flags: tuple[str, ...] = ("-W",)) -> str:
+    """`am start -n PACKAGE/.Activity` with typed extras (`--es` for strings and numbers with a fraction, `--ei` for
+    ints); `-W` waits until Android has launched it (or delivered the intent). Returns am's report."""
     component = f"{contract.PACKAGE}/{activity[len(contract.PACKAGE):]}"
     argv = ["am", "start", *flags, "-n", component]
     for key, value in (extras or {}).items():
-        argv += ["--ei" if isinstance(value, int) else "--es", key, str(value)]
+        argv += ["--ei" if isinstance(value, int) and not isinstance(value, bool) else "--es", key, str(value)]
     result = adb.shell(*argv, check=False)
     text = result.stdout + result.stderr
     if result.exit_code != 0 or "Error" in text:
         error = next((line for line in text.splitlines() if "Error" in line), text.strip() or "no output")
         raise MobikitError(f"cannot start {component}: {error.strip()}")
+    return result.stdout
 
 
 def ensure_models_dir(adb: Adb, reporter: Reporter, timeout: float = APP_START_TIMEOUT) -> None:
@@ -181,7 +216,7 @@ def ensure_models_dir(adb: Adb, reporter: Reporter, timeout: float = APP_START_T
         return
     if adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
         reporter.info("starting the app once so that it creates its files folder ...")
-        start_activity(adb, contract.MAIN_ACTIVITY)
+        start_activity(adb, contract.MAIN_ACTIVITY)  # -W: returns once the screen is up
         deadline = time.monotonic() + timeout
         while adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
             if time.monotonic() > deadline:
@@ -341,8 +376,8 @@ def take_step(adb: Adb, model: LocalModel, step: Step, reporter: Reporter) -> No
     else:
         adb.shell("mkdir", "-p", paths[step.source])
         reporter.info(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
-        adb.push([model.folder / name for name in contract.MODEL_FILES], paths[step.source] + "/",
-                 timeout=UPLOAD_TIMEOUT)
+        files = [model.folder / name for name in contract.MODEL_FILES]
+        adb.push(files, paths[step.source] + "/", timeout=transfer_timeout(sum(f.stat().st_size for f in files)))
 
 
 def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | None, exc: AdbError) -> MobikitError:
@@ -376,6 +411,12 @@ def upload_model(adb: Adb, model: LocalModel, reporter: Reporter) -> bool:
         step = next_step(layout)
         if step is None:
             return not already
+        if layout.upload.new and not layout.live.new:  # the verified upload is moving in: renames finish first
+            with stop_deferred():
+                layout = checked_step(adb, model, layout, step, reporter)
+            if layout.live.new:
+                written.append(f"{model.name} on the phone")
+            continue
         layout = checked_step(adb, model, layout, step, reporter)
         if step is UPLOAD_FILES and not layout.upload.new:
             found = dict(layout.upload.sha256)
@@ -402,7 +443,10 @@ def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | 
            reporter: Reporter | None = None) -> DeployResult:
     """The whole `mobikit deploy`: app current, models folder present, model verified in place, app launched.
     The folder is checked first, before adb is even looked for."""
+    check_timeout(timeout)
     model = load_model_folder(output_dir)
+    if apk is not None:
+        check_apk(apk)
     adb, chosen = select_device(adb if isinstance(adb, Adb) else Adb(adb), device)
     return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
 
@@ -412,7 +456,26 @@ def deploy_to(adb: Adb, device: Device, model: LocalModel, reporter: Reporter, a
     app = ensure_app(adb, apk, reporter)
     ensure_models_dir(adb, reporter, timeout)
     uploaded = upload_model(adb, model, reporter)
-    if launch:
-        start_activity(adb, contract.MAIN_ACTIVITY, {contract.EXTRA_MODEL: model.name})
+    running = switch_app_to(adb, model, timeout, reporter) if launch else None
     return DeployResult(device.name, device.serial, model.name, f"{contract.MODELS_DIR}/{model.name}",
-                        model.sha256[contract.MODEL_FILE], app, "uploaded" if uploaded else "unchanged", launch)
+                        model.sha256[contract.MODEL_FILE], app, "uploaded" if uploaded else "unchanged", launch,
+                        running)
+
+
+def switch_app_to(adb: Adb, model: LocalModel, timeout: float, reporter: Reporter) -> dict:
+    """Send the camera screen the model (name, sha256, request id) and wait for its one report line: what it runs
+    now. A refusal (digest mismatch, model that does not load) is an error naming the app's reason."""
+    request = new_request_id()
+    reporter.info(f"switching the app to {printable(model.name)} ...")
+    start_activity(adb, contract.MAIN_ACTIVITY, {contract.EXTRA_MODEL: model.name,
+                                                 contract.EXTRA_SHA256: model.sha256[contract.MODEL_FILE],
+                                                 contract.EXTRA_RESULT_ID: request})
+    report = wait_for_report(adb, contract.LOGCAT_MODEL_PREFIX, request, timeout, f"running {printable(model.name)}")
+    if report.get("error"):
+        raise MobikitError(f"the app on the phone did not switch to {printable(model.name)}: "
+                           f"{printable(str(report['error']))}")
+    if report.get("sha256") != model.sha256[contract.MODEL_FILE]:
+        raise MobikitError(f"the app reports running {printable(str(report.get('model')))} with sha256 "
+                           f"{str(report.get('sha256'))[:12]}…, not the {model.sha256[contract.MODEL_FILE][:12]}… "
+                           "just deployed")
+    return report

@@ -7,9 +7,11 @@ import kotlin.random.Random
 /**
  * Prints, as one JSON object, the contract constants and what `core` computes for fixed inputs (echoed next to
  * the answers), so tests/test_android_app.py can hold them against `mobikit.android.contract`,
- * `mobikit.stats.summarize` and `mobikit.preprocess` (crops, resampling, EXIF orientation) on the host.
+ * `mobikit.stats.summarize`, `mobikit.preprocess` (crops, resampling, EXIF orientation) and
+ * `mobikit.input_grid.input_table` on the host. Each argument `dtype:scale:zero_point:mean:std` (numbers as
+ * model.json writes them) adds the input encoding of that tensor under "model_inputs".
  */
-fun main() {
+fun main(args: Array<String>) {
     println(
         toJson(
             linkedMapOf(
@@ -19,8 +21,10 @@ fun main() {
                 "resample" to resampleCases(),
                 "orientation" to orientationCases(),
                 "quantization" to quantizationCases(),
+                "model_inputs" to args.map { modelInputCase(it) },
                 "top_k" to topKCase(),
                 "result" to resultCase(),
+                "coverage" to coverageCases(),
             ),
         ),
     )
@@ -111,6 +115,8 @@ private fun orientationCases(): Map<String, Any?> {
 
 private fun quantizationCases(): List<Map<String, Any?>> = listOf(
     Triple("int8", 0.0078125, -1) to Pair(127.5, 127.5),
+    Triple("int8", 0.007843137718737125, -1) to Pair(127.5, 127.5), // the converter's scale for p / 127.5 - 1: ties
+    Triple("int8", 0.0078125, 0) to Pair(128.0, 128.0), // the exact int8 input grid mobikit writes
     Triple("uint8", 0.0078125, 128) to Pair(127.5, 127.5),
     Triple("int8", 0.0203, 5) to Pair(123.675, 58.395),
     Triple("uint8", 0.0311, 17) to Pair(127.5, 127.5),
@@ -122,6 +128,14 @@ private fun quantizationCases(): List<Map<String, Any?>> = listOf(
     val encoder = InputEncoder(input, Preprocessing(mean, std, DEFAULT_CROP_FRACTION))
     mapOf("dtype" to dtype, "scale" to scale, "zero_point" to zeroPoint, "mean" to mean, "std" to std,
         "values" to (0..255).map { encoder.encodedValue(it) })
+}
+
+/** The 256 values [InputEncoder] writes for a tensor given as `dtype:scale:zero_point:mean:std`. */
+private fun modelInputCase(spec: String): Map<String, Any?> {
+    val (dtype, scale, zeroPoint, mean, std) = spec.split(":")
+    val input = TensorSpec(ElementType.fromId(dtype)!!, listOf(1, 1, 1, 3), scale.toDouble(), zeroPoint.toInt())
+    val encoder = InputEncoder(input, Preprocessing(mean.toDouble(), std.toDouble(), DEFAULT_CROP_FRACTION))
+    return mapOf("spec" to spec, "values" to (0..255).map { encoder.encodedValue(it) })
 }
 
 private fun topKCase(): Map<String, Any?> {
@@ -141,4 +155,27 @@ private fun resultCase(): Map<String, Any?> {
     val identity = DeviceIdentity("oriole", "Google", "Pixel 6", "Tensor", "15", 35)
     return BenchmarkResult(request, identity, Measurement(31.5, 4.25, listOf(2.0, 3.5, 2.5)), 470_000L, 80.0, null)
         .toJsonObject()
+}
+
+/** LiteRT log excerpts (both line forms, delegates that took all, some or no nodes) and core's report for each. */
+private fun coverageCases(): List<Map<String, Any?>> {
+    val xnnpack = "I tflite: Replacing 31 out of 31 node(s) with delegate (TfLiteXNNPackDelegate) node, " +
+        "yielding 1 partitions for the whole graph."
+    val logs = listOf(
+        "",
+        xnnpack,
+        "$xnnpack\nI tflite: Replacing 28 out of 31 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 " +
+            "partitions for the whole graph.",
+        "$xnnpack\nI tflite: Replacing 0 out of 31 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 0 " +
+            "partitions for the whole graph.",
+        "I tflite: Replacing 5 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 3 partitions.",
+        "I tflite: Replacing 0 out of 12 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 0 partitions.",
+    )
+    return logs.flatMap { log ->
+        Delegate.entries.map { delegate ->
+            val report = delegateReport(delegate, log)
+            mapOf("log" to log, "requested" to delegate.id, "used" to report.used.id, "nodes" to report.nodes,
+                "total_nodes" to report.totalNodes, "partitions" to report.partitions, "note" to report.note)
+        }
+    }
 }
