@@ -558,3 +558,13 @@ def test_bench_benchmark_model_needs_the_binary(adb_env, phone, model_dir):
     result = _bench(adb_env, model_dir, "--tool", "benchmark_model")
     assert_clean_failure(result, 2)
     assert "--benchmark-binary" in result.stderr
+
+
+def test_deploy_refuses_a_name_too_long_for_the_phone_before_contacting_it(adb_env, tmp_path, tiny_tflite):
+    """`.NAME.upload` must fit the phone's 255-byte file names: a 250-byte (or 83-CJK-character) name used to fail
+    mid-deploy with a misleading "connection cut?"."""
+    for name in ("a" * 248, "名" * 83):
+        folder = _write_model_folder(tmp_path / name, tiny_tflite, [f"class {i}" for i in range(10)])
+        result = run_cli("deploy", str(folder), "--adb", "/no/such/adb", env=adb_env)
+        assert_clean_failure(result, 2)
+        assert "over the file system's 255" in result.stderr and "at most 247 bytes" in result.stderr

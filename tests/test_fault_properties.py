@@ -496,15 +496,17 @@ def test_the_confusion_plot_stays_small_for_any_number_of_classes(classes, draw)
 @PROPERTIES
 @given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10, 10))
 def test_a_device_timeout_must_be_finite_and_positive(fresh, timeout):
-    """Device path: `--timeout nan/0/-1` was accepted (nan waited forever). Checked first, before the folder."""
+    """Device path: `--timeout nan/0/-1` was accepted (nan waited forever), 1e7 overflowed a timer after deploy had
+    switched the app. Checked first, before the folder."""
     import math
 
+    from mobikit.android.adb import MAX_TIMEOUT
     from mobikit.android.deploy import deploy
 
     with pytest.raises(UsageError) as refused:
         deploy(fresh() / "no-such-model", timeout=timeout, adb="/no/such/adb")
     message = refused.value.render(str)
-    valid = math.isfinite(timeout) and timeout > 0
+    valid = math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT
     assert ("timeout" in message) != valid, (timeout, message, reproduce(
         "test_a_device_timeout_must_be_finite_and_positive"))
 
