@@ -199,6 +199,7 @@ class Outcome:
     delivered: bool
     seconds: float
     violations: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why the case could not be set up here (a tmpfs needs root)
 
     def report(self, seed: int) -> str:
         lines = "\n  ".join(self.violations)
@@ -229,6 +230,8 @@ def run_case(case: Case, root: Path, tiny_output: Path, photos: Path, timeout: f
     ws, temp = root / "ws", root / "tmp"
     temp.mkdir(parents=True)
     mounted = case.fault == "disk-full" and _mount_small(ws)
+    if case.fault == "disk-full" and not mounted:
+        return Outcome(case, None, "", False, 0.0, skipped="cannot mount a small tmpfs here (needs root)")
     try:
         return _run_in(case, command, ws, temp, tiny_output, photos, timeout, mounted)
     finally:
