@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import preprocess
+from .input_grid import FLOAT_INPUT, GRID
 from .architectures import ARCHS
 from .convert import MODES
 from .errors import UsageError
@@ -158,7 +159,8 @@ class ModelDescription:
         if description.output.shape[-1:] != (description.classes,):
             raise bad(f"output shape {list(description.output.shape)} does not end in classes "
                       f"{description.classes}")
-        if description.preprocessing != preprocess.describe(description.resolution):
+        rules = [preprocess.describe(description.resolution, rule.mean, rule.std) for rule in (FLOAT_INPUT, GRID)]
+        if description.preprocessing not in rules:  # the float rule, or the int8 grid of quantized models
             raise bad("preprocessing differs from mobikit's rule for this resolution")
         return description
 

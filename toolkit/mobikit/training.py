@@ -74,6 +74,7 @@ class TrainRequest:
     seed: int = 0
     output: Path | None = None
     quantize: bool = False
+    qat: bool = False  # with quantize: quantization-aware fine-tuning before the conversion
     threads: int = 2
     recipe: Recipe = RECIPE
 
@@ -92,6 +93,8 @@ class TrainRequest:
             raise UsageError("{seed} must be >= 0, got {value}", "seed", value=self.seed)
         if self.threads < 1:
             raise UsageError("{threads} must be >= 1", "threads")
+        if self.qat and not self.quantize:
+            raise UsageError("{qat} fine-tunes the int8 model {quantize} writes: add {quantize}", "qat", "quantize")
 
     def output_dir(self) -> Path:
         if self.output is not None:
@@ -678,7 +681,7 @@ def step9_quantize(output: Path, written: Path, splits: Splits, request: TrainRe
         test = link_folder(scratch / "test", splits.parts["test"].samples, splits.classes)
         return quantize(QuantizeRequest(model=named, labels=written / "labels.txt", calib=calib, eval=test,
                                         output=int8_output_dir(output), threads=request.threads,
-                                        strict_int8=True), reporter)
+                                        strict_int8=True, qat=request.qat), reporter)
 
 
 def train(request: TrainRequest | None = None, reporter: Reporter | None = None, **options) -> TrainResult:
