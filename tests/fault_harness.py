@@ -41,9 +41,12 @@ LOADING_DELAY = 0.5  # phase 0: the entry point has installed its handlers, the 
 
 
 def run_seed() -> int:
-    """The seed of this run: $MOBIKIT_FAULT_SEED, else a new one (printed by the tests)."""
+    """The seed of this run: $MOBIKIT_FAULT_SEED, else a new one, kept there so that every generated test of the
+    run shares it (conftest prints it in pytest's summary)."""
     value = os.environ.get(SEED_VARIABLE)
-    return int(value) if value else random.SystemRandom().randrange(1 << 32)
+    if not value:
+        value = os.environ[SEED_VARIABLE] = str(random.SystemRandom().randrange(1 << 32))
+    return int(value)
 
 
 # ------------------------------------------------------------------------------------------------ the case space

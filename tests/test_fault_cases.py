@@ -28,8 +28,6 @@ def chosen_cases() -> list[Case]:
 
 
 CASES = chosen_cases()
-print(f"\nfault harness: seed {SEED} ({len(CASES)} command x phase x fault cases; "
-      f"MOBIKIT_FAULT_SEED={SEED} repeats them)")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from fault_harness import SEED_VARIABLE, run_seed
 from mobikit.errors import MobikitError, UsageError
 
 SEED = run_seed()
-print(f"\nfault properties: seed {SEED} ({SEED_VARIABLE}={SEED} repeats the examples)")
 PROPERTIES = settings(max_examples=int(os.environ.get("MOBIKIT_FAULT_EXAMPLES", 40)), deadline=None,
                       print_blob=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                               HealthCheck.too_slow])
