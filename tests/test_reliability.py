@@ -394,7 +394,9 @@ def test_reliability_page_counts():
     import fault_harness
     import test_fault_cases
 
-    page = ROOT.joinpath("docs", "reliability.md").read_text(encoding="utf-8")
+    import test_fault_device
+
+    page = " ".join(ROOT.joinpath("docs", "reliability.md").read_text(encoding="utf-8").split())
     counted = re.search(r"\*\*(\d+) command × phase × fault cases\*\* out of (\d+) in the full cross product; it "
                         r"starts no case after (\d+) s", page)
     assert counted, "the counts sentence of docs/reliability.md changed its wording"
@@ -405,5 +407,8 @@ def test_reliability_page_counts():
                      and any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "given"
                              for d in node.decorator_list))
     examples = re.search(r'"MOBIKIT_FAULT_EXAMPLES", (\d+)\)', source)
-    stated = re.search(r"\*\*(\d+)\s+properties at (\d+) examples each\*\*", page)
+    stated = re.search(r"\*\*(\d+) properties at (\d+) examples each\*\*", page)
     assert stated and (int(stated[1]), int(stated[2])) == (properties, int(examples[1])), (properties, examples[1])
+    device = re.search(r"\*\*(\d+) device faults\*\* of (\d+)", page)
+    assert device and (int(device[1]), int(device[2])) == (test_fault_device.DEVICE_CASES,
+                                                          len(test_fault_device.device_space()))
