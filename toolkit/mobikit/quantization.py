@@ -307,6 +307,9 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
         reporter.info(f"calibrating on {len(run.calib)} images from {calib_dir}: a larger, domain-specific set "
                       "(100–500 images like the ones the model will see, passed with --calib DIR) is recommended")
     run.eval_images, run.eval_source = _choose_eval(request, run.calib, holdout, run.resolution, reporter)
+    run.calib.probe("calib")
+    if run.eval_images is not run.calib:
+        run.eval_images.probe("eval" if request.eval is not None else "calib")
     run.budget = _fallback_budget(request, run)
     return run
 
@@ -337,12 +340,18 @@ def _fallback_budget(request: QuantizeRequest, run: _Run) -> FallbackBudget | No
     if not request.spec.corrects_bias:
         return None
     if request.strict_int8:
-        run.reporter.info("full-integer only (strict_int8): every layer stays int8, no float fallback")
+        run.reporter.info("full-integer only (--strict-int8): every layer stays int8, no float fallback")
         return None
     if run.eval_images is run.calib:
         return None
     limits = {"max_layers": request.max_fallback_layers, "max_latency_ratio": request.max_latency_ratio}
     if all(label is not None for label in labels_of(run.eval_images, run.class_list)):
+        if not request.targeted and len(run.eval_images) < defaults.MIN_TARGET_IMAGES:
+            run.reporter.info(f"no float-fallback search: on {len(run.eval_images)} labelled images one image is "
+                              f"{100 / len(run.eval_images):.1f} points of top-1, too coarse for the default "
+                              f"{defaults.MAX_DROP:g}-point target (it applies from {defaults.MIN_TARGET_IMAGES} "
+                              "images; --max-drop P searches anyway)")
+            return None
         return FallbackBudget(defaults.MAX_DROP if request.max_drop is None else request.max_drop,
                               request.min_agreement, **limits)
     if not request.targeted:
@@ -439,7 +448,8 @@ def _finish(run: _Run, candidate: bytes) -> bytes:
 
 
 def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
-    """One plain sentence: full-integer or which layers stayed float and why; a warning when the target is missed."""
+    """One plain sentence (kept in the result): full-integer or which layers stayed float and why; a warning when the
+    target is missed."""
     first, chosen = result.steps[0], result.chosen()
 
     def numbers(step) -> str:
@@ -454,11 +464,9 @@ def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
         sentence = (f"not full-integer: kept in float {', '.join(result.layers)} (highest RMSE/scale on the "
                     f"calibration images) because the full-integer model missed the target ({result.target}: "
                     f"{numbers(first)}); with them {numbers(chosen)}")
-    if result.met:
-        reporter.info(sentence)
-    else:
+    if not result.met:  # the sentence itself is part of the result (the CLI prints it once, with the table)
         reporter.warn(f"the fallback search could not reach {result.target} within the budget ({result.stopped}); "
-                      f"keeping the best model found: {sentence}")
+                      "keeping the best model found")
     return sentence
 
 
@@ -477,6 +485,10 @@ def _verify(run: _Run) -> tuple[Predictions, dict]:
         predictions = predict_all(run.eval_images, models, run.class_list, run.reporter, "verifying")
         latency = {"float": latency_ms(run.float_bytes, request.threads),
                    "quant": latency_ms(run.quantized, request.threads)}
+    if request.spec.calibrated and latency["quant"] > latency["float"]:
+        run.reporter.info(f"on this host the int8 model is slower than float ({latency['quant']:.2f} vs "
+                          f"{latency['float']:.2f} ms): x86 timing says little about a phone's int8 kernels; "
+                          "measure there with mobikit bench --device")
     return predictions, latency
 
 

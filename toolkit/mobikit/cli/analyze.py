@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import AlphaOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, json_stdout, out, reporter, weights_arg
+from .common import AlphaOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, stdout_to_stderr, out, reporter, weights_arg
 from .tables import worst_layers_table
 
 
@@ -34,7 +34,7 @@ def analyze(
     request = AnalyzeRequest(folder=folder, arch=arch, alpha=alpha, resolution=resolution,
                              weights=weights_arg(weights), model=model, calib=calib, calib_samples=calib_samples,
                              output=output)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_analyze(request, reporter())
     if as_json:
         emit_json(result.to_json())

@@ -11,7 +11,7 @@ import typer
 from ..convert import IO_TYPES, MODES
 from .. import defaults
 from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json,
-                     json_stdout, out, reporter, weights_arg)
+                     stdout_to_stderr, out, reporter, weights_arg)
 from .tables import fallback_table, quantize_table
 
 Mode = Enum("Mode", {name: name for name in MODES}, type=str)
@@ -61,16 +61,16 @@ def quantize(
         eval_samples=eval_samples, threads=threads, output=output, labels=labels, bias_correction=bias_correction,
         max_drop=max_drop, min_agreement=min_agreement, max_fallback_layers=max_fallback_layers,
         max_latency_ratio=max_latency_ratio, strict_int8=strict_int8, analyze=analyze)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_quantize(request, reporter())
     if as_json:
         emit_json(result.to_json())
         return
     out.print(quantize_table(result))
-    if result.description.full_integer:
-        out.print("full-integer int8 model" + (", bias-corrected" if result.description.bias_correction else ""))
-    if result.fallback is not None:
+    if result.fallback is not None:  # its summary says full-integer or which layers stayed float, once
         out.print(fallback_table(result.fallback))
         out.print(f"{result.fallback_summary} [{result.fallback.stopped}]")
+    elif result.description.full_integer:
+        out.print("full-integer int8 model" + (", bias-corrected" if result.description.bias_correction else ""))
     out.print(f"verified on {result.eval.n} images: {result.eval_source}")
     out.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from ..formatting import MISSING, megabytes, ms, number, pct
@@ -51,23 +52,34 @@ def fallback_table(fallback) -> Table:
     return table
 
 
-BENCH_COLUMNS = ("device", "threads", "delegate", "runs", "init", "first", "mean", "median", "p5", "p90", "p95",
-                 "min", "max", "std", "size", "peak RSS")
+BENCH_COLUMNS = ("threads", "delegate", "runs", "median", "p90", "std", "init", "first")
 
 
 def bench_table(results) -> Table:
-    table = Table(title="latency (ms)")
+    """Fits 80 columns: the timings per configuration; the device and the model's size in the title, the rest of
+    the fields (mean, p5, p95, min, max, peak RSS) in --json. A failed configuration's error goes below the table."""
+    devices = list(dict.fromkeys(r.device for r in results))
+    sizes = {megabytes(r.size_bytes) for r in results if r.size_bytes}
+    title = f"latency in ms on {', '.join(devices)}" + (f" — model {sizes.pop()}" if len(sizes) == 1 else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    if len(devices) > 1:
+        table.add_column("device")
     for column in BENCH_COLUMNS:
-        table.add_column(column, justify="left" if column in ("device", "delegate") else "right")
+        table.add_column(column, justify="left" if column == "delegate" else "right", no_wrap=True)
     for r in results:
+        cells = [number(r.threads), r.delegate or MISSING]
         if r.error:
-            table.add_row(r.device, number(r.threads), r.delegate or MISSING, f"error: {r.error}")
-            continue
-        table.add_row(r.device, number(r.threads), r.delegate or MISSING, number(r.runs),
-                      *(ms(value, unit=False) for value in (r.init_ms, r.first_ms, r.mean_ms, r.median_ms, r.p5_ms,
-                                                            r.p90_ms, r.p95_ms, r.min_ms, r.max_ms, r.std_ms)),
-                      megabytes(r.size_bytes), number(r.peak_rss_mb, ".0f") + (" MB" if r.peak_rss_mb else ""))
+            cells += ["error", *([""] * (len(BENCH_COLUMNS) - 3))]
+        else:
+            cells += [number(r.runs), *(ms(value, unit=False) for value in (
+                r.median_ms, r.p90_ms, r.std_ms, r.init_ms, r.first_ms))]
+        table.add_row(*([r.device] if len(devices) > 1 else []), *cells)
     return table
+
+
+def bench_errors(results) -> list[str]:
+    return [f"{r.device}, {number(r.threads)} threads, {r.delegate or MISSING}: error: {r.error}"
+            for r in results if r.error]
 
 
 def confusions_table(confusions: list[dict]) -> Table:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..formatting import pct
-from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, json_stdout,
+from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, stdout_to_stderr,
                      out, reporter, weights_arg)
 from .tables import train_table
 
@@ -40,7 +40,7 @@ def train(
     request = TrainRequest(data=data, arch=arch.value, alpha=alpha, resolution=resolution,
                            weights=weights_arg(weights), val=val, test=test, epochs=epochs, fine_tune=fine_tune,
                            batch_size=batch_size, seed=seed, output=output, quantize=quantize, threads=threads)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_train(request, reporter())
     if as_json:
         emit_json(result.to_json())
