@@ -11,7 +11,7 @@ from ..errors import MobikitError, UsageError
 from .. import defaults
 from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, float_list, int_list, stdout_to_stderr, out,
                      reporter, weights_arg)
-from .tables import bench_errors, bench_table, confusions_table, sweep_table
+from .tables import bench_errors, bench_table, confusions_table, sweep_skips, sweep_table
 
 
 def bench(
@@ -106,6 +106,8 @@ def sweep(
         emit_json(result.to_json())
     else:
         out.print(sweep_table(result, arch.value))
+        for line in sweep_skips(result):
+            out.print(line)
         if result.metric != "top1" and any(cell.status == "done" for cell in result.cells):
             out.print("no labelled evaluation images: top-1 needs labelled --eval images; showing int8 agreement "
                       "with float")
@@ -122,6 +124,8 @@ def demo(
     source: str = typer.Option("0", "--source", help="Camera index, video file or folder of images."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the annotated frames to this .mp4."),
     no_window: bool = typer.Option(False, "--no-window", help="Never open a window (headless)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Play a video or image folder at this rate; 0: as fast "
+                                        "as possible [default: the video's own rate, 2 for images]."),
     threads: int = ThreadsOpt,
     as_json: bool = JsonOpt,
 ):
@@ -132,7 +136,7 @@ def demo(
         raise UsageError("give the model once: mobikit demo MODEL (or --model MODEL)")
     with stdout_to_stderr():
         summary = run_demo(model or model_option, source, output, False if no_window else None, threads,
-                           reporter=reporter())
+                           reporter=reporter(), fps=fps)
     if as_json:
         emit_json(summary.to_json())
     else:

@@ -100,11 +100,23 @@ def sweep_table(result, arch: str) -> Table:
         table.add_column(column, justify="left" if column == "status" else "right")
     for cell in result.cells:
         accuracy = (pct(cell.float_top1), pct(cell.int8_top1)) if top1 else (pct(cell.agreement),)
-        status = cell.status + (" (reused)" if cell.reused else "") + (f": {cell.reason}" if cell.reason else "")
+        status = cell.status + (" (reused)" if cell.reused else "")  # reasons: one line below (sweep_skips)
         table.add_row(f"{cell.alpha:g}", str(cell.resolution), f"{cell.mult_adds / 1e6:.1f}M", *accuracy,
                       ms(cell.float_latency_ms, unit=False), ms(cell.int8_latency_ms, unit=False),
                       megabytes(cell.int8_size_bytes), status)
     return table
+
+
+def sweep_skips(result) -> list[str]:
+    """One line per kind of cell that did not run, instead of each reason wrapped in the table's status column."""
+    lines = []
+    for status in ("skipped", "failed"):
+        cells = [cell for cell in result.cells if cell.status == status]
+        if cells:
+            names = ", ".join(f"α{cell.alpha:g}@{cell.resolution}" for cell in cells)
+            lines.append(f"{status}: {len(cells)} of {len(result.cells)} cells ({names}); each reason is in "
+                         f"sweep.md — first: {cells[0].reason}")
+    return lines
 
 
 def worst_layers_table(result, errors) -> Table:
