@@ -125,7 +125,8 @@ def demo(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the annotated frames to this .mp4."),
     no_window: bool = typer.Option(False, "--no-window", help="Never open a window (headless)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Play a video or image folder at this rate; 0: as fast "
-                                        "as possible [default: the video's own rate, 2 for images]."),
+                                        "as the model goes [default in a window: the video's own rate, 2 for "
+                                        "images; headless: as fast as the model goes]."),
     threads: int = ThreadsOpt,
     as_json: bool = JsonOpt,
 ):
