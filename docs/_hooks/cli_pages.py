@@ -2,6 +2,7 @@
 
 - The command reference (`commands/*.md`) is rendered from mobikit's Typer app (`mobikit.cli.reference`), so the
   site and `--help` cannot disagree; the nav's "Commands" section lists every command the app has.
+- The home page is the README, its links made relative to `docs/`: one front page, not two to keep in step.
 - The benchmark results (`benchmarks/results/*.md` and their PNGs) are embedded as they are, one page per file; the
   nav's "Benchmarks" section lists them after the hand-written `benchmarks/index.md`.
 """
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from mkdocs.structure.files import File
 
-RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _reference():
@@ -35,8 +37,13 @@ def on_config(config):
     return config
 
 
+def home_page() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8").replace("](docs/", "](")
+
+
 def on_files(files, config):
     reference = _reference()
+    files.append(File.generated(config, "index.md", content=home_page()))
     files.append(File.generated(config, "commands/index.md", content=reference.index_page()))
     for name in reference.command_names():
         files.append(File.generated(config, f"commands/{name}.md", content=reference.command_page(name)))
