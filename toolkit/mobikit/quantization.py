@@ -26,7 +26,7 @@ from .convert import IO_TYPES, Mode, calibrate, convert, mode_of, requantize
 from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
 from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search
-from .images import ImageSet, calibration_split, embedded_images, find_images, image_set
+from .images import ImageSet, calibration_split, embedded_images, image_set
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
 from .labels import ClassList, class_list_for, read_labels_file
 from .latency import latency_ms
@@ -289,13 +289,14 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
         read_labels_file(request.labels)
     calib_dir = Path(request.calib) if request.calib else embedded_images("calibration")
     chosen, rest = calibration_split(calib_dir, request.calib_samples)
+    ImageSet(chosen, 0, calib_dir).probe("calib")  # decoded, not just listed, before the first slow step
     if request.targeted and request.eval is None and request.calib is not None and not rest:
         raise UsageError("{max_drop} / {min_agreement} need evaluation images apart from the calibration ones to "
                          "measure the drop: pass {eval} DIR (labelled images), or a {calib} folder holding more "
                          "images than {calib_samples}", "max_drop", "min_agreement", "eval", "calib",
                          "calib_samples")
     if request.eval is not None:
-        find_images(request.eval, "eval")
+        image_set(request.eval, request.eval_samples, 0).probe("eval")
     run = _Run(request, reporter, name, output, output.parent / f"{output.name}.converter-error.log")
     with run.timer.phase("build"):
         run.keras_model = (load_keras_image_model(request.model) if request.model is not None else
@@ -307,9 +308,6 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
         reporter.info(f"calibrating on {len(run.calib)} images from {calib_dir}: a larger, domain-specific set "
                       "(100–500 images like the ones the model will see, passed with --calib DIR) is recommended")
     run.eval_images, run.eval_source = _choose_eval(request, run.calib, holdout, run.resolution, reporter)
-    run.calib.probe("calib")
-    if run.eval_images is not run.calib:
-        run.eval_images.probe("eval" if request.eval is not None else "calib")
     run.budget = _fallback_budget(request, run)
     return run
 
@@ -485,11 +483,19 @@ def _verify(run: _Run) -> tuple[Predictions, dict]:
         predictions = predict_all(run.eval_images, models, run.class_list, run.reporter, "verifying")
         latency = {"float": latency_ms(run.float_bytes, request.threads),
                    "quant": latency_ms(run.quantized, request.threads)}
-    if request.spec.calibrated and latency["quant"] > latency["float"]:
-        run.reporter.info(f"on this host the int8 model is slower than float ({latency['quant']:.2f} vs "
-                          f"{latency['float']:.2f} ms): x86 timing says little about a phone's int8 kernels; "
-                          "measure there with mobikit bench --device")
+    note = host_timing_note(latency) if request.spec.calibrated else None
+    if note:
+        run.reporter.info(note)
     return predictions, latency
+
+
+def host_timing_note(latency_ms: dict) -> str | None:
+    """One line when host timing inverts what a phone is expected to show (int8 slower than float)."""
+    if latency_ms["quant"] <= latency_ms["float"]:
+        return None
+    return (f"on this host the int8 model is slower than float ({latency_ms['quant']:.2f} vs "
+            f"{latency_ms['float']:.2f} ms): host x86 timing says little about a phone's int8 kernels; measure "
+            "there with mobikit bench --device")
 
 
 def _bias_comparison(run: _Run, predictions: Predictions) -> BiasCorrectionComparison | None:
