@@ -7,7 +7,7 @@ and a left-over temporary, converter log or half-made folder all fail the row. E
 must be empty afterwards.
 
 The rows run two at a time (one fresh process each, mostly importing; the machine has two cores); each row is still
-its own test. The counts in README's "Reliability" section come from these tables (`test_readme_counts`).
+its own test. The counts in docs/reliability.md come from these tables (`test_readme_counts`).
 """
 
 from __future__ import annotations
@@ -395,9 +395,9 @@ def collected(test_file: str) -> int:
 
 
 def test_readme_counts():
-    """README's "N bad inputs, M faults" is what these files run: N = the rows of the tables above, M = every test
+    """docs/reliability.md's "N bad inputs, M faults" is what these files run: N = the rows of the tables above, M = every test
     collected from test_reliability_faults.py."""
-    section = ROOT.joinpath("README.md").read_text(encoding="utf-8").split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    section = ROOT.joinpath("docs", "reliability.md").read_text(encoding="utf-8")
     counted = re.search(r"(\d+) bad inputs, (\d+) faults, all clean", section)
     assert counted, section
     assert (int(counted[1]), int(counted[2])) == (len(CASES), collected("test_reliability_faults.py"))

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from .common import AlphaOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, stdout_to_stderr, out, reporter, weights_arg
+from .common import (AlphaOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, out, reporter, stdout_to_stderr,
+                     weights_arg)
 from .tables import worst_layers_table
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from .common import AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, stdout_to_stderr, out, weights_arg
+from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, out, stdout_to_stderr,
+                     weights_arg)
 from .tables import profile_table
 
 ClassesOpt = typer.Option(1000, "--classes", help="Classifier outputs.")

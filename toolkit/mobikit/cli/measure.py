@@ -9,8 +9,8 @@ import typer
 
 from ..errors import MobikitError, UsageError
 from .. import defaults
-from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, float_list, int_list, stdout_to_stderr, out,
-                     reporter, weights_arg)
+from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, float_list, int_list, out, reporter,
+                     stdout_to_stderr, weights_arg)
 from .tables import bench_errors, bench_table, confusions_table, sweep_skips, sweep_table
 
 

@@ -76,8 +76,9 @@ def index_page() -> str:
     from . import app
 
     root = typer.main.get_command(app)
-    lines = ["# Commands", "", "Every command has `--help` and prints only JSON on stdout with `--json`; progress, notes "
-             "and warnings go to stderr. A usage error exits 2, a runtime failure 1, each with one `error:` line.", "",
+    lines = ["# Commands", "",
+             "Every command has `--help` and prints only JSON on stdout with `--json`; progress, notes and warnings "
+             "go to stderr. A usage error exits 2, a runtime failure 1, each with one `error:` line.", "",
              "| command | what it does |", "|---|---|"]
     lines += [f"| [`mobikit {name}`]({name}.md) | {command.short_help} |" for name, command in root.commands.items()]
     lines += ["", "`mobikit --help` prints:", "", "```text", help_text().rstrip(), "```", ""]

@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from ..formatting import pct
-from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, stdout_to_stderr,
-                     out, reporter, weights_arg)
+from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, out,
+                     reporter, stdout_to_stderr, weights_arg)
 from .tables import train_table
 
 

@@ -1,5 +1,6 @@
-"""Command-line usage errors in mobikit's own words: which flag, what it takes, what was given, and a "did you mean"
-that names the one closest flag — never the parsing library's wording ("Value error, …", "Possible options: …")."""
+"""Command-line usage errors in mobikit's own words: which flag, what it takes, what was given, and a "did you
+mean" that names the one closest flag — never the parsing library's wording ("Value error, …", "Possible
+options: …")."""
 
 from __future__ import annotations
 
