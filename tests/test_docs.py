@@ -141,9 +141,9 @@ def _session(tmp_path: Path, page: Path) -> tuple[Path, dict]:
     work, bin_dir, keras = tmp_path / "work", tmp_path / "bin", tmp_path / "keras-empty"
     for folder in (work, bin_dir, keras):
         folder.mkdir()
-    (bin_dir / "mobikit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mobikit "$@"\n')
-    (bin_dir / "mobikit").chmod(0o755)
-    (bin_dir / "python").symlink_to(sys.executable)
+    for name, command in (("mobikit", f'"{sys.executable}" -m mobikit'), ("python", f'"{sys.executable}"')):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')  # a symlink would lose the venv
+        (bin_dir / name).chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "KERAS_HOME": str(keras),
            "MOBIKIT_SNIPPET_STATE": str(tmp_path / "shell-state"), "COLUMNS": "100"}
     env.pop("MOBIKIT_DEBUG", None)

@@ -18,7 +18,7 @@ def usage_message(exc, argv: list[str]) -> str:
     command = ctx.command_path if ctx is not None else "mobikit"
     see = f" (see '{command} --help')" if ctx is not None and ctx.parent is not None else ""
     if hasattr(exc, "option_name") and hasattr(exc, "possibilities"):
-        return _no_such_option(exc.option_name, ctx, command) + see
+        return _no_such_option(exc.option_name, ctx, command, argv) + see
     param = getattr(exc, "param", None)
     if param is not None:
         flag = _spelling(param)
@@ -35,11 +35,29 @@ def _spelling(param) -> str:
     return options[0] if getattr(param, "param_type_name", "") == "option" and options else param.name.upper()
 
 
-def _no_such_option(option: str, ctx, command: str) -> str:
+def _no_such_option(option: str, ctx, command: str, argv: list[str]) -> str:
     known = sorted({name for param in (ctx.command.params if ctx is not None else ())
                     for name in (*param.opts, *param.secondary_opts) if name.startswith("--")} | {"--help"})
-    close = difflib.get_close_matches(option, known, n=1, cutoff=0.6)
-    return f"{command} has no option {option}" + (f"; did you mean {close[0]}?" if close else "")
+    typed = next((arg.split("=")[0] for arg in argv if arg.startswith(option) and not arg.startswith("--")), option)
+    if "-" + typed in known:  # -alpha: one dash short (the parser reads it as -a lpha)
+        return f"{command} has no option {typed}; did you mean -{typed}?"
+    close = difflib.get_close_matches(option, known, n=1, cutoff=0.75)
+    if close:
+        return f"{command} has no option {option}; did you mean {close[0]}?"
+    elsewhere = _where_else(option, ctx)
+    return f"{command} has no option {option}" + (f"; {option} is an option of {elsewhere}" if elsewhere else "")
+
+
+def _where_else(option: str, ctx) -> str | None:
+    """The command (or `mobikit` itself) where an option misplaced on the command line does belong."""
+    root = ctx.find_root() if ctx is not None else None
+    if root is None:
+        return None
+    if ctx is not root and any(option in param.opts for param in root.command.params):
+        return f"mobikit itself: mobikit {option}"
+    owners = [name for name, sub in getattr(root.command, "commands", {}).items()
+              if any(option in (*param.opts, *param.secondary_opts) for param in sub.params)]
+    return f"mobikit {owners[0]}" + (" and other commands" if len(owners) > 1 else "") if owners else None
 
 
 def _given(flag: str, argv: list[str]) -> str | None:
