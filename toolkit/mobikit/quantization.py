@@ -462,9 +462,9 @@ def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
         sentence = (f"not full-integer: kept in float {', '.join(result.layers)} (highest RMSE/scale on the "
                     f"calibration images) because the full-integer model missed the target ({result.target}: "
                     f"{numbers(first)}); with them {numbers(chosen)}")
-    if not result.met:  # the sentence itself is part of the result (the CLI prints it once, with the table)
+    if not result.met:  # the warning carries the sentence; met, the sentence is only in the result (printed once)
         reporter.warn(f"the fallback search could not reach {result.target} within the budget ({result.stopped}); "
-                      "keeping the best model found")
+                      f"keeping the best model found: {sentence}")
     return sentence
 
 

@@ -69,7 +69,8 @@ def quantize(
     out.print(quantize_table(result))
     if result.fallback is not None:  # its summary says full-integer or which layers stayed float, once
         out.print(fallback_table(result.fallback))
-        out.print(f"{result.fallback_summary} [{result.fallback.stopped}]")
+        out.print(f"{result.fallback_summary} [{result.fallback.stopped}]" if result.fallback.met else
+                  f"target missed, the best model found kept [{result.fallback.stopped}] (the warning above says how)")
     elif result.description.full_integer:
         out.print("full-integer int8 model" + (", bias-corrected" if result.description.bias_correction else ""))
     weight = f" (one image = {100 / result.eval.n:.1f} points)" if result.eval.labelled and result.eval.n else ""
