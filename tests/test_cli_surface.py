@@ -164,7 +164,7 @@ def test_an_explicit_target_searches_and_its_sentence_is_printed_once(tmp_path):
     assert "full-integer int8 model" not in result.stdout  # the sentence already says it
 
 
-def test_strict_int8_is_named_as_its_flag(tmp_path):
+def test_the_no_fallback_flag_is_named_as_typed(tmp_path):
     result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--strict-int8",
                      "--output", str(tmp_path / "strict"))
     assert result.returncode == 0, result.stderr

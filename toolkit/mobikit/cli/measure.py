@@ -9,7 +9,7 @@ import typer
 
 from ..errors import MobikitError, UsageError
 from .. import defaults
-from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, float_list, int_list, out, reporter,
+from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, err, float_list, int_list, out, reporter,
                      stdout_to_stderr, weights_arg)
 from .tables import bench_errors, bench_table, confusions_table, sweep_skips, sweep_table
 
@@ -52,7 +52,7 @@ def bench(
         out.print("full-integer model" if described.full_integer and not layers else
                   f"not full-integer: layers in float: {', '.join(layers) or '–'} (delegates such as NNAPI/NPU "
                   "may split the graph at them)")
-    out.print("mean, p5, p95, min, max and peak memory: --json")
+    err.print("mean, p5, p95, min, max and peak memory: --json")  # a hint, not a result
 
 
 def evaluate(

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import typer
 
-HELP_WIDTH = 100
+HELP_WIDTH = 80  # the width the site shows without scrolling, and the narrowest terminal the CLI targets
 
 
 @contextmanager
