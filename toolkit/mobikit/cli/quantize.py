@@ -74,5 +74,6 @@ def quantize(
     elif result.description.full_integer:
         out.print("full-integer int8 model" + (", bias-corrected" if result.description.bias_correction else ""))
     weight = f" (one image = {100 / result.eval.n:.1f} points)" if result.eval.labelled and result.eval.n else ""
-    out.print(f"verified on {result.eval.n} images{weight}: {result.eval_source}")
+    images = "image" if result.eval.n == 1 else "images"
+    out.print(f"verified on {result.eval.n} {images}{weight}: {result.eval_source}")
     out.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items()))
