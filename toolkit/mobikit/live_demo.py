@@ -286,13 +286,13 @@ def _loop(capture: Source, classifier, writer: _Writer | None, show: bool, max_f
     import cv2
 
     latencies: list[float] = []
-    start = first = time.perf_counter()
+    first = time.perf_counter()
     fps = None
     names = classifier.class_list.names
     try:
         for rgb in reporter.track(capture.frames(), len(capture.images) or None, "classifying frames"):
-            if pace is not None:  # frame i is due i / pace seconds after the first
-                time.sleep(max(0.0, start + summary.frames / pace - time.perf_counter()))
+            if pace is not None and summary.frames:  # frame i is due i / pace seconds after the first
+                time.sleep(max(0.0, first + summary.frames / pace - time.perf_counter()))
             batch = preprocess(rgb, classifier.resolution)[None]
             began = time.perf_counter()
             scores = classifier.predict(batch)[0]
