@@ -170,7 +170,7 @@ def run_fence(fence: Fence, work: Path, env: dict) -> subprocess.CompletedProces
         script.with_suffix(".py").write_text(fence.code)
         argv = [sys.executable, str(script.with_suffix(".py"))]
     else:
-        state = f'[ -f "$MOBIKIT_SNIPPET_STATE" ] && source "$MOBIKIT_SNIPPET_STATE"\nset -eo pipefail\n'
+        state = f'[ -f "$MOBIKIT_SNIPPET_STATE" ] && source "$MOBIKIT_SNIPPET_STATE"\nset -e\n'
         script.with_suffix(".sh").write_text(state + shell_lines(fence) + _KEEP_STATE)
         argv = ["bash", str(script.with_suffix(".sh"))]
     return subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=FENCE_TIMEOUT,
