@@ -68,9 +68,10 @@ def bench_table(results) -> Table:
     if len(devices) > 1:
         table.add_column("device")
     for column in BENCH_COLUMNS:
-        table.add_column(column, justify="left" if column == "delegate" else "right", no_wrap=True)
+        table.add_column(column, justify="left" if column == "delegate" else "right",
+                         no_wrap=column != "delegate")  # a phone's "gpu→xnnpack 31/31" may wrap
     for r in results:
-        cells = [number(r.threads), r.delegate or MISSING]
+        cells = [number(r.threads), delegate_label(r)]
         if r.error:
             cells += ["error", *([""] * (len(BENCH_COLUMNS) - 3))]
         else:
@@ -83,6 +84,16 @@ def bench_table(results) -> Table:
 def bench_errors(results) -> list[str]:
     return [f"{r.device}, {number(r.threads)} threads, {r.delegate or MISSING}: error: {r.error}"
             for r in results if r.error]
+
+
+def delegate_label(result) -> str:
+    """The delegate asked for; on a phone also what took the nodes: "gpu 28/31", "gpu→xnnpack 31/31"."""
+    asked = result.delegate or MISSING
+    used, nodes, total = (getattr(result, name, None) for name in ("delegate_used", "delegate_nodes", "graph_nodes"))
+    if used is None:
+        return asked
+    label = asked if used == asked else f"{asked}→{used}"
+    return f"{label} {nodes}/{total}" if nodes is not None and total is not None else label
 
 
 def confusions_table(confusions: list[dict]) -> Table:
