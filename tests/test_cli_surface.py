@@ -16,6 +16,7 @@ import pytest
 from rich.console import Console
 
 import mobikit
+from mobikit.android.device_bench import DeviceBenchResult
 from mobikit.cli.tables import bench_table
 from mobikit.images import embedded_images
 from mobikit.labels import imagenet, label_of
@@ -114,8 +115,10 @@ def test_bench_table_reads_at_80_columns():
                     **{name: 1234.56 for name in names if name.endswith("_ms")}, size_bytes=14_000_000)
     host = replace(phone, device="host", delegate="cpu")
     failed = replace(phone, delegate="gpu", error="GPU delegate not available", runs=None)
+    fell_back = DeviceBenchResult(**{f.name: getattr(phone, f.name) for f in fields(BenchResult)})
+    fell_back = replace(fell_back, delegate="gpu", delegate_used="xnnpack", delegate_nodes=31, graph_nodes=31)
     console = Console(width=80, record=True)
-    console.print(bench_table([phone, host, failed]))
+    console.print(bench_table([phone, host, failed, fell_back]))
     text = console.export_text()
     assert "…" not in text and max(map(len, text.splitlines())) <= 80, text
     assert "1234.56" in text and "xnnpack" in text and "Pixel 7" in text

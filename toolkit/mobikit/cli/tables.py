@@ -68,8 +68,8 @@ def bench_table(results) -> Table:
     if len(devices) > 1:
         table.add_column("device")
     for column in BENCH_COLUMNS:
-        table.add_column(column, justify="left" if column == "delegate" else "right",
-                         no_wrap=column != "delegate")  # a phone's "gpu→xnnpack 31/31" may wrap
+        table.add_column(column, justify="left" if column == "delegate" else "right", min_width=len(column),
+                         overflow="fold", no_wrap=column != "delegate")  # a phone's "gpu→xnnpack 31/31" folds
     for r in results:
         cells = [number(r.threads), delegate_label(r)]
         if r.error:
