@@ -24,6 +24,7 @@ from adb_sim import SimDevice
 from adb_sim.device import ShellDrop
 from adb_sim.shell import run_argv
 from support import assert_clean_failure, run_cli
+import mobikit
 from mobikit.android import contract
 from mobikit.android.deploy import ABSENT, UNVERIFIED, UPLOAD_FILES, Folder, Layout, next_step
 
@@ -171,7 +172,8 @@ def test_devices_lists_the_simulated_pixel(adb_env, phone):
     result = run_cli("devices", "--json", env=adb_env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [{"serial": phone.serial, "state": "device", "model": "Pixel 7",
-                                          "android": "14", "sdk": 34, "abi": "arm64-v8a", "soc": "Tensor G2"}]
+                                          "android": "14", "sdk": 34, "abi": "arm64-v8a", "soc": "Tensor G2",
+                                          "mobikit_version": mobikit.__version__}]
     table = run_cli("devices", env=adb_env, timeout=60)
     assert table.returncode == 0 and "Pixel 7" in table.stdout and phone.serial in table.stdout
 
@@ -201,7 +203,8 @@ def test_deploy_installs_uploads_verifies_and_launches(adb_env, phone, model_dir
     assert report == {"device": "Pixel 7", "serial": phone.serial, "model": "tiny_int8",
                       "path": _model_on(phone, "tiny_int8"), "sha256": hashlib.sha256(
                           (model_dir / "model.tflite").read_bytes()).hexdigest(),
-                      "app": "installed", "upload": "uploaded", "launched": True, "running": report["running"]}
+                      "app": "installed", "upload": "uploaded", "launched": True, "running": report["running"],
+                      "mobikit_version": mobikit.__version__}
     assert (report["running"]["model"], report["running"]["sha256"], report["running"]["error"]) == \
         ("tiny_int8", report["sha256"], None)
     for name in contract.MODEL_FILES:

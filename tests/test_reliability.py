@@ -7,7 +7,7 @@ and a left-over temporary, converter log or half-made folder all fail the row. E
 must be empty afterwards.
 
 The rows run two at a time (one fresh process each, mostly importing; the machine has two cores); each row is still
-its own test. The counts in README's "Reliability" section come from these tables (`test_readme_counts`).
+its own test. The counts in docs/reliability.md come from these tables (`test_readme_counts`).
 """
 
 from __future__ import annotations
@@ -292,7 +292,7 @@ PROFILE_INPUTS = [
     bad("alpha 1e400", "profile --alpha 1e400", 2, "--alpha must be > 0"),
     bad("resolution 31", "profile --resolution 31", 2, "--resolution must be between"),
     bad("classes -5", "profile --classes -5", 2, "--classes must be between"),
-    bad("arch v3", "profile --arch v3", 2, "'v3' is not one of"),
+    bad("arch v3", "profile --arch v3", 2, "--arch takes v1 or v2, got 'v3'"),
 ]
 
 # deploy checks the folder before it even looks for adb (here: none at ./no-adb), so nothing can reach a phone
