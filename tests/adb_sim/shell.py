@@ -17,7 +17,7 @@ import time
 
 from mobikit.android import contract
 
-from . import apps
+from . import apps, browser
 from .device import APP_DATA, AppState, DeviceFsError, SimDevice
 
 Result = tuple[int, bytes, bytes]
@@ -298,6 +298,8 @@ def _pm(device: SimDevice, args: list[str]) -> Result:
 
 
 def _am(device: SimDevice, args: list[str]) -> Result:
+    if browser.is_view(args):
+        return browser.start_view(device, args[1:])
     if args[:1] == ["force-stop"]:
         return _ok()
     if args[:1] != ["start"]:

@@ -15,7 +15,7 @@ import typer
 
 from ..errors import MobikitError, first_line
 from ..runtime import private_tempdir, request_stop, stop_requested
-from . import analyze, android, build, inspect, measure, quantize, train
+from . import analyze, android, build, inspect, measure, quantize, serve, train
 from .common import err, flag
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ COMMANDS = (
     ("eval", measure.evaluate),
     ("sweep", measure.sweep),
     ("demo", measure.demo),
+    ("serve", serve.serve),
     ("inspect", inspect.inspect),
     ("devices", android.devices),
     ("deploy", android.deploy),

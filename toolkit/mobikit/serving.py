@@ -1,0 +1,189 @@
+"""The `serve` verb: mobikit output folders in a browser page — the camera live, or an image file — run by
+LiteRT.js on the page's own machine (a phone, over `adb reverse`), with the project's one preprocessing rule.
+
+Steps: check each folder (model.json against its files) and that LiteRT.js's WebAssembly runtime can run its model
+(static shapes, no custom ops, int8/uint8/float32 input and output); listen; with a device, forward the phone's
+`localhost:PORT` to this server and open the page in its browser; serve until stopped. Leaving the `with` block —
+however it ends — stops the server and removes the forward rule it made.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .errors import UsageError
+from .progress import Reporter
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+BROWSER_DTYPES = ("INT8", "UINT8", "FLOAT32")  # the tensor types the page feeds and reads
+# ops seen running in LiteRT.js 2.5.3's WebAssembly runtime on mobikit's models (docs/serve.md); others may run too
+BROWSER_TRIED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "SOFTMAX", "RESHAPE", "FULLY_CONNECTED",
+                               "ADD", "QUANTIZE", "DEQUANTIZE", "AVERAGE_POOL_2D", "PAD", "RELU6"})
+HOST_WARNING = ("listening on {host}: anyone on the network can open the page and download the models (there is no "
+                "login), and browsers give the camera only to a secure context — http://localhost or HTTPS — so on "
+                "another device the page has Image file mode only; for a phone, prefer --device")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One output folder as the page gets it."""
+
+    name: str
+    folder: Path
+    resolution: int
+    input: dict
+    output: dict
+    preprocessing: dict
+    labels: list[str]
+
+    def to_page(self, index: int) -> dict:
+        return {"name": self.name, "resolution": self.resolution, "input": self.input, "output": self.output,
+                "preprocessing": self.preprocessing, "labels": self.labels,
+                "model_url": f"/models/{index}/model.tflite"}
+
+
+@dataclass
+class ServeSession:
+    """A running `serve`: where the page is, what it serves, and the phone it was opened on."""
+
+    url: str
+    host: str
+    port: int
+    models: list[ServedModel]
+    device: str | None = None
+    serial: str | None = None
+    phone_url: str | None = None
+    opened_on_phone: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"url": self.url, "host": self.host, "port": self.port,
+                "models": [{"name": m.name, "folder": str(m.folder), "resolution": m.resolution,
+                            "input": m.input["dtype"]} for m in self.models],
+                "device": self.device, "serial": self.serial, "phone_url": self.phone_url,
+                "opened_on_phone": self.opened_on_phone}
+
+
+def browser_problems(model_bytes: bytes) -> list[str]:
+    """Why LiteRT.js's WebAssembly runtime cannot run a model (empty when it can): dynamic tensors (a free batch
+    dimension), custom or Flex ops (not built into LiteRT.js), input/output types the page cannot feed or read."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    type_names = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    problems: list[str] = []
+    graph = model.Subgraphs(0)
+    for kind, indices in (("input", graph.InputsAsNumpy()), ("output", graph.OutputsAsNumpy())):
+        for index in indices:
+            tensor = graph.Tensors(int(index))
+            dtype = type_names.get(tensor.Type(), str(tensor.Type()))
+            if dtype not in BROWSER_DTYPES:
+                problems.append(f"{kind} '{_name(tensor)}' is {dtype} (the page feeds and reads "
+                                f"{', '.join(t.lower() for t in BROWSER_DTYPES)})")
+    dynamic = [_name(graph.Tensors(i)) for i in range(graph.TensorsLength())
+               if graph.Tensors(i).ShapeSignatureLength() and min(graph.Tensors(i).ShapeSignatureAsNumpy()) < 0]
+    if dynamic:
+        problems.append(f"{len(dynamic)} tensors have a dynamic shape (first: '{dynamic[0]}'; LiteRT.js needs a static "
+                        "[1, R, R, 3] graph: re-run quantize with this mobikit)")
+    custom = sorted({(model.OperatorCodes(op.OpcodeIndex()).CustomCode() or b"").decode("utf-8", "replace")
+                     for op in _operators(graph)
+                     if op_names.get(_builtin(model, op)) == "CUSTOM"})
+    if custom:
+        problems.append(f"custom ops LiteRT.js does not have: {', '.join(custom)}")
+    return problems
+
+
+def untried_ops(model_bytes: bytes) -> list[str]:
+    """Builtin ops of a model that mobikit has not seen LiteRT.js run (they may well run: the page says if not)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    names = {op_names.get(_builtin(model, op), "UNKNOWN") for op in _operators(model.Subgraphs(0))}
+    return sorted(names - BROWSER_TRIED_OPS - {"CUSTOM"})
+
+
+def _operators(graph):
+    return (graph.Operators(i) for i in range(graph.OperatorsLength()))
+
+
+def _builtin(model, op) -> int:
+    code = model.OperatorCodes(op.OpcodeIndex())
+    return max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+
+
+def _name(tensor) -> str:
+    return (tensor.Name() or b"").decode("utf-8", "replace")
+
+
+def load_served_model(folder: str | os.PathLike, reporter: Reporter) -> ServedModel:
+    """An output folder checked like every command checks one, then checked for the browser runtime."""
+    from .description import load_output_folder
+
+    checked = load_output_folder(folder, "folders")
+    model_bytes = checked.model_path.read_bytes()
+    problems = browser_problems(model_bytes)
+    if problems:
+        raise UsageError("LiteRT.js in the browser cannot run {path}: {problems}", path=str(checked.model_path),
+                         problems="; ".join(problems))
+    untried = untried_ops(model_bytes)
+    if untried:
+        reporter.warn(f"{checked.path.name}: ops not yet seen running in LiteRT.js: {', '.join(untried)} (the page "
+                      "names the op if it cannot run)")
+    described = checked.description
+    return ServedModel(checked.path.name, checked.path, described.resolution, described.input.to_json(),
+                       described.output.to_json(), dict(described.preprocessing),
+                       list(checked.class_list.names))
+
+
+@contextmanager
+def serving(folders: list[str | os.PathLike], host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+            device: str | None = None, adb: str | os.PathLike | None = None,
+            reporter: Reporter | None = None) -> Iterator[ServeSession]:
+    """Serve the page for `folders` while the block runs; with `device`, also on that phone's localhost."""
+    from .web_server import WebServer, models_json, routes
+
+    reporter = reporter or Reporter()
+    if not folders:
+        raise UsageError("give at least one quantize output folder to serve", "folders")
+    if not 0 <= port <= 65535:
+        raise UsageError("{port} must be between 0 (a free port) and 65535, got {value}", "port", value=port)
+    models = [load_served_model(folder, reporter) for folder in folders]
+    table = routes(models_json([m.to_page(i) for i, m in enumerate(models)]), [m.folder / "model.tflite" for m in models])
+    phone = _choose_phone(adb, device) if device is not None else None
+    server = WebServer(table, host, port).start()
+    try:
+        shown_host = f"[{server.host}]" if ":" in server.host else server.host
+        session = ServeSession(f"http://{shown_host}:{server.port}/", server.host, server.port, models)
+        if not server.loopback_only:
+            session.warnings.append(HOST_WARNING.format(host=server.host))
+            reporter.warn(session.warnings[-1])
+        if phone is None:
+            yield session
+        else:
+            yield from _on_phone(session, phone, reporter)
+    finally:
+        server.stop()
+
+
+def _choose_phone(adb, device: str):
+    from .android.adb import Adb, select_device
+
+    return select_device(Adb(adb), device)
+
+
+def _on_phone(session: ServeSession, phone, reporter: Reporter) -> Iterator[ServeSession]:
+    from .android.reverse import open_url, reverse_port
+
+    bound, chosen = phone
+    session.device, session.serial = chosen.name, chosen.serial
+    session.phone_url = f"http://localhost:{session.port}/"
+    with reverse_port(bound, session.port):
+        session.opened_on_phone = open_url(bound, session.phone_url, reporter)
+        yield session
