@@ -134,13 +134,12 @@ class WebServer:
             self._server = _HTTPServer(address[:2], self, family)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise MobikitError("port {port} on {host} is already in use: pass {port_flag} with another number, "
-                                   "or {port_flag} 0 for a free one", "port_flag", port=self.port,
-                                   host=self.host) from None
+                raise MobikitError("port {number} on {host} is already in use: pass {port} with another number, "
+                                   "or {port} 0 for a free one", "port", number=self.port, host=self.host) from None
             if exc.errno in (errno.EACCES, errno.EPERM):
-                raise MobikitError("not allowed to listen on port {port} (ports below 1024 need privileges): pass "
-                                   "{port_flag} with a number from 1024 up", "port_flag", port=self.port) from None
-            raise MobikitError("cannot listen on {host} port {port}: {reason}", host=self.host, port=self.port,
+                raise MobikitError("not allowed to listen on port {number} (ports below 1024 need privileges): pass "
+                                   "{port} with a number from 1024 up", "port", number=self.port) from None
+            raise MobikitError("cannot listen on {host} port {number}: {reason}", host=self.host, number=self.port,
                                reason=exc.strerror or str(exc)) from None
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
