@@ -12,7 +12,8 @@ from .common import JsonOpt, emit_json, err, out, reporter
 
 
 def serve(
-    folders: List[Path] = typer.Argument(..., help="One or more quantize output folders (the page's model picker)."),
+    folders: List[Path] = typer.Argument(..., metavar="FOLDER",
+                                         help="One or more quantize output folders (the page's model picker)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback opens the "
                                                           "page to the network (no login: see the warning)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on; 0 picks a free one."),
