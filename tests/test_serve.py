@@ -17,7 +17,7 @@ import pytest
 
 from browser_support import Server
 from support import assert_one_error, run_cli
-from test_android_device import ADB, adb, adb_env, phone  # noqa: F401 (fixtures: a private adb server, a phone)
+from test_android_device import ADB, adb, adb_env, phone, tiny_tflite  # noqa: F401 (fixtures: adb server, phone, model)
 
 needs_adb = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
 
@@ -43,32 +43,18 @@ def fetch(url: str, host: str | None = None) -> tuple[int, dict, bytes]:
 
 
 @pytest.fixture(scope="session")
-def dynamic_output(tmp_path_factory):
-    """An output folder whose model has a free batch dimension (what mobikit wrote before static batch-1 models)."""
-    import numpy as np
-
+def dynamic_output(tmp_path_factory, tiny_tflite):
+    """An output folder whose model has a free batch dimension (what mobikit wrote before static batch-1 models):
+    test_android_device's tiny classifier, converted from a Keras model without a fixed batch."""
     from mobikit.description import ModelDescription, model_tensors
     from mobikit.preprocess import describe
-    from mobikit.runtime import tensorflow
 
-    tf = tensorflow()
-    inputs = tf.keras.Input((32, 32, 3))
-    x = tf.keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
-    outputs = tf.keras.layers.Dense(3, activation="softmax")(tf.keras.layers.GlobalAveragePooling2D()(x))
-    converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inputs, outputs))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    rng = np.random.default_rng(0)
-    converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 32, 32, 3)).astype("float32")]
-                                                for _ in range(4))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    model = converter.convert()
     folder = tmp_path_factory.mktemp("dynamic") / "old_int8"
     folder.mkdir()
-    (folder / "model.tflite").write_bytes(model)
-    (folder / "labels.txt").write_text("a\nb\nc\n")
-    description = ModelDescription("old_int8", "int8", 32, 3, *model_tensors(model), softmax=True, size_bytes=0,
-                                   sha256="", preprocessing=describe(32)).with_model(model)
+    (folder / "model.tflite").write_bytes(tiny_tflite)
+    (folder / "labels.txt").write_text("".join(f"class {i}\n" for i in range(10)))
+    description = ModelDescription("old_int8", "int8", 32, 10, *model_tensors(tiny_tflite), softmax=True,
+                                   size_bytes=0, sha256="", preprocessing=describe(32)).with_model(tiny_tflite)
     (folder / "model.json").write_text(json.dumps(description.to_json()))
     return folder
 
