@@ -19,8 +19,8 @@ import pytest
 
 CHROMIUM = os.environ.get("MOBIKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # flags that work on a bare CI machine: no sandbox (root in a container), no GPU, no network side traffic
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def browser_missing() -> str | None:

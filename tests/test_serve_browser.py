@@ -84,7 +84,8 @@ def host_reference(folder: Path, paths: list[Path]) -> list[dict]:
     interpreter = make_interpreter(checked.model_path, threads=1, delegate="xnnpack")
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     classifier = load_classifier(folder)
-    scores = predict_all(ImageSet(paths, resolution, paths[0].parents[1]), {"eval": classifier.predict}, classifier.class_list).scores
+    images = ImageSet(paths, resolution, paths[0].parents[1])
+    scores = predict_all(images, {"eval": classifier.predict}, classifier.class_list).scores
     rows = []
     for path, row in zip(paths, scores["eval"]):
         crop = center_crop(read_image(path), resolution)

@@ -137,7 +137,7 @@ def load_served_model(folder: str | os.PathLike, reporter: Reporter) -> ServedMo
         reporter.warn(f"{checked.path.name}: ops not yet seen running in LiteRT.js: {', '.join(untried)} (the page "
                       "names the op if it cannot run)")
     described = checked.description
-    return ServedModel(checked.path.name, checked.path, described.resolution, described.input.to_json(),
+    return ServedModel(checked.path.name, checked.path.resolve(), described.resolution, described.input.to_json(),
                        described.output.to_json(), dict(described.preprocessing),
                        list(checked.class_list.names))
 
@@ -155,7 +155,8 @@ def serving(folders: list[str | os.PathLike], host: str = DEFAULT_HOST, port: in
     if not 0 <= port <= 65535:
         raise UsageError("{port} must be between 0 (a free port) and 65535, got {value}", "port", value=port)
     models = [load_served_model(folder, reporter) for folder in folders]
-    table = routes(models_json([m.to_page(i) for i, m in enumerate(models)]), [m.folder / "model.tflite" for m in models])
+    table = routes(models_json([model.to_page(i) for i, model in enumerate(models)]),
+                   [model.folder / "model.tflite" for model in models])
     phone = _choose_phone(adb, device) if device is not None else None
     server = WebServer(table, host, port).start()
     try:

@@ -1,5 +1,5 @@
-// The page of `mobikit serve`: the camera (or an image file) → mobikit's preprocessing → LiteRT.js → top-3 labels,
-// scores, inference time and FPS over the picture, and the crop the model sees. `window.mobikit` is the page's
+// The page of `mobikit serve`: the camera (or an image file) → mobikit's preprocessing → LiteRT.js → top-3
+// labels, scores, inference time and FPS over the picture, and the crop the model sees. `window.mobikit` is the page's
 // small API for scripts and tests (classify bytes, switch models, read the live loop's state).
 
 import {centerCrop, exifOrientation, applyOrientation, inputTensor, topClasses} from "./preprocess.js";
@@ -76,7 +76,7 @@ async function probeOrientation() {
 }
 
 /** Decode image file bytes like mobikit does: the stored pixels without colour conversion (byte for byte what
- * OpenCV decodes), turned upright by the EXIF rule — by the browser when it does that (a lossless turn), else here. */
+ * OpenCV decodes), turned upright by the EXIF rule: by the browser when it does that (a lossless turn), else here. */
 async function decode(bytes, type) {
   const bitmap = await createImageBitmap(new Blob([bytes], {type}),
                                          {colorSpaceConversion: "none", imageOrientation: "from-image"});
