@@ -9,6 +9,7 @@ however it ends — stops the server and removes the forward rule it made.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class ServedModel:
     output: dict
     preprocessing: dict
     labels: list[str]
+    model_bytes: bytes = field(repr=False, default=b"")
 
     def to_page(self, index: int) -> dict:
         return {"name": self.name, "resolution": self.resolution, "input": self.input, "output": self.output,
@@ -128,6 +130,8 @@ def load_served_model(folder: str | os.PathLike, reporter: Reporter) -> ServedMo
 
     checked = load_output_folder(folder, "folders")
     model_bytes = checked.model_path.read_bytes()
+    if hashlib.sha256(model_bytes).hexdigest() != checked.description.sha256:
+        raise UsageError("{path} changed while mobikit read it: try again", path=str(checked.model_path))
     problems = browser_problems(model_bytes)
     if problems:
         raise UsageError("LiteRT.js in the browser cannot run {path}: {problems}", path=str(checked.model_path),
@@ -139,7 +143,7 @@ def load_served_model(folder: str | os.PathLike, reporter: Reporter) -> ServedMo
     described = checked.description
     return ServedModel(checked.path.name, checked.path.resolve(), described.resolution, described.input.to_json(),
                        described.output.to_json(), dict(described.preprocessing),
-                       list(checked.class_list.names))
+                       list(checked.class_list.names), model_bytes)
 
 
 @contextmanager
@@ -156,7 +160,7 @@ def serving(folders: list[str | os.PathLike], host: str = DEFAULT_HOST, port: in
         raise UsageError("{port} must be between 0 (a free port) and 65535, got {value}", "port", value=port)
     models = [load_served_model(folder, reporter) for folder in folders]
     table = routes(models_json([model.to_page(i) for i, model in enumerate(models)]),
-                   [model.folder / "model.tflite" for model in models])
+                   [model.model_bytes for model in models])
     phone = _choose_phone(adb, device) if device is not None else None
     server = WebServer(table, host, port).start()
     try:

@@ -44,8 +44,9 @@ class Route:
     body: bytes | None = None  # generated content (the model list) instead of a file
 
 
-def routes(models_json: bytes, model_files: list[Path]) -> dict[str, Route]:
-    """Every URL the server answers: the page, LiteRT.js, the model list and each model's file."""
+def routes(models_json: bytes, model_files: list[bytes]) -> dict[str, Route]:
+    """Every URL the server answers: the page, LiteRT.js, the model list and each model's file (the bytes checked
+    at start, so a model re-written while serving never meets the page with the old model.json's numbers)."""
     root = web_root()
     table = {"/": Route(root / "index.html", CONTENT_TYPES[".html"]),
              "/api/models": Route(None, CONTENT_TYPES[".json"], models_json)}
@@ -53,8 +54,8 @@ def routes(models_json: bytes, model_files: list[Path]) -> dict[str, Route]:
         table[f"/app/{name}"] = Route(root / name, CONTENT_TYPES[Path(name).suffix])
     for name in LITERT_FILES:
         table[f"/litert/{name}"] = Route(root / "vendor" / "litertjs" / name, CONTENT_TYPES[Path(name).suffix])
-    for index, path in enumerate(model_files):
-        table[f"/models/{index}/model.tflite"] = Route(path, CONTENT_TYPES[".tflite"])
+    for index, model in enumerate(model_files):
+        table[f"/models/{index}/model.tflite"] = Route(None, CONTENT_TYPES[".tflite"], model)
     missing = [str(route.path) for route in table.values() if route.path is not None and not route.path.is_file()]
     if missing:
         raise MobikitError("this mobikit installation lacks the web page's files (first: {path}); reinstall mobikit",

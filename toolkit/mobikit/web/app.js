@@ -22,9 +22,13 @@ function rgbOf(imageData) {
   return {width, height, data: rgb};
 }
 
+let scratch = null;  // one canvas, re-used frame after frame
+
 function pixelsOf(source, width, height) {
-  const canvas = new OffscreenCanvas(width, height);
-  const context = canvas.getContext("2d", {willReadFrequently: true});
+  if (!scratch || scratch.width !== width || scratch.height !== height) {
+    scratch = new OffscreenCanvas(width, height);
+  }
+  const context = scratch.getContext("2d", {willReadFrequently: true});
   context.drawImage(source, 0, 0);
   return rgbOf(context.getImageData(0, 0, width, height));
 }
