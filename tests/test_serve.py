@@ -86,7 +86,7 @@ def test_busy_port_and_bad_port(tiny_output):
 # --- what it serves ------------------------------------------------------------------------------------------------
 
 def test_serves_the_page_litert_and_the_models_and_nothing_else(tiny_output):
-    server = Server(str(tiny_output))
+    server = Server(str(tiny_output), str(tiny_output))
     try:
         url, port = server.url, server.session["port"]
         status, headers, body = fetch(url)
@@ -95,10 +95,13 @@ def test_serves_the_page_litert_and_the_models_and_nothing_else(tiny_output):
         assert status == 200 and headers["Content-Type"] == "application/wasm" and wasm[:4] == b"\0asm"
         listing = json.loads(fetch(url + "api/models")[2])
         model = listing["models"][0]
-        assert model["name"] == tiny_output.name and len(model["labels"]) == 1000
+        names = [m["name"] for m in listing["models"]]  # the picker tells the same folder twice apart
+        shown = f"{tiny_output.parent.name}/{tiny_output.name}"
+        assert names == [shown, f"{shown} (2)"], names
+        assert len(model["labels"]) == 1000
         assert model["preprocessing"] == json.loads((tiny_output / "model.json").read_text())["preprocessing"]
         assert fetch(url + model["model_url"].lstrip("/"))[2] == (tiny_output / "model.tflite").read_bytes()
-        for path in ("models/0/model.json", "app/../../description.py", "models/1/model.tflite", "etc/passwd"):
+        for path in ("models/0/model.json", "app/../../description.py", "models/2/model.tflite", "etc/passwd"):
             assert fetch(url + path)[0] == 404, path
         assert fetch(url, host="attacker.example")[0] == 421  # a DNS-rebound name cannot read the models
     finally:

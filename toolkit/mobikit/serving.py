@@ -146,6 +146,21 @@ def load_served_model(folder: str | os.PathLike, reporter: Reporter) -> ServedMo
                        list(checked.class_list.names), model_bytes)
 
 
+def _distinct_names(models: list[ServedModel]) -> list[ServedModel]:
+    """The picker's names: the folder name, with its parent where two folders share a name, numbered if still equal."""
+    from collections import Counter
+    from dataclasses import replace
+
+    clashing = {name for name, count in Counter(m.name for m in models).items() if count > 1}
+    models = [replace(m, name=f"{m.folder.parent.name}/{m.name}") if m.name in clashing else m for m in models]
+    seen: Counter[str] = Counter()
+    named = []
+    for model in models:
+        seen[model.name] += 1
+        named.append(replace(model, name=f"{model.name} ({seen[model.name]})") if seen[model.name] > 1 else model)
+    return named
+
+
 @contextmanager
 def serving(folders: list[str | os.PathLike], host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
             device: str | None = None, adb: str | os.PathLike | None = None,
@@ -158,7 +173,7 @@ def serving(folders: list[str | os.PathLike], host: str = DEFAULT_HOST, port: in
         raise UsageError("give at least one quantize output folder to serve", "folders")
     if not 0 <= port <= 65535:
         raise UsageError("{port} must be between 0 (a free port) and 65535, got {value}", "port", value=port)
-    models = [load_served_model(folder, reporter) for folder in folders]
+    models = _distinct_names([load_served_model(folder, reporter) for folder in folders])
     table = routes(models_json([model.to_page(i) for i, model in enumerate(models)]),
                    [model.model_bytes for model in models])
     phone = _choose_phone(adb, device) if device is not None else None
