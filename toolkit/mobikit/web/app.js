@@ -55,8 +55,21 @@ function showResult(result) {
   $("overlay").hidden = false;
 }
 
+// Inference and model swaps take turns, so a model is never deleted while a frame still runs on it.
+let turn = Promise.resolve();
+
+function inTurn(work) {
+  const result = turn.then(work);
+  turn = result.catch(() => {});
+  return result;
+}
+
 /** Classify an upright RGB image with the chosen model. */
-async function classify(image) {
+function classify(image) {
+  return inTurn(() => classifyNow(image));
+}
+
+async function classifyNow(image) {
   const spec = state.spec;
   const crop = centerCrop(image, spec.resolution);
   const input = inputTensor(crop, spec.preprocessing, spec.input);
@@ -123,9 +136,11 @@ async function selectModel(index) {
   await model.run(new (spec.input.dtype === "float32" ? Float32Array : spec.input.dtype === "int8" ? Int8Array
                                                                                         : Uint8Array)(
     spec.resolution * spec.resolution * 3));  // the first run allocates: keep it out of the shown time
-  if (state.model) state.model.delete();
-  state.model = model;
-  state.spec = spec;
+  await inTurn(() => {
+    if (state.model) state.model.delete();
+    state.model = model;
+    state.spec = spec;
+  });
   $("model").value = String(index);
   $("model-info").textContent = `${spec.name}: ${spec.input.dtype} input ${spec.resolution}×${spec.resolution}, ` +
     `${spec.labels.length} classes, WebAssembly (CPU)`;
