@@ -173,10 +173,11 @@ def test_a_users_own_reverse_rule_is_never_replaced(tiny_output, adb_env, phone)
 
 @needs_adb
 def test_phone_without_a_browser_still_serves(tiny_output, adb_env, phone):
+    """...and a closed terminal (SIGHUP) still removes the reverse rule."""
     phone.browser_installed = False
     server = Server(str(tiny_output), "--device", "pixel", env=adb_env)
     port = server.session["port"]
-    result = server.stop(signal.SIGTERM)
+    result = server.stop(signal.SIGHUP)
     assert server.session["opened_on_phone"] is False
     assert "could not open the browser on the phone" in result.stderr and f"http://localhost:{port}/" in result.stderr
-    assert result.returncode == 143 and not phone.reverse_rules
+    assert result.returncode == 129 and "hung up" in result.stderr and not phone.reverse_rules

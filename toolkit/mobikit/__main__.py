@@ -4,7 +4,7 @@ is still loading (`mobikit.cli.main` takes over the signals once it runs)."""
 import signal
 import sys
 
-STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _stopped_while_loading(number, _frame) -> None:

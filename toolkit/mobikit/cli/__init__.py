@@ -1,7 +1,8 @@
 """The `mobikit` command line: a thin skin over the Python API — parse, call the library, print.
 
 Every command is registered here, explicitly; `main()` maps every way a run can end to one line and an exit code:
-usage errors 2, runtime failures 1, Ctrl-C 130, SIGTERM 143 (temporary files removed, earlier outputs intact).
+usage errors 2, runtime failures 1, Ctrl-C 130, SIGTERM 143, SIGHUP 129 (temporary files removed, earlier outputs
+intact).
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ COMMANDS = (
 for command_name, function in COMMANDS:
     app.command(command_name)(function)
 
-STOPPING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+# SIGHUP too: a closed terminal must not leave a server or an adb reverse rule behind
+STOPPING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
 
 class _Signals:
-    """SIGINT and SIGTERM both unwind the run as KeyboardInterrupt (so every `finally` cleans up) and are recorded
+    """SIGINT, SIGTERM and SIGHUP all unwind the run as KeyboardInterrupt (so every `finally` cleans up) and are recorded
     in `runtime`, where the library checks them too (an interrupt swallowed by TensorFlow still stops the run);
     which one it was decides the exit code."""
 
