@@ -9,7 +9,7 @@ import pytest
 from mobikit.outputs import MARKER
 from mobikit.quantization import QuantizeRequest, quantize
 
-from support import assert_clean_failure, embedded_images, run_cli
+from support import assert_clean_failure, assert_static_batch_one, embedded_images, run_cli
 
 PHOTOS = embedded_images()
 
@@ -61,17 +61,21 @@ def test_output_folder_describes_the_model(imagenet_run):
 
 
 @pytest.mark.parametrize("mode,io,dtype", [("int8", "uint8", np.uint8), ("int8", "float32", np.float32),
-                                           ("fp16", None, np.float32), ("dynamic", None, np.float32)])
+                                           ("fp16", None, np.float32), ("dynamic", None, np.float32),
+                                           ("fp32", None, np.float32)])
 def test_modes_and_io_types(tmp_path, mode, io, dtype):
+    """Every mode and I/O type (int8 I/O: tiny_output and the default run) writes a static batch-1 model."""
     from ai_edge_litert.interpreter import Interpreter
 
     result = quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=PHOTOS, calib_samples=8,
-                                      mode=mode, io=io, output=tmp_path / "m", bias_correction=False))
+                                      mode=mode, io=io, output=tmp_path / "m", bias_correction=mode == "int8"))
     interpreter = Interpreter(model_path=str(tmp_path / "m" / "model.tflite"))
     assert interpreter.get_input_details()[0]["dtype"] == dtype
     assert result.eval.agreement is not None
     description = json.loads((tmp_path / "m" / "model.json").read_text())
     assert description["mode"] == mode and description["full_integer"] == (mode == "int8")
+    assert description["input"]["shape"] == [1, 96, 96, 3]
+    assert_static_batch_one(tmp_path / "m" / "model.tflite", 96)
 
 
 def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_path):
@@ -87,6 +91,7 @@ def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_pat
     assert data["calib_samples"] == len(calibration) and data["eval"]["n"] == len(verification)
     report = json.loads((tmp_path / "m" / "report.json").read_text())
     assert "embedded verification photos" in report["eval"]["source"] and not report["warnings"]
+    assert_static_batch_one(tmp_path / "m" / "model.tflite", 96)  # int8 I/O, bias-corrected
 
 
 def test_failed_run_keeps_the_earlier_output(tiny_output, tmp_path):
