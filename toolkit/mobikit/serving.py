@@ -14,14 +14,17 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from .errors import UsageError
 from .progress import Reporter
 
+if TYPE_CHECKING:
+    from .inspection import InspectResult
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-BROWSER_DTYPES = ("INT8", "UINT8", "FLOAT32")  # the tensor types the page feeds and reads
+BROWSER_DTYPES = ("int8", "uint8", "float32")  # the tensor types the page feeds and reads
 # ops seen running in LiteRT.js 2.5.3's WebAssembly runtime on mobikit's models (docs/serve.md); others may run too
 BROWSER_TRIED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "SOFTMAX", "RESHAPE", "FULLY_CONNECTED",
                                "ADD", "QUANTIZE", "DEQUANTIZE", "AVERAGE_POOL_2D", "PAD", "RELU6"})
@@ -71,72 +74,47 @@ class ServeSession:
                 "opened_on_phone": self.opened_on_phone}
 
 
-def browser_problems(model_bytes: bytes) -> list[str]:
-    """Why LiteRT.js's WebAssembly runtime cannot run a model (empty when it can): dynamic tensors (a free batch
-    dimension), custom or Flex ops (not built into LiteRT.js), input/output types the page cannot feed or read."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    type_names = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
-    model = schema.Model.GetRootAs(model_bytes, 0)
-    problems: list[str] = []
-    graph = model.Subgraphs(0)
-    for kind, indices in (("input", graph.InputsAsNumpy()), ("output", graph.OutputsAsNumpy())):
-        for index in indices:
-            tensor = graph.Tensors(int(index))
-            dtype = type_names.get(tensor.Type(), str(tensor.Type()))
-            if dtype not in BROWSER_DTYPES:
-                problems.append(f"{kind} '{_name(tensor)}' is {dtype} (the page feeds and reads "
-                                f"{', '.join(t.lower() for t in BROWSER_DTYPES)})")
-    dynamic = [_name(graph.Tensors(i)) for i in range(graph.TensorsLength())
-               if graph.Tensors(i).ShapeSignatureLength() and min(graph.Tensors(i).ShapeSignatureAsNumpy()) < 0]
-    if dynamic:
-        problems.append(f"{len(dynamic)} tensors have a dynamic shape (first: '{dynamic[0]}'; LiteRT.js needs a static "
-                        "[1, R, R, 3] graph: re-run quantize with this mobikit)")
-    custom = sorted({(model.OperatorCodes(op.OpcodeIndex()).CustomCode() or b"").decode("utf-8", "replace")
-                     for op in _operators(graph)
-                     if op_names.get(_builtin(model, op)) == "CUSTOM"})
+def browser_problems(inspected: "InspectResult") -> list[str]:
+    """Why LiteRT.js's WebAssembly runtime cannot run a model (empty when it can), from `inspect`'s reading of it:
+    shapes not fixed in the file (a free batch dimension, shapes computed at run time), custom or Flex ops (not built
+    into LiteRT.js), input/output types the page cannot feed or read."""
+    problems = [f"{kind} '{tensor.name}' is {tensor.dtype} (the page feeds and reads {', '.join(BROWSER_DTYPES)})"
+                for kind, tensors in (("input", inspected.inputs), ("output", inspected.outputs))
+                for tensor in tensors if tensor.dtype not in BROWSER_DTYPES]
+    if inspected.dynamic_tensors:
+        first = inspected.dynamic_tensors[0]
+        problems.append(f"{len(inspected.dynamic_tensors)} tensors have a dynamic shape (first: '{first.name}' "
+                        f"{list(first.shape_signature)}; LiteRT.js needs a static [1, R, R, 3] graph: re-run quantize "
+                        "with this mobikit)")
+    elif inspected.shape_ops:
+        problems.append("the graph computes shapes at run time (" +
+                        ", ".join(sorted({op.op for op in inspected.shape_ops})) + "): LiteRT.js needs static shapes")
+    custom = sorted(op[len("CUSTOM:"):] for op in inspected.op_counts if op.startswith("CUSTOM:"))
     if custom:
         problems.append(f"custom ops LiteRT.js does not have: {', '.join(custom)}")
     return problems
 
 
-def untried_ops(model_bytes: bytes) -> list[str]:
+def untried_ops(inspected: "InspectResult") -> list[str]:
     """Builtin ops of a model that mobikit has not seen LiteRT.js run (they may well run: the page says if not)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    model = schema.Model.GetRootAs(model_bytes, 0)
-    names = {op_names.get(_builtin(model, op), "UNKNOWN") for op in _operators(model.Subgraphs(0))}
-    return sorted(names - BROWSER_TRIED_OPS - {"CUSTOM"})
-
-
-def _operators(graph):
-    return (graph.Operators(i) for i in range(graph.OperatorsLength()))
-
-
-def _builtin(model, op) -> int:
-    code = model.OperatorCodes(op.OpcodeIndex())
-    return max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-
-
-def _name(tensor) -> str:
-    return (tensor.Name() or b"").decode("utf-8", "replace")
+    return sorted(op for op in inspected.op_counts if op not in BROWSER_TRIED_OPS and not op.startswith("CUSTOM:"))
 
 
 def load_served_model(folder: str | os.PathLike, reporter: Reporter) -> ServedModel:
     """An output folder checked like every command checks one, then checked for the browser runtime."""
     from .description import load_output_folder
+    from .inspection import inspect_model
 
     checked = load_output_folder(folder, "folders")
     model_bytes = checked.model_path.read_bytes()
     if hashlib.sha256(model_bytes).hexdigest() != checked.description.sha256:
         raise UsageError("{path} changed while mobikit read it: try again", path=str(checked.model_path))
-    problems = browser_problems(model_bytes)
+    inspected = inspect_model(checked.model_path)
+    problems = browser_problems(inspected)
     if problems:
         raise UsageError("LiteRT.js in the browser cannot run {path}: {problems}", path=str(checked.model_path),
                          problems="; ".join(problems))
-    untried = untried_ops(model_bytes)
+    untried = untried_ops(inspected)
     if untried:
         reporter.warn(f"{checked.path.name}: ops not yet seen running in LiteRT.js: {', '.join(untried)} (the page "
                       "names the op if it cannot run)")
