@@ -199,8 +199,15 @@ async function loop() {
       document.body.dataset.frames = String(state.frames);
       showResult(result);
     }
-    await new Promise((resolve) => requestAnimationFrame(resolve));
+    await nextFrame(video);
   }
+}
+
+// The next new camera frame (requestVideoFrameCallback), so a frame is classified once and the FPS is the camera
+// frames the page keeps up with; the next display frame where a browser lacks it.
+function nextFrame(video) {
+  return new Promise((resolve) => ("requestVideoFrameCallback" in video
+    ? video.requestVideoFrameCallback(() => resolve()) : requestAnimationFrame(() => resolve())));
 }
 
 // --- start -------------------------------------------------------------------------------------------------
