@@ -54,7 +54,7 @@ def test_quantize_output_folder(tiny_output):
     assert data["size_bytes"] == described["size_bytes"] == (tiny_output / "model.tflite").stat().st_size
     meta = data["metadata"]
     assert meta["name"] == described["name"] and meta["output"]["label_count"] == described["classes"] == 1000
-    assert meta["input"]["normalization"] == {"mean": [127.5] * 3, "std": [127.5] * 3}
+    assert meta["input"]["normalization"] == {"mean": [128.0] * 3, "std": [128.0] * 3}  # the int8 input grid
     assert meta["labels"] == (tiny_output / "labels.txt").read_text().splitlines()
     assert data["packed_files"] == {"labels.txt": (tiny_output / "labels.txt").stat().st_size}
     for key in ("input", "output"):
@@ -70,7 +70,7 @@ def test_quantize_output_folder(tiny_output):
     text = run_cli("inspect", str(tiny_output))
     assert text.returncode == 0, text.stderr
     assert f"TFLite Metadata: {described['name']}" in text.stdout and "(min parser 1.0.0)" in text.stdout
-    assert "RGB, (pixel - mean) / std with mean 127.5, 127.5, 127.5 and std 127.5, 127.5, 127.5" in text.stdout
+    assert "RGB, (pixel - mean) / std with mean 128, 128, 128 and std 128, 128, 128" in text.stdout
     assert "1000 labels in labels.txt" in text.stdout and "DEPTHWISE_CONV_2D" in text.stdout
     assert "full-integer: every op computes in integers" in text.stdout
     assert "not in: MediaPipe Tasks / Task Library" in text.stdout

@@ -180,4 +180,4 @@ def test_phone_without_a_browser_still_serves(tiny_output, adb_env, phone):
     result = server.stop(signal.SIGHUP)
     assert server.session["opened_on_phone"] is False
     assert "could not open the browser on the phone" in result.stderr and f"http://localhost:{port}/" in result.stderr
-    assert result.returncode == 129 and "hung up" in result.stderr and not phone.reverse_rules
+    assert result.returncode == 129 and "hangup" in result.stderr and not phone.reverse_rules

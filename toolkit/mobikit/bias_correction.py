@@ -29,6 +29,7 @@ from .images import ImageSet
 from .tensor_names import keras_layer_name
 from .errors import MobikitError
 from .inference import make_interpreter, quantize_array
+from .input_grid import FLOAT_INPUT, Normalization, renormalize
 from .progress import Reporter
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -88,9 +89,10 @@ class CorrectionReport:
         return {"images": self.images, "layers": [asdict(layer) for layer in self.layers]}
 
 
-def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: Reporter,
-                   threads: int = 2) -> tuple[bytes, CorrectionReport]:
-    """The bias-corrected int8 model and the per-layer shifts."""
+def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: Reporter, threads: int = 2,
+                   normalization: Normalization = FLOAT_INPUT) -> tuple[bytes, CorrectionReport]:
+    """The bias-corrected int8 model and the per-layer shifts; both models read the images under
+    `normalization` (the one the calibrated model was calibrated with)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     if len(calib) < MIN_STABLE_IMAGES:
@@ -109,7 +111,7 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
     with tempfile.TemporaryDirectory(prefix="mobikit-bias-") as scratch:
         stored = _TensorFile(Path(scratch) / "stage-0")
         float_means, images = _float_means(float_model, layers, calib, stored, reporter, threads,
-                                           _input_quantization(int8_model))
+                                           _input_quantization(int8_model), normalization)
         per_layer = reporter.track(enumerate(zip(layers, stages, biases)), len(layers), "bias correction: layers")
         for k, (layer, stage, bias) in per_layer:
             if k:
@@ -379,7 +381,8 @@ def _new_tensor(graph, name: bytes, shape: list[int], tensor_type: int, buffer: 
 
 
 def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _TensorFile, reporter: Reporter,
-                 threads: int, int8_input: tuple[np.dtype, float, int]) -> tuple[list[np.ndarray], int]:
+                 threads: int, int8_input: tuple[np.dtype, float, int],
+                 normalization: Normalization) -> tuple[list[np.ndarray], int]:
     """Every layer's per-channel output mean in the float model, in one pass; on the way, the int8 model's
     quantized inputs go to `stored` for the first stage."""
     model_bytes, outputs = _with_channel_means(float_model, [layer.float_output for layer in layers])
@@ -388,7 +391,7 @@ def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _Te
     sums = [np.zeros(layer.channels) for layer in layers]
     images = 0
     for _, image in reporter.track(calib.items(), len(calib), "bias correction: float statistics"):
-        image = image[None]
+        image = renormalize(image[None], normalization)
         stored.write([quantize_array(image, *int8_input)])
         interpreter.set_tensor(source["index"], image.astype(source["dtype"], copy=False))
         interpreter.invoke()

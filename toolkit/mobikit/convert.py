@@ -19,6 +19,7 @@ from .errors import MobikitError, UsageError, first_line
 
 if TYPE_CHECKING:
     from .images import ImageSet
+    from .input_grid import Normalization
     from .progress import Reporter
 
 
@@ -140,22 +141,29 @@ def convert(keras_model, mode: str, log_path: Path | None = None) -> bytes:
     return run_converter(lambda: _convert_keras(keras_model, spec), f"the {mode} conversion", log_path)
 
 
-def calibrate(keras_model, images: "ImageSet", reporter: "Reporter", log_path: Path | None = None) -> bytes:
-    """The float model (static batch-1) with the value range of every tensor recorded over `images` (streamed)."""
+def calibrate(keras_model, images: "ImageSet", reporter: "Reporter", log_path: Path | None = None,
+              normalization: "Normalization | None" = None) -> bytes:
+    """The float model (static batch-1) with the value range of every tensor recorded over `images` (streamed), fed
+    under `normalization` (the float rule by default; with the int8 grid the input's range is pinned to the
+    grid's)."""
+    from .input_grid import GRID, FLOAT_INPUT, pin_input_range, renormalize
     from .runtime import tensorflow
 
     tf = tensorflow()
+    normalization = normalization or FLOAT_INPUT
 
     def feed():
         for _, image in reporter.track(images.items(), len(images), "calibrating"):
-            yield [image[None]]
+            yield [renormalize(image[None], normalization)]
 
     def configure(converter) -> None:
         converter.representative_dataset = feed
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter._experimental_calibrate_only = True  # the converter's documented way to keep the calibrated model
 
-    return run_converter(lambda: _convert_keras(keras_model, MODES["int8"], configure), "calibration", log_path)
+    calibrated = run_converter(lambda: _convert_keras(keras_model, MODES["int8"], configure), "calibration",
+                               log_path)
+    return pin_input_range(calibrated) if normalization == GRID else calibrated
 
 
 def requantize(calibrated: bytes, io: str, denylist: list[str] | None = None, numeric_verify: bool = False,

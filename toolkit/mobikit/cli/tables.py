@@ -42,7 +42,10 @@ def quantize_table(result) -> Table:
 
 def fallback_table(fallback) -> Table:
     """Every step of the float fallback search."""
-    table = Table(title=f"float fallback search — target: {fallback.target}")
+    split = fallback.split
+    where = "" if split is None else (f", in-sample on {len(split.report)} images" if split.in_sample
+                                      else f", on {len(split.selection)} selection images")
+    table = Table(title=f"float fallback search{where} — target: {fallback.target}")
     for column in ("layers in float", "top-1", "agreement", "latency", "× int8", "meets target"):
         table.add_column(column, justify="left" if column == "layers in float" else "right")
     for step in fallback.steps:
