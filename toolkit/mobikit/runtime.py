@@ -247,7 +247,7 @@ def library_versions() -> dict:
 
 
 def wait_for_stop() -> None:
-    """Block until SIGINT/SIGTERM (the CLI turns both into KeyboardInterrupt)."""
+    """Block until a stopping signal (the CLI turns each into KeyboardInterrupt)."""
     import threading
 
     while True:
