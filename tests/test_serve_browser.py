@@ -76,8 +76,8 @@ def host_reference(folder: Path, paths: list[Path]) -> list[dict]:
     from mobikit.description import load_output_folder
     from mobikit.evaluation import load_classifier
     from mobikit.images import ImageSet, read_image
-    from mobikit.inference import make_interpreter, predict_all, quantize_array
-    from mobikit.preprocess import center_crop, normalize
+    from mobikit.inference import make_interpreter, predict_all
+    from mobikit.preprocess import center_crop
 
     checked = load_output_folder(folder)
     resolution = checked.description.resolution
@@ -89,7 +89,7 @@ def host_reference(folder: Path, paths: list[Path]) -> list[dict]:
     rows = []
     for path, row in zip(paths, scores["eval"]):
         crop = center_crop(read_image(path), resolution)
-        tensor = quantize_array(normalize(crop)[None], source["dtype"], *source["quantization"])
+        tensor = classifier.predict.table[crop][None]  # eval's own input table (mobikit.input_grid)
         interpreter.set_tensor(source["index"], tensor)
         interpreter.invoke()
         best, second = np.sort(row)[-2:][::-1]

@@ -1,7 +1,8 @@
 """The page's JavaScript preprocessing (mobikit/web/preprocess.js) against `mobikit.preprocess`, byte for byte,
 run by Node.js on many sizes: every shipped photo at R = 96, 128, 160 and 224 (shrinking, and enlarging the photos
 smaller than R / 0.875) and random images from 33 to 700 pixels a side, plus the input tensor's quantization. The
-browser test checks the same in Chromium on the shipped photos; this one covers the geometry widely in seconds."""
+browser test checks the same in Chromium on the shipped photos; this one covers the geometry widely in seconds, and
+the input table (`mobikit.input_grid`) for an int8 input under model.json's (p − 128) / 128."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ PREPROCESS_JS = ROOT / "toolkit" / "mobikit" / "web" / "preprocess.js"
 
 CHECK = """
 import fs from 'fs';
-import {centerCrop, inputTensor} from %s;
+import {centerCrop, inputTable, inputTensor} from %s;
 const cases = JSON.parse(fs.readFileSync(process.argv[2]));
 const blob = fs.readFileSync(process.argv[3]);
 const bad = [];
@@ -29,7 +30,7 @@ for (const c of cases) {
   const want = new Uint8Array(blob.buffer, blob.byteOffset + c.crop, c.size * c.size * 3);
   const wantInput = new Int8Array(blob.buffer, blob.byteOffset + c.input, c.size * c.size * 3);
   const crop = centerCrop({width: c.width, height: c.height, data}, c.size);
-  const input = inputTensor(crop, {mean: 127.5, std: 127.5}, c.spec);
+  const input = inputTensor(crop, inputTable({mean: 128, std: 128}, c.spec));
   if (!crop.every((v, i) => v === want[i])) bad.push(`crop ${c.name}`);
   else if (!input.every((v, i) => v === wantInput[i])) bad.push(`input ${c.name}`);
 }
@@ -39,20 +40,21 @@ console.log(JSON.stringify(bad));
 
 def test_javascript_rule_equals_python_rule(tmp_path):
     from mobikit.images import embedded_images, find_images, read_image
-    from mobikit.inference import quantize_array
-    from mobikit.preprocess import center_crop, normalize
+    from mobikit.input_grid import GRID, input_table
+    from mobikit.preprocess import center_crop
 
     rng = np.random.default_rng(7)
     images = [(path.name, read_image(path)) for part in ("calibration", "verification")
               for path in find_images(embedded_images(part))]
     images += [(f"random_{i}", rng.integers(0, 256, (*rng.integers(33, 700, 2), 3), dtype=np.uint8))
                for i in range(24)]
-    spec = {"dtype": "int8", "scale": 0.007843137718737125, "zero_point": -1}
+    spec = {"dtype": "int8", "scale": 1 / 128, "zero_point": 0}
+    table = input_table("int8", spec["scale"], spec["zero_point"], GRID)
     cases, chunks, offset = [], [], 0
     for name, rgb in images:
         for size in (96, 128, 160, 224):
             crop = center_crop(rgb, size)
-            tensor = quantize_array(normalize(crop), "int8", spec["scale"], spec["zero_point"])
+            tensor = table[crop]
             parts = [np.ascontiguousarray(rgb).tobytes(), crop.tobytes(), tensor.tobytes()]
             cases.append({"name": f"{name}@{size}", "width": rgb.shape[1], "height": rgb.shape[0], "size": size,
                           "offset": offset, "crop": offset + len(parts[0]),

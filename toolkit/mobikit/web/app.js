@@ -2,7 +2,7 @@
 // labels, scores, inference time and FPS over the picture, and the crop the model sees. `window.mobikit` is the page's
 // small API for scripts and tests (classify bytes, switch models, read the live loop's state).
 
-import {centerCrop, exifOrientation, applyOrientation, inputTensor, topClasses} from "./preprocess.js";
+import {centerCrop, exifOrientation, applyOrientation, inputTable, inputTensor, topClasses} from "./preprocess.js";
 import {BrowserModel, startRuntime} from "./runtime.js";
 
 const $ = (id) => document.getElementById(id);
@@ -72,7 +72,7 @@ function classify(image) {
 async function classifyNow(image) {
   const spec = state.spec;
   const crop = centerCrop(image, spec.resolution);
-  const input = inputTensor(crop, spec.preprocessing, spec.input);
+  const input = inputTensor(crop, state.table);
   const {values, ms} = await state.model.run(input);
   const top = topClasses(values, spec.output, 3).map(({index, score}) => ({index, score, label: spec.labels[index]}));
   showCrop(crop, spec.resolution);
@@ -140,6 +140,7 @@ async function selectModel(index) {
     if (state.model) state.model.delete();
     state.model = model;
     state.spec = spec;
+    state.table = inputTable(spec.preprocessing, spec.input);
   });
   $("model").value = String(index);
   $("model-info").textContent = `${spec.name}: ${spec.input.dtype} input ${spec.resolution}×${spec.resolution}, ` +

@@ -1,7 +1,8 @@
 // The one preprocessing rule of mobikit (toolkit/mobikit/preprocess.py), ported to JavaScript for the browser page
 // and cross-checked byte for byte against the Python rule (tests/test_serve_preprocess.py): turn the picture upright
 // (EXIF orientation), resize so the shorter side is R / 0.875 with OpenCV's INTER_AREA, centre-crop R×R, then
-// normalise with the mean and std that model.json records and quantize with the input tensor's scale and zero point.
+// write each pixel through the model's 256-entry input table (mobikit.input_grid: the mean and std model.json
+// records, the input tensor's scale and zero point).
 // The resize is OpenCV's own arithmetic (float32 area weights when shrinking, 11-bit fixed-point bilinear weights
 // when enlarging), because canvas smoothing differs by ~1.3 grey levels per pixel and flips borderline photos.
 
@@ -252,23 +253,30 @@ export function centerCrop(image, resolution) {
   return out;
 }
 
-/** Crop pixels → the model's input tensor: (p − mean) / std in float32, then q = round(real / scale) + zero point
- * (half to even, clamped) for an int8/uint8 input; `input` is model.json's input spec. */
-export function inputTensor(pixels, preprocessing, input) {
-  const mean = f32(preprocessing.mean), std = f32(preprocessing.std);
-  if (input.dtype === "float32" || input.scale === 0) {
-    const out = new Float32Array(pixels.length);
-    for (let i = 0; i < pixels.length; i++) out[i] = f32(f32(pixels[i] - mean) / std);
-    return out;
+const TYPES = {int8: [Int8Array, -128, 127], uint8: [Uint8Array, 0, 255], float32: [Float32Array]};
+
+/** The 256 values a pixel 0..255 is written as (mobikit.input_grid.input_table): real = (p − mean) / std with the
+ * mean and std model.json records, then q = round-half-even(real / scale) + zero point, clamped, all in float64;
+ * the real value itself (as float32) for a float input. `input` is model.json's input spec. */
+export function inputTable(preprocessing, input) {
+  const [Type, low, high] = TYPES[input.dtype];
+  const table = new Type(256);
+  for (let p = 0; p < 256; p++) {
+    const real = (p - preprocessing.mean) / preprocessing.std;
+    if (input.dtype === "float32" || input.scale === 0) {
+      table[p] = real;
+    } else {
+      const q = roundHalfEven(real / input.scale) + input.zero_point;
+      table[p] = q < low ? low : q > high ? high : q;
+    }
   }
-  const [low, high, Type] = input.dtype === "int8" ? [-128, 127, Int8Array] : [0, 255, Uint8Array];
-  const scale = f32(input.scale);
-  const out = new Type(pixels.length);
-  for (let i = 0; i < pixels.length; i++) {
-    const real = f32(f32(pixels[i] - mean) / std);
-    const q = roundHalfEven(f32(real / scale)) + input.zero_point;
-    out[i] = q < low ? low : q > high ? high : q;
-  }
+  return table;
+}
+
+/** Crop pixels → the model's input tensor, each pixel looked up in the input table. */
+export function inputTensor(pixels, table) {
+  const out = new table.constructor(pixels.length);
+  for (let i = 0; i < pixels.length; i++) out[i] = table[pixels[i]];
   return out;
 }
 
