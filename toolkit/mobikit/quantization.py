@@ -37,7 +37,7 @@ from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers
 from .metrics import compare, kl_divergence
 from .outputs import check_target
 from .progress import Reporter
-from .qat import QatReport, QatSettings, adopt_reference, fine_tune, simulation_error
+from .qat import QatReport, QatSettings, adopt_reference, check_supported, fine_tune, simulation_error
 from .quantize_request import QuantizeRequest
 from .quantize_result import BiasCorrectionComparison, QuantizeResult, write_output_folder
 from .runtime import library_versions, raise_if_stopped
@@ -151,6 +151,8 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
                            build_model(request.arch, request.alpha, request.resolution, weights=request.weights))
     run.class_list = class_list_for(int(run.keras_model.output_shape[-1]), request.labels)
     run.source_model, run.normalization = _on_input_grid(run.keras_model, request.spec, reporter)
+    if request.qat:
+        check_supported(run.source_model)
     run.calib = ImageSet(chosen, run.resolution, calib_dir)
     holdout = ImageSet(rest, run.resolution, calib_dir)
     if request.spec.calibrated and len(run.calib) < RECOMMENDED_CALIBRATION:
