@@ -42,3 +42,14 @@ def tiny_output(tmp_path_factory):
     quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=embedded_images(), calib_samples=8,
                              output=output, bias_correction=False))
     return output
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The seed the generated fault tests drew (a new one per run), so a failure can be repeated."""
+    import sys
+
+    harness = sys.modules.get("fault_harness")
+    if harness is not None and os.environ.get(harness.SEED_VARIABLE):
+        seed = os.environ[harness.SEED_VARIABLE]
+        terminalreporter.write_line(f"fault harness seed: {seed} ({harness.SEED_VARIABLE}={seed} repeats this run's "
+                                    "cases and examples)")
