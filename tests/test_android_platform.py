@@ -449,7 +449,8 @@ def recorded_litert() -> dict[str, set[Signature]]:
 def recorded_camerax() -> dict[str, set[Signature]]:
     found: dict[str, set[Signature]] = {}
     owner = None
-    lines = [line for name in ("camera-core-1.5.0-beta01.txt", "camera-lifecycle-current.txt")
+    files = ("camera-core-1.5.0-beta01.txt", "camera-lifecycle-current.txt", "camera-view-current.txt")
+    lines = [line for name in files
              for line in (SIGNATURES / name).read_text().splitlines()]
     for line in lines:
         if line.startswith("#") or not line.strip():
@@ -495,7 +496,8 @@ def _edits(a: str, b: str) -> int:
 
 def test_litert_and_camerax_stubs_match_the_recorded_real_signatures(stubbed):
     """Every LiteRT/CameraX stub member exists in the real API with the same static-ness, parameter and result
-    types (recorded from LiteRT's sources at v1.4.1 and CameraX's camera-core and camera-lifecycle API files), and
+    types (recorded from LiteRT's sources at v1.4.1 and CameraX's camera-core, camera-lifecycle and camera-view API
+    files), and
     every real member a caller could confuse with a stubbed one — an overload, or a name within CONFUSABLE_EDITS
     edits — is stubbed too, so a correct call is never reported as unresolved."""
     recorded = {**recorded_litert(), **recorded_camerax()}
@@ -503,7 +505,8 @@ def test_litert_and_camerax_stubs_match_the_recorded_real_signatures(stubbed):
                      for path in stubbed.stub_classes.rglob("*.class")
                      if path.relative_to(stubbed.stub_classes).parts[0] in ("org", "androidx")
                      and path.relative_to(stubbed.stub_classes).as_posix().startswith(
-                         ("org/tensorflow/lite", "androidx/camera/core", "androidx/camera/lifecycle")))
+                         ("org/tensorflow/lite", "androidx/camera/core", "androidx/camera/lifecycle",
+                          "androidx/camera/view")))
     assert len(classes) >= 20
     javap_tool = Path(stubbed.toolchain.javac).with_name("javap")
     javap = subprocess.run([str(javap_tool), "-protected", "-cp", str(stubbed.stub_classes), *classes],
