@@ -1,20 +1,27 @@
-"""Fixtures shared by the test files (helpers live in `support`): offline ImageNet weights from the shared data,
-small image folders, and one real int8 output folder."""
+"""Fixtures shared by the test files (helpers live in `support`): the network block, offline ImageNet weights from the
+shared data, small image folders, and one real int8 output folder."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
-import tempfile
-
+from network import closed_port, guard_sockets, offline_environment
 from support import IMAGENET_DEV, KERAS_HOME, SHARED, SHARED_MISSING, SHARED_PRESENT, embedded_images, link_images
 
 # offline ImageNet weights from the shared folder; without it an empty cache of the run's own (never a folder
 # outside the checkout), so only the weights the package ships are found
 os.environ["KERAS_HOME"] = str(KERAS_HOME) if SHARED_PRESENT else tempfile.mkdtemp(prefix="mobikit-keras-")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# No test reaches another machine (tests/network.py): every child process inherits proxy variables naming a port that
+# refuses connections, and this process's own sockets refuse any address but loopback. The holder socket keeps the
+# port closed, and so taken, for the whole session.
+_CLOSED_PORT_HOLDER, CLOSED_PORT = closed_port()
+os.environ.update(offline_environment(CLOSED_PORT))
+guard_sockets()
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +49,15 @@ def tiny_output(tmp_path_factory):
     quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=embedded_images(), calib_samples=8,
                              output=output, bias_correction=False))
     return output
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """The offline condition made explicitly, for the tests whose subject is a failed download: a fresh closed port
+    in the proxy variables of this process and of every child it starts. Returns the variables for `run_cli(env=)`."""
+    holder, port = closed_port()
+    variables = offline_environment(port)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    yield variables
+    holder.close()

@@ -67,12 +67,13 @@ def test_a_cell_made_from_other_inputs_is_not_reused(swept):
     assert load_cell(folder, {**request.inputs(), "calib_samples": 5}, config) is None
 
 
-def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path):
+def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path, offline):
     empty_cache = tmp_path / "keras"
     empty_cache.mkdir()
     output = tmp_path / "out"
+    env = {"KERAS_HOME": str(empty_cache), **offline}  # the download fails here, with or without a network
     result = run_cli("sweep", "--alpha", "0.5", "--resolution", "96,160", "--calib", str(PHOTOS), "--output",
-                     str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+                     str(output), "--json", env=env)
     assert result.returncode == 0, result.stderr
     cells = json.loads(result.stdout)["cells"]
     assert [c["status"] for c in cells] == ["skipped", "skipped"]
@@ -82,12 +83,12 @@ def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path):
     assert "## Not run" in markdown and "α0.5@160 skipped" in markdown
     assert not list(output.glob("*.png"))
     rerun = run_cli("sweep", "--alpha", "0.5", "--resolution", "160", "--calib", str(PHOTOS), "--output",
-                    str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+                    str(output), "--json", env=env)
     assert json.loads(rerun.stdout)["cells"][0]["reused"]  # the failed download is not retried
     (empty_cache / "models").mkdir(exist_ok=True)
     (empty_cache / "models" / "mobilenet_5_0_160_tf.h5").write_bytes(b"not weights")
     retried = run_cli("sweep", "--alpha", "0.5", "--resolution", "160", "--calib", str(PHOTOS), "--output",
-                      str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+                      str(output), "--json", env=env)
     # the file in the cache is used now: a corrupt one fails the cell, and the sweep ends with exit 1 and one line
     assert retried.returncode == 1 and "Traceback" not in retried.stderr
     assert json.loads(retried.stdout)["cells"][0]["status"] == "failed"
