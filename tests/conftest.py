@@ -61,3 +61,13 @@ def offline(monkeypatch):
         monkeypatch.setenv(name, value)
     yield variables
     holder.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(request, tmp_path_factory):
+    """Tiny real TFLite classifiers of every I/O kind (tests/tiny_models.py), cached in pytest's cache folder so a
+    mutation run makes them once, not once per mutant."""
+    from tiny_models import tiny_models
+
+    cache = getattr(request.config, "cache", None)
+    return tiny_models(cache.mkdir("mobikit") if cache is not None else tmp_path_factory.mktemp("tiny-tflite"))
