@@ -19,7 +19,7 @@ def test_percentile_interpolates_between_closest_ranks():
 
 
 def test_percentile_of_nothing_is_an_error():
-    with pytest.raises(ValueError, match="percentile of no values"):
+    with pytest.raises(ValueError, match="^percentile of no values$"):
         percentile([], 50)
 
 
