@@ -39,16 +39,37 @@ def imagenet_split(shared, tmp_path_factory):
     return link_images(root / "calib", images[:16]), link_images(root / "eval", images[200:224])
 
 
+def _tiny_quantize(output, mode: str = "int8", io: str | None = None):
+    from mobikit.quantization import QuantizeRequest, quantize
+
+    return quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=embedded_images(), calib_samples=8,
+                                    mode=mode, io=io, output=output, bias_correction=False))
+
+
 @pytest.fixture(scope="session")
 def tiny_output(tmp_path_factory):
     """A real int8 quantize output folder of an untrained V1 α0.25@96 (fast to convert), calibrated on the
     package's own photos: no shared data needed."""
-    from mobikit.quantization import QuantizeRequest, quantize
-
     output = tmp_path_factory.mktemp("tiny") / "tiny_int8"
-    quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=embedded_images(), calib_samples=8,
-                             output=output, bias_correction=False))
+    _tiny_quantize(output)
     return output
+
+
+@pytest.fixture(scope="session")
+def tiny_variant(tiny_output, tmp_path_factory):
+    """`tiny_variant(mode, io)`: the same tiny model quantized in another mode or with another --io, each made once
+    per session (about 9 s each) and shared by every test that needs it; ("int8", "int8") is `tiny_output`."""
+    made = {("int8", "int8"): tiny_output}
+
+    def variant(mode: str = "int8", io: str | None = None):
+        key = (mode, io or ("int8" if mode == "int8" else "float32"))
+        if key not in made:
+            output = tmp_path_factory.mktemp("tiny") / f"tiny_{mode}_{key[1]}"
+            _tiny_quantize(output, mode, io)
+            made[key] = output
+        return made[key]
+
+    return variant
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import IMAGENET_DEV, PHOTOS, ROOT, SHARED, embedded_images, run_cli
+from support import IMAGENET_DEV, PHOTOS, ROOT, SHARED, run_cli
 
 from mobikit import preprocess
 from mobikit.errors import UsageError
@@ -59,13 +59,10 @@ def float32_model(imagenet_split, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fp16_model(tmp_path_factory):
-    """A float mode (untrained V1 α0.25@96, fast to convert): float32 I/O, no int8 anywhere."""
-    output = tmp_path_factory.mktemp("metadata") / "fp16"
-    result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--calib",
-                     str(embedded_images()), "--calib-samples", "8", "--mode", "fp16", "--output", str(output))
-    assert result.returncode == 0, result.stderr
-    return output, result
+def fp16_model(tiny_variant):
+    """A float mode (untrained V1 α0.25@96, fast to convert): float32 I/O, no int8 anywhere; the session's one fp16
+    conversion, shared with test_quantize."""
+    return tiny_variant("fp16")
 
 
 def _folder(request, fixture: str) -> Path:

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from mobikit.outputs import MARKER
-from mobikit.quantization import QuantizeRequest, quantize
 
 from support import assert_clean_failure, embedded_images, run_cli
 
@@ -60,18 +59,62 @@ def test_output_folder_describes_the_model(imagenet_run):
     assert "top-1" in (output / "report.md").read_text()
 
 
-@pytest.mark.parametrize("mode,io,dtype", [("int8", "uint8", np.uint8), ("int8", "float32", np.float32),
-                                           ("fp16", None, np.float32), ("dynamic", None, np.float32)])
-def test_modes_and_io_types(tmp_path, mode, io, dtype):
-    from ai_edge_litert.interpreter import Interpreter
+# What each --io writes, input and output: the int8 input maps [-1, 1] onto 256 steps (scale 2/255, zero point
+# -128 + 127.5 = -0.5 rounded away from zero: -1), the softmax output [0, 1) from the lowest value (scale 1/256);
+# uint8 is int8 shifted by 128 (zero points 127 and 0); float32 I/O carries no quantization (the QUANTIZE and
+# DEQUANTIZE ops are inside the model).
+IO_TENSORS = {
+    "int8": ((np.int8, 2 / 255, -1), (np.int8, 1 / 256, -128)),
+    "uint8": ((np.uint8, 2 / 255, 127), (np.uint8, 1 / 256, 0)),
+    "float32": ((np.float32, 0.0, 0), (np.float32, 0.0, 0)),
+}
 
-    result = quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=PHOTOS, calib_samples=8,
-                                      mode=mode, io=io, output=tmp_path / "m", bias_correction=False))
-    interpreter = Interpreter(model_path=str(tmp_path / "m" / "model.tflite"))
-    assert interpreter.get_input_details()[0]["dtype"] == dtype
-    assert result.eval.agreement is not None
-    description = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert description["mode"] == mode and description["full_integer"] == (mode == "int8")
+
+@pytest.mark.parametrize("io", list(IO_TENSORS))
+def test_every_io_type_is_what_the_written_model_takes_and_gives(tiny_variant, io):
+    from mobikit.inference import make_interpreter
+
+    folder = tiny_variant("int8", io)
+    interpreter = make_interpreter(folder / "model.tflite", 1)
+    description = json.loads((folder / "model.json").read_text())
+    for detail, expected, key in zip((interpreter.get_input_details()[0], interpreter.get_output_details()[0]),
+                                     IO_TENSORS[io], ("input", "output")):
+        dtype, scale, zero_point = expected
+        assert detail["dtype"] == dtype, key
+        assert detail["quantization"][0] == pytest.approx(scale, rel=1e-6) and detail["quantization"][1] == zero_point
+        recorded = description[key]
+        assert recorded["dtype"] == np.dtype(dtype).name and recorded["zero_point"] == zero_point, key
+        assert recorded["scale"] == pytest.approx(scale, rel=1e-6), key
+    assert description["mode"] == "int8" and description["full_integer"] is True
+    assert description["input"]["shape"] == [1, 96, 96, 3] and description["output"]["shape"] == [1, 1000]
+
+
+def test_io_types_change_only_the_edges_of_the_model(tiny_variant):
+    """The three --io models share their calibration and int8 core: uint8 I/O is int8 shifted by 128 both ways,
+    so its dequantized scores equal int8's exactly; float32 I/O quantizes inside the model, where a pixel exactly
+    halfway between two steps may round the other way (TFLite rounds half away from zero, numpy half to even)."""
+    from mobikit.images import ImageSet, find_images
+    from mobikit.inference import TFLiteClassifier
+
+    images = np.stack([image for _, image in ImageSet(find_images(PHOTOS)[:4], 96).items()])
+    scores = {io: TFLiteClassifier(tiny_variant("int8", io) / "model.tflite")(images) for io in IO_TENSORS}
+    np.testing.assert_array_equal(scores["uint8"], scores["int8"])
+    assert np.abs(scores["float32"] - scores["int8"]).max() <= 4 / 256  # measured: at most 1 step of 1/256
+
+
+@pytest.mark.parametrize("mode", ["fp16", "dynamic"])
+def test_float_modes_write_float_io_and_say_so(tiny_variant, mode):
+    from mobikit.inference import make_interpreter
+
+    folder = tiny_variant(mode)
+    interpreter = make_interpreter(folder / "model.tflite", 1)
+    for detail in (interpreter.get_input_details()[0], interpreter.get_output_details()[0]):
+        assert detail["dtype"] == np.float32 and detail["quantization"] == (0.0, 0)
+    description = json.loads((folder / "model.json").read_text())
+    assert description["mode"] == mode and description["full_integer"] is False
+    assert description["input"]["dtype"] == description["output"]["dtype"] == "float32"
+    report = json.loads((folder / "report.json").read_text())
+    assert report["eval"]["agreement"] >= 0.9  # weights-only rounding of an untrained model: measured 1.0
 
 
 def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_path):
