@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
 from network import closed_port, guard_sockets, offline_environment
-from support import IMAGENET_DEV, KERAS_HOME, SHARED, SHARED_MISSING, SHARED_PRESENT, embedded_images, link_images
+from support import (IMAGENET_DEV, KERAS_HOME, SHARED, SHARED_MISSING, SHARED_PRESENT, embedded_images, link_images,
+                     noise_images, run_cli)
 
 # offline ImageNet weights from the shared folder; without it an empty cache of the run's own (never a folder
 # outside the checkout), so only the weights the package ships are found
@@ -92,3 +94,44 @@ def tiny_tflite(request, tmp_path_factory):
 
     cache = getattr(request.config, "cache", None)
     return tiny_models(cache.mkdir("mobikit") if cache is not None else tmp_path_factory.mktemp("tiny-tflite"))
+
+
+@pytest.fixture(scope="session")
+def flat_model(tmp_path_factory):
+    """An ImageNet V1 α0.25@128 whose classifier weights are scaled by 1e-4: its softmax is so flat that every
+    probability rounds to the same int8 step, so the int8 model's top-1 is class 0 on every image while float's
+    top-1 follows the image. No float fallback can fix that (the softmax output stays int8), so a 100% agreement
+    target is missed on every CPU whatever its int8 kernels — an ImageNet model could meet a 24-image target on one
+    CPU and not on another."""
+    from importlib import resources
+
+    import numpy as np
+
+    from mobikit.models import build_model
+
+    shipped = Path(str(resources.files("mobikit") / "data" / "mobilenet_2_5_224_tf.h5"))  # fit any resolution
+    model = build_model("v1", 0.25, 128, weights=shipped)
+    preds = model.get_layer("conv_preds")
+    kernel, bias = preds.get_weights()
+    preds.set_weights([kernel * 1e-4, np.zeros_like(bias)])
+    path = tmp_path_factory.mktemp("model") / "flat.keras"
+    model.save(path)
+    return path
+
+
+FALLBACK_SYNSETS = ("n01443537", "n01484850", "n01491361")  # any ImageNet classes: the file-name prefix labels them
+
+
+@pytest.fixture(scope="session")
+def fallback_search(flat_model, tmp_path_factory):
+    """The session's one float-fallback search (the slowest quantize path: every candidate is converted and
+    measured), shared by test_analyze and test_metadata: the flat model with float32 I/O, 24 generated labelled eval
+    images, a target no candidate can meet, a budget of 2 layers. Returns (output folder, finished process)."""
+    evaluation = noise_images(tmp_path_factory.mktemp("eval"),
+                              [f"{FALLBACK_SYNSETS[i % 3]}_{i}.png" for i in range(24)])
+    output = tmp_path_factory.mktemp("fallback") / "f"
+    result = run_cli("quantize", "--model", str(flat_model), "--calib", str(embedded_images()), "--eval",
+                     str(evaluation), "--io", "float32", "--max-drop", "0", "--min-agreement", "100",
+                     "--max-fallback-layers", "2", "--max-latency-ratio", "10", "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    return output, result

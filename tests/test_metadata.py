@@ -47,12 +47,11 @@ def uint8_model(imagenet_split, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def float32_model(imagenet_split, tmp_path_factory):
-    """float32 I/O through the fallback search: a 0-point target that 24 images cannot confirm makes the search build
-    and measure a candidate with one layer in float; every candidate, and so the model written, carries metadata."""
+    """float32 I/O, what a MediaPipe user may ask for too (the fallback search with float32 I/O, whose every
+    candidate carries metadata, is the session's `fallback_search`)."""
     calib, evaluation = imagenet_split
     output = tmp_path_factory.mktemp("metadata") / "float32"
-    result = run_cli(*V1_128, "--calib", str(calib), "--eval", str(evaluation), "--io", "float32", "--max-drop", "0",
-                     "--min-agreement", "100", "--max-fallback-layers", "1", "--max-latency-ratio", "10",
+    result = run_cli(*V1_128, "--calib", str(calib), "--eval", str(evaluation), "--io", "float32",
                      "--output", str(output))
     assert result.returncode == 0, result.stderr
     return output, result
@@ -71,7 +70,8 @@ def _folder(request, fixture: str) -> Path:
 
 
 @pytest.mark.parametrize("fixture", ["tiny_output", pytest.param("uint8_model", marks=SLOW),
-                                     pytest.param("float32_model", marks=SLOW), pytest.param("fp16_model", marks=SLOW)])
+                                     pytest.param("float32_model", marks=SLOW), pytest.param("fp16_model", marks=SLOW),
+                                     pytest.param("fallback_search", marks=SLOW)])
 def test_metadata_read_back_equals_model_json(request, fixture):
     """One description, two renderings: what the file's metadata says is what model.json says."""
     from mobikit.inspection import inspect_model

@@ -38,9 +38,13 @@ def test_json_is_the_contract_and_only_json(imagenet_run):
 @pytest.mark.predictions
 def test_int8_model_is_small_fast_and_agrees_with_float(imagenet_run):
     output, data, _ = imagenet_run
-    assert data["size_bytes"] <= 0.35 * data["float_size_bytes"]
-    assert data["eval"]["agreement"] >= 0.6
-    assert abs(data["eval"]["quant_top1"] - data["eval"]["float_top1"]) <= 0.25
+    # measured here (XNNPACK and the reference kernels alike): size 0.321× float, agreement 20/24 = 0.83, top-1
+    # 13/24 for both float and int8. Margin: 2 images of 24 for another CPU's int8 kernels; the size is exact
+    evaluation = data["eval"]
+    assert data["size_bytes"] <= 0.33 * data["float_size_bytes"]
+    assert evaluation["agreement"] >= 18 / 24 - 1e-9
+    assert abs(evaluation["quant_top1"] - evaluation["float_top1"]) <= 2 / 24 + 1e-9
+    assert abs(evaluation["float_top1"] - 13 / 24) <= 1 / 24 + 1e-9  # float kernels differ less: 1 image
     assert data["latency_ms"]["quant"] > 0 and data["latency_ms"]["float"] > 0
 
 
