@@ -34,6 +34,16 @@ def test_center_crop_takes_the_middle_square():
     np.testing.assert_array_equal(center_crop(tall, 7), tall[1:8, 0:7])
 
 
+def test_center_crop_resizes_by_area_averaging():
+    """A 3× downscale: INTER_AREA gives each 3×3 block's mean; bilinear would give its centre pixel."""
+    blocks = np.arange(25, dtype=np.int32).reshape(5, 5) * 8 + 20  # block means 20 … 212
+    spike = np.full((3, 3), -1, dtype=np.int32)
+    spike[1, 1] = 8  # the block's mean is unchanged, its centre is 8 above it
+    image = (np.kron(blocks, np.ones((3, 3), dtype=np.int32)) + np.tile(spike, (5, 5))).astype(np.uint8)
+    rgb = np.repeat(image[:, :, None], 3, axis=2)  # 15 × 15: resized to 5 × 5 for R = 4, crop at (0, 0)
+    np.testing.assert_array_equal(center_crop(rgb, 4)[:, :, 0], blocks[:4, :4])
+
+
 def test_normalize_maps_pixels_to_minus_one_one():
     values = normalize(np.array([0, 51, 127, 128, 255], dtype=np.uint8))
     assert values.dtype == np.float32
@@ -53,8 +63,8 @@ def test_to_rgb_from_every_decoded_layout():
     assert to_rgb(np.array([[[1, 2, 3, 200]]], dtype=np.uint8)).tolist() == [[[3, 2, 1]]]  # alpha dropped
     assert to_rgb(np.array([[7]], dtype=np.uint8)).tolist() == [[[7, 7, 7]]]  # gray
     assert to_rgb(np.array([[[7]]], dtype=np.uint8)).tolist() == [[[7, 7, 7]]]  # gray with a channel axis
-    deep = to_rgb(np.array([[[0, 257, 65535]]], dtype=np.uint16))  # 16-bit: scaled by 255 / 65535
-    assert deep.dtype == np.uint8 and deep.tolist() == [[[255, 1, 0]]]
+    deep = to_rgb(np.array([[[0, 257, 65535], [25803, 0, 0]]], dtype=np.uint16))  # 16-bit: scaled by 255 / 65535
+    assert deep.dtype == np.uint8 and deep.tolist() == [[[255, 1, 0], [0, 0, 100]]]  # 25803 → 100.4 → 100
 
 
 def test_orientation_table_is_exif():

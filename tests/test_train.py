@@ -319,7 +319,10 @@ def test_train_then_quantize_full_integer_verified_on_the_test_split(flowers_run
     # The float top-1 quantize measures with the saved Keras model equals train's own test accuracy up to one
     # image (train reads cached LiteRT features, quantize runs the Keras graph: a near tie may fall either way).
     assert abs(quantized["eval"]["float_top1"] - data["test"]["accuracy"]) <= 1 / data["test"]["n"] + 1e-9
-    assert 0 <= quantized["eval"]["agreement"] <= 1 and quantized["size_bytes"] < quantized["float_size_bytes"]
+    # measured here: int8 agrees with float on 8 of the 10 test images; margin 2 images for another CPU's training
+    # and int8 kernels (a 2+2-epoch model is near a tie on many images). Size: measured 0.363× float (exact)
+    assert quantized["eval"]["agreement"] >= 6 / 10 - 1e-9
+    assert quantized["size_bytes"] <= 0.37 * quantized["float_size_bytes"]
     report = json.loads((int8 / "report.json").read_text())
     corrected = report["bias_correction"]["layers"]
     names = [layer["name"] for layer in corrected]
