@@ -4,6 +4,8 @@ runs this file against each mutant of mobikit.inference)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from mobikit.errors import MobikitError, UsageError
 from mobikit.images import ImageSet
 from mobikit.inference import (BATCH, HOST_DELEGATE_ENV, Predictions, TFLiteClassifier, default_host_delegate,
                                dequantize_array, labels_of, make_interpreter, predict_all, quantize_array, replay)
-from mobikit.labels import generic, imagenet
+from mobikit.labels import ClassList, generic, imagenet
 from mobikit.progress import Reporter
 
 from support import noise_images
@@ -72,8 +74,33 @@ def test_make_interpreter_from_a_path_or_bytes_with_either_delegate(tiny_tflite,
     with pytest.raises(UsageError) as info:
         make_interpreter(path, delegate="gpu")
     assert str(info.value) == "unknown host delegate 'gpu': choose xnnpack or cpu"
-    with pytest.raises(MobikitError, match="^LiteRT cannot load the model: "):
+    with pytest.raises(MobikitError) as info:
         make_interpreter(b"not a flatbuffer")
+    assert str(info.value) == "LiteRT cannot load the model: The model is not a valid Flatbuffer buffer"
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+def test_the_thread_count_reaches_the_interpreter(tiny_tflite):
+    """XNNPACK starts threads - 1 workers as the interpreter is made (the reference kernels start theirs lazily):
+    the thread count is what makes them, so it must arrive."""
+    path = tiny_tflite / "int8.tflite"
+    for threads, delegate, workers in ((1, "xnnpack", 0), (3, "xnnpack", 2), (3, "cpu", 0)):
+        before = _threads()
+        interpreter = make_interpreter(path, threads, delegate)
+        assert _threads() - before == workers, (threads, delegate)
+        del interpreter
+    before = _threads()
+    default = make_interpreter(path, delegate="xnnpack")
+    assert _threads() - before == 1  # 2 threads by default
+    classifier = TFLiteClassifier(path)
+    assert _threads() - before == 2  # and the classifier's default is 2 as well
+    four = TFLiteClassifier(path, threads=4)
+    assert _threads() - before == 5
+    del default, classifier, four
 
 
 def _by_hand(path, images):
@@ -114,10 +141,26 @@ def test_classifier_scores_equal_the_interpreter_by_hand(tiny_tflite, kind):
     assert np.abs(scores - keras_scores).max() <= (1e-5 if kind == "float32" else 4 / 256)
 
 
-def test_classifier_refuses_a_model_that_takes_no_image(tiny_tflite):
+@pytest.mark.parametrize("kind,shape", [("vector", "[1, 10]"), ("wide", "[1, 8, 6, 3]"), ("gray", "[1, 8, 8, 1]")])
+def test_classifier_refuses_a_model_that_takes_no_square_rgb_image(tiny_tflite, kind, shape):
     with pytest.raises(UsageError) as info:
-        TFLiteClassifier(tiny_tflite / "vector.tflite")
-    assert str(info.value) == "not an image classifier: input shape [1, 10], expected [1, R, R, 3]"
+        TFLiteClassifier(tiny_tflite / f"{kind}.tflite")
+    assert str(info.value) == f"not an image classifier: input shape {shape}, expected [1, R, R, 3]"
+
+
+def test_keras_predictor_runs_the_model_in_inference_mode():
+    from mobikit.inference import keras_predictor
+    from mobikit.runtime import tensorflow
+
+    keras = tensorflow().keras
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dropout(0.5)(keras.layers.Dense(8)(inputs)))  # dropout: training only
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 4)).astype(np.float32)
+    scores = keras_predictor(model)(images)
+    assert isinstance(scores, np.ndarray) and scores.shape == (3, 8)
+    np.testing.assert_allclose(scores, images @ model.layers[1].kernel.numpy() + model.layers[1].bias.numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_replay_hands_back_earlier_scores_in_order():
@@ -153,6 +196,43 @@ def test_predict_all_streams_every_model_over_the_images_in_order(tiny_tflite, t
                                  f"(first: {folder / 'n01440764_99.png'})"]
     assert labels_of(images, imagenet()) == [SYNSETS.index(p.name[:9]) for p in paths]  # the unreadable one too
     assert labels_of(images, generic(3)) == [None] * len(paths)
+
+
+class Recording(Reporter):
+    """A reporter that keeps what predict_all tells it: (total, description) and the units of each item."""
+
+    def __init__(self):
+        super().__init__()
+        self.tracked, self.units = [], []
+
+    def track(self, items, total, description, count=lambda item: 1):
+        self.tracked.append((total, description))
+        for item in super().track(items, total, description, count):
+            self.units.append(count(item))
+            yield item
+
+
+def test_predict_all_reports_progress_in_images_per_batch(tiny_tflite, tmp_path):
+    folder = noise_images(tmp_path / "images", [f"{i:02d}.png" for i in range(BATCH + 3)], size=12)
+    images = ImageSet(sorted(folder.iterdir()), 8, folder)
+    reporter = Recording()
+    predict_all(images, {"m": TFLiteClassifier(tiny_tflite / "float32.tflite")}, generic(3), reporter)
+    assert reporter.tracked == [(BATCH + 3, "evaluating")] and reporter.units == [BATCH, 3]
+    predict_all(images, {"m": TFLiteClassifier(tiny_tflite / "float32.tflite")}, generic(3), reporter, "checking")
+    assert reporter.tracked[-1] == (BATCH + 3, "checking")
+
+
+def test_class_folders_label_images_relative_to_the_root_or_the_working_folder(tiny_tflite, tmp_path, monkeypatch):
+    classes = ClassList(("", "", ""), ("daisy", "roses", "tulips"))
+    for name in classes.names:
+        noise_images(tmp_path / "data" / name, [f"{name}.png"], size=12)
+    paths = sorted((tmp_path / "data").rglob("*.png"))
+    model = {"m": TFLiteClassifier(tiny_tflite / "float32.tflite")}
+    rooted = ImageSet(paths, 8, tmp_path / "data")
+    assert labels_of(rooted, classes) == [0, 1, 2] and predict_all(rooted, model, classes).labels == [0, 1, 2]
+    monkeypatch.chdir(tmp_path / "data")  # no root: paths relative to the working folder
+    relative = ImageSet([p.relative_to(tmp_path / "data") for p in paths], 8)
+    assert labels_of(relative, classes) == [0, 1, 2] and predict_all(relative, model, classes).labels == [0, 1, 2]
 
 
 def test_predict_all_of_no_images_gives_empty_scores_per_class(tmp_path):

@@ -36,6 +36,10 @@ for kind in ("float32", "int8", "uint8", "int8_float_io"):
         io = {"int8": tf.int8, "uint8": tf.uint8, "int8_float_io": tf.float32}[kind]
         converter.inference_input_type = converter.inference_output_type = io
     (folder / f"{kind}.tflite").write_bytes(converter.convert())
+for kind, shape in (("wide", (8, 6, 3)), ("gray", (8, 8, 1))):  # not a square RGB image: refused as classifiers
+    other_in = tf.keras.Input(shape, batch_size=1)
+    other = tf.keras.Model(other_in, tf.keras.layers.Dense(3)(tf.keras.layers.GlobalAveragePooling2D()(other_in)))
+    (folder / f"{kind}.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(other).convert())
 vector_in = tf.keras.Input((10,), batch_size=1)
 vector = tf.keras.Model(vector_in, tf.keras.layers.Dense(3)(vector_in))
 (folder / "vector.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(vector).convert())
@@ -46,7 +50,7 @@ np.save(folder / "keras_scores.npy", model.predict(probe, verbose=0))
 
 
 def tiny_models(cache_root: Path) -> Path:
-    """The folder holding `<kind>.tflite` for every kind, `vector.tflite` (not an image model), `probe.npy` (4 inputs) and `keras_scores.npy` (the float
+    """The folder holding `<kind>.tflite` for every kind, `vector.tflite`, `wide.tflite` (8×6×3), `gray.tflite` (8×8×1) (not RGB image classifiers), `probe.npy` (4 inputs) and `keras_scores.npy` (the float
     Keras model's scores on them); made once per script and TensorFlow version."""
     from importlib.metadata import version
 
