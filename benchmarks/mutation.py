@@ -50,6 +50,9 @@ MODULES = {
     "android.deploy": Target("mobikit/android/deploy.py", (), "waits for the Android rewrite's tests"),
 }
 
+# every surviving mutant's diff in one process (`mutmut show` per mutant starts mutmut each time)
+_DIFFS = ("import json, sys\nfrom mutmut.mutation.diff_apply import get_diff_for_mutant\n"
+          "print(json.dumps({name: get_diff_for_mutant(name) for name in sys.argv[1:]}))")
 STATUS = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
@@ -97,12 +100,11 @@ def run_module(name: str, target: Target, root: Path, children: int) -> dict:
     counts: dict[str, int] = {}
     for status in verdicts.values():
         counts[status] = counts.get(status, 0) + 1
-    survivors = []
-    for mutant, status in sorted(verdicts.items()):
-        if status != "killed":
-            diff = _mutmut(folder, "show", mutant).stdout
-            survivors.append({"mutant": mutant, "status": status,
-                              "diff": "\n".join(line for line in diff.splitlines()[1:] if line.strip())})
+    alive = sorted(name for name, status in verdicts.items() if status != "killed")
+    diffs = json.loads(subprocess.run([sys.executable, "-c", _DIFFS, *alive], cwd=folder, capture_output=True,
+                                      text=True, check=True).stdout) if alive else {}
+    survivors = [{"mutant": name, "status": verdicts[name],
+                  "diff": "\n".join(line for line in diffs[name].splitlines() if line.strip())} for name in alive]
     killed = counts.get("killed", 0)
     total = len(verdicts)
     return {"module": name, "source": f"toolkit/{target.source}", "tests": list(target.tests), "total": total,

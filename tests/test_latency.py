@@ -4,6 +4,7 @@ mutant of mobikit.latency). No assert here is a wall-clock limit: counts, orderi
 
 from __future__ import annotations
 
+import os
 import resource
 
 import numpy as np
@@ -99,10 +100,70 @@ def test_bench_result_json_has_every_key_none_where_not_measured():
 
 
 def test_peak_rss_is_the_process_high_water_mark_in_mb():
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    value = peak_rss_mb()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert round(before / 1024, 1) <= value <= round(after / 1024, 1)
+    for _ in range(5):  # the high-water mark only moves when this process allocates more than ever before
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        value = peak_rss_mb()
+        if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss == before:
+            break
+    assert value == round(before / 1024.0, 1)  # KiB → MiB, one decimal
+
+
+class Clock:
+    """A stand-in for `time` in mobikit.latency: every perf_counter_ns() call is one tick later, so the timing
+    loop's arithmetic is checked exactly (a wall-clock test would measure the shared machine). It also notes how many
+    threads the process has at each call: the call right after the interpreter is made sees its XNNPACK workers."""
+
+    def __init__(self, tick_ns: int):
+        self.tick_ns, self.calls, self.threads = tick_ns, 0, []
+
+    def perf_counter_ns(self) -> int:
+        self.threads.append(len(os.listdir("/proc/self/task")))
+        self.calls += 1
+        return (self.calls - 1) * self.tick_ns
+
+
+def _clocked(monkeypatch, tick_ns: int) -> Clock:
+    import mobikit.latency
+
+    clock = Clock(tick_ns)
+    monkeypatch.setattr(mobikit.latency, "time", clock)
+    return clock
+
+
+def test_the_timing_loop_by_the_tick(tiny_tflite, monkeypatch):
+    """Ticks of 0.1 s: init (calls 0→1), first inference (2→3), the deadline read at call 4 is 1.0 s later (tick 14),
+    then 3 runs of 2 calls each; the check at tick 11 is before the deadline (one more run, 12→13), the one at 14 is
+    not: 4 runs of exactly 100 ms."""
+    clock = _clocked(monkeypatch, 10**8)
+    result = bench_host(tiny_tflite / "int8.tflite", threads=1, delegate="cpu", warmup=2, runs=3, min_seconds=1.0)
+    assert result.runs == 4 and clock.calls == 15
+    assert (result.init_ms, result.first_ms, result.mean_ms, result.min_ms, result.max_ms, result.std_ms) == (
+        100.0, 100.0, 100.0, 100.0, 100.0, 0.0)
+
+
+def test_the_documented_defaults_by_the_tick(tiny_tflite, monkeypatch):
+    """Ticks of 10 ms: 50 runs take ticks 5–104 and the 1 s minimum ends at tick 104: exactly the 50 default runs,
+    on 2 threads (one XNNPACK worker beside this process's threads when the interpreter was made)."""
+    clock = _clocked(monkeypatch, 10**7)
+    result = bench_host(tiny_tflite / "int8.tflite")
+    assert (result.runs, result.threads, result.delegate) == (50, 2, "xnnpack")
+    assert clock.threads[1] - clock.threads[0] == 1
+
+
+@pytest.mark.parametrize("threads,delegate,workers", [(3, "xnnpack", 2), (3, "cpu", 0), (1, "xnnpack", 0)])
+def test_bench_makes_the_interpreter_asked_for(tiny_tflite, monkeypatch, threads, delegate, workers):
+    clock = _clocked(monkeypatch, 10**7)
+    bench_host(tiny_tflite / "int8.tflite", threads=threads, delegate=delegate, warmup=0, runs=1, min_seconds=0)
+    assert clock.threads[1] - clock.threads[0] == workers
+
+
+def test_quantize_measures_latency_with_xnnpack_whatever_the_host_delegate(tiny_tflite, monkeypatch):
+    """The latency quantize reports is XNNPACK's, also where MOBIKIT_HOST_DELEGATE picks the reference kernels for
+    the predictions (CI's rerun)."""
+    monkeypatch.setenv("MOBIKIT_HOST_DELEGATE", "cpu")
+    clock = _clocked(monkeypatch, 10**7)
+    assert latency_ms((tiny_tflite / "int8.tflite").read_bytes(), threads=3) == 10.0
+    assert clock.threads[1] - clock.threads[0] == 2
 
 
 def test_latency_ms_is_the_median_of_a_verification_bench(tiny_tflite):
