@@ -87,13 +87,13 @@ def _mutmut(folder: Path, *args: str, timeout: float | None = None) -> subproces
     return subprocess.run([mutmut, *args], cwd=folder, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def run_module(name: str, target: Target, root: Path, children: int) -> dict:
+def run_module(name: str, target: Target, root: Path, children: int, results: Path) -> dict:
     folder = stage(name, target, root)
     start = time.monotonic()
     run = _mutmut(folder, "run", "--max-children", str(children))
     seconds = time.monotonic() - start
-    (RESULTS / "mutation-logs").mkdir(parents=True, exist_ok=True)
-    (RESULTS / "mutation-logs" / f"{name}.log").write_text(run.stdout[-20000:] + "\n--- stderr ---\n" +
+    (results / "mutation-logs").mkdir(parents=True, exist_ok=True)
+    (results / "mutation-logs" / f"{name}.log").write_text(run.stdout[-20000:] + "\n--- stderr ---\n" +
                                                            run.stderr[-20000:])
     listing = _mutmut(folder, "results", "--all", "true")
     verdicts = {m["name"]: m["status"] for m in (STATUS.match(line) for line in listing.stdout.splitlines()) if m}
@@ -109,13 +109,14 @@ def run_module(name: str, target: Target, root: Path, children: int) -> dict:
     total = len(verdicts)
     return {"module": name, "source": f"toolkit/{target.source}", "tests": list(target.tests), "total": total,
             "killed": killed, "counts": counts, "score": round(killed / total, 4) if total else None,
-            "seconds": round(seconds, 1), "exit_code": run.returncode, "survivors": survivors}
+            "seconds": round(seconds, 1), "exit_code": run.returncode, "survivors": survivors,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def markdown(results: dict) -> str:
     lines = ["# Mutation score", "", f"`{results['command']}` on {results['machine']} ({results['date']}); "
              f"mutmut {results['mutmut']}.", "",
-             "| module | mutants | killed | score | other verdicts | tests | run time |",
+             "| module | mutants | killed | score | other verdicts | tests | run time (shared machine) |",
              "|---|---:|---:|---:|---|---|---:|"]
     for name, target in MODULES.items():
         row = results["modules"].get(name)
@@ -141,18 +142,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"modules to run (default: all with tests): {', '.join(MODULES)}")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})")
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}: choose from {', '.join(MODULES)}")
     chosen = args.modules or [name for name, target in MODULES.items() if target.tests]
-    store = RESULTS / "mutation.json"
-    results = json.loads(store.read_text()) if store.is_file() else {"modules": {}}
+    args.results.mkdir(parents=True, exist_ok=True)
+    store = args.results / "mutation.json"
     from importlib.metadata import version
 
-    results.update(command="nice -n 10 python benchmarks/mutation.py " + " ".join(sys.argv[1:]),
-                   machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
-                   date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), mutmut=version("mutmut"))
+    stamp = dict(command="nice -n 10 python benchmarks/mutation.py " + " ".join(sys.argv[1:]),
+                 machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
+                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), mutmut=version("mutmut"))
     with tempfile.TemporaryDirectory(prefix="mobikit-mutation-") as scratch:
         for name in chosen:
             target = MODULES[name]
@@ -160,14 +162,16 @@ def main() -> None:
                 print(f"{name}: skipped ({target.note})", file=sys.stderr)
                 continue
             print(f"{name}: mutating {target.source} against {', '.join(target.tests)}", file=sys.stderr)
-            row = run_module(name, target, Path(scratch), args.children)
+            row = run_module(name, target, Path(scratch), args.children, args.results)
+            results = json.loads(store.read_text()) if store.is_file() else {"modules": {}}  # others may have run
+            results.update(stamp)
             results["modules"][name] = row
             print(f"{name}: {row['killed']} of {row['total']} killed ({row['counts']}) in {row['seconds']:.0f} s",
                   file=sys.stderr)
-            RESULTS.mkdir(parents=True, exist_ok=True)
             store.write_text(json.dumps(results, indent=1) + "\n")
-            (RESULTS / "mutation.md").write_text(markdown(results))
-    print((RESULTS / "mutation.md").read_text())
+            (args.results / "mutation.md").write_text(markdown(results))
+    if (args.results / "mutation.md").is_file():
+        print((args.results / "mutation.md").read_text())
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def offline(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def tiny_tflite(request, tmp_path_factory):
+def tiny_kinds(request, tmp_path_factory):
     """Tiny real TFLite classifiers of every I/O kind (tests/tiny_models.py), cached in pytest's cache folder so a
     mutation run makes them once, not once per mutant."""
     from tiny_models import tiny_models

@@ -62,8 +62,8 @@ def test_default_host_delegate_from_the_environment(monkeypatch):
     assert str(info.value) == "$MOBIKIT_HOST_DELEGATE is 'gpu': choose xnnpack or cpu"
 
 
-def test_make_interpreter_from_a_path_or_bytes_with_either_delegate(tiny_tflite, monkeypatch):
-    path = tiny_tflite / "int8.tflite"
+def test_make_interpreter_from_a_path_or_bytes_with_either_delegate(tiny_kinds, monkeypatch):
+    path = tiny_kinds / "int8.tflite"
     for source in (path, str(path), path.read_bytes(), bytearray(path.read_bytes())):
         for delegate in ("xnnpack", "cpu", None):
             interpreter = make_interpreter(source, threads=1, delegate=delegate)
@@ -84,10 +84,10 @@ def _threads() -> int:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
-def test_the_thread_count_reaches_the_interpreter(tiny_tflite):
+def test_the_thread_count_reaches_the_interpreter(tiny_kinds):
     """XNNPACK starts threads - 1 workers as the interpreter is made (the reference kernels start theirs lazily):
     the thread count is what makes them, so it must arrive."""
-    path = tiny_tflite / "int8.tflite"
+    path = tiny_kinds / "int8.tflite"
     for threads, delegate, workers in ((1, "xnnpack", 0), (3, "xnnpack", 2), (3, "cpu", 0)):
         before = _threads()
         interpreter = make_interpreter(path, threads, delegate)
@@ -128,23 +128,23 @@ def _by_hand(path, images):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_classifier_scores_equal_the_interpreter_by_hand(tiny_tflite, kind):
-    probe = np.load(tiny_tflite / "probe.npy")
-    classifier = TFLiteClassifier(tiny_tflite / f"{kind}.tflite", threads=1)
+def test_classifier_scores_equal_the_interpreter_by_hand(tiny_kinds, kind):
+    probe = np.load(tiny_kinds / "probe.npy")
+    classifier = TFLiteClassifier(tiny_kinds / f"{kind}.tflite", threads=1)
     assert (classifier.resolution, classifier.classes) == (8, 3)
     scores = classifier(probe)
     assert scores.dtype == np.float32 and scores.shape == (4, 3)
-    np.testing.assert_array_equal(scores, _by_hand(tiny_tflite / f"{kind}.tflite", probe))
+    np.testing.assert_array_equal(scores, _by_hand(tiny_kinds / f"{kind}.tflite", probe))
     # and close to the Keras model it was converted from: float exactly, int8 within 4 steps of the 1/256 output
     # scale (measured: at most 2 steps on this model)
-    keras_scores = np.load(tiny_tflite / "keras_scores.npy")
+    keras_scores = np.load(tiny_kinds / "keras_scores.npy")
     assert np.abs(scores - keras_scores).max() <= (1e-5 if kind == "float32" else 4 / 256)
 
 
 @pytest.mark.parametrize("kind,shape", [("vector", "[1, 10]"), ("wide", "[1, 8, 6, 3]"), ("gray", "[1, 8, 8, 1]")])
-def test_classifier_refuses_a_model_that_takes_no_square_rgb_image(tiny_tflite, kind, shape):
+def test_classifier_refuses_a_model_that_takes_no_square_rgb_image(tiny_kinds, kind, shape):
     with pytest.raises(UsageError) as info:
-        TFLiteClassifier(tiny_tflite / f"{kind}.tflite")
+        TFLiteClassifier(tiny_kinds / f"{kind}.tflite")
     assert str(info.value) == f"not an image classifier: input shape {shape}, expected [1, R, R, 3]"
 
 
@@ -176,13 +176,13 @@ def test_predictions_labelled_only_when_every_image_has_a_label():
     assert Predictions(labels=[0, 2]).labelled
 
 
-def test_predict_all_streams_every_model_over_the_images_in_order(tiny_tflite, tmp_path):
+def test_predict_all_streams_every_model_over_the_images_in_order(tiny_kinds, tmp_path):
     names = [f"{SYNSETS[i % 3]}_{i:02d}.png" for i in range(BATCH + 3)]  # two batches
     folder = noise_images(tmp_path / "images", names, size=12)
     (folder / "n01440764_99.png").write_bytes(b"not an image")  # skipped, with a warning
     paths = sorted(folder.iterdir())
     images = ImageSet(paths, 8, folder)
-    int8, float_model = (TFLiteClassifier(tiny_tflite / f"{kind}.tflite") for kind in ("int8", "float32"))
+    int8, float_model = (TFLiteClassifier(tiny_kinds / f"{kind}.tflite") for kind in ("int8", "float32"))
     reporter = Reporter()
     result = predict_all(images, {"int8": int8, "float": float_model}, imagenet(), reporter)
     readable = [p for p in paths if p.name != "n01440764_99.png"]
@@ -212,22 +212,22 @@ class Recording(Reporter):
             yield item
 
 
-def test_predict_all_reports_progress_in_images_per_batch(tiny_tflite, tmp_path):
+def test_predict_all_reports_progress_in_images_per_batch(tiny_kinds, tmp_path):
     folder = noise_images(tmp_path / "images", [f"{i:02d}.png" for i in range(BATCH + 3)], size=12)
     images = ImageSet(sorted(folder.iterdir()), 8, folder)
     reporter = Recording()
-    predict_all(images, {"m": TFLiteClassifier(tiny_tflite / "float32.tflite")}, generic(3), reporter)
+    predict_all(images, {"m": TFLiteClassifier(tiny_kinds / "float32.tflite")}, generic(3), reporter)
     assert reporter.tracked == [(BATCH + 3, "evaluating")] and reporter.units == [BATCH, 3]
-    predict_all(images, {"m": TFLiteClassifier(tiny_tflite / "float32.tflite")}, generic(3), reporter, "checking")
+    predict_all(images, {"m": TFLiteClassifier(tiny_kinds / "float32.tflite")}, generic(3), reporter, "checking")
     assert reporter.tracked[-1] == (BATCH + 3, "checking")
 
 
-def test_class_folders_label_images_relative_to_the_root_or_the_working_folder(tiny_tflite, tmp_path, monkeypatch):
+def test_class_folders_label_images_relative_to_the_root_or_the_working_folder(tiny_kinds, tmp_path, monkeypatch):
     classes = ClassList(("", "", ""), ("daisy", "roses", "tulips"))
     for name in classes.names:
         noise_images(tmp_path / "data" / name, [f"{name}.png"], size=12)
     paths = sorted((tmp_path / "data").rglob("*.png"))
-    model = {"m": TFLiteClassifier(tiny_tflite / "float32.tflite")}
+    model = {"m": TFLiteClassifier(tiny_kinds / "float32.tflite")}
     rooted = ImageSet(paths, 8, tmp_path / "data")
     assert labels_of(rooted, classes) == [0, 1, 2] and predict_all(rooted, model, classes).labels == [0, 1, 2]
     monkeypatch.chdir(tmp_path / "data")  # no root: paths relative to the working folder

@@ -39,9 +39,9 @@ def test_settings_out_of_range_are_usage_errors(settings, message):
     assert MAX_SECONDS == 3600.0
 
 
-def test_model_file_takes_a_tflite_or_an_output_folder(tiny_tflite, tmp_path):
-    assert model_file(tiny_tflite / "int8.tflite") == tiny_tflite / "int8.tflite"
-    assert model_file(str(tiny_tflite / "int8.tflite")) == tiny_tflite / "int8.tflite"
+def test_model_file_takes_a_tflite_or_an_output_folder(tiny_kinds, tmp_path):
+    assert model_file(tiny_kinds / "int8.tflite") == tiny_kinds / "int8.tflite"
+    assert model_file(str(tiny_kinds / "int8.tflite")) == tiny_kinds / "int8.tflite"
     with pytest.raises(UsageError) as info:
         model_file(tmp_path / "nope.tflite")
     assert str(info.value) == f"model {tmp_path / 'nope.tflite'}: no such file or folder"
@@ -55,8 +55,8 @@ def test_model_file_takes_a_tflite_or_an_output_folder(tiny_tflite, tmp_path):
 
 
 @pytest.mark.parametrize("kind,dtype", [("int8", np.int8), ("uint8", np.uint8), ("float32", np.float32)])
-def test_random_inputs_cover_the_dtype_and_repeat_with_the_seed(tiny_tflite, kind, dtype):
-    interpreter = make_interpreter(tiny_tflite / f"{kind}.tflite", threads=1)
+def test_random_inputs_cover_the_dtype_and_repeat_with_the_seed(tiny_kinds, kind, dtype):
+    interpreter = make_interpreter(tiny_kinds / f"{kind}.tflite", threads=1)
     (value,) = random_inputs(interpreter)
     assert value.dtype == dtype and value.shape == (1, 8, 8, 3)
     if dtype == np.float32:
@@ -68,14 +68,14 @@ def test_random_inputs_cover_the_dtype_and_repeat_with_the_seed(tiny_tflite, kin
     assert not np.array_equal(random_inputs(interpreter, seed=1)[0], value)
 
 
-def test_random_int_inputs_reach_both_ends_of_the_range(tiny_tflite):
-    interpreter = make_interpreter(tiny_tflite / "uint8.tflite", threads=1)
+def test_random_int_inputs_reach_both_ends_of_the_range(tiny_kinds):
+    interpreter = make_interpreter(tiny_kinds / "uint8.tflite", threads=1)
     seen = np.concatenate([random_inputs(interpreter, seed)[0].ravel() for seed in range(20)])
     assert seen.min() == 0 and seen.max() == 255  # `endpoint=True`: 255 is drawn too
 
 
-def test_bench_runs_until_both_the_runs_and_the_seconds(tiny_tflite):
-    path = tiny_tflite / "int8.tflite"
+def test_bench_runs_until_both_the_runs_and_the_seconds(tiny_kinds):
+    path = tiny_kinds / "int8.tflite"
     result = bench_host(path, threads=1, delegate="cpu", warmup=0, runs=7, min_seconds=0)
     assert result.runs == 7  # exactly the runs asked for when no minimum time applies
     timed = bench_host(path, threads=2, delegate="xnnpack", warmup=3, runs=5, min_seconds=0.2)
@@ -130,43 +130,43 @@ def _clocked(monkeypatch, tick_ns: int) -> Clock:
     return clock
 
 
-def test_the_timing_loop_by_the_tick(tiny_tflite, monkeypatch):
+def test_the_timing_loop_by_the_tick(tiny_kinds, monkeypatch):
     """Ticks of 0.1 s: init (calls 0→1), first inference (2→3), the deadline read at call 4 is 1.0 s later (tick 14),
     then 3 runs of 2 calls each; the check at tick 11 is before the deadline (one more run, 12→13), the one at 14 is
     not: 4 runs of exactly 100 ms."""
     clock = _clocked(monkeypatch, 10**8)
-    result = bench_host(tiny_tflite / "int8.tflite", threads=1, delegate="cpu", warmup=2, runs=3, min_seconds=1.0)
+    result = bench_host(tiny_kinds / "int8.tflite", threads=1, delegate="cpu", warmup=2, runs=3, min_seconds=1.0)
     assert result.runs == 4 and clock.calls == 15
     assert (result.init_ms, result.first_ms, result.mean_ms, result.min_ms, result.max_ms, result.std_ms) == (
         100.0, 100.0, 100.0, 100.0, 100.0, 0.0)
 
 
-def test_the_documented_defaults_by_the_tick(tiny_tflite, monkeypatch):
+def test_the_documented_defaults_by_the_tick(tiny_kinds, monkeypatch):
     """Ticks of 10 ms: 50 runs take ticks 5–104 and the 1 s minimum ends at tick 104: exactly the 50 default runs,
     on 2 threads (one XNNPACK worker beside this process's threads when the interpreter was made)."""
     clock = _clocked(monkeypatch, 10**7)
-    result = bench_host(tiny_tflite / "int8.tflite")
+    result = bench_host(tiny_kinds / "int8.tflite")
     assert (result.runs, result.threads, result.delegate) == (50, 2, "xnnpack")
     assert clock.threads[1] - clock.threads[0] == 1
 
 
 @pytest.mark.parametrize("threads,delegate,workers", [(3, "xnnpack", 2), (3, "cpu", 0), (1, "xnnpack", 0)])
-def test_bench_makes_the_interpreter_asked_for(tiny_tflite, monkeypatch, threads, delegate, workers):
+def test_bench_makes_the_interpreter_asked_for(tiny_kinds, monkeypatch, threads, delegate, workers):
     clock = _clocked(monkeypatch, 10**7)
-    bench_host(tiny_tflite / "int8.tflite", threads=threads, delegate=delegate, warmup=0, runs=1, min_seconds=0)
+    bench_host(tiny_kinds / "int8.tflite", threads=threads, delegate=delegate, warmup=0, runs=1, min_seconds=0)
     assert clock.threads[1] - clock.threads[0] == workers
 
 
-def test_quantize_measures_latency_with_xnnpack_whatever_the_host_delegate(tiny_tflite, monkeypatch):
+def test_quantize_measures_latency_with_xnnpack_whatever_the_host_delegate(tiny_kinds, monkeypatch):
     """The latency quantize reports is XNNPACK's, also where MOBIKIT_HOST_DELEGATE picks the reference kernels for
     the predictions (CI's rerun)."""
     monkeypatch.setenv("MOBIKIT_HOST_DELEGATE", "cpu")
     clock = _clocked(monkeypatch, 10**7)
-    assert latency_ms((tiny_tflite / "int8.tflite").read_bytes(), threads=3) == 10.0
+    assert latency_ms((tiny_kinds / "int8.tflite").read_bytes(), threads=3) == 10.0
     assert clock.threads[1] - clock.threads[0] == 2
 
 
-def test_latency_ms_is_the_median_of_a_verification_bench(tiny_tflite):
+def test_latency_ms_is_the_median_of_a_verification_bench(tiny_kinds):
     assert VERIFY_RUNS == {"warmup": 5, "runs": 50, "min_seconds": 1.0}
-    median = latency_ms((tiny_tflite / "int8.tflite").read_bytes(), threads=1)
+    median = latency_ms((tiny_kinds / "int8.tflite").read_bytes(), threads=1)
     assert isinstance(median, float) and median > 0
