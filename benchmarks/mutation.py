@@ -150,11 +150,15 @@ def main() -> None:
     chosen = args.modules or [name for name, target in MODULES.items() if target.tests]
     args.results.mkdir(parents=True, exist_ok=True)
     store = args.results / "mutation.json"
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        mutmut_version = version("mutmut")
+    except PackageNotFoundError:
+        parser.exit(1, "error: mutmut is not installed: pip install -e '.[mutation]' (mutmut>=3.8,<4)\n")
     stamp = dict(command="nice -n 10 python benchmarks/mutation.py " + " ".join(sys.argv[1:]),
                  machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
-                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), mutmut=version("mutmut"))
+                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), mutmut=mutmut_version)
     with tempfile.TemporaryDirectory(prefix="mobikit-mutation-") as scratch:
         for name in chosen:
             target = MODULES[name]
