@@ -35,6 +35,9 @@ class Target:
     source: str  # below toolkit/
     tests: tuple[str, ...]  # the fast in-process selection
     note: str = ""
+    # modules imported once by a fork server that each mutant's worker is forked from; set for tests that run
+    # TensorFlow, which must not be forked after it ran (its threads deadlock the child): the server only imports it
+    preload: tuple[str, ...] = ()
 
 
 MODULES = {
@@ -43,7 +46,7 @@ MODULES = {
     "preprocess": Target("mobikit/preprocess.py", ("tests/test_preprocess.py",)),
     "inference": Target("mobikit/inference.py", ("tests/test_inference.py",)),
     "latency": Target("mobikit/latency.py", ("tests/test_latency.py",)),
-    "convert": Target("mobikit/convert.py", ("tests/test_convert.py",)),
+    "convert": Target("mobikit/convert.py", ("tests/test_convert.py",), preload=("tensorflow",)),
     # being rewritten by the Android issue (device bench, deploy's swap rules): run last, once their fast in-process
     # tests exist; until then the table names them and the run skips them
     "android.device_bench": Target("mobikit/android/device_bench.py", (), "waits for the Android rewrite's tests"),
@@ -58,12 +61,14 @@ STATUS = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 def _pyproject(target: Target) -> str:
     tests = ", ".join(json.dumps(t) for t in target.tests)
+    isolation = ('process_isolation = "forkserver"\nforkserver_warmup = "import"\npreload_modules_file = "preload.txt"\n'
+                 if target.preload else "")
     return f"""[tool.mutmut]
 source_paths = ["src"]
 only_mutate = ["src/{target.source}"]
 pytest_add_cli_args_test_selection = [{tests}]
 pytest_add_cli_args = ["-q", "-p", "no:randomly", "-x"]
-
+{isolation}
 [tool.pytest.ini_options]
 markers = ["slow: slow", "predictions: predictions"]
 filterwarnings = ["ignore::UserWarning:keras", "ignore::DeprecationWarning"]
@@ -76,6 +81,7 @@ def stage(name: str, target: Target, root: Path) -> Path:
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(ROOT / "tests", folder / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "pyproject.toml").write_text(_pyproject(target))
+    (folder / "preload.txt").write_text("".join(f"{module}\n" for module in target.preload))
     return folder
 
 

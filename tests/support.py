@@ -46,6 +46,27 @@ def assert_clean_failure(result: subprocess.CompletedProcess, code: int) -> None
     assert lines and lines[-1].startswith("error:"), result.stderr
 
 
+SHAPE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK")  # a free batch's run-time shape arithmetic
+
+
+def assert_static_batch_one(path: Path, resolution: int | None = None) -> None:
+    """The model at `path` is what phone GPU delegates and LiteRT.js run: LiteRT reads a fixed shape signature for
+    every input and output (the input [1, R, R, 3]), and no op computes a shape at run time."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mobikit.inspection import inspect_model
+
+    interpreter = Interpreter(model_path=str(path))
+    (image,) = interpreter.get_input_details()
+    side = resolution or int(image["shape"][1])
+    assert list(image["shape_signature"]) == [1, side, side, 3], image
+    for detail in interpreter.get_input_details() + interpreter.get_output_details():
+        assert -1 not in detail["shape_signature"] and detail["shape_signature"][0] == 1, detail
+    summary = inspect_model(path)
+    assert not set(SHAPE_OPS) & set(summary.op_counts), summary.op_counts
+    assert summary.static_shapes, (summary.dynamic_tensors[:3], summary.shape_ops)
+
+
 def link_images(folder: Path, sources: list[Path]) -> Path:
     """A folder of symlinks to shared images (the shared data is never copied into the project)."""
     folder.mkdir(parents=True, exist_ok=True)

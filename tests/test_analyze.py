@@ -119,3 +119,48 @@ def test_analyze_usage_errors(fallback_run, tmp_path):
     result = run_cli("analyze", str(folder))
     assert_clean_failure(result, 2)
     assert "--model" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def split_run(flat_model, tmp_path_factory):
+    """60 labelled evaluation images: the search chooses on a seeded third and the run reports on the rest."""
+    evaluation = noise_images(tmp_path_factory.mktemp("eval60"), [f"{SYNSETS[i % 3]}_{i}.png" for i in range(60)])
+    output = tmp_path_factory.mktemp("split") / "s"
+    result = run_cli("quantize", "--model", str(flat_model), "--calib", str(embedded_images()), "--eval",
+                     str(evaluation), "--max-drop", "0", "--min-agreement", "100", "--max-fallback-layers", "1",
+                     "--max-latency-ratio", "10", "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    return output, result
+
+
+def test_the_search_chooses_on_selection_images_and_reports_on_the_others(split_run):
+    output, result = split_run
+    report = json.loads((output / "report.json").read_text())
+    fallback = report["fallback"]
+    assert (fallback["selection_images"], fallback["report_images"], fallback["in_sample"]) == (20, 40, False)
+    assert report["eval"]["n"] == 40  # the verification figures come from the 40 images the choice never saw
+    assert "report split (40 of 60; the other 20 chose the fallback)" in report["eval"]["source"]
+    markdown = (output / "report.md").read_text()
+    assert "chosen on 20 selection images" in markdown and "reported on the other 40" in markdown
+    assert "on 20 selection images" in result.stdout
+    assert fallback["ranking"]  # the full-integer model missed: the per-layer analysis ran
+
+
+def test_with_too_few_images_the_figures_are_called_in_sample(fallback_run):
+    output, _ = fallback_run
+    report = json.loads((output / "report.json").read_text())
+    assert report["fallback"]["in_sample"] is True and report["eval"]["n"] == 24
+    assert "**In-sample**" in (output / "report.md").read_text()
+
+
+def test_no_analysis_when_the_full_integer_model_meets_the_target(flat_model, tmp_path):
+    """The full-integer model is measured against the target first; the per-layer analysis (as slow as a
+    conversion) runs only when it misses."""
+    evaluation = noise_images(tmp_path / "eval", [f"{SYNSETS[i % 3]}_{i}.png" for i in range(8)])
+    output = tmp_path / "met"
+    result = run_cli("quantize", "--model", str(flat_model), "--calib", str(embedded_images()), "--calib-samples",
+                     "8", "--eval", str(evaluation), "--max-drop", "100", "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    fallback = json.loads((output / "report.json").read_text())["fallback"]
+    assert fallback["met"] and len(fallback["steps"]) == 1 and fallback["ranking"] == []
+    assert "analyzing per-layer error" not in result.stderr

@@ -124,16 +124,47 @@ def test_exif_orientation_equals_host_rule(cross_check):
 
 
 def test_input_quantization_uses_model_json_numbers(cross_check):
-    pixels = np.arange(256, dtype=np.float64)
-    ranges = {"int8": (-128, 127), "uint8": (0, 255)}
+    """The app's encoder equals the host's own 256-entry rule (`input_table`), ties included (the converter's scale
+    for p / 127.5 - 1 puts every pixel on one)."""
+    from mobikit.input_grid import Normalization, input_table
+
     assert {case["dtype"] for case in cross_check["quantization"]} == {"int8", "uint8", "float32"}
     for case in cross_check["quantization"]:
-        real = (pixels - case["mean"]) / case["std"]
-        if case["dtype"] == "float32":
-            expected = real.astype(np.float32).astype(np.float64)
-        else:
-            expected = np.clip(np.round(real / case["scale"]) + case["zero_point"], *ranges[case["dtype"]])
-        assert case["values"] == expected.tolist(), case["dtype"]
+        expected = input_table(case["dtype"], case["scale"], case["zero_point"],
+                               Normalization(case["mean"], case["std"]))
+        assert case["values"] == expected.astype(np.float64).tolist(), case["dtype"]
+
+
+@pytest.fixture(scope="module")
+def written_models(tiny_output, tmp_path_factory):
+    """Output folders mobikit really writes: int8 I/O (the session's tiny run) and uint8 I/O."""
+    from mobikit.quantization import QuantizeRequest, quantize
+
+    from support import embedded_images
+
+    uint8 = tmp_path_factory.mktemp("uint8") / "tiny_uint8"
+    quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=embedded_images(), calib_samples=8,
+                             io="uint8", output=uint8, bias_correction=False))
+    return [tiny_output, uint8]
+
+
+def test_app_input_encoding_equals_the_host_on_the_models_mobikit_writes(compiled, written_models):
+    """Kotlin's InputEncoder, fed each written model.json's numbers, writes the bytes the host's TFLiteClassifier
+    writes for that model.tflite; on mobikit's input grid every pixel is its own integer (q = p - 128 / p)."""
+    from mobikit.inference import TFLiteClassifier
+
+    descriptions = [json.loads((folder / "model.json").read_text()) for folder in written_models]
+    specs = [f"{d['input']['dtype']}:{d['input']['scale']!r}:{d['input']['zero_point']}:"
+             f"{d['preprocessing']['mean']!r}:{d['preprocessing']['std']!r}" for d in descriptions]
+    result = _java(compiled, f"{CORE_PACKAGE}.CrossCheckMainKt", *specs)
+    assert result.returncode == 0, result.stderr
+    cases = json.loads(result.stdout)["model_inputs"]
+    assert [case["spec"] for case in cases] == specs
+    pixels = np.arange(256)
+    for folder, description, case in zip(written_models, descriptions, cases):
+        host = TFLiteClassifier(folder / "model.tflite", 1).table
+        assert case["values"] == host.tolist(), folder.name
+        assert host.tolist() == (pixels - 128 if description["input"]["dtype"] == "int8" else pixels).tolist()
 
 
 def test_output_dequantization_and_top_k(cross_check):

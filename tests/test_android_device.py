@@ -132,9 +132,13 @@ def model_dir(tmp_path, tiny_tflite) -> Path:
 
 @pytest.fixture
 def apk(tmp_path) -> Path:
-    """Any file is an APK to the simulator's `pm install`; adb itself only insists on the .apk suffix."""
+    """Any file is an APK to the simulator's `pm install` (adb itself only insists on the .apk suffix); deploy checks
+    that it is a zip holding AndroidManifest.xml, as every APK is."""
+    import zipfile
+
     path = tmp_path / "app-debug.apk"
-    path.write_bytes(b"PK\x03\x04 mobikit demo app (simulated)" + os.urandom(64))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("AndroidManifest.xml", b"mobikit demo app (simulated)" + os.urandom(64))
     return path
 
 

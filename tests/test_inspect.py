@@ -54,7 +54,7 @@ def test_quantize_output_folder(tiny_output):
     assert data["size_bytes"] == described["size_bytes"] == (tiny_output / "model.tflite").stat().st_size
     meta = data["metadata"]
     assert meta["name"] == described["name"] and meta["output"]["label_count"] == described["classes"] == 1000
-    assert meta["input"]["normalization"] == {"mean": [127.5] * 3, "std": [127.5] * 3}
+    assert meta["input"]["normalization"] == {"mean": [128.0] * 3, "std": [128.0] * 3}  # the int8 input grid
     assert meta["labels"] == (tiny_output / "labels.txt").read_text().splitlines()
     assert data["packed_files"] == {"labels.txt": (tiny_output / "labels.txt").stat().st_size}
     for key in ("input", "output"):
@@ -70,10 +70,14 @@ def test_quantize_output_folder(tiny_output):
     text = run_cli("inspect", str(tiny_output))
     assert text.returncode == 0, text.stderr
     assert f"TFLite Metadata: {described['name']}" in text.stdout and "(min parser 1.0.0)" in text.stdout
-    assert "RGB, (pixel - mean) / std with mean 127.5, 127.5, 127.5 and std 127.5, 127.5, 127.5" in text.stdout
+    assert "RGB, (pixel - mean) / std with mean 128, 128, 128 and std 128, 128, 128" in text.stdout
     assert "1000 labels in labels.txt" in text.stdout and "DEPTHWISE_CONV_2D" in text.stdout
     assert "full-integer: every op computes in integers" in text.stdout
     assert "not in: MediaPipe Tasks / Task Library" in text.stdout
+    # static batch-1, as phone GPU delegates and LiteRT.js need
+    assert data["static_shapes"] is True and data["dynamic_tensors"] == [] and data["shape_ops"] == []
+    assert data["inputs"][0]["shape_signature"] == data["inputs"][0]["shape"] == [1, 96, 96, 3]
+    assert "static shapes: every tensor's shape is fixed" in text.stdout and "dynamic shapes" not in text.stdout
 
 
 def test_mixed_model_names_the_float_layers(converted):
@@ -96,6 +100,32 @@ def test_float_and_full_integer_converter_output(converted):
     integer = inspect_model(converted["full-integer"])
     assert integer.precision == "full-integer" and integer.metadata is None
     assert integer.op_counts["CONV_2D"] == V1_CONV_LAYERS and integer.inputs[0].dtype == "int8"
+
+
+def test_free_batch_model_names_its_dynamic_tensors_and_shape_ops(tmp_path):
+    """A model converted elsewhere the plain way (`from_keras_model` on a Keras model with a free batch): inspect
+    names the tensors with a -1 in their shape signature and the ops computing the batch at run time."""
+    from mobikit.models import build_model
+    from mobikit.runtime import captured_output, tensorflow
+
+    tf = tensorflow()
+    path = tmp_path / "free_batch.tflite"
+    with captured_output():
+        path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(build_model("v1", 0.25, 96, weights=None)).convert())
+    result = run_cli("inspect", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    image, scores = data["inputs"][0], data["outputs"][0]
+    assert image["shape"] == [1, 96, 96, 3] and image["shape_signature"] == [-1, 96, 96, 3]
+    assert scores["shape_signature"] == [-1, 1000] and data["static_shapes"] is False
+    dynamic = {t["name"]: t["shape_signature"] for t in data["dynamic_tensors"]}
+    assert dynamic[image["name"]] == [-1, 96, 96, 3] and dynamic[scores["name"]] == [-1, 1000]
+    assert len(dynamic) > V1_CONV_LAYERS + V1_DEPTHWISE_LAYERS  # every activation has the free batch
+    assert [op["op"] for op in data["shape_ops"]] == ["SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE"]
+    text = run_cli("inspect", str(path))
+    assert text.returncode == 0, text.stderr
+    assert "-1×96×96×3" in text.stdout and "dynamic shapes:" in text.stdout and "static shapes" not in text.stdout
+    assert "SHAPE, STRIDED_SLICE, PACK, RESHAPE compute a shape at run time" in " ".join(text.stdout.split())
 
 
 def test_model_made_elsewhere_without_metadata(shared):

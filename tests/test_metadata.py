@@ -188,12 +188,9 @@ def test_mediapipe_image_classifier_names_classes_and_agrees_with_mobikit(reques
     """MediaPipe Tasks' ImageClassifier opens mobikit's model with nothing but the file: the category names are the
     labels, and its top-1 equals mobikit's own top-1 on at least 9 of 10 photos.
 
-    Why one may differ: the pixels are the same, but their rounding into the first int8 layer is not. The input
-    scale is 2/255, so (pixel - 127.5) / 127.5 is pixel - 127.5 quantization steps: every pixel lands exactly
-    halfway between two steps. mobikit quantizes in numpy (round half to even: about half the pixels go one step
-    down); MediaPipe hands uint8 pixels over as they are, or normalizes in its own float code before the model's
-    QUANTIZE op, whose float error decides each tie. One step on many pixels can swap two classes that are near a
-    tie, and MediaPipe's bundled runtime may pick other int8 kernels than ai-edge-litert.
+    Why one may differ: the inputs are the same integers (on mobikit's int8 input grid, (pixel - 128) / 128 at
+    scale 1/128, every pixel is its own integer, however MediaPipe normalizes), but MediaPipe's bundled runtime may
+    pick other int8 kernels than ai-edge-litert, which can swap two classes that are near a tie.
     """
     from mobikit.inference import TFLiteClassifier
 

@@ -8,7 +8,7 @@ import pytest
 
 from mobikit.outputs import MARKER
 
-from support import assert_clean_failure, embedded_images, run_cli
+from support import assert_clean_failure, assert_static_batch_one, embedded_images, run_cli
 
 PHOTOS = embedded_images()
 
@@ -91,6 +91,7 @@ def test_every_io_type_is_what_the_written_model_takes_and_gives(tiny_variant, i
         assert recorded["scale"] == pytest.approx(scale, rel=1e-6), key
     assert description["mode"] == "int8" and description["full_integer"] is True
     assert description["input"]["shape"] == [1, 96, 96, 3] and description["output"]["shape"] == [1, 1000]
+    assert_static_batch_one(folder / "model.tflite", 96)
 
 
 def test_io_types_change_only_the_edges_of_the_model(tiny_variant):
@@ -106,7 +107,7 @@ def test_io_types_change_only_the_edges_of_the_model(tiny_variant):
     assert np.abs(scores["float32"] - scores["int8"]).max() <= 4 / 256  # measured: at most 1 step of 1/256
 
 
-@pytest.mark.parametrize("mode", ["fp16", "dynamic"])
+@pytest.mark.parametrize("mode", ["fp16", "dynamic", "fp32"])
 def test_float_modes_write_float_io_and_say_so(tiny_variant, mode):
     from mobikit.inference import make_interpreter
 
@@ -119,6 +120,7 @@ def test_float_modes_write_float_io_and_say_so(tiny_variant, mode):
     assert description["input"]["dtype"] == description["output"]["dtype"] == "float32"
     report = json.loads((folder / "report.json").read_text())
     assert report["eval"]["agreement"] >= 0.9  # weights-only rounding of an untrained model: measured 1.0
+    assert_static_batch_one(folder / "model.tflite", 96)
 
 
 def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_path):
@@ -134,6 +136,7 @@ def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_pat
     assert data["calib_samples"] == len(calibration) and data["eval"]["n"] == len(verification)
     report = json.loads((tmp_path / "m" / "report.json").read_text())
     assert "embedded verification photos" in report["eval"]["source"] and not report["warnings"]
+    assert_static_batch_one(tmp_path / "m" / "model.tflite", 96)  # int8 I/O, bias-corrected
 
 
 def test_failed_run_keeps_the_earlier_output(tiny_output, tmp_path):

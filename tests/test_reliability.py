@@ -383,21 +383,27 @@ def test_every_command_that_takes_input_has_a_table():
     assert {name for name, _ in COMMANDS} - set(TABLES) == {"devices", "train"}
 
 
-# ------------------------------------------------------------------------------------------------ README's count
+# ------------------------------------------------------------------------------------------------ the docs' counts
 
 
-def collected(test_file: str) -> int:
-    """How many tests pytest collects from a file (parametrised rows each count)."""
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                             str(ROOT / "tests" / test_file)], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return sum(1 for line in result.stdout.splitlines() if line.startswith("tests/"))
+def test_reliability_page_counts():
+    """docs/reliability.md says how much is generated per run: the sampled cases, the cross product they come from,
+    the time budget, and the properties with their examples; each number is read back from the code."""
+    import ast
 
+    import fault_harness
+    import test_fault_cases
 
-def test_readme_counts():
-    """README's "N bad inputs, M faults" is what these files run: N = the rows of the tables above, M = every test
-    collected from test_reliability_faults.py."""
-    section = ROOT.joinpath("README.md").read_text(encoding="utf-8").split("## Reliability", 1)[1].split("\n## ", 1)[0]
-    counted = re.search(r"(\d+) bad inputs, (\d+) faults, all clean", section)
-    assert counted, section
-    assert (int(counted[1]), int(counted[2])) == (len(CASES), collected("test_reliability_faults.py"))
+    page = ROOT.joinpath("docs", "reliability.md").read_text(encoding="utf-8")
+    counted = re.search(r"\*\*(\d+) command × phase × fault cases\*\* out of (\d+) in the full cross product; it "
+                        r"starts no case after (\d+) s", page)
+    assert counted, "the counts sentence of docs/reliability.md changed its wording"
+    assert (int(counted[1]), int(counted[2]), float(counted[3])) == (
+        test_fault_cases.DEFAULT_CASES, len(fault_harness.cross_product()), test_fault_cases.BUDGET)
+    source = ROOT.joinpath("tests", "test_fault_properties.py").read_text(encoding="utf-8")
+    properties = sum(1 for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)
+                     and any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "given"
+                             for d in node.decorator_list))
+    examples = re.search(r'"MOBIKIT_FAULT_EXAMPLES", (\d+)\)', source)
+    stated = re.search(r"\*\*(\d+)\s+properties at (\d+) examples each\*\*", page)
+    assert stated and (int(stated[1]), int(stated[2])) == (properties, int(examples[1])), (properties, examples[1])

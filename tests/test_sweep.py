@@ -9,7 +9,7 @@ from mobikit.progress import Reporter
 from mobikit.architectures import Config
 from mobikit.sweeping import SweepRequest, load_cell, sweep
 
-from support import assert_clean_failure, embedded_images, run_cli
+from support import assert_clean_failure, assert_static_batch_one, embedded_images, run_cli
 
 PHOTOS = embedded_images()
 
@@ -36,7 +36,7 @@ def test_every_cell_runs_and_the_outputs_are_written(swept):
         # model's near ties (CI reruns this on the reference kernels: marked predictions)
         assert 0.5 <= cell.agreement <= 1.0 and cell.eval_n == 4 and cell.int8_top1 is None
         assert cell.int8_size_bytes < cell.float_size_bytes
-        assert (request.output / "cells" / cell.name / "model" / "model.tflite").is_file()
+        assert_static_batch_one(request.output / "cells" / cell.name / "model" / "model.tflite", cell.resolution)
     rows = list(csv.DictReader((request.output / "sweep.csv").open()))
     assert [(r["alpha"], r["resolution"], r["weights"]) for r in rows] == [("0.25", "96", "none (untrained)"),
                                                                            ("0.25", "112", "none (untrained)")]

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from mobikit.outputs import MARKER
-from support import SHARED, assert_clean_failure, run_cli
+from support import SHARED, assert_clean_failure, assert_static_batch_one, run_cli
 
 FLOWERS = SHARED / "data" / "flowers-dev"
 TINY = ("--alpha", "0.25", "--resolution", "96", "--weights", "none")
@@ -314,6 +314,7 @@ def test_train_then_quantize_full_integer_verified_on_the_test_split(flowers_run
     described = json.loads((int8 / "model.json").read_text())
     assert described["name"] == "flowers_v1_int8" and described["classes"] == 5
     assert described["full_integer"] and described["bias_correction"] and described["input"]["dtype"] == "int8"
+    assert_static_batch_one(int8 / "model.tflite", 128)
     assert quantized["eval"]["n"] == data["split"]["test"] and quantized["eval"]["labelled"]
     assert quantized["calib_samples"] == data["split"]["train"]
     # The float top-1 quantize measures with the saved Keras model equals train's own test accuracy up to one
@@ -351,3 +352,4 @@ def test_analyze_names_the_trained_layers(flowers_run, flowers_slice, tmp_path):
     assert "predictions" in layers and "conv_pw_13" in layers and all("/" not in name for name in layers)
     report = json.loads((tmp_path / "analyzed" / "report.json").read_text())
     assert report["analysis"]["worst"] and {entry["layer"] for entry in report["analysis"]["worst"]} <= set(layers)
+    assert_static_batch_one(tmp_path / "analyzed" / "model.tflite", 128)

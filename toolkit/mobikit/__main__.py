@@ -1,20 +1,35 @@
 """`mobikit` and `python -m mobikit`: the entry point, which stops cleanly on a signal even while the command line
-is still loading (`mobikit.cli.main` takes over the signals once it runs)."""
+is still loading (`mobikit.cli.main` takes over the signals once it runs), and runs with a closed standard error as
+Unix tools do (its messages are lost; the exit code still tells)."""
 
+import os
 import signal
 import sys
 
-STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from .runtime import STOP_SIGNALS
 
 
 def _stopped_while_loading(number, _frame) -> None:
-    sys.stderr.write("interrupted: stopped before anything started\n")
+    sys.stderr.write(f"{STOP_SIGNALS[signal.Signals(number).name]}: stopped before anything started\n")
     sys.exit(128 + number)
 
 
+def _standard_error_open() -> None:
+    """A closed fd 2 would be taken by the next file opened (and written into): hold it with /dev/null."""
+    try:
+        os.fstat(2)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        if fd != 2:
+            os.dup2(fd, 2)
+            os.close(fd)
+        sys.stderr = open(2, "w", closefd=False)
+
+
 def run() -> None:
-    for number in STOPPING_SIGNALS:
-        signal.signal(number, _stopped_while_loading)
+    for name in STOP_SIGNALS:
+        signal.signal(getattr(signal, name), _stopped_while_loading)
+    _standard_error_open()
     from .cli import main
 
     sys.exit(main())

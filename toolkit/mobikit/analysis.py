@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .convert import calibrate
+from .input_grid import GRID, on_the_grid
 from .description import OutputFolder, load_output_folder
 from .errors import UsageError
 from . import defaults
@@ -95,8 +96,9 @@ def analyze(request: AnalyzeRequest | None = None, reporter: Reporter | None = N
                          "folder", built=built, held=folder.description.resolution)
     if calib is None:
         calib = _calibration_images(None, request, built)
-    calibrated = calibrate(keras_model, calib, reporter, output.parent / f"{output.name}.converter-error.log")
-    errors = layer_errors(calibrated, calib, reporter)
+    source = on_the_grid(keras_model)[0]  # as quantize calibrates int8 models: on the exact input grid
+    calibrated = calibrate(source, calib, reporter, output.parent / f"{output.name}.converter-error.log", GRID)
+    errors = layer_errors(calibrated, calib, reporter, GRID)
     title = f"{name}: int8 error per layer on {calib.used} calibration images"
     fallback = folder.description.fallback_layers if folder is not None else ()
     _write(output, folder, errors, title, fallback, request)

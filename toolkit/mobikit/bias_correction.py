@@ -10,7 +10,11 @@ How it stays fast: the float statistics come from one pass of a copy of the floa
 layer's output. The int8 model then runs in stages, one per layer: stage k runs only the ops from layer k-1 (now
 corrected) through layer k, on the tensors stage k-1 left in a temporary file, and leaves the tensors the rest of
 the network needs for stage k+1. The whole int8 side costs about two passes of the network instead of one per
-layer, memory stays one batch deep, and every stage runs under XNNPACK, the kernels the model ships with.
+layer, memory stays one image deep, and every stage runs under XNNPACK, the kernels the model ships with.
+
+Every interpreter runs the graph at the shapes it was written with, one image at a time: mobikit's models are static
+batch-1 (what phone GPU delegates and LiteRT.js require), and a static graph may hold constant shapes (a RESHAPE to
+[1, classes]) that no batch of 8 fits. Per image, XNNPACK's int8 and float results are the ones a batch gives.
 """
 
 from __future__ import annotations
@@ -25,12 +29,12 @@ from .images import ImageSet
 from .tensor_names import keras_layer_name
 from .errors import MobikitError
 from .inference import make_interpreter, quantize_array
+from .input_grid import FLOAT_INPUT, Normalization, renormalize
 from .progress import Reporter
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 MIN_STABLE_IMAGES = 16
 INT32 = np.iinfo(np.int32)
-BATCH = 8
 # A channel clipped (ReLU6 or int8 saturation) on part of its values moves its mean by only the unclipped fraction
 # of a bias shift: dividing the gap by that fraction is a Newton step on the clipped mean. The floor keeps a
 # mostly-clipped channel from being pushed far on the evidence of a few values.
@@ -85,9 +89,10 @@ class CorrectionReport:
         return {"images": self.images, "layers": [asdict(layer) for layer in self.layers]}
 
 
-def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: Reporter,
-                   threads: int = 2) -> tuple[bytes, CorrectionReport]:
-    """The bias-corrected int8 model and the per-layer shifts."""
+def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: Reporter, threads: int = 2,
+                   normalization: Normalization = FLOAT_INPUT) -> tuple[bytes, CorrectionReport]:
+    """The bias-corrected int8 model and the per-layer shifts; both models read the images under
+    `normalization` (the one the calibrated model was calibrated with)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     if len(calib) < MIN_STABLE_IMAGES:
@@ -104,16 +109,16 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
     biases = _bias_views(corrected, layers)
     original = [bias.copy() for bias in biases]
     with tempfile.TemporaryDirectory(prefix="mobikit-bias-") as scratch:
-        stored = _BatchFile(Path(scratch) / "stage-0")
+        stored = _TensorFile(Path(scratch) / "stage-0")
         float_means, images = _float_means(float_model, layers, calib, stored, reporter, threads,
-                                           _input_quantization(int8_model))
+                                           _input_quantization(int8_model), normalization)
         per_layer = reporter.track(enumerate(zip(layers, stages, biases)), len(layers), "bias correction: layers")
         for k, (layer, stage, bias) in per_layer:
             if k:
                 int8_model.buffers[layers[k - 1].bias_buffer].data = biases[k - 1].view(np.uint8).copy()
-            following = _BatchFile(Path(scratch) / f"stage-{k + 1}") if k + 1 < len(layers) else None
-            mean, inside = _run_stage(_stage_model(int8_model, stage), stage, layer, stored.read(), images,
-                                      following, threads)
+            following = _TensorFile(Path(scratch) / f"stage-{k + 1}") if k + 1 < len(layers) else None
+            mean, inside = _run_stage(_stage_model(int8_model, stage), stage, layer, stored.read(), following,
+                                      threads)
             stored.remove()
             stored = following
             gap = float_means[k] - (mean - layer.output_zero_point) * layer.output_scale
@@ -279,48 +284,32 @@ def _input_quantization(model) -> tuple[np.dtype, float, int]:
     return np.dtype(dtypes[tensor.type]), float(quantization.scale[0]), int(quantization.zeroPoint[0])
 
 
-class _BatchFile:
-    """Batches of tensors (a list of fixed-shape arrays each) in a temporary file, read back in order: what one
-    stage hands the next, kept on disk so memory does not grow with the number of images."""
+class _TensorFile:
+    """Per image, a list of fixed-shape tensors, in a temporary file read back in order: what one stage hands the
+    next, kept on disk so memory does not grow with the number of images."""
 
     def __init__(self, path: Path):
         self.path = path
         self.file = open(path, "w+b")
         self.layout: list[tuple[np.dtype, tuple[int, ...]]] = []
-        self.batches = 0
+        self.entries = 0
 
     def write(self, arrays: list[np.ndarray]) -> None:
         self.layout = [(array.dtype, array.shape) for array in arrays]
         for array in arrays:
             self.file.write(np.ascontiguousarray(array).tobytes())
-        self.batches += 1
+        self.entries += 1
 
     def read(self):
         self.file.flush()
         self.file.seek(0)
-        for _ in range(self.batches):
+        for _ in range(self.entries):
             yield [np.frombuffer(self.file.read(int(np.prod(shape)) * dtype.itemsize), dtype).reshape(shape)
                    for dtype, shape in self.layout]
 
     def remove(self) -> None:
         self.file.close()
         self.path.unlink()
-
-
-def _padded(batch: np.ndarray) -> np.ndarray:
-    """A batch filled up to BATCH images by repeating the last (the copies are not counted)."""
-    if len(batch) == BATCH:
-        return batch
-    return np.concatenate([batch, np.repeat(batch[-1:], BATCH - len(batch), axis=0)])
-
-
-def _batched_interpreter(model_bytes: bytes, threads: int):
-    """An XNNPACK interpreter whose inputs all take BATCH images at once."""
-    interpreter = make_interpreter(model_bytes, threads)
-    for detail in interpreter.get_input_details():
-        interpreter.resize_tensor_input(detail["index"], [BATCH, *detail["shape"][1:]])
-    interpreter.allocate_tensors()
-    return interpreter
 
 
 class _ChannelSums:
@@ -391,40 +380,38 @@ def _new_tensor(graph, name: bytes, shape: list[int], tensor_type: int, buffer: 
     return len(graph.tensors) - 1
 
 
-def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _BatchFile, reporter: Reporter,
-                 threads: int, int8_input: tuple[np.dtype, float, int]) -> tuple[list[np.ndarray], int]:
+def _float_means(float_model, layers: list[_Layer], calib: ImageSet, stored: _TensorFile, reporter: Reporter,
+                 threads: int, int8_input: tuple[np.dtype, float, int],
+                 normalization: Normalization) -> tuple[list[np.ndarray], int]:
     """Every layer's per-channel output mean in the float model, in one pass; on the way, the int8 model's
     quantized inputs go to `stored` for the first stage."""
     model_bytes, outputs = _with_channel_means(float_model, [layer.float_output for layer in layers])
-    interpreter = _batched_interpreter(model_bytes, threads)
+    interpreter = make_interpreter(model_bytes, threads)
     source = interpreter.get_input_details()[0]
     sums = [np.zeros(layer.channels) for layer in layers]
     images = 0
-    for _, batch in reporter.track(calib.batches(BATCH), len(calib), "bias correction: float statistics",
-                                   count=lambda entry: len(entry[0])):
-        real, batch = len(batch), _padded(batch)
-        stored.write([quantize_array(batch, *int8_input)])
-        interpreter.set_tensor(source["index"], batch.astype(source["dtype"], copy=False))
+    for _, image in reporter.track(calib.items(), len(calib), "bias correction: float statistics"):
+        image = renormalize(image[None], normalization)
+        stored.write([quantize_array(image, *int8_input)])
+        interpreter.set_tensor(source["index"], image.astype(source["dtype"], copy=False))
         interpreter.invoke()
         for layer_sum, index in zip(sums, outputs):
-            layer_sum += interpreter.get_tensor(index)[:real].sum(axis=0, dtype=np.float64)
-        images += real
+            layer_sum += interpreter.get_tensor(index).sum(axis=0, dtype=np.float64)
+        images += 1
     return [layer_sum / images for layer_sum in sums], images
 
 
-def _run_stage(model_bytes: bytes, stage: _Stage, layer: _Layer, batches, images: int,
-               following: _BatchFile | None, threads: int) -> tuple[np.ndarray, np.ndarray]:
-    """Run one stage over every stored batch: the layer's per-channel mean (raw int8 units) and unclipped
+def _run_stage(model_bytes: bytes, stage: _Stage, layer: _Layer, entries, following: _TensorFile | None,
+               threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run one stage over every stored image: the layer's per-channel mean (raw int8 units) and unclipped
     fraction; the tensors the next stage needs go to `following`."""
-    interpreter = _batched_interpreter(model_bytes, threads)
+    interpreter = make_interpreter(model_bytes, threads)
     sums = _ChannelSums(layer.channels)
-    remaining = images
-    for arrays in batches:
+    for arrays in entries:
         for index, array in zip(stage.inputs, arrays):
             interpreter.set_tensor(index, array)
         interpreter.invoke()
-        sums.add(interpreter.get_tensor(layer.output)[:min(BATCH, remaining)])
-        remaining -= BATCH
+        sums.add(interpreter.get_tensor(layer.output))
         if following is not None:
             given = dict(zip(stage.inputs, arrays))
             following.write([given[t] if t in given else interpreter.get_tensor(t) for t in stage.carried])

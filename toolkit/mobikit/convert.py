@@ -19,6 +19,7 @@ from .errors import MobikitError, UsageError, first_line
 
 if TYPE_CHECKING:
     from .images import ImageSet
+    from .input_grid import Normalization
     from .progress import Reporter
 
 
@@ -86,41 +87,83 @@ def run_converter(convert: Callable[[], bytes], what: str, log_path: Path | None
                            reason=first_line(exc), where=where) from None
 
 
-def _converter(keras_model, mode: Mode):
+STATIC_BATCH = 1  # phone runtimes (GPU delegates, LiteRT.js) refuse graphs with a dynamic-sized tensor
+
+
+def _export_static(keras_model, folder: str) -> None:
+    """The model's inference call exported as a SavedModel whose inputs take exactly one image.
+
+    What `TFLiteConverter.from_keras_model` does for a Keras 3 model, with the batch fixed: the converter keeps
+    the signature's shapes, so the graph is static `[1, R, R, 3]` end to end and computes no batch size at run time
+    (a free batch costs a SHAPE → STRIDED_SLICE → PACK → RESHAPE chain and a -1 in every shape signature). Same
+    layers, same tensor names, same kernels.
+    """
+    import functools
+
+    import keras
+
     from .runtime import tensorflow
 
     tf = tensorflow()
-    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    if mode.optimize:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode.float16:
-        converter.target_spec.supported_types = [tf.float16]
-    return converter
+    signature = [tf.TensorSpec((STATIC_BATCH, *tensor.shape[1:]), tensor.dtype, name=tensor.name)
+                 for tensor in keras_model.inputs]
+    archive = keras.export.ExportArchive()
+    archive.track(keras_model)
+    archive.add_endpoint("serve", functools.partial(keras_model.__call__, training=False),
+                         signature if len(signature) == 1 else [signature])
+    archive.write_out(folder, verbose=False)
+
+
+def _convert_keras(keras_model, mode: Mode, configure: Callable | None = None) -> bytes:
+    """Convert `keras_model` (exported static, batch 1) the way `mode` says; `configure` adjusts the converter."""
+    import tempfile
+
+    from .runtime import tensorflow
+
+    tf = tensorflow()
+    with tempfile.TemporaryDirectory(prefix="mobikit-export-") as folder:
+        _export_static(keras_model, folder)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        if mode.optimize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode.float16:
+            converter.target_spec.supported_types = [tf.float16]
+        if configure is not None:
+            configure(converter)
+        return converter.convert()
 
 
 def convert(keras_model, mode: str, log_path: Path | None = None) -> bytes:
-    """A model converted without calibration (fp32, fp16, dynamic)."""
+    """A model converted without calibration (fp32, fp16, dynamic), static batch-1."""
     spec = mode_of(mode)
     if spec.calibrated:
         raise UsageError("mode {value} needs calibration images: use calibrate() and requantize()", value=mode)
-    return run_converter(_converter(keras_model, spec).convert, f"the {mode} conversion", log_path)
+    return run_converter(lambda: _convert_keras(keras_model, spec), f"the {mode} conversion", log_path)
 
 
-def calibrate(keras_model, images: "ImageSet", reporter: "Reporter", log_path: Path | None = None) -> bytes:
-    """The float model with the value range of every tensor recorded over `images` (streamed)."""
+def calibrate(keras_model, images: "ImageSet", reporter: "Reporter", log_path: Path | None = None,
+              normalization: "Normalization | None" = None) -> bytes:
+    """The float model (static batch-1) with the value range of every tensor recorded over `images` (streamed), fed
+    under `normalization` (the float rule by default; with the int8 grid the input's range is pinned to the
+    grid's)."""
+    from .input_grid import GRID, FLOAT_INPUT, pin_input_range, renormalize
     from .runtime import tensorflow
 
     tf = tensorflow()
-    converter = _converter(keras_model, MODES["int8"])
+    normalization = normalization or FLOAT_INPUT
 
     def feed():
         for _, image in reporter.track(images.items(), len(images), "calibrating"):
-            yield [image[None]]
+            yield [renormalize(image[None], normalization)]
 
-    converter.representative_dataset = feed
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter._experimental_calibrate_only = True  # the converter's documented way to keep the calibrated model
-    return run_converter(converter.convert, "calibration", log_path)
+    def configure(converter) -> None:
+        converter.representative_dataset = feed
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter._experimental_calibrate_only = True  # the converter's documented way to keep the calibrated model
+
+    calibrated = run_converter(lambda: _convert_keras(keras_model, MODES["int8"], configure), "calibration",
+                               log_path)
+    return pin_input_range(calibrated) if normalization == GRID else calibrated
 
 
 def requantize(calibrated: bytes, io: str, denylist: list[str] | None = None, numeric_verify: bool = False,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .images import IMAGE_SUFFIXES, read_image
-from .errors import UsageError
+from .errors import UsageError, printable
 from .labels import ClassList
 from .preprocess import center_crop, crop_geometry
 
@@ -38,6 +38,7 @@ class ClassFolders:
     classes: tuple[str, ...]
     samples: list[Sample]
     loose_files: int = 0  # images directly in root, which carry no class
+    outside: tuple[str, ...] = ()  # class folders that are links leading out of root (or to it): not classes
 
     def counts(self) -> list[int]:
         counts = [0] * len(self.classes)
@@ -47,8 +48,22 @@ class ClassFolders:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    """Image files under a class folder (hidden ones aside); linked files count, linked folders are not entered
+    (a link to `..` would loop or pull in other classes)."""
+    found = []
+    for root, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [Path(root, name) for name in files if not name.startswith(".")
+                  and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES and os.path.isfile(os.path.join(root, name))]
+    return sorted(found)
+
+
+def _leads_outside(folder: Path, root: Path) -> bool:
+    """A class folder that is a link to the data folder itself, one holding it, or anywhere outside it."""
+    if not folder.is_symlink():
+        return False
+    target, base = folder.resolve(), root.resolve()
+    return target == base or target in base.parents or base not in target.parents
 
 
 def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | None = None) -> ClassFolders:
@@ -56,12 +71,20 @@ def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | No
     root = Path(folder)
     if not root.is_dir():
         raise UsageError(f"{role} folder not found: {root}")
-    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    candidates = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subfolders = [p for p in candidates if not _leads_outside(p, root)]
+    outside = tuple(p.name for p in candidates if p not in subfolders)
     if not subfolders:
         raise UsageError(f"{role} folder {root} has no class sub-folders (expected one folder of images per class, "
                          "named after the class)")
     names = tuple(p.name for p in subfolders)
     for name in names:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"class folder '{printable(name)}' in '{printable(str(root))}': a class name must be "
+                             "UTF-8 text (it becomes a label in labels.txt and the model's metadata); rename the "
+                             "folder") from None
         if name != name.strip() or any(ch in name for ch in "\n\r\t"):
             raise UsageError(f"class folder {name!r} in {root}: a class name cannot start or end with a space or "
                              "hold a tab or line break (labels.txt has one name per line)")
@@ -82,7 +105,7 @@ def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | No
     loose = sum(1 for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not samples:
         raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in the class folders of {root}")
-    return ClassFolders(root, names if classes is None else classes, samples, loose)
+    return ClassFolders(root, names if classes is None else classes, samples, loose, outside)
 
 
 def check_class_sizes(counts: list[int], classes: tuple[str, ...], where: str) -> list[str]:

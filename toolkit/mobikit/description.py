@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import preprocess
+from .input_grid import FLOAT_INPUT, GRID
 from .architectures import ARCHS
 from .convert import MODES
 from .errors import UsageError
@@ -29,6 +30,11 @@ LABELS_FILE = "labels.txt"
 MODEL_JSON = "model.json"
 SCALE_TOLERANCE = 1e-6  # relative: scales are float32 in the model and printed with more digits in model.json
 DTYPES = ("int8", "uint8", "float32")
+# Bounds of a model.json mobikit could have written (a hand-edited one beyond them is refused, not trusted)
+MAX_MODEL_BYTES = 2 << 30  # FlatBuffers cap a .tflite at 2 GB
+MAX_RESOLUTION = 4096
+MAX_CLASSES = 100_000
+MAX_LAYERS = 10_000
 MODE_NAMES = tuple(MODES)
 
 
@@ -125,7 +131,7 @@ class ModelDescription:
         if not isinstance(data, dict):
             raise bad(f"expected an object, got {type(data).__name__}")
         if data.get("schema_version") != SCHEMA_VERSION:
-            raise bad(f"schema_version {data.get('schema_version')!r}, this mobikit reads {SCHEMA_VERSION}")
+            raise bad(f"schema_version {_short(data.get('schema_version'))}, this mobikit reads {SCHEMA_VERSION}")
         try:
             tensors = [_tensor(data[key], key) for key in ("input", "output")]
             description = cls(
@@ -143,12 +149,18 @@ class ModelDescription:
             raise bad(f"no {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
             raise bad(str(exc)) from None
+        for key, value, limit in (("size_bytes", description.size_bytes, MAX_MODEL_BYTES),
+                                  ("resolution", description.resolution, MAX_RESOLUTION),
+                                  ("classes", description.classes, MAX_CLASSES)):
+            if not 0 < value <= limit:
+                raise bad(f"{key} must be between 1 and {limit}, got {value}")
         if description.input.shape != (1, description.resolution, description.resolution, 3):
             raise bad(f"input shape {list(description.input.shape)} is not [1, resolution, resolution, 3]")
         if description.output.shape[-1:] != (description.classes,):
             raise bad(f"output shape {list(description.output.shape)} does not end in classes "
                       f"{description.classes}")
-        if description.preprocessing != preprocess.describe(description.resolution):
+        rules = [preprocess.describe(description.resolution, rule.mean, rule.std) for rule in (FLOAT_INPUT, GRID)]
+        if description.preprocessing not in rules:  # the float rule, or the int8 grid of quantized models
             raise bad("preprocessing differs from mobikit's rule for this resolution")
         return description
 
@@ -159,14 +171,14 @@ def _typed(data: dict, key: str, kind: type, optional: bool = False):
     if optional and value is None:
         return None
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{key} must be {kind.__name__}, got {value!r}")
+        raise TypeError(f"{key} must be {kind.__name__}, got {_short(value)}")
     return value
 
 
 def _one_of(data: dict, key: str, choices: tuple):
     value = data[key]
     if value not in choices or isinstance(value, bool):
-        raise ValueError(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        raise ValueError(f"{key} must be one of {', '.join(map(str, choices))}, got {_short(value)}")
     return value
 
 
@@ -175,22 +187,30 @@ def _alpha(data: dict) -> float | None:
     if value is None and data["arch"] is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise TypeError(f"alpha must be a finite number > 0 when arch is set, got {value!r}")
+        raise TypeError(f"alpha must be a finite number > 0 when arch is set, got {_short(value)}")
     return float(value)
 
 
 def _names(data: dict, key: str) -> tuple[str, ...]:
     value = data[key]
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise TypeError(f"{key} must be a list of layer names, got {value!r}")
+        raise TypeError(f"{key} must be a list of layer names, got {_short(value)}")
+    if len(value) > MAX_LAYERS:
+        raise ValueError(f"{key} lists {len(value)} layers; a MobileNet has fewer than {MAX_LAYERS}")
     return tuple(value)
+
+
+def _short(value, limit: int = 80) -> str:
+    """A value as a message shows it: its repr, cut (a million-entry list must not become the error line)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 def _calibration(data) -> Calibration | None:
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise TypeError(f"calibration must be an object, got {data!r}")
+        raise TypeError(f"calibration must be an object, got {_short(data)}")
     return Calibration(source=_typed(data, "source", str), embedded=_typed(data, "embedded", bool),
                        samples=_typed(data, "samples", int),
                        fingerprint=_typed(data, "fingerprint", str, optional=True))
@@ -201,13 +221,13 @@ def _tensor(data, key: str) -> TensorSpec:
         raise TypeError(f"{key} must be an object")
     dtype, shape = _typed(data, "dtype", str), data["shape"]
     if dtype not in DTYPES:
-        raise ValueError(f"{key} dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        raise ValueError(f"{key} dtype {_short(dtype)} is not one of {', '.join(DTYPES)}")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
                                               for d in shape):
-        raise TypeError(f"{key} shape must be a list of positive whole numbers, got {shape!r}")
+        raise TypeError(f"{key} shape must be a list of positive whole numbers, got {_short(shape)}")
     scale = data["scale"]
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
-        raise TypeError(f"{key} scale must be a finite number >= 0, got {scale!r}")
+        raise TypeError(f"{key} scale must be a finite number >= 0, got {_short(scale)}")
     return TensorSpec(dtype, tuple(shape), float(scale), _typed(data, "zero_point", int))
 
 
@@ -256,6 +276,10 @@ def load_output_folder(folder: str | os.PathLike, param: str = "model") -> Outpu
         raise UsageError("{where} is not valid JSON: {reason}", where=where,
                          reason=(str(exc).splitlines() or [type(exc).__name__])[0]) from None
     description = ModelDescription.from_json(data, where)
+    if (path / MODEL_FILE).stat().st_size != description.size_bytes:
+        raise UsageError("{where} does not describe the model.tflite beside it (size_bytes {described}, the file has "
+                         "{actual}): re-run quantize", where=where, described=description.size_bytes,
+                         actual=(path / MODEL_FILE).stat().st_size)
     if file_sha256(path / MODEL_FILE) != description.sha256:
         raise UsageError("{where} does not describe the model.tflite beside it (sha256 differs): re-run quantize",
                          where=where)

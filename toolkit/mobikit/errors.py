@@ -7,6 +7,7 @@ through its one parameter → flag mapping, prints "--calib-samples must be >= 1
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 
@@ -23,7 +24,17 @@ class MobikitError(Exception):
         """The message with each parameter written as `name_of(parameter)`."""
         if not self.params and not self.values:
             return self.template
-        return self.template.format(**{param: name_of(param) for param in self.params}, **self.values)
+        values = {key: plain(value) for key, value in self.values.items()}
+        return self.template.format(**{param: name_of(param) for param in self.params}, **values)
+
+
+def plain(value):
+    """Numbers and sequences as Python prints them (`1`, `[1, 96]`), not NumPy's repr (`np.int32(1)`)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()  # NumPy scalars and arrays
+    return value
 
 
 class UsageError(MobikitError):
@@ -37,3 +48,9 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first non-empty line of an exception's message (a library's multi-line error in one line), else its type."""
     line = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     return line[:limit]
+
+
+def printable(name: str) -> str:
+    """A path as text that prints: bytes that are not UTF-8 as \\xNN escapes, control characters as escapes."""
+    raw = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in raw)

@@ -1,7 +1,10 @@
 """Accuracy-targeted float fallback: keep the worst layers in float until the int8 model meets its target.
 
-The layers are ranked on the calibration images only (`layer_error`), so the evaluation labels decide how many
-layers stay float, never which ones (no overfitting to the evaluation set). The worst layer is kept in float, then
+The layers are ranked on the calibration images only (`layer_error`); how many stay float is chosen on a selection
+split of the evaluation images (`selection_split`: a seeded third), and the run reports on the other two thirds, which
+the choice never saw. With too few evaluation images to split, the search chooses on all of them and the report says
+its figures are in-sample. The full-integer model is measured against the target first; the per-layer analysis (as
+slow as a conversion) runs only when it misses. The worst layer is kept in float, then
 the next, one at a time, each candidate re-quantized from the same calibrated model with the layers' output tensors
 denylisted (what `QuantizationDebugger.get_nondebug_quantized_model` calls) and passed through the same finishing
 step as the full-integer model (bias correction by default), until the target is met or the layer or latency budget
@@ -18,7 +21,7 @@ import numpy as np
 
 from . import defaults
 from .convert import requantize
-from .images import ImageSet
+from .images import ImageSet, sample
 from .inference import TFLiteClassifier, predict_all
 from .labels import ClassList
 from .latency import latency_ms
@@ -31,6 +34,42 @@ from .tensor_names import keras_layer_name
 # move or renormalise values; keeping them in float adds conversions and saves no error.
 FALLBACK_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD")
 _SLACK = 1e-9
+SELECTION_SHARE = 1 / 3  # of the evaluation images: the seeded part the search chooses on
+MIN_SPLIT_IMAGES = 60  # fewer evaluation images: the search chooses on all of them, and says so
+SELECTION_SEED = 1  # not the calibration sample's seed: an independent draw
+
+
+@dataclass(frozen=True)
+class SelectionSplit:
+    """The images the search chooses on and the images the run reports on: disjoint, or the same (in-sample)."""
+
+    selection: ImageSet
+    report: ImageSet
+
+    @property
+    def in_sample(self) -> bool:
+        return self.selection is self.report
+
+    def to_json(self) -> dict:
+        return {"selection_images": len(self.selection), "report_images": len(self.report),
+                "in_sample": self.in_sample}
+
+    def describe(self) -> str:
+        if self.in_sample:
+            return (f"chosen and reported on the same {len(self.report)} evaluation images (in-sample: fewer than "
+                    f"{MIN_SPLIT_IMAGES} to split, so the figures flatter the chosen model)")
+        return (f"chosen on {len(self.selection)} selection images (a seeded third of the evaluation images), "
+                f"reported on the other {len(self.report)}, which the choice never saw")
+
+
+def selection_split(images: ImageSet) -> SelectionSplit:
+    """A seeded third of `images` to choose on and the rest to report on; all of them for both when fewer than
+    MIN_SPLIT_IMAGES."""
+    if len(images) < MIN_SPLIT_IMAGES:
+        return SelectionSplit(images, images)
+    chosen = set(sample(images.paths, round(len(images) * SELECTION_SHARE), SELECTION_SEED))
+    return SelectionSplit(ImageSet([p for p in images.paths if p in chosen], images.resolution, images.root),
+                          ImageSet([p for p in images.paths if p not in chosen], images.resolution, images.root))
 
 
 @dataclass(frozen=True)
@@ -79,13 +118,15 @@ class FallbackResult:
     float_top1: float | None
     target: str
     ranking: tuple[LayerError, ...] = field(default_factory=tuple)
+    split: SelectionSplit | None = None
 
     def chosen(self) -> FallbackStep:
         return next(step for step in self.steps if step.layers == self.layers)
 
     def to_json(self) -> dict:
+        """Every figure here is measured on the selection images (`split`); the run's eval is the report."""
         return {"target": self.target, "met": self.met, "stopped": self.stopped, "float_top1": self.float_top1,
-                "layers": list(self.layers),
+                "layers": list(self.layers), **(self.split.to_json() if self.split else {}),
                 "ranking": [{"layer": e.layer, "op": e.op, "rmse_scale": e.rmse_scale} for e in self.ranking],
                 "steps": [step.to_json() for step in self.steps]}
 
@@ -123,6 +164,7 @@ class SearchInputs:
     labels: list[int]
     class_list: ClassList
     threads: int
+    split: SelectionSplit | None = None
 
 
 def fallback_search(calibrated: bytes, plain: bytes, baseline: bytes, io: str,
@@ -183,7 +225,7 @@ def fallback_search(calibrated: bytes, plain: bytes, baseline: bytes, io: str,
                 break
     best = _best(steps, models)
     return FallbackResult(models[best], steps[best].layers, tuple(steps), steps[best].met, stopped, float_top1,
-                          budget.describe(), tuple(ranking))
+                          budget.describe(), tuple(ranking), inputs.split)
 
 
 def _best(steps: list[FallbackStep], models: list[bytes | None]) -> int:

@@ -21,6 +21,10 @@ from .errors import UsageError
 from .preprocess import apply_orientation, preprocess, to_rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# Larger images are skipped as hostile (a 48 KB PNG can declare 20000×20000 pixels: 1.2 GB decoded); 100 MP holds
+# every phone and camera photo. Checked from the header before decoding (Pillow), and OpenCV is held to it too.
+MAX_PIXELS = 100_000_000
+os.environ.setdefault("CV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 SEED = 0
 _READ_AHEAD = 8
 _EXIF_ORIENTATION = 0x0112
@@ -73,18 +77,34 @@ def sample(paths: list[Path], count: int | None, seed: int = SEED) -> list[Path]
     return [p for i, p in enumerate(paths) if i in chosen]
 
 
-def exif_orientation(data: bytes) -> int:
-    """The EXIF orientation tag (1–8) of an encoded image; 1 when it has none or it cannot be read."""
+def _header(data: bytes) -> tuple[int, int] | None:
+    """(pixels declared by the header, EXIF orientation 1–8) of an encoded image, read without decoding it;
+    None when Pillow cannot read the header (OpenCV may still decode it, under its own pixel limit)."""
     import io
+    import warnings
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            value = image.getexif().get(_EXIF_ORIENTATION, 1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns of large images: the caller decides
+            with Image.open(io.BytesIO(data)) as image:
+                pixels = image.width * image.height
+                try:
+                    value = image.getexif().get(_EXIF_ORIENTATION, 1)
+                except Exception:  # a malformed EXIF block: the photo is still a photo
+                    value = 1
+    except Image.DecompressionBombError:  # more than twice Pillow's own limit
+        return MAX_PIXELS + 1, 1
+    except Exception:  # Pillow raises many kinds (UnidentifiedImageError, DecompressionBombError, struct.error, …)
+        return None
+    return pixels, value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (1–8) of an encoded image; 1 when it has none or it cannot be read."""
+    header = _header(data)
+    return header[1] if header else 1
 
 
 def read_image(path: Path) -> np.ndarray | None:
@@ -96,10 +116,16 @@ def read_image(path: Path) -> np.ndarray | None:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError:
         return None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    header = _header(data.tobytes()) if data.size else None
+    if header is not None and header[0] > MAX_PIXELS:
+        return None  # a decompression bomb, or an image no phone model needs: skipped like an unreadable file
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error:
+        return None
     if image is None or not np.issubdtype(image.dtype, np.integer) or image.ndim not in (2, 3):
         return None
-    return apply_orientation(to_rgb(image), exif_orientation(data.tobytes()))
+    return apply_orientation(to_rgb(image), header[1] if header else 1)
 
 
 @dataclass
@@ -161,8 +187,8 @@ class ImageSet:
     def skipped_message(self) -> str | None:
         if not self.skipped:
             return None
-        return (f"skipped {len(self.skipped)} of {len(self.paths)} files that are not readable images "
-                f"(first: {self.skipped[0]})")
+        return (f"skipped {len(self.skipped)} of {len(self.paths)} files that are not readable images (or declare "
+                f"over {MAX_PIXELS // 1_000_000} MP) (first: {self.skipped[0]})")
 
     def fingerprint(self) -> str:
         """sha256 over the resolved paths, sizes and modification times: tells whether a folder still holds the
@@ -173,9 +199,9 @@ class ImageSet:
         for path in self.paths:
             try:
                 info = path.stat()
-                digest.update(f"{path.resolve()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+                digest.update(os.fsencode(path.resolve()) + f"\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
             except OSError:
-                digest.update(f"{path}\0missing\n".encode())
+                digest.update(os.fsencode(path) + b"\0missing\n")
         return digest.hexdigest()
 
 

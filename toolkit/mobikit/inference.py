@@ -1,7 +1,9 @@
 """Models as functions from preprocessed images to class scores, and one streamed pass of several over an image set.
 
-TFLite inputs are quantized and outputs dequantized with the tensors' own scale and zero point, so every model —
-float Keras, int8, uint8 or float32-I/O TFLite — is compared on the same float inputs in [-1, 1].
+Every model takes the same host images (float p / 127.5 − 1, `preprocess.normalize`): a TFLite model's input is
+written from their pixels through its 256-entry input table (`input_grid.input_table`, with the normalization its
+metadata records), and its output dequantized with the tensor's own scale and zero point, so float Keras, int8,
+uint8 or float32-I/O TFLite models are compared on the same pixels.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +19,9 @@ from .errors import MobikitError, UsageError, first_line
 from .images import ImageSet
 from .labels import ClassList, label_of
 from .progress import Reporter
+
+if TYPE_CHECKING:
+    from .input_grid import Normalization
 
 HOST_DELEGATES = ("xnnpack", "cpu")
 # Kernels for host inference (verification, eval, demo); "cpu" = TFLite's reference kernels. XNNPACK picks int8
@@ -74,9 +80,16 @@ def dequantize_array(values: np.ndarray, scale: float, zero_point: int) -> np.nd
 
 
 class TFLiteClassifier:
-    """A TFLite model as a function from float inputs in [-1, 1] to float class scores."""
+    """A TFLite model as a function from host images (float p / 127.5 − 1) to float class scores.
 
-    def __init__(self, model: str | os.PathLike | bytes, threads: int = 2):
+    The model's own normalization comes from its TFLite Metadata (`normalization` overrides it; the float rule when
+    it has none): a quantized model written by mobikit takes (p − 128) / 128.
+    """
+
+    def __init__(self, model: str | os.PathLike | bytes, threads: int = 2,
+                 normalization: "Normalization | None" = None):
+        from .input_grid import input_table
+
         self.interpreter = make_interpreter(model, threads)
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
@@ -86,17 +99,38 @@ class TFLiteClassifier:
                              shape=[int(size) for size in shape])
         self.resolution = int(shape[1])
         self.classes = int(self._output["shape"][-1])
+        self.normalization = normalization or model_normalization(model)
+        self.table = input_table(self._input["dtype"], *self._input["quantization"], self.normalization)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return np.stack([self._one(image) for image in images])
 
     def _one(self, image: np.ndarray) -> np.ndarray:
-        detail = self._input
-        value = quantize_array(image[None], detail["dtype"], *detail["quantization"])
-        self.interpreter.set_tensor(detail["index"], value)
+        from .input_grid import pixels_of
+
+        self.interpreter.set_tensor(self._input["index"], self.table[pixels_of(image[None])])
         self.interpreter.invoke()
         output = self.interpreter.get_tensor(self._output["index"])[0]
         return dequantize_array(output, *self._output["quantization"])
+
+
+def model_normalization(model: str | os.PathLike | bytes) -> "Normalization":
+    """The input normalization a TFLite model's metadata records (one mean and std for all channels), else the
+    float rule p / 127.5 − 1."""
+    from .input_grid import FLOAT_INPUT, Normalization
+    from .metadata import read_metadata
+
+    data = bytes(model) if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
+    try:
+        metadata = read_metadata(data)
+    except MobikitError:  # damaged metadata: the model still runs, with the float rule
+        metadata = None
+    if metadata is None or not metadata.mean or not metadata.std:
+        return FLOAT_INPUT
+    if len(set(metadata.mean)) > 1 or len(set(metadata.std)) > 1:
+        raise UsageError("the model's metadata normalizes channels differently (mean {mean}, std {std}); mobikit "
+                         "feeds one mean and std to all three", mean=list(metadata.mean), std=list(metadata.std))
+    return Normalization(float(metadata.mean[0]), float(metadata.std[0]))
 
 
 def keras_predictor(model):

@@ -1,4 +1,5 @@
-"""What is in a `.tflite` file: its TFLite Metadata, input/output tensors, ops by type, float ops left, size.
+"""What is in a `.tflite` file: its TFLite Metadata, input/output tensors, ops by type, float ops left, whether
+its shapes are static, size.
 
 The quick answer users otherwise open Netron for. The model is loaded by LiteRT first, which verifies the flatbuffer,
 so a truncated or corrupt file fails with one line instead of a garbled summary. TensorFlow is not imported.
@@ -20,6 +21,7 @@ from .tensor_names import keras_layer_name
 FLOAT_TYPES = ("FLOAT32", "FLOAT16", "FLOAT64")
 QUANTIZED_TYPES = ("INT8", "UINT8", "INT16")  # activation types of quantized ops (INT32 outputs are shape arithmetic)
 CONVERSION_OPS = ("QUANTIZE", "DEQUANTIZE")  # move values between float and int at the model's edges
+SHAPE_TYPES = ("INT32", "INT64")  # what a shape computed at run time is held in
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,29 @@ class TensorInfo:
     name: str
     dtype: str
     shape: tuple[int, ...]
+    shape_signature: tuple[int, ...]  # -1 where a dimension is free (a dynamic batch)
     scale: float
     zero_point: int
 
     def to_json(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "scale": self.scale,
-                "zero_point": self.zero_point}
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape),
+                "shape_signature": list(self.shape_signature), "scale": self.scale, "zero_point": self.zero_point}
+
+
+@dataclass(frozen=True)
+class DynamicTensor:
+    """A tensor whose shape is not fixed in the file: a -1 in its shape signature."""
+
+    name: str
+    shape_signature: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ShapeOp:
+    """An op that computes a shape at run time (SHAPE and the arithmetic on its result), or uses one (RESHAPE)."""
+
+    op: str
+    output: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,13 @@ class InspectResult:
     op_counts: dict[str, int]
     float_ops: tuple[FloatOp, ...]
     quantized_ops: int
+    dynamic_tensors: tuple[DynamicTensor, ...] = ()
+    shape_ops: tuple[ShapeOp, ...] = ()
+
+    @property
+    def static_shapes(self) -> bool:
+        """Every shape fixed in the file and none computed at run time: what GPU delegates and LiteRT.js run."""
+        return not self.dynamic_tensors and not self.shape_ops
 
     @property
     def precision(self) -> str:
@@ -74,6 +100,10 @@ class InspectResult:
                 "inputs": [t.to_json() for t in self.inputs], "outputs": [t.to_json() for t in self.outputs],
                 "op_counts": self.op_counts, "precision": self.precision,
                 "float_ops": [{"op": f.op, "layer": f.layer, "output": f.output} for f in self.float_ops],
+                "static_shapes": self.static_shapes,
+                "dynamic_tensors": [{"name": t.name, "shape_signature": list(t.shape_signature)}
+                                    for t in self.dynamic_tensors],
+                "shape_ops": [{"op": op.op, "output": op.output} for op in self.shape_ops],
                 "opens_in": self.consumers()}
 
 
@@ -110,25 +140,87 @@ def inspect_model(path: str | os.PathLike) -> InspectResult:
     interpreter = make_interpreter(model_bytes, 1, "cpu")  # LiteRT verifies the flatbuffer before anything reads it
     metadata = read_metadata(model_bytes)
     op_counts, float_ops, quantized_ops = _ops(model_bytes)
+    dynamic_tensors, shape_ops = _dynamic_shapes(model_bytes)
     return InspectResult(path, len(model_bytes), metadata,
                          {name: len(data) for name, data in associated_files(model_bytes).items()},
                          tuple(_tensor(d) for d in interpreter.get_input_details()),
                          tuple(_tensor(d) for d in interpreter.get_output_details()),
-                         op_counts, float_ops, quantized_ops)
+                         op_counts, float_ops, quantized_ops, dynamic_tensors, shape_ops)
 
 
 def _tensor(detail: dict) -> TensorInfo:
     scale, zero_point = detail["quantization"]
     return TensorInfo(detail["name"], np.dtype(detail["dtype"]).name, tuple(int(d) for d in detail["shape"]),
-                      float(scale), int(zero_point))
+                      tuple(int(d) for d in detail["shape_signature"]), float(scale), int(zero_point))
+
+
+def _schema_names():
+    """(op code → name, tensor type → name) from LiteRT's flatbuffer schema."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    def names(enum) -> dict[int, str]:
+        return {code: name for name, code in vars(enum).items() if not name.startswith("_")}
+
+    return schema, names(schema.BuiltinOperator), names(schema.TensorType)
+
+
+def _op_name(model, op, op_names: dict[int, str]) -> str:
+    code = model.OperatorCodes(op.OpcodeIndex())
+    name = op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "UNKNOWN")
+    return f"CUSTOM:{(code.CustomCode() or b'').decode('utf-8', 'replace')}" if name == "CUSTOM" else name
+
+
+def _dynamic_shapes(model_bytes: bytes) -> tuple[tuple[DynamicTensor, ...], tuple[ShapeOp, ...]]:
+    """The tensors with a free dimension (graph inputs first), and the ops computing or using a run-time shape."""
+    schema, op_names, type_names = _schema_names()
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    dynamic: list[DynamicTensor] = []
+    shape_ops: list[ShapeOp] = []
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        dynamic.extend(_free_dimension_tensors(graph))
+        shape_ops.extend(_shape_ops(model, graph, op_names, type_names))
+    return tuple(dynamic), tuple(shape_ops)
+
+
+def _vector(values) -> list[int]:
+    """A flatbuffer int vector as a list (the generated `...AsNumpy()` returns 0 when the vector is absent)."""
+    return [int(v) for v in values] if isinstance(values, np.ndarray) else []
+
+
+def _tensor_name(graph, index: int) -> str:
+    return graph.Tensors(index).Name().decode("utf-8", "replace")
+
+
+def _free_dimension_tensors(graph) -> list[DynamicTensor]:
+    inputs = _vector(graph.InputsAsNumpy())
+    order = inputs + sorted(set(range(graph.TensorsLength())) - set(inputs))
+    found = []
+    for index in order:
+        signature = tuple(_vector(graph.Tensors(index).ShapeSignatureAsNumpy()))
+        if -1 in signature:
+            found.append(DynamicTensor(_tensor_name(graph, index), signature))
+    return found
+
+
+def _shape_ops(model, graph, op_names: dict[int, str], type_names: dict[int, str]) -> list[ShapeOp]:
+    """SHAPE, every op fed (through integer tensors) by its result, and the ops that take such a shape (RESHAPE)."""
+    computed: set[int] = set()  # tensors holding a shape computed at run time
+    found = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        name = _op_name(model, op, op_names)
+        if name != "SHAPE" and not set(_vector(op.InputsAsNumpy())) & computed:
+            continue
+        outputs = [t for t in _vector(op.OutputsAsNumpy()) if t >= 0]
+        computed.update(t for t in outputs if type_names.get(graph.Tensors(t).Type()) in SHAPE_TYPES)
+        found.append(ShapeOp(name, _tensor_name(graph, outputs[0]) if outputs else ""))
+    return found
 
 
 def _ops(model_bytes: bytes) -> tuple[dict[str, int], tuple[FloatOp, ...], int]:
     """Op counts by type (most frequent first), the ops computing in float, and how many compute on quantized values."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    type_names = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
+    schema, op_names, type_names = _schema_names()
     model = schema.Model.GetRootAs(model_bytes, 0)
     counts: Counter[str] = Counter()
     float_ops: list[FloatOp] = []
@@ -137,10 +229,7 @@ def _ops(model_bytes: bytes) -> tuple[dict[str, int], tuple[FloatOp, ...], int]:
         graph = model.Subgraphs(g)
         for i in range(graph.OperatorsLength()):
             op = graph.Operators(i)
-            code = model.OperatorCodes(op.OpcodeIndex())
-            name = op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "UNKNOWN")
-            if name == "CUSTOM":
-                name = f"CUSTOM:{(code.CustomCode() or b'').decode('utf-8', 'replace')}"
+            name = _op_name(model, op, op_names)
             counts[name] += 1
             outputs = [graph.Tensors(int(t)) for t in op.OutputsAsNumpy() if t >= 0] if op.OutputsLength() else []
             if name in CONVERSION_OPS or not outputs:

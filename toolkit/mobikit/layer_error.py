@@ -18,6 +18,7 @@ import numpy as np
 from .convert import requantize
 from .errors import MobikitError
 from .images import ImageSet
+from .input_grid import FLOAT_INPUT, Normalization, renormalize
 from .progress import Reporter
 from .tensor_names import keras_layer_name
 
@@ -44,8 +45,10 @@ class LayerError:
         return asdict(self)
 
 
-def layer_errors(calibrated: bytes, calib: ImageSet, reporter: Reporter) -> list[LayerError]:
-    """Run the QuantizationDebugger over the calibration images, streamed; one row per quantized tensor."""
+def layer_errors(calibrated: bytes, calib: ImageSet, reporter: Reporter,
+                 normalization: Normalization = FLOAT_INPUT) -> list[LayerError]:
+    """Run the QuantizationDebugger over the calibration images (under the calibrated model's `normalization`),
+    streamed; one row per quantized tensor."""
     import warnings
 
     from tensorflow.lite.tools.optimize.debugging.python import debugger
@@ -56,7 +59,7 @@ def layer_errors(calibrated: bytes, calib: ImageSet, reporter: Reporter) -> list
 
     def dataset():
         for _, image in reporter.track(calib.items(), len(calib), "analyzing per-layer error"):
-            yield [image[None]]
+            yield [renormalize(image[None], normalization)]
 
     with warnings.catch_warnings(), captured_output():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice: the debugger needs it

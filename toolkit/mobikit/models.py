@@ -163,7 +163,30 @@ def weights_file(weights: str | os.PathLike) -> Path:
     if not path.name.endswith((".h5", ".keras")):
         raise UsageError("{weights} must be imagenet, none, or a .h5, .weights.h5 or .keras file, got {name}",
                          "weights", name=path.name)
+    check_keras_archive(path, "weights")
     return path
+
+
+MAX_KERAS_BYTES = 1 << 30  # a MobileNet .keras holds tens of MB (V2 α1.4 float: ~25 MB); more is not one
+
+
+def check_keras_archive(path: Path, param: str) -> None:
+    """Refuse, from its zip directory alone, a .keras archive whose members would unpack to more than
+    MAX_KERAS_BYTES (Keras reads whole members into memory: a few GB declared cost GBs before any error)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return  # not a .keras archive (an .h5 file, or garbage Keras will name)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    declared = sum(member.file_size for member in members)
+    if declared > MAX_KERAS_BYTES or len(members) > 100_000:
+        raise UsageError("{%s} {path} declares {size} GB in {count} members; a MobileNet .keras holds tens of MB, "
+                         "so mobikit does not unpack it" % param, param, path=str(path),
+                         size=f"{declared / 1e9:.1f}", count=len(members))
 
 
 def save_model(model, output: str | os.PathLike, inputs=()) -> Path:
@@ -187,6 +210,7 @@ def load_keras_image_model(path: str | os.PathLike, param: str = "model"):
 
     if not Path(path).is_file():
         raise UsageError("{model} not found: {path}", param, path=str(path))
+    check_keras_archive(Path(path), param)
     try:
         model = tensorflow().keras.models.load_model(path, compile=False)
     except Exception as exc:

@@ -195,11 +195,30 @@ def curves_png(history: list[dict]) -> bytes:
     return _figure_png(figure)
 
 
-def confusion_png(confusion: list[list[int]], classes: tuple[str, ...] | list[str]) -> bytes:
-    """The test split's confusion matrix with counts in every cell (rows: true class, columns: predicted)."""
+CONFUSION_CLASSES = 30  # more classes: the plot shows the ones most often confused (train.json has them all)
+
+
+def most_confused(matrix, count: int) -> list[int]:
+    """The `count` classes with the most errors (as true or as predicted class), in their original order."""
     import numpy as np
 
-    matrix = np.array(confusion)
+    errors = matrix.sum(axis=0) + matrix.sum(axis=1) - 2 * np.diag(matrix)
+    return sorted(np.argsort(-errors, kind="stable")[:count].tolist())
+
+
+def confusion_png(confusion: list[list[int]], classes: tuple[str, ...] | list[str]) -> bytes:
+    """The test split's confusion matrix with counts in every cell (rows: true class, columns: predicted); with
+    more than CONFUSION_CLASSES classes, the block of those most often confused (bounded time and memory)."""
+    import numpy as np
+
+    matrix = np.array(confusion, dtype=np.int64).reshape(len(classes), len(classes))
+    total, right = int(matrix.sum()), int(matrix.trace())
+    shown = ""
+    if len(classes) > CONFUSION_CLASSES:
+        keep = most_confused(matrix, CONFUSION_CLASSES)
+        matrix = matrix[np.ix_(keep, keep)]
+        classes = [classes[i] for i in keep]
+        shown = f"; the {CONFUSION_CLASSES} classes most often confused of {len(confusion)}"
     size = max(4.0, 0.6 * len(classes) + 2.5)
     figure = _figure(size + 1, size)
     axes = figure.add_subplot()
@@ -214,5 +233,5 @@ def confusion_png(confusion: list[list[int]], classes: tuple[str, ...] | list[st
                   color="white" if count > limit else "black", fontsize=8)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    axes.set_title(f"test split: {int(matrix.trace())} of {int(matrix.sum())} right")
+    axes.set_title(f"test split: {right} of {total} right{shown}")
     return _figure_png(figure)

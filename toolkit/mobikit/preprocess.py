@@ -89,11 +89,12 @@ def preprocess(rgb: np.ndarray, resolution: int) -> np.ndarray:
     return normalize(center_crop(rgb, resolution))
 
 
-def describe(resolution: int) -> dict:
-    """The preprocessing constants as `model.json` records them for the Android app."""
+def describe(resolution: int, mean: float = PIXEL_MEAN, std: float = PIXEL_STD) -> dict:
+    """The preprocessing constants as `model.json` records them for the Android app and the browser page (a
+    quantized model's mean and std are those of its input grid, `input_grid.GRID`)."""
     return {"color": "RGB", "resize_shorter_side_to": crop_geometry(resolution, resolution, resolution).resized_width,
-            "crop_fraction": CROP_FRACTION, "interpolation": "area", "crop": "center", "mean": PIXEL_MEAN,
-            "std": PIXEL_STD, "layout": "NHWC"}
+            "crop_fraction": CROP_FRACTION, "interpolation": "area", "crop": "center", "mean": mean,
+            "std": std, "layout": "NHWC"}
 
 
 def geometry_json(geometry: CropGeometry) -> dict:

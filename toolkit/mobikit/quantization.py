@@ -1,9 +1,11 @@
 """The `quantize` verb: post-training quantization to a TFLite model, verified against the float model in one run.
 
 `quantize()` composes numbered steps, each a function of the run so far:
-1. prepare  — check the request and the output target (before anything slow), build or load the float model,
-               choose the calibration and evaluation images and the fallback budget;
-2. convert  — float TFLite; for int8 calibrate once, then quantize;
+1. prepare  — check the request and the output target (before anything slow), build or load the float model
+               (for int8 folded onto the exact input grid), choose the calibration and evaluation images and the
+               fallback budget;
+2. convert  — float TFLite; for int8 calibrate once, then quantize; with `qat`, fine-tune under simulated int8
+               (`qat`) and convert the fine-tuned model with the same ranges;
 3. correct  — empirical bias correction (int8), then the standard TFLite Metadata (labels, normalization), so
                the fallback search and verify measure exactly the bytes that are written;
 4. fall back — keep the worst layers in float when the full-integer model misses its accuracy target (int8);
@@ -13,195 +15,37 @@
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, defaults, preprocess
 from .bias_correction import CorrectionReport, correct_biases
-from .convert import IO_TYPES, Mode, calibrate, convert, mode_of, requantize
+from .convert import Mode, calibrate, convert, requantize
 from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
-from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search
+from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search, selection_split
 from .images import ImageSet, calibration_split, embedded_images, find_images, image_set
+from .input_grid import FLOAT_INPUT, GRID, Normalization, on_the_grid
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
 from .labels import ClassList, class_list_for, read_labels_file
 from .latency import latency_ms
 from .layer_error import LayerError, layer_errors
 from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers_sentence, image_input_range,
                        scores_range)
-from .metrics import Comparison, compare, kl_divergence
-from .outputs import check_target, new_folder
+from .metrics import compare, kl_divergence
+from .outputs import check_target
 from .progress import Reporter
+from .qat import QatReport, QatSettings, adopt_reference, fine_tune, simulation_error
+from .quantize_request import QuantizeRequest
+from .quantize_result import BiasCorrectionComparison, QuantizeResult, write_output_folder
 from .runtime import library_versions, raise_if_stopped
+
+__all__ = ["QuantizeRequest", "QuantizeResult", "BiasCorrectionComparison", "quantize", "write_output_folder"]
 
 RECOMMENDED_CALIBRATION = 100  # fewer images than this: recommend a larger, domain-specific set
 EMBEDDED = "embedded"
-
-
-@dataclass
-class QuantizeRequest:
-    """Everything `quantize` takes; None means "the documented default"."""
-
-    arch: str = "v1"
-    alpha: float = 1.0
-    resolution: int = 224
-    weights: str | None = "imagenet"
-    model: Path | None = None
-    calib: Path | None = None
-    calib_samples: int = defaults.CALIBRATION_SAMPLES
-    mode: str = "int8"
-    io: str | None = None
-    eval: Path | None = None
-    eval_samples: int | None = None
-    threads: int = defaults.THREADS
-    output: Path | None = None
-    labels: Path | None = None
-    bias_correction: bool | None = None
-    max_drop: float | None = None
-    min_agreement: float | None = None
-    max_fallback_layers: int = defaults.MAX_FALLBACK_LAYERS
-    max_latency_ratio: float = defaults.MAX_LATENCY_RATIO
-    strict_int8: bool = False
-    analyze: bool = False
-
-    @property
-    def spec(self) -> Mode:
-        return mode_of(self.mode)
-
-    def resolved_io(self) -> str:
-        return self.io or self.spec.default_io
-
-    @property
-    def targeted(self) -> bool:
-        return self.max_drop is not None or self.min_agreement is not None
-
-    @property
-    def corrects_bias(self) -> bool:
-        return self.spec.corrects_bias and self.bias_correction is not False
-
-    def name(self) -> str:
-        if self.model is not None:
-            return f"{Path(self.model).stem}_{self.mode}"
-        return f"mobilenet_{self.arch}_{self.alpha:g}_{self.resolution}_{self.mode}"
-
-    def validate(self) -> None:
-        spec = self.spec
-        if self.resolved_io() not in IO_TYPES:
-            raise UsageError("unknown {io} {value!r}: choose one of {choices}", "io", value=self.io,
-                             choices=", ".join(IO_TYPES))
-        if self.resolved_io() not in spec.io_types:
-            raise UsageError("{io} {value} needs {mode} int8 (mode {mode_value} keeps float inputs and outputs)",
-                             "io", "mode", value=self.io, mode_value=self.mode)
-        if self.bias_correction and not spec.corrects_bias:
-            raise UsageError("{bias_correction} works on full-integer models only: use it with {mode} int8",
-                             "bias_correction", "mode")
-        if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1):
-            raise UsageError("{calib_samples} and {eval_samples} must be >= 1", "calib_samples", "eval_samples")
-        if self.threads < 1:
-            raise UsageError("{threads} must be >= 1", "threads")
-        if self.strict_int8 and self.targeted:
-            raise UsageError("{strict_int8} forbids float fallback, which {max_drop} / {min_agreement} would need: "
-                             "use one or the other", "strict_int8", "max_drop", "min_agreement")
-        if (self.targeted or self.analyze or self.strict_int8) and not spec.corrects_bias:
-            raise UsageError("{max_drop}, {min_agreement}, {strict_int8} and {analyze} work on int8 models: use "
-                             "them with {mode} int8", "max_drop", "min_agreement", "strict_int8", "analyze", "mode")
-        for value, param in ((self.max_drop, "max_drop"), (self.min_agreement, "min_agreement")):
-            if value is not None and not (math.isfinite(value) and 0 <= value <= 100):
-                raise UsageError("{%s} is a percentage (points) between 0 and 100; got {value}" % param, param,
-                                 value=value)
-        if self.max_fallback_layers < 1 or not (math.isfinite(self.max_latency_ratio)
-                                                and self.max_latency_ratio > 0):
-            raise UsageError("{max_fallback_layers} must be >= 1 and {max_latency_ratio} a number > 0 (use "
-                             "{strict_int8} to forbid fallback)", "max_fallback_layers", "max_latency_ratio",
-                             "strict_int8")
-        if self.model is not None and not Path(self.model).is_file():
-            raise UsageError("{model} not found: {path}", "model", path=str(self.model))
-        if self.labels is not None:
-            read_labels_file(self.labels)  # a missing or unreadable file is refused before the model is built
-
-
-@dataclass(frozen=True)
-class BiasCorrectionComparison:
-    """Plain int8 next to bias-corrected int8 (both full-integer, before any fallback), against float."""
-
-    report: CorrectionReport
-    plain: Comparison
-    corrected: Comparison
-    plain_kl: float | None
-    corrected_kl: float | None
-
-    def to_json(self) -> dict:
-        return {**self.report.to_json(), "plain": {**self.plain.to_json(), "kl": self.plain_kl},
-                "corrected": {**self.corrected.to_json(), "kl": self.corrected_kl}}
-
-
-@dataclass(frozen=True)
-class QuantizeResult:
-    """What a quantize run made and measured; `to_json()` is `--json`, `report_json()` is report.json."""
-
-    output_dir: Path
-    model: str
-    description: ModelDescription
-    eval: Comparison
-    eval_source: str
-    calib_source: str
-    calib_samples: int
-    calib_skipped: int
-    size_bytes: int
-    float_size_bytes: int
-    latency_ms: dict
-    threads: int
-    timings_s: dict
-    fallback: FallbackResult | None = None
-    fallback_summary: str | None = None
-    bias_correction: BiasCorrectionComparison | None = None
-    analysis: tuple[LayerError, ...] = ()
-    files: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def mode(self) -> str:
-        return self.description.mode
-
-    @property
-    def io(self) -> str:
-        return self.description.input.dtype
-
-    def to_json(self) -> dict:
-        """The `mobikit quantize --json` object."""
-        return {"output_dir": str(self.output_dir), "model": self.model, "mode": self.mode,
-                "size_bytes": self.size_bytes, "float_size_bytes": self.float_size_bytes,
-                "calib_samples": self.calib_samples, "eval": self.eval.to_json(), "latency_ms": self.latency_ms,
-                "timings_s": self.timings_s}
-
-    def report_json(self) -> dict:
-        fallback = None
-        if self.fallback is not None:
-            fallback = {**self.fallback.to_json(), "summary": self.fallback_summary,
-                        "plot": "fallback.png" if "fallback.png" in self.files else None}
-        report = {
-            "model": self.model, "mode": self.mode, "io": self.io, "description": self.description.to_json(),
-            "calibration": {"source": self.calib_source, "samples": self.calib_samples,
-                            "skipped": self.calib_skipped},
-            "eval": {**self.eval.to_json(), "source": self.eval_source},
-            "size_bytes": {"float": self.float_size_bytes, "quant": self.size_bytes},
-            "latency_ms": {**self.latency_ms, "threads": self.threads, "delegate": "xnnpack", "statistic": "median"},
-            "timings_s": self.timings_s, "full_integer": self.description.full_integer,
-            "fallback_layers": list(self.description.fallback_layers), "fallback": fallback,
-            "notes": list(self.notes), "warnings": list(self.warnings),
-        }
-        if self.bias_correction is not None:
-            report["bias_correction"] = self.bias_correction.to_json()
-        if self.analysis:
-            from .report import analysis_entry
-
-            report["analysis"] = analysis_entry(self.analysis)
-        return report
 
 
 # ------------------------------------------------------------------------------------------------ the run's state
@@ -231,17 +75,22 @@ class _Run:
     log_path: Path
     timer: _Timer = field(default_factory=_Timer)
     keras_model: object = None
+    source_model: object = None  # what is converted: the float model, on the int8 input grid for int8 modes
+    normalization: Normalization = FLOAT_INPUT
     class_list: ClassList | None = None
     calib: ImageSet | None = None
     eval_images: ImageSet | None = None
     eval_source: str = ""
     budget: FallbackBudget | None = None
     float_bytes: bytes = b""
-    calibrated: bytes = b""
+    calibrated: bytes = b""  # what is quantized: the float model (fine-tuned with --qat) with recorded ranges
+    reference: bytes = b""  # the original float model with recorded ranges: what bias correction aims at
     plain: bytes = b""
     baseline: bytes = b""  # the full-integer model as finished (bias-corrected), before any fallback
     quantized: bytes = b""
     correction: CorrectionReport | None = None
+    qat: QatReport | None = None
+    simulation: object = None  # the trained SimulatedInt8 of --qat
     metadata: ClassifierMetadata | None = None
     errors: list[LayerError] = field(default_factory=list)
     fallback: FallbackResult | None = None
@@ -256,7 +105,7 @@ class _Run:
     def layer_ranking(self) -> list[LayerError]:
         """Per-layer int8 errors, measured once and only when needed (analyze, or a fallback search)."""
         if not self.errors:
-            self.errors.extend(layer_errors(self.calibrated, self.calib, self.reporter))
+            self.errors.extend(layer_errors(self.calibrated, self.calib, self.reporter, self.normalization))
         return self.errors
 
 
@@ -301,6 +150,7 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
         run.keras_model = (load_keras_image_model(request.model) if request.model is not None else
                            build_model(request.arch, request.alpha, request.resolution, weights=request.weights))
     run.class_list = class_list_for(int(run.keras_model.output_shape[-1]), request.labels)
+    run.source_model, run.normalization = _on_input_grid(run.keras_model, request.spec, reporter)
     run.calib = ImageSet(chosen, run.resolution, calib_dir)
     holdout = ImageSet(rest, run.resolution, calib_dir)
     if request.spec.calibrated and len(run.calib) < RECOMMENDED_CALIBRATION:
@@ -309,6 +159,19 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
     run.eval_images, run.eval_source = _choose_eval(request, run.calib, holdout, run.resolution, reporter)
     run.budget = _fallback_budget(request, run)
     return run
+
+
+def _on_input_grid(keras_model, spec: Mode, reporter: Reporter) -> tuple[object, Normalization]:
+    """The model a calibrated (int8) conversion starts from: the float model folded onto the exact int8 input
+    grid (p − 128) / 128 (`input_grid`); other modes convert the float model as it is."""
+    if not spec.calibrated:
+        return keras_model, FLOAT_INPUT
+    source, folded = on_the_grid(keras_model)
+    if not folded:
+        reporter.warn("the model does not start with a Conv2D that has a bias or a BatchNormalization: the int8 "
+                      "model reads (pixel - 128) / 128 where the float model reads pixel / 127.5 - 1 (at most "
+                      "0.8% apart) without compensation")
+    return source, GRID
 
 
 def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, resolution: int,
@@ -364,21 +227,40 @@ def _convert(run: _Run) -> None:
         run.float_bytes = convert(run.keras_model, "fp32", run.log_path)
     with run.timer.phase("calibrate_convert"):
         if request.spec.calibrated:
-            run.calibrated = calibrate(run.keras_model, run.calib, run.reporter, run.log_path)
+            run.calibrated = run.reference = calibrate(run.source_model, run.calib, run.reporter, run.log_path,
+                                                       run.normalization)
             run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)
         else:
             run.plain = run.float_bytes if request.mode == "fp32" else convert(run.keras_model, request.mode,
                                                                                run.log_path)
+    if request.qat:
+        _fine_tune(run)
     if run.calib.skipped_message():
         run.reporter.warn(run.calib.skipped_message())
     run.quantized = run.baseline = run.plain
 
 
+def _fine_tune(run: _Run) -> None:
+    """Quantization-aware fine-tuning (`qat`), then the fine-tuned model through the same converter, quantized with
+    the ranges the simulation used."""
+    from .models import ends_in_softmax
+
+    request = run.request
+    with run.timer.phase("qat"):
+        run.simulation, run.qat = fine_tune(run.source_model, run.plain, run.calib, run.reporter,
+                                            QatSettings(epochs=request.qat_epochs), ends_in_softmax(run.keras_model))
+        tuned = calibrate(run.simulation.export(), run.calib, run.reporter, run.log_path, run.normalization)
+        run.calibrated = adopt_reference(tuned, run.reference)
+        run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)
+    run.reporter.info(f"QAT: {run.qat.steps} steps on {run.qat.images} calibration images in "
+                      f"{run.qat.seconds:.0f} s, distillation loss {run.qat.first_loss:.4f} → {run.qat.last_loss:.4f}")
+
+
 def _correct(run: _Run) -> None:
     if run.request.corrects_bias:
         with run.timer.phase("bias_correction"):
-            run.baseline, run.correction = correct_biases(run.calibrated, run.plain, run.calib, run.reporter,
-                                                          run.request.threads)
+            run.baseline, run.correction = correct_biases(run.reference, run.plain, run.calib, run.reporter,
+                                                          run.request.threads, run.normalization)
     run.metadata = _metadata(run)
     run.baseline = run.quantized = attach_metadata(run.baseline, run.metadata)
     io = run.request.resolved_io()
@@ -395,7 +277,7 @@ def _metadata(run: _Run) -> ClassifierMetadata:
     from .models import ends_in_softmax
 
     request, resolution = run.request, run.resolution
-    rule = preprocess.describe(resolution)
+    rule = preprocess.describe(resolution, run.normalization.mean, run.normalization.std)
     io = request.resolved_io()
     mean, std = (float(rule["mean"]),) * 3, (float(rule["std"]),) * 3
     source = (f"MobileNet {request.arch.upper()} alpha {request.alpha:g}" if request.model is None
@@ -413,12 +295,19 @@ def _fall_back(run: _Run) -> None:
     if run.budget is None:
         return
     request = run.request
+    split = selection_split(run.eval_images)
+    run.reporter.info(f"fallback search: {split.describe()}")
+    if not split.in_sample:
+        run.eval_images, run.eval_source = split.report, f"{run.eval_source}, report split ({len(split.report)} of " \
+            f"{len(split.report) + len(split.selection)}; the other {len(split.selection)} chose the fallback)"
     with run.timer.phase("fallback_search"):  # includes the per-layer analysis when the search needs it
-        predictions = predict_all(run.eval_images, {"float": keras_predictor(run.keras_model)}, run.class_list,
+        predictions = predict_all(split.selection, {"float": keras_predictor(run.keras_model)}, run.class_list,
                                   run.reporter, "fallback search: float predictions")
-        run.float_scores = predictions.scores["float"]
-        inputs = SearchInputs(run.eval_images, run.float_scores, predictions.labels if predictions.labelled else [],
-                              run.class_list, request.threads)
+        if split.in_sample:
+            run.float_scores = predictions.scores["float"]  # verify replays them on the same images
+        inputs = SearchInputs(split.selection, predictions.scores["float"],
+                              predictions.labels if predictions.labelled else [], run.class_list, request.threads,
+                              split)
         run.fallback = fallback_search(run.calibrated, run.plain, run.baseline, request.resolved_io(),
                                        run.layer_ranking, run.budget, inputs, lambda model: _finish(run, model),
                                        run.reporter)
@@ -434,7 +323,8 @@ def _fall_back(run: _Run) -> None:
 def _finish(run: _Run, candidate: bytes) -> bytes:
     """What the full-integer model went through after conversion, applied to a fallback candidate."""
     if run.request.corrects_bias:
-        candidate = correct_biases(run.calibrated, candidate, run.calib, Reporter(), run.request.threads)[0]
+        candidate = correct_biases(run.reference, candidate, run.calib, Reporter(), run.request.threads,
+                                   run.normalization)[0]
     return attach_metadata(candidate, run.metadata)
 
 
@@ -454,6 +344,9 @@ def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
         sentence = (f"not full-integer: kept in float {', '.join(result.layers)} (highest RMSE/scale on the "
                     f"calibration images) because the full-integer model missed the target ({result.target}: "
                     f"{numbers(first)}); with them {numbers(chosen)}")
+    if result.split is not None:
+        sentence += (f" (in-sample, on all {len(result.split.report)} evaluation images)" if result.split.in_sample
+                     else f" (on the {len(result.split.selection)} selection images)")
     if result.met:
         reporter.info(sentence)
     else:
@@ -471,12 +364,19 @@ def _verify(run: _Run) -> tuple[Predictions, dict]:
         models = {"float": keras_predictor(run.keras_model) if run.float_scores is None else replay(run.float_scores),
                   "quant": TFLiteClassifier(run.quantized, request.threads)}
         if run.correction is not None:
-            models["plain"] = TFLiteClassifier(run.plain, request.threads)
+            models["plain"] = TFLiteClassifier(run.plain, request.threads, run.normalization)  # no metadata yet
             if run.quantized != run.baseline:
                 models["corrected"] = TFLiteClassifier(run.baseline, request.threads)
         predictions = predict_all(run.eval_images, models, run.class_list, run.reporter, "verifying")
         latency = {"float": latency_ms(run.float_bytes, request.threads),
                    "quant": latency_ms(run.quantized, request.threads)}
+    if run.simulation is not None:
+        with run.timer.phase("qat_simulation_check"):
+            error = simulation_error(run.simulation, run.plain, run.eval_images, run.reporter)
+        run.qat = replace(run.qat, simulation=error)
+        run.reporter.info(f"QAT simulation vs the converted model on {error['images']} images: mean |logit "
+                          f"difference| {error['mean_abs']:.4f} ({error['mean_abs_steps']:.2f} int8 steps), same "
+                          f"top-1 on {100 * error['same_top1']:.1f}%")
     return predictions, latency
 
 
@@ -518,7 +418,8 @@ def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
         if built else None,
         calibration=calibration, full_integer=request.spec.calibrated and not fallback_layers,
         fallback_layers=fallback_layers, bias_correction=run.correction is not None,
-        preprocessing=preprocess.describe(classifier.resolution), versions=library_versions())
+        preprocessing=preprocess.describe(classifier.resolution, run.normalization.mean, run.normalization.std),
+        versions=library_versions())
     return description.with_model(model_bytes)
 
 
@@ -540,24 +441,8 @@ def _write(run: _Run, predictions: Predictions, latency: dict) -> QuantizeResult
         calib_samples=run.calib.used, calib_skipped=len(run.calib.skipped), size_bytes=len(run.quantized),
         float_size_bytes=len(run.float_bytes), latency_ms=latency, threads=request.threads,
         timings_s=run.timer.seconds, fallback=run.fallback, fallback_summary=run.fallback_summary,
-        bias_correction=_bias_comparison(run, predictions), analysis=tuple(run.errors) if request.analyze else (),
+        bias_correction=_bias_comparison(run, predictions), qat=run.qat, analysis=tuple(run.errors) if request.analyze else (),
         files=tuple(run.files), notes=tuple(run.reporter.notes), warnings=tuple(run.reporter.warnings))
     write_output_folder(run.output, run.quantized, run.class_list, result, run.files,
                         (request.calib, request.eval, request.model, request.labels))
     return result
-
-
-def write_output_folder(output: Path, model_bytes: bytes, class_list: ClassList, result: QuantizeResult,
-                        files: dict[str, bytes], inputs=()) -> None:
-    """The output folder as one atomic step: it replaces mobikit's earlier folder only when complete."""
-    from .outputs import write_bytes, write_text
-    from .report import render_quantize_report
-
-    with new_folder(output, "quantize", inputs) as folder:
-        for file_name, data in files.items():
-            write_bytes(folder / file_name, data)
-        write_bytes(folder / "model.tflite", model_bytes)
-        write_text(folder / "labels.txt", "\n".join(class_list.names) + "\n")
-        write_text(folder / "model.json", json.dumps(result.description.to_json(), indent=2) + "\n")
-        write_text(folder / "report.json", json.dumps(result.report_json(), indent=2, default=str) + "\n")
-        write_text(folder / "report.md", render_quantize_report(result))

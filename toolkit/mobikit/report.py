@@ -52,6 +52,7 @@ def render_quantize_report(result: "QuantizeResult") -> str:
                       f"| top-5 | {pct(correction.plain.quant_top5)} | {pct(correction.corrected.quant_top5)} |"]
         lines += [f"| KL(float ‖ int8) | {kl(correction.plain_kl)} | {kl(correction.corrected_kl)} |",
                   f"| layers corrected | {MISSING} | {len(correction.report.layers)} |", ""]
+    lines += qat_section(result.qat)
     lines += ["## Phases", "", "| phase | seconds |", "|---|---|"]
     lines += [f"| {name} | {seconds:.1f} |" for name, seconds in result.timings_s.items()]
     if result.notes or result.warnings:
@@ -66,12 +67,35 @@ def render_quantize_report(result: "QuantizeResult") -> str:
     return text
 
 
+def qat_section(qat) -> list[str]:
+    """report.md lines on quantization-aware fine-tuning: the recipe, and how well the simulation matched."""
+    if qat is None:
+        return []
+    settings = qat.settings
+    lines = ["## Quantization-aware fine-tuning (--qat)", "",
+             f"Distilled the float model into its simulated int8 twin on {qat.images} unlabelled calibration images: "
+             f"{settings.epochs} epochs ({qat.steps} steps of {settings.batch_size}, random crops ≥ "
+             f"{settings.min_crop:g} and flips), Adam {settings.learning_rate:g} with cosine decay, KL to the float "
+             f"model's outputs {qat.first_loss:.4f} → {qat.last_loss:.4f}, {qat.seconds:.0f} s.", ""]
+    error = qat.simulation
+    if error:
+        lines += [f"Simulation vs the converted model (before bias correction) on the {error['images']} verification "
+                  f"images: mean |logit difference| {error['mean_abs']:.4f} = {error['mean_abs_steps']:.2f} int8 "
+                  f"steps (step {error['logit_step']:.4f}), max {error['max_abs']:.4f}; same top-1 on "
+                  f"{pct(error['same_top1'])}.", ""]
+    return lines
+
+
 def fallback_section(fallback: "FallbackResult", plot: str | None) -> str:
     """report.md section: every step of the search, and the trade-off chart."""
+    split = fallback.split
+    where = (f"Figures on the selection images: {split.describe()}; the verification above is on the report images."
+             if split and not split.in_sample else
+             f"**In-sample**: {split.describe()}." if split else "")
     lines = ["## Float fallback search", "",
              f"Target: {fallback.target}. Result: " + ("met" if fallback.met else "**not met**")
              + f" ({fallback.stopped}). Layers kept in float: "
-             + (", ".join(fallback.layers) if fallback.layers else "none (full-integer)") + ".", "",
+             + (", ".join(fallback.layers) if fallback.layers else "none (full-integer)") + ".", "", where, "",
              "| layers in float | top-1 | agreement | latency | × int8 | size | meets target |",
              "|---|---|---|---|---|---|---|"]
     for step in fallback.steps:

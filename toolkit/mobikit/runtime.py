@@ -41,17 +41,48 @@ def captured_output():
             captured.text = sink.read().decode("utf-8", errors="replace")
 
 
+# Signals that stop a run cleanly (temporary files removed, no output replaced, one line, exit 128 + N). SIGUSR1/2
+# and SIGALRM stop it too: their default would kill it without cleaning up, and mobikit has no use for them (no
+# status report on USR1, no timer). SIGQUIT keeps its default (a core dump is what it asks for); SIGPIPE is ignored
+# (Python's default) and a broken standard output is handled where it is written (exit 141).
+STOP_SIGNALS = {"SIGINT": "interrupted", "SIGTERM": "terminated", "SIGHUP": "hangup", "SIGALRM": "alarm",
+                "SIGUSR1": "SIGUSR1", "SIGUSR2": "SIGUSR2"}
+
 _stop_signal: list[int] = []  # the signal that asked the run to stop, once one did
+_deferring: list[bool] = []  # inside `stop_deferred`: a stop is recorded, acted on when the block ends
+written: list[str] = []  # outputs this run has put into place (a stop after them says so)
+notes: list[str] = []  # things the library noticed for the user outside any reporter (leftovers of killed runs)
+
+
+def new_run() -> None:
+    """Forget what an earlier run in this process recorded (the CLI calls this first)."""
+    del _stop_signal[:], written[:], notes[:]
 
 
 def request_stop(signal_number: int) -> None:
-    """Record that the run must stop (the CLI's SIGINT/SIGTERM handler calls this, then raises KeyboardInterrupt)."""
+    """Record that the run must stop (the CLI's signal handler calls this, then raises KeyboardInterrupt unless a
+    `stop_deferred` block is running)."""
     if not _stop_signal:
         _stop_signal.append(signal_number)
 
 
 def stop_requested() -> int | None:
     return _stop_signal[0] if _stop_signal else None
+
+
+def stop_is_deferred() -> bool:
+    return bool(_deferring)
+
+
+@contextmanager
+def stop_deferred():
+    """A step that must finish once started (moving outputs into place, deleting the earlier one they replaced): a
+    stop requested meanwhile is recorded and acted on by the next `raise_if_stopped`."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
 
 
 def raise_if_stopped() -> None:
@@ -77,19 +108,121 @@ def tensorflow():
     return tf
 
 
+# ----------------------------------------------------------------------------------------------- owned scratch
+
+OWNER_FILE = ".mobikit-owner"  # in every scratch folder mobikit makes: which process made it (see `stale`)
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def owned_scratch(prefix: str, parent: str | os.PathLike | None = None) -> str:
+    """A fresh scratch folder carrying OWNER_FILE, so a later run can prove it is a leftover of a killed run."""
+    import json
+    import socket
+
+    folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    owner = {"host": socket.gethostname(), "boot": _boot_id(), "pid": os.getpid(),
+             "start": _process_start(os.getpid())}
+    with open(os.path.join(folder, OWNER_FILE), "w", encoding="ascii") as handle:
+        json.dump(owner, handle)
+    return folder
+
+
+def stale(folder: str | os.PathLike) -> bool | None:
+    """True when `folder` is provably a scratch folder of a mobikit process that no longer runs (killed: SIGKILL,
+    power loss); False when its process still runs; None when nothing proves it is mobikit's."""
+    import json
+    import socket
+
+    try:
+        with open(os.path.join(folder, OWNER_FILE), encoding="ascii") as handle:
+            owner = json.load(handle)
+        pid, start, host, boot = int(owner["pid"]), owner["start"], owner["host"], owner["boot"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if host != socket.gethostname():
+        return None  # a shared folder written from another machine: its process cannot be checked from here
+    return boot != _boot_id() or _process_start(pid) != start
+
+
+def sweep_leftovers(parent: str | os.PathLike, prefix: str) -> list[str]:
+    """Remove the scratch folders named `prefix*` in `parent` that runs killed before they could clean up left
+    behind (only those provably mobikit's and dead); return the names of look-alikes that are not provably ours."""
+    import shutil
+    import time
+
+    unproved = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(prefix) or entry.is_symlink():
+            continue
+        if entry.is_dir():
+            verdict = stale(entry.path)
+            if verdict:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                continue
+            if verdict is False:
+                continue
+            try:  # made by mkdtemp, killed before its owner file: empty (a live run's newborn one: left alone)
+                if not os.listdir(entry.path):
+                    if time.time() - entry.stat().st_mtime > 60:
+                        os.rmdir(entry.path)
+                    continue
+            except OSError:
+                pass
+        unproved.append(entry.name)
+    return unproved
+
+
+_outer_tmpdir: list[str | None] = []  # TMPDIR as it was before `private_tempdir`, while one is active
+
+
+def outer_environment() -> dict:
+    """The environment for programs that outlive the run (the adb server `adb` starts on first use): TMPDIR as the
+    user set it, not the run's private folder, which is deleted when the run ends."""
+    environment = dict(os.environ)
+    if _outer_tmpdir:
+        if _outer_tmpdir[-1] is None:
+            environment.pop("TMPDIR", None)
+        else:
+            environment["TMPDIR"] = _outer_tmpdir[-1]
+    return environment
+
+
 @contextmanager
 def private_tempdir():
     """Point every temporary file of the run (TensorFlow's SavedModel exports, autograph modules, mobikit's own
-    scratch files) into one fresh folder, removed when the block ends — however it ends."""
+    scratch files) into one fresh folder, removed when the block ends — however it ends. Folders earlier runs left
+    there when killed (SIGKILL) are removed first."""
     import shutil
 
-    folder = tempfile.mkdtemp(prefix="mobikit-")
+    sweep_leftovers(tempfile.gettempdir(), "mobikit-")
+    folder = owned_scratch("mobikit-")
     saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    _outer_tmpdir.append(saved[1])
     tempfile.tempdir = folder
     os.environ["TMPDIR"] = folder
     try:
         yield folder
     finally:
+        _outer_tmpdir.pop()
         tempfile.tempdir = saved[0]
         if saved[1] is None:
             os.environ.pop("TMPDIR", None)

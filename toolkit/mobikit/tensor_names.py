@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_ARITHMETIC = re.compile(r"/(convolution|depthwise|MatMul|Conv2D|BiasAdd|add|Add)$")
+# the op doing the arithmetic; the converter may number a name it met before (".../depthwise1")
+_ARITHMETIC = re.compile(r"/(convolution|depthwise|MatMul|Conv2D|BiasAdd|add|Add)\d*$")
 
 
 def keras_layer_name(tensor_name: str) -> str:

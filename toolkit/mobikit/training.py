@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import ClassFolders, DecodedImages, Sample, check_class_sizes, decode, discover, stratified_split
+from .images import MAX_PIXELS
 from .errors import MobikitError, UsageError
 from .latency import peak_rss_mb
-from .outputs import check_target, new_folder, write_bytes, write_text
+from .outputs import check_target, new_folder, write_bytes, write_text, written_together
 from .progress import Reporter
 from .runtime import library_versions
 
@@ -73,6 +74,7 @@ class TrainRequest:
     seed: int = 0
     output: Path | None = None
     quantize: bool = False
+    qat: bool = False  # with quantize: quantization-aware fine-tuning before the conversion
     threads: int = 2
     recipe: Recipe = RECIPE
 
@@ -91,6 +93,8 @@ class TrainRequest:
             raise UsageError("{seed} must be >= 0, got {value}", "seed", value=self.seed)
         if self.threads < 1:
             raise UsageError("{threads} must be >= 1", "threads")
+        if self.qat and not self.quantize:
+            raise UsageError("{qat} fine-tunes the int8 model {quantize} writes: add {quantize}", "qat", "quantize")
 
     def output_dir(self) -> Path:
         if self.output is not None:
@@ -223,6 +227,10 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
     classes = train_folders.classes
     given = {part: discover(folder, part, classes) for part, folder in (("val", request.val), ("test", request.test))
              if folder is not None}
+    for found in (train_folders, *given.values()):
+        if found.outside:
+            reporter.warn(f"{len(found.outside)} class folders in {found.root} are links leading outside it "
+                          f"({', '.join(map(repr, found.outside[:3]))}): not used as classes")
     if train_folders.loose_files:
         reporter.warn(f"{train_folders.loose_files} images directly in {request.data} carry no class (not in a "
                       "class folder) and are ignored")
@@ -234,7 +242,8 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
         skipped += decoded[part].skipped
     if skipped:
         total = sum(len(f.samples) for f in folders.values())
-        reporter.warn(f"skipped {len(skipped)} of {total} files that are not readable images (first: {skipped[0]})")
+        reporter.warn(f"skipped {len(skipped)} of {total} files that are not readable images (or declare over "
+                      f"{MAX_PIXELS // 1_000_000} MP) (first: {skipped[0]})")
     data = decoded.pop("data")
     counts = [int(n) for n in np.bincount(data.labels, minlength=len(classes))]
     for warning in check_class_sizes(counts, classes, str(request.data)):
@@ -630,8 +639,9 @@ def train_description(request: TrainRequest, settings: Settings, network: Networ
     }
 
 
-def write_train_output(output: Path, model, classes: tuple[str, ...], description: dict, inputs=()) -> None:
-    """The one place the output folder is written: complete under its final name, or not at all."""
+def write_train_output(output: Path, model, classes: tuple[str, ...], description: dict, inputs=()) -> Path:
+    """The one place the output folder is written: complete under its final name, or not at all. Returns where it
+    is now (its scratch folder inside `written_together`, until the block ends)."""
     from .plots import confusion_png, curves_png
     from .report import render_train_report
 
@@ -641,7 +651,8 @@ def write_train_output(output: Path, model, classes: tuple[str, ...], descriptio
         write_bytes(folder / "curves.png", curves_png(description["history"]))
         write_bytes(folder / "confusion.png", confusion_png(description["test"]["confusion"], classes))
         write_text(folder / "report.md", render_train_report(description))
-        write_text(folder / DESCRIPTION_FILE, json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+        write_text(folder / DESCRIPTION_FILE, json.dumps(description, indent=2) + "\n")
+    return folder
 
 
 # 9. Optional int8 -------------------------------------------------------------------------------------------------
@@ -655,21 +666,22 @@ def link_folder(folder: Path, samples: list[Sample], classes: tuple[str, ...]) -
     return folder
 
 
-def step9_quantize(output: Path, splits: Splits, request: TrainRequest, reporter: Reporter):
-    """Full-integer int8 of the trained model: calibrated on training images, verified on the test split."""
+def step9_quantize(output: Path, written: Path, splits: Splits, request: TrainRequest, reporter: Reporter):
+    """Full-integer int8 of the trained model (read from `written`, where the train folder waits to land with the
+    int8 one): calibrated on training images, verified on the test split."""
     from .quantization import QuantizeRequest, quantize
 
     reporter.info(f"int8: full-integer (no float fallback), calibrated on the training images, verified on the "
                   f"{len(splits.parts['test'].samples)} test images → {int8_output_dir(output)}")
-    with tempfile.TemporaryDirectory(prefix=".mobikit-train-links-", dir=output.parent) as scratch:
+    with tempfile.TemporaryDirectory(prefix="train-links-") as scratch:  # inside the run's private TMPDIR
         scratch = Path(scratch)
         named = scratch / f"{output.name}.keras"  # the int8 model is named after the training output
-        named.symlink_to((output / "model.keras").resolve())
+        named.symlink_to((written / "model.keras").resolve())
         calib = link_folder(scratch / "train", splits.parts["train"].samples, splits.classes)
         test = link_folder(scratch / "test", splits.parts["test"].samples, splits.classes)
-        return quantize(QuantizeRequest(model=named, labels=output / "labels.txt", calib=calib, eval=test,
+        return quantize(QuantizeRequest(model=named, labels=written / "labels.txt", calib=calib, eval=test,
                                         output=int8_output_dir(output), threads=request.threads,
-                                        strict_int8=True), reporter)
+                                        strict_int8=True, qat=request.qat), reporter)
 
 
 def train(request: TrainRequest | None = None, reporter: Reporter | None = None, **options) -> TrainResult:
@@ -703,13 +715,15 @@ def train(request: TrainRequest | None = None, reporter: Reporter | None = None,
              "fine_tune": int(cache.activations["train"].shape[1]) if network.cut else 0}
     description = train_description(request, settings, network, splits, history, test, clock.seconds, views)
     begin = time.perf_counter()
-    write_train_output(output, network.model, splits.classes, description, (request.data, request.val, request.test))
-    clock.lap("write", begin)
     quantized = None
-    if request.quantize:
-        begin = time.perf_counter()
-        quantized = step9_quantize(output, splits, request, reporter)
-        clock.lap("quantize", begin)
+    with written_together():  # the train folder and its int8 folder land together, after both succeeded
+        written = write_train_output(output, network.model, splits.classes, description,
+                                     (request.data, request.val, request.test))
+        clock.lap("write", begin)
+        if request.quantize:
+            begin = time.perf_counter()
+            quantized = step9_quantize(output, written, splits, request, reporter)
+            clock.lap("quantize", begin)
     epochs = {phase: sum(1 for row in history if row["phase"] == phase) for phase in ("head", "fine-tune")}
     return TrainResult(output, output / "model.keras", output / "labels.txt", list(splits.classes),
                        {part: len(images.samples) for part, images in splits.parts.items()}, len(splits.skipped),

@@ -17,8 +17,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import MobikitError, UsageError
+from ..runtime import outer_environment
 
 DEFAULT_TIMEOUT = 60.0
+TRANSFER_RATE = 2e6  # bytes/s a transfer is allowed at its slowest (adb over Wi-Fi); a pulled cable is noticed then
+
+
+def transfer_timeout(size_bytes: int) -> float:
+    """How long an install or push of `size_bytes` may take before the connection counts as cut."""
+    return DEFAULT_TIMEOUT / 2 + size_bytes / TRANSFER_RATE
+
+
+def check_timeout(value: float, param: str = "timeout") -> float:
+    """A waiting time given by the user: a finite number of seconds > 0 (nan would wait forever)."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise UsageError("{%s} takes a finite number of seconds > 0, got {value}" % param, param, value=value)
+    return float(value)
 HOST = "host"
 UNAUTHORIZED_FIX = "accept the 'Allow USB debugging?' prompt on the phone (tick 'Always allow'), then retry"
 OFFLINE_FIX = "reconnect the cable or run 'adb reconnect' (for Wi-Fi: 'adb connect HOST:PORT'), then retry"
@@ -54,10 +70,10 @@ class NoSuchDevice(UsageError):
 class ShellError(AdbError):
     """A device-shell command exited non-zero."""
 
-    def __init__(self, command: str, exit_code: int, stdout: str, stderr: str):
-        self.exit_code = exit_code
+    def __init__(self, command: str, status: int, stdout: str, stderr: str):
+        self.status = status  # the device command's; mobikit itself exits 1 (MobikitError.exit_code)
         self.stdout = stdout
-        super().__init__(f"'{command}' failed on the device (exit {exit_code})", stderr or stdout)
+        super().__init__(f"'{command}' failed on the device (exit {status})", stderr or stdout)
 
 
 @dataclass(frozen=True)
@@ -139,7 +155,7 @@ class Adb:
         limit = self.timeout if timeout is None else timeout
         try:
             result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                    errors="replace", timeout=limit)
+                                    errors="replace", timeout=limit, env=outer_environment())
         except subprocess.TimeoutExpired as exc:
             stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
             raise AdbTimeout(f"adb {' '.join(args)[:60]} timed out after {limit:g} s", stderr) from None

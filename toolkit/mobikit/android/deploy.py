@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..description import ModelDescription, file_sha256, load_output_folder
-from ..errors import MobikitError, UsageError
+from ..errors import MobikitError, UsageError, printable
 from ..progress import Reporter
 from . import contract
-from .adb import Adb, AdbError, Device, ShellError, select_device
+from ..runtime import stop_deferred, written
+from .adb import Adb, AdbError, Device, ShellError, check_timeout, select_device, transfer_timeout
 
 APK_ENV = "MOBIKIT_APK"
 CHECKOUT_APP = Path("android_app")  # a mobikit checkout's Android project, relative to the checkout root
@@ -62,10 +63,36 @@ def load_model_folder(folder: str | os.PathLike) -> LocalModel:
     quantization, label count, sha256) — checked before anything reaches the phone."""
     checked = load_output_folder(Path(folder).resolve(), "output_dir")
     name = checked.path.name
-    if name.startswith(".") or "/" in name:
-        raise UsageError("cannot use {name!r} as a model name on the device: rename the folder", name=name)
+    if name.startswith(".") or "/" in name or not name.isprintable() or not _utf8(name):
+        raise UsageError("cannot use {name} as a model name on the device (a name there is printable UTF-8 text "
+                         "not starting with '.': no line breaks or control characters): rename the folder",
+                         name=f"'{printable(name)}'")
     sha256 = {file: file_sha256(checked.path / file) for file in contract.MODEL_FILES}
     return LocalModel(checked.path, name, checked.description, sha256)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_apk(apk: str | os.PathLike) -> Path:
+    """An APK given by path: a file that is a zip holding AndroidManifest.xml (checked before adb is looked for)."""
+    import zipfile
+
+    path = Path(apk)
+    if not path.is_file():
+        raise UsageError("{apk} {path}: no such file", "apk", path=str(apk))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.getinfo("AndroidManifest.xml")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        raise UsageError("{apk} {path} is not an Android app (an .apk is a zip holding AndroidManifest.xml)", "apk",
+                         path=str(apk)) from None
+    return path
 
 
 def remote_sha256(adb: Adb, paths: list[str]) -> dict[str, str]:
@@ -98,9 +125,7 @@ def find_apk(apk: str | os.PathLike | None, reporter: Reporter) -> Path | None:
     """--apk, else $MOBIKIT_APK, else the debug APK of the checkout we run in (built with Gradle when an Android
     SDK is present); None when there is none of these."""
     if apk is not None:
-        if not Path(apk).is_file():
-            raise UsageError("{apk} {path}: no such file", "apk", path=str(apk))
-        return Path(apk)
+        return check_apk(apk)
     if os.environ.get(APK_ENV):
         if not Path(os.environ[APK_ENV]).is_file():
             raise UsageError("${env} {path}: no such file", env=APK_ENV, path=os.environ[APK_ENV])
@@ -154,7 +179,7 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> s
     if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
         return "current"
     reporter.info(f"installing {local} ...")
-    result = adb.run("install", "-r", "-g", str(local), timeout=UPLOAD_TIMEOUT, check=False)
+    result = adb.run("install", "-r", "-g", str(local), timeout=transfer_timeout(local.stat().st_size), check=False)
     if result.returncode != 0 or "Success" not in result.stdout:
         raise ShellError(f"adb install {local.name}", result.returncode, result.stdout,
                          (result.stderr + result.stdout).strip())
@@ -341,8 +366,8 @@ def take_step(adb: Adb, model: LocalModel, step: Step, reporter: Reporter) -> No
     else:
         adb.shell("mkdir", "-p", paths[step.source])
         reporter.info(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
-        adb.push([model.folder / name for name in contract.MODEL_FILES], paths[step.source] + "/",
-                 timeout=UPLOAD_TIMEOUT)
+        files = [model.folder / name for name in contract.MODEL_FILES]
+        adb.push(files, paths[step.source] + "/", timeout=transfer_timeout(sum(f.stat().st_size for f in files)))
 
 
 def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | None, exc: AdbError) -> MobikitError:
@@ -376,6 +401,12 @@ def upload_model(adb: Adb, model: LocalModel, reporter: Reporter) -> bool:
         step = next_step(layout)
         if step is None:
             return not already
+        if layout.upload.new and not layout.live.new:  # the verified upload is moving in: renames finish first
+            with stop_deferred():
+                layout = checked_step(adb, model, layout, step, reporter)
+            if layout.live.new:
+                written.append(f"{model.name} on the phone")
+            continue
         layout = checked_step(adb, model, layout, step, reporter)
         if step is UPLOAD_FILES and not layout.upload.new:
             found = dict(layout.upload.sha256)
@@ -402,7 +433,10 @@ def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | 
            reporter: Reporter | None = None) -> DeployResult:
     """The whole `mobikit deploy`: app current, models folder present, model verified in place, app launched.
     The folder is checked first, before adb is even looked for."""
+    check_timeout(timeout)
     model = load_model_folder(output_dir)
+    if apk is not None:
+        check_apk(apk)
     adb, chosen = select_device(adb if isinstance(adb, Adb) else Adb(adb), device)
     return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
 

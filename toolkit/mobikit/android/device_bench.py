@@ -20,8 +20,9 @@ from ..description import file_sha256
 from ..errors import MobikitError, UsageError
 from ..latency import BenchResult
 from ..progress import Reporter
+from ..runtime import stop_deferred
 from . import contract
-from .adb import HOST, Adb, Device, select_device
+from .adb import HOST, Adb, AdbError, Device, check_timeout, select_device
 from .deploy import LocalModel, deploy_to, load_model_folder, remote_sha256, start_activity
 
 TOOLS = ("app", "benchmark_model")
@@ -137,6 +138,8 @@ def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int
                timeout: float, reporter: Reporter) -> list[BenchResult]:
     deploy_to(adb, device, model, reporter, launch=False)
     adb.shell("mkdir", "-p", contract.RESULTS_DIR)
+    # results an earlier run could not remove (cable pulled while it waited) go now; the app names them mobikit-*
+    adb.shell("sh", "-c", f"rm -f {contract.RESULTS_DIR}/mobikit-*{contract.RESULT_SUFFIX}", check=False)
     results = []
     for threads, delegate in configs:
         reporter.info(f"app benchmark: {threads} thread(s), {delegate} ...")
@@ -146,8 +149,14 @@ def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int
             contract.EXTRA_MODEL: model.name, contract.EXTRA_DELEGATE: delegate, contract.EXTRA_THREADS: threads,
             contract.EXTRA_WARMUP_RUNS: warmup, contract.EXTRA_NUM_RUNS: runs, contract.EXTRA_RESULT_ID: result_id,
         }, flags=("-S",))
-        report = _wait_for_result(adb, path, timeout)
-        adb.shell("rm", "-f", path, check=False)
+        try:
+            report = _wait_for_result(adb, path, timeout)
+        finally:  # also when cut or stopped: the app may still write the file, remove it (best effort)
+            with stop_deferred():
+                try:
+                    adb.shell("rm", "-f", path, check=False, timeout=10)
+                except AdbError:
+                    pass
         result = BenchResult(device.name, model.name, threads, delegate)
         for key in _RESULT_FIELDS:
             if key not in ("device", "model", "threads", "delegate") and report.get(key) is not None:
@@ -206,6 +215,7 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
         binary = Path(benchmark_binary)
         if not binary.is_file():
             raise UsageError("{benchmark_binary} {path}: no such file", "benchmark_binary", path=str(binary))
+    check_timeout(timeout)
     reporter = reporter or Reporter()
     model = load_model_folder(model_dir)
     client = adb if isinstance(adb, Adb) else Adb(adb)

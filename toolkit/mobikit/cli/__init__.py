@@ -1,7 +1,8 @@
 """The `mobikit` command line: a thin skin over the Python API — parse, call the library, print.
 
 Every command is registered here, explicitly; `main()` maps every way a run can end to one line and an exit code:
-usage errors 2, runtime failures 1, Ctrl-C 130, SIGTERM 143 (temporary files removed, earlier outputs intact).
+usage errors 2, runtime failures 1, a stopping signal N 128+N (Ctrl-C 130, SIGHUP 129, SIGTERM 143: temporary files
+removed, earlier outputs intact), a standard output closed by its reader 141 (as SIGPIPE would).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Optional
 
 import typer
 
+from .. import runtime
 from ..errors import MobikitError, first_line
-from ..runtime import private_tempdir, request_stop, stop_requested
+from ..runtime import STOP_SIGNALS, private_tempdir, request_stop, stop_is_deferred, stop_requested
 from . import analyze, android, build, inspect, measure, quantize, train
 from .common import err, flag
 
@@ -44,13 +46,16 @@ COMMANDS = (
 for command_name, function in COMMANDS:
     app.command(command_name)(function)
 
-STOPPING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+STOPPING_SIGNALS = {getattr(signal, name): word for name, word in STOP_SIGNALS.items()}
 
 
 class _Signals:
-    """SIGINT and SIGTERM both unwind the run as KeyboardInterrupt (so every `finally` cleans up) and are recorded
-    in `runtime`, where the library checks them too (an interrupt swallowed by TensorFlow still stops the run);
-    which one it was decides the exit code."""
+    """Every stopping signal unwinds the run as KeyboardInterrupt (so every `finally` cleans up) and is recorded in
+    `runtime`, where the library checks it too (an interrupt swallowed by TensorFlow still stops the run); which one
+    it was decides the exit code. Inside `runtime.stop_deferred` (outputs moving into place), and once the command
+    has ended (its last line being printed, the temporary folder removed), a signal is only recorded."""
+
+    finishing = False
 
     def __enter__(self):
         self.saved = {number: signal.signal(number, self._stop) for number in STOPPING_SIGNALS}
@@ -64,17 +69,88 @@ class _Signals:
     def received(self) -> int | None:
         return stop_requested()
 
-    @staticmethod
-    def _stop(number, _frame):
+    def _stop(self, number, _frame):
         if stop_requested() is None:
             request_stop(number)
-            raise KeyboardInterrupt
+            if not (stop_is_deferred() or self.finishing):
+                raise KeyboardInterrupt
 
 
 def _stopped(signals: _Signals) -> int:
     number = signals.received or signal.SIGINT
-    err.print(f"{STOPPING_SIGNALS[number]}: stopped; nothing half-written was left and earlier outputs are unchanged")
+    if runtime.written:
+        err.print(f"{STOPPING_SIGNALS[number]}: stopped after {', '.join(runtime.written)} "
+                  f"{'was' if len(runtime.written) == 1 else 'were'} written complete; nothing half-written was left "
+                  "and no other output changed")
+    else:
+        err.print(f"{STOPPING_SIGNALS[number]}: stopped; nothing half-written was left and earlier outputs are "
+                  "unchanged")
     return 128 + number
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (`| head -c0`)."""
+    import select
+
+    poller = select.poll()
+    poller.register(1, select.POLLOUT)
+    return any(events & select.POLLERR for _fd, events in poller.poll(0))
+
+
+def _broken_stdout() -> int:
+    """What Unix tools do when the reader of their output goes away (SIGPIPE: exit 141), with one line saying what
+    was still written, since mobikit's outputs are files."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)  # nothing more reaches the closed pipe, not even the flush at exit
+    os.close(null)
+    written = f"; {', '.join(runtime.written)} written complete" if runtime.written else ""
+    err.print(f"error: standard output was closed by its reader (broken pipe){written}")
+    return 128 + signal.SIGPIPE
+
+
+def _failure(signals: _Signals, exc: BaseException) -> int:
+    """An unexpected error: one line (the traceback with MOBIKIT_DEBUG=1), or the stop that caused it."""
+    if signals.received is not None:
+        return _stopped(signals)
+    if os.environ.get("MOBIKIT_DEBUG"):
+        raise exc
+    err.print(f"error: {type(exc).__name__}: {first_line(exc)} (set MOBIKIT_DEBUG=1 for the traceback)")
+    return 1
+
+
+def _ended(exc: BaseException, signals: _Signals, argv: list[str]) -> int:
+    """The one line (last, after any notes) and the exit code of a run that ended by an exception."""
+    _notes()
+    if isinstance(exc, typer.Exit):
+        if signals.received is not None or exc.exit_code == 130:
+            return _stopped(signals)
+        return exc.exit_code
+    if isinstance(exc, SystemExit):  # click turns a broken pipe into exit 1, silently
+        if isinstance(exc.__context__, BrokenPipeError) and _stdout_reader_gone():
+            return _broken_stdout()
+        raise exc
+    if isinstance(exc, typer.TyperException):  # click's usage errors carry exit code 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see 'mobikit {ctx.info_name} --help')" if ctx is not None and ctx.parent is not None else ""
+        err.print(f"error: {' '.join(exc.format_message().split())}{hint}")
+        return exc.exit_code
+    if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
+        return _stopped(signals)
+    if isinstance(exc, BrokenPipeError) and signals.received is None and _stdout_reader_gone():
+        return _broken_stdout()
+    if isinstance(exc, MobikitError) and signals.received is None:
+        command_name = next((arg for arg in argv if not arg.startswith("-")), None)
+        err.print(f"error: {exc.render(lambda param: flag(param, command_name))}")
+        return exc.exit_code
+    if not isinstance(exc, Exception):
+        raise exc
+    return _failure(signals, exc)
+
+
+def _notes() -> None:
+    for note in runtime.notes:
+        err.print(f"note: {note}")
+    runtime.notes.clear()
 
 
 def _stdout_usable() -> bool:
@@ -89,32 +165,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: run the Typer app and map every failure to a one-line message and an exit code."""
     command = typer.main.get_command(app)
     argv = sys.argv[1:] if argv is None else argv
+    runtime.new_run()
     if not _stdout_usable():
         err.print("error: standard output is closed: mobikit has nowhere to print its results")
         return 1
     with _Signals() as signals, private_tempdir():
         try:
             code = command.main(args=argv or ["--help"], prog_name="mobikit", standalone_mode=False)
-        except typer.Exit as exit_:
-            code = exit_.exit_code
-        except typer.TyperException as exc:  # click's usage errors carry exit code 2
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see 'mobikit {ctx.info_name} --help')" if ctx is not None and ctx.parent is not None else ""
-            err.print(f"error: {' '.join(exc.format_message().split())}{hint}")
-            return exc.exit_code
-        except (typer.Abort, KeyboardInterrupt):
-            return _stopped(signals)
-        except MobikitError as exc:
-            command_name = next((arg for arg in argv if not arg.startswith("-")), None)
-            err.print(f"error: {exc.render(lambda param: flag(param, command_name))}")
-            return exc.exit_code
-        except Exception as exc:
-            if signals.received is not None:
-                return _stopped(signals)
-            if os.environ.get("MOBIKIT_DEBUG"):
-                raise
-            err.print(f"error: {type(exc).__name__}: {first_line(exc)} (set MOBIKIT_DEBUG=1 for the traceback)")
-            return 1
+        except BaseException as exc:  # noqa: B036 — every way a run ends gets its line and exit code
+            signals.finishing = True
+            return _ended(exc, signals, argv)
+        signals.finishing = True
+        _notes()
         if signals.received is not None or code == 130:
             return _stopped(signals)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return _broken_stdout()
     return code if isinstance(code, int) else 0

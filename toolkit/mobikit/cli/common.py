@@ -6,6 +6,7 @@ text is printed literally (the consoles never interpret Rich markup); errors are
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -31,14 +32,24 @@ def flag(param: str, command: str | None = None) -> str:
     return spelled or "--" + param.replace("_", "-")
 
 
+class _Console(Console):
+    """Rich's console, but a broken pipe reaches `cli.main` (exit 141 with a line) instead of a silent exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def _stdout_console() -> Console:
     stream = sys.stdout if sys.stdout is not None else open(os.devnull, "w")
-    return Console(file=stream, markup=False, highlight=False, width=None if stream.isatty() else 160)
+    if hasattr(stream, "reconfigure"):  # a file name that is not UTF-8 prints escaped, never as a crash
+        stream.reconfigure(errors="backslashreplace")
+    return _Console(file=stream, markup=False, highlight=False, width=None if stream.isatty() else 160)
 
 
 out = _stdout_console()
 # stderr through its own descriptor: noisy TensorFlow calls temporarily capture fd 2, progress must still show
-err = Console(file=os.fdopen(os.dup(2), "w", buffering=1), markup=False, highlight=False, soft_wrap=True)
+err = Console(file=os.fdopen(os.dup(2), "w", buffering=1, errors="backslashreplace"), markup=False, highlight=False,
+              soft_wrap=True)
 
 
 def reporter() -> ConsoleReporter:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from .common import JsonOpt, emit_json, out
-from .tables import ops_table, tensors_table
+from .tables import dims, ops_table, tensors_table
 
 FLOAT_OPS_SHOWN = 10
 
@@ -24,7 +24,7 @@ def inspect(
     model: Path = typer.Argument(..., help="A .tflite file or a quantize output folder."),
     as_json: bool = JsonOpt,
 ):
-    """What is in a TFLite model: metadata, inputs/outputs, ops by type, float ops left, size."""
+    """What is in a TFLite model: metadata, inputs/outputs, ops by type, float ops left, static shapes, size."""
     from ..inspection import inspect_model
     from ..metadata import consumers_sentence
 
@@ -62,5 +62,23 @@ def inspect(
         more = len(result.float_ops) - FLOAT_OPS_SHOWN
         out.print(f"not full-integer: {len(result.float_ops)} ops compute in float: {shown}"
                   + (f" and {more} more" if more > 0 else ""))
+    out.print(_shapes_sentence(result))
     if result.inputs and result.outputs:
         out.print(consumers_sentence(result.inputs[0].dtype, result.outputs[0].dtype))
+
+
+def _shapes_sentence(result) -> str:
+    """Static shapes, or which tensors have a free dimension and which ops compute a shape at run time (every name
+    is in --json)."""
+    if result.static_shapes:
+        return "static shapes: every tensor's shape is fixed and no op computes a shape at run time"
+    parts = []
+    if result.dynamic_tensors:
+        edges = {t.name for t in result.inputs + result.outputs}
+        named = [f"{t.name} ({dims(t.shape_signature)})" for t in result.dynamic_tensors if t.name in edges]
+        parts.append(f"{len(result.dynamic_tensors)} tensors have a free dimension (shape_signature -1)"
+                     + (f", among them {', '.join(named)}" if named else ""))
+    if result.shape_ops:
+        parts.append(f"{', '.join(op.op for op in result.shape_ops)} compute a shape at run time")
+    return ("dynamic shapes: " + "; ".join(parts) + ". GPU delegates and LiteRT.js refuse such a graph: convert it "
+            "with a fixed batch, e.g. from keras.Input(batch_shape=(1, R, R, 3))")

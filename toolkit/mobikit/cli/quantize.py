@@ -10,6 +10,7 @@ import typer
 
 from ..convert import IO_TYPES, MODES
 from .. import defaults
+from ..qat import QatSettings
 from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json,
                      json_stdout, out, reporter, weights_arg)
 from .tables import fallback_table, quantize_table
@@ -49,6 +50,10 @@ def quantize(
                                             help="At most L × the full-integer model's latency."),
     strict_int8: bool = typer.Option(False, "--strict-int8", help="Forbid float fallback (int8-only accelerators)."),
     analyze: bool = typer.Option(False, "--analyze", help="Also write the per-layer error analysis."),
+    qat: bool = typer.Option(False, "--qat", help="Quantization-aware fine-tuning: distil the float model into its "
+                             "simulated int8 twin on the (unlabelled) calibration images before converting."),
+    qat_epochs: int = typer.Option(QatSettings.epochs, "--qat-epochs", help="Epochs of --qat over the calibration "
+                                   "images."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder [default: ./mobikit-out/<name>]."),
     as_json: bool = JsonOpt,
 ):
@@ -60,15 +65,27 @@ def quantize(
         calib_samples=calib_samples, mode=mode.value, io=io.value if io else None, eval=eval_dir,
         eval_samples=eval_samples, threads=threads, output=output, labels=labels, bias_correction=bias_correction,
         max_drop=max_drop, min_agreement=min_agreement, max_fallback_layers=max_fallback_layers,
-        max_latency_ratio=max_latency_ratio, strict_int8=strict_int8, analyze=analyze)
+        max_latency_ratio=max_latency_ratio, strict_int8=strict_int8, analyze=analyze, qat=qat,
+        qat_epochs=qat_epochs)
     with json_stdout(as_json):
         result = run_quantize(request, reporter())
     if as_json:
         emit_json(result.to_json())
         return
+    show(result)
+
+
+def show(result) -> None:
+    """The console view of a quantize run: the verification table, the QAT and fallback outcomes, the phases."""
     out.print(quantize_table(result))
     if result.description.full_integer:
-        out.print("full-integer int8 model" + (", bias-corrected" if result.description.bias_correction else ""))
+        out.print("full-integer int8 model" + (", quantization-aware fine-tuned" if result.qat else "")
+                  + (", bias-corrected" if result.description.bias_correction else ""))
+    if result.qat is not None and result.qat.simulation:
+        error = result.qat.simulation
+        out.print(f"QAT simulation vs converted model: mean |logit difference| {error['mean_abs']:.4f} "
+                  f"({error['mean_abs_steps']:.2f} int8 steps), same top-1 on {100 * error['same_top1']:.1f}% of "
+                  f"{error['images']} images")
     if result.fallback is not None:
         out.print(fallback_table(result.fallback))
         out.print(f"{result.fallback_summary} [{result.fallback.stopped}]")

@@ -15,8 +15,8 @@ def profile_table(result, standard_conv: bool) -> Table:
     table.add_column("params", justify="right")
     table.add_column("mult-adds", justify="right")
     for layer in result.layers:
-        table.add_row(layer.name, f"{layer.type} / s{layer.stride}", "×".join(map(str, layer.filter_shape)),
-                      "×".join(map(str, layer.input_shape)), "×".join(map(str, layer.output_shape)),
+        table.add_row(layer.name, f"{layer.type} / s{layer.stride}", dims(layer.filter_shape),
+                      dims(layer.input_shape), dims(layer.output_shape),
                       f"{layer.params:,}", f"{layer.macs:,}")
     table.add_section()
     table.add_row("total", "", "", "", "", f"{result.params:,}", f"{result.macs:,}")
@@ -42,7 +42,10 @@ def quantize_table(result) -> Table:
 
 def fallback_table(fallback) -> Table:
     """Every step of the float fallback search."""
-    table = Table(title=f"float fallback search — target: {fallback.target}")
+    split = fallback.split
+    where = "" if split is None else (f", in-sample on {len(split.report)} images" if split.in_sample
+                                      else f", on {len(split.selection)} selection images")
+    table = Table(title=f"float fallback search{where} — target: {fallback.target}")
     for column in ("layers in float", "top-1", "agreement", "latency", "× int8", "meets target"):
         table.add_column(column, justify="left" if column == "layers in float" else "right")
     for step in fallback.steps:
@@ -114,14 +117,19 @@ def devices_table(found) -> Table:
     return table
 
 
+def dims(shape) -> str:
+    """A shape as 1×224×224×3 (-1 for a free dimension)."""
+    return "×".join(map(str, shape))
+
+
 def tensors_table(result) -> Table:
-    """A model file's inputs and outputs with their quantization."""
+    """A model file's inputs and outputs with their quantization; a free dimension shows as -1."""
     table = Table(title="inputs and outputs")
     for column in ("", "name", "dtype", "shape", "scale", "zero point"):
         table.add_column(column, justify="right" if column in ("scale", "zero point") else "left")
     for role, items in (("input", result.inputs), ("output", result.outputs)):
         for tensor in items:
-            table.add_row(role, tensor.name, tensor.dtype, "×".join(map(str, tensor.shape)),
+            table.add_row(role, tensor.name, tensor.dtype, dims(tensor.shape_signature or tensor.shape),
                           f"{tensor.scale:.6g}" if tensor.scale else MISSING,
                           str(tensor.zero_point) if tensor.scale else MISSING)
     return table

@@ -31,6 +31,8 @@ def train(
                                           "[default: ./mobikit-out/<data>_<arch>_<alpha>_<resolution>]."),
     quantize: bool = typer.Option(False, "--quantize", help="Also write the verified full-integer int8 model to "
                                   "OUTPUT_int8 (calibrated on the training images, verified on the test split)."),
+    qat: bool = typer.Option(False, "--qat", help="With --quantize: quantization-aware fine-tuning (distillation "
+                             "under simulated int8) before the conversion."),
     threads: int = ThreadsOpt,
     as_json: bool = JsonOpt,
 ):
@@ -39,7 +41,8 @@ def train(
 
     request = TrainRequest(data=data, arch=arch.value, alpha=alpha, resolution=resolution,
                            weights=weights_arg(weights), val=val, test=test, epochs=epochs, fine_tune=fine_tune,
-                           batch_size=batch_size, seed=seed, output=output, quantize=quantize, threads=threads)
+                           batch_size=batch_size, seed=seed, output=output, quantize=quantize, qat=qat,
+                           threads=threads)
     with json_stdout(as_json):
         result = run_train(request, reporter())
     if as_json:

@@ -7,8 +7,11 @@ import kotlin.random.Random
 
 /**
  * Turns 0..255 channel values into the model's input bytes: real = (pixel - mean) / std from model.json, then,
- * for int8/uint8 inputs, q = round(real / scale) + zero_point clamped to the type's range (round half to even,
- * as numpy). There are only 256 possible pixels, so each is encoded once into a table.
+ * for int8/uint8 inputs, q = round(real / scale) + zero_point clamped to the type's range (round half to even),
+ * both in double. There are only 256 possible pixels, so each is encoded once into a table: the same 256-entry
+ * rule as the host's `mobikit.input_grid.input_table` (tests/test_android_app.py holds them equal on the scales
+ * of models mobikit writes). mobikit's quantized models use mean = std = 128 with input scale 1/128, where every
+ * pixel is its own integer (q = p - 128 for int8, p for uint8): no value is decided by rounding.
  */
 class InputEncoder(private val input: TensorSpec, private val preprocessing: Preprocessing) {
     private val quantizedTable = IntArray(256) { quantize(normalize(it)) }

@@ -7,9 +7,11 @@ import kotlin.random.Random
 /**
  * Prints, as one JSON object, the contract constants and what `core` computes for fixed inputs (echoed next to
  * the answers), so tests/test_android_app.py can hold them against `mobikit.android.contract`,
- * `mobikit.stats.summarize` and `mobikit.preprocess` (crops, resampling, EXIF orientation) on the host.
+ * `mobikit.stats.summarize`, `mobikit.preprocess` (crops, resampling, EXIF orientation) and
+ * `mobikit.input_grid.input_table` on the host. Each argument `dtype:scale:zero_point:mean:std` (numbers as
+ * model.json writes them) adds the input encoding of that tensor under "model_inputs".
  */
-fun main() {
+fun main(args: Array<String>) {
     println(
         toJson(
             linkedMapOf(
@@ -19,6 +21,7 @@ fun main() {
                 "resample" to resampleCases(),
                 "orientation" to orientationCases(),
                 "quantization" to quantizationCases(),
+                "model_inputs" to args.map { modelInputCase(it) },
                 "top_k" to topKCase(),
                 "result" to resultCase(),
             ),
@@ -111,6 +114,8 @@ private fun orientationCases(): Map<String, Any?> {
 
 private fun quantizationCases(): List<Map<String, Any?>> = listOf(
     Triple("int8", 0.0078125, -1) to Pair(127.5, 127.5),
+    Triple("int8", 0.007843137718737125, -1) to Pair(127.5, 127.5), // the converter's scale for p / 127.5 - 1: ties
+    Triple("int8", 0.0078125, 0) to Pair(128.0, 128.0), // the exact int8 input grid mobikit writes
     Triple("uint8", 0.0078125, 128) to Pair(127.5, 127.5),
     Triple("int8", 0.0203, 5) to Pair(123.675, 58.395),
     Triple("uint8", 0.0311, 17) to Pair(127.5, 127.5),
@@ -122,6 +127,14 @@ private fun quantizationCases(): List<Map<String, Any?>> = listOf(
     val encoder = InputEncoder(input, Preprocessing(mean, std, DEFAULT_CROP_FRACTION))
     mapOf("dtype" to dtype, "scale" to scale, "zero_point" to zeroPoint, "mean" to mean, "std" to std,
         "values" to (0..255).map { encoder.encodedValue(it) })
+}
+
+/** The 256 values [InputEncoder] writes for a tensor given as `dtype:scale:zero_point:mean:std`. */
+private fun modelInputCase(spec: String): Map<String, Any?> {
+    val (dtype, scale, zeroPoint, mean, std) = spec.split(":")
+    val input = TensorSpec(ElementType.fromId(dtype)!!, listOf(1, 1, 1, 3), scale.toDouble(), zeroPoint.toInt())
+    val encoder = InputEncoder(input, Preprocessing(mean.toDouble(), std.toDouble(), DEFAULT_CROP_FRACTION))
+    return mapOf("spec" to spec, "values" to (0..255).map { encoder.encodedValue(it) })
 }
 
 private fun topKCase(): Map<String, Any?> {

@@ -1,0 +1,117 @@
+"""Generated device faults: deploy against the simulated phone (tests/adb_sim), with the connection cut (pulled or
+loose, before/during/after) at a drawn command, or the run stopped by a signal when a drawn command reaches the
+phone. Invariants: exit 0, 1 or 128+N with one final line; the phone always holds a complete model (under its name,
+or as a copy the next deploy moves there first); the retry finishes with the new model alone; no adb client left.
+A seeded sample per run (the fault harness's seed); the whole space is small enough for the benchmark to list."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from adb_sim.device import CUT_MOMENTS, ShellDrop
+from fault_harness import SEED_VARIABLE, run_seed
+from test_android_device import (ADB, FOLDERS, MODEL, _holds, _phone, _plug_back_in, _set_up, adb_env, apk,  # noqa: F401
+                                 deploy, tiny_tflite, versions)
+
+pytestmark = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
+
+SEED = run_seed()
+DEVICE_CASES = 6
+PHONE_COMMANDS = {  # the words a deploy's commands start with (roles become the model's folders)
+    "list the app": ("pm", "path"), "check a folder": ("test", "-d"), "make the staging folder": ("mkdir", "-p"),
+    "checksums": ("sha256sum",), "read model.json": ("cat",), "set the live model aside": ("mv", FOLDERS["live"]),
+    "move the upload in": ("mv", FOLDERS["upload"]), "remove the old model": ("rm", "-rf", FOLDERS["old"]),
+}
+STOPS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP}
+
+
+@dataclass(frozen=True)
+class DeviceCase:
+    command: str
+    fault: str  # "pulled" / "loose" cable at `when`, or a signal name sent when the command reaches the phone
+    when: str = "after"
+
+    @property
+    def id(self) -> str:
+        return f"{self.command}/{self.fault}/{self.when}"
+
+
+def device_space() -> list[DeviceCase]:
+    cuts = [DeviceCase(c, f, w) for c in PHONE_COMMANDS for f in ("pulled", "loose") for w in CUT_MOMENTS]
+    stops = [DeviceCase(c, s) for c in PHONE_COMMANDS for s in STOPS]
+    return cuts + stops
+
+
+def chosen() -> list[DeviceCase]:
+    wanted = __import__("os").environ.get("MOBIKIT_FAULT_DEVICE_CASES", "")
+    space = device_space()
+    if wanted:
+        return [case for case in space if case.id in wanted.split(",")]
+    return random.Random(SEED).sample(space, DEVICE_CASES)
+
+
+CASES = chosen()
+
+
+def _complete(held: dict[str, str]) -> bool:
+    return any(version != "partial" for version in held.values())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_a_device_fault_at_any_command_keeps_a_complete_model(adb_env, versions, apk, case):  # noqa: F811
+    words = PHONE_COMMANDS[case.command]
+    reproduce = f"reproduce: {SEED_VARIABLE}={SEED} python -m pytest tests/test_fault_device.py -k '{case.id}'"
+    with _phone(adb_env) as phone:
+        _set_up(phone, apk, versions["v1"])
+        if case.fault in STOPS:
+            result = _stopped_deploy(adb_env, phone, versions["v2"], apk, words, STOPS[case.fault])
+            expected = {0, 128 + STOPS[case.fault]}
+        else:
+            phone.faults.drop_shell = ShellDrop(words, case.when, 0.5 if case.fault == "loose" else None)
+            result = deploy(adb_env, versions["v2"], "--apk", str(apk))
+            expected = {0, 1}
+        assert result.returncode in expected, (result.returncode, result.stderr, reproduce)
+        assert "Traceback" not in result.stderr, (result.stderr, reproduce)
+        if result.returncode:
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            finals = [line for line in lines if line.startswith(("error:", "interrupted:", "terminated:", "hangup:"))]
+            assert len(finals) == 1 and finals == lines[-1:], (result.stderr, reproduce)
+        held = _holds(phone, versions)
+        assert _complete(held), (held, result.stderr, reproduce)
+        if result.returncode > 128:  # a stop: the model in place under its name, and the line true to which one
+            assert held.get(MODEL) in ("v1", "v2"), (held, result.stderr, reproduce)
+            assert ("unchanged" in result.stderr) == (held[MODEL] == "v1"), (held, result.stderr, reproduce)
+        phone.faults.drop_shell = None
+        if case.fault == "pulled":
+            _plug_back_in(adb_env, phone)
+        retry = deploy(adb_env, versions["v2"], "--apk", str(apk))
+        assert retry.returncode == 0, (retry.stderr, reproduce)
+        assert _holds(phone, versions) == {MODEL: "v2"}, reproduce
+
+
+def _stopped_deploy(env, phone, model, apk, words, number) -> subprocess.CompletedProcess:
+    """deploy, sent `number` as soon as a command starting with `words` has reached the phone."""
+    process = subprocess.Popen([sys.executable, "-m", "mobikit", "deploy", str(model), "--apk", str(apk), "--json"],
+                               env={**__import__("os").environ, **env}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = len(phone.commands)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(ShellDrop(words).matches(line) for line in phone.commands[seen:]):
+            process.send_signal(number)
+            break
+        time.sleep(0.005)
+    stdout, stderr = process.communicate(timeout=120)
+    try:  # nothing of the run left: its adb clients went with it
+        __import__("os").killpg(process.pid, 0)
+        raise AssertionError("processes of the deploy are still running")
+    except ProcessLookupError:
+        pass
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
