@@ -43,14 +43,14 @@ for kind, shape in (("wide", (8, 6, 3)), ("gray", (8, 8, 1))):  # not a square R
 vector_in = tf.keras.Input((10,), batch_size=1)
 vector = tf.keras.Model(vector_in, tf.keras.layers.Dense(3)(vector_in))
 (folder / "vector.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(vector).convert())
-probe = rng.uniform(-1, 1, (4, 8, 8, 3)).astype(np.float32)
+probe = (rng.integers(0, 256, (4, 8, 8, 3)).astype(np.float32) - 127.5) / 127.5  # host images: pixels normalized
 np.save(folder / "probe.npy", probe)
 np.save(folder / "keras_scores.npy", model.predict(probe, verbose=0))
 '''
 
 
 def tiny_models(cache_root: Path) -> Path:
-    """The folder holding `<kind>.tflite` for every kind, `vector.tflite`, `wide.tflite` (8×6×3), `gray.tflite` (8×8×1) (not RGB image classifiers), `probe.npy` (4 inputs) and `keras_scores.npy` (the float
+    """The folder holding `<kind>.tflite` for every kind, `vector.tflite`, `wide.tflite` (8×6×3), `gray.tflite` (8×8×1) (not RGB image classifiers), `probe.npy` (4 host images: pixels p as p / 127.5 − 1) and `keras_scores.npy` (the float
     Keras model's scores on them); made once per script and TensorFlow version."""
     from importlib.metadata import version
 
