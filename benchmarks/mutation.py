@@ -38,6 +38,7 @@ class Target:
     # modules imported once by a fork server that each mutant's worker is forked from; set for tests that run
     # TensorFlow, which must not be forked after it ran (its threads deadlock the child): the server only imports it
     preload: tuple[str, ...] = ()
+    timeout_s: float = 1.0  # added to mutmut's 15× the test's measured time (CPU time: TensorFlow's threads add up)
 
 
 MODULES = {
@@ -46,7 +47,7 @@ MODULES = {
     "preprocess": Target("mobikit/preprocess.py", ("tests/test_preprocess.py",)),
     "inference": Target("mobikit/inference.py", ("tests/test_inference.py",)),
     "latency": Target("mobikit/latency.py", ("tests/test_latency.py",)),
-    "convert": Target("mobikit/convert.py", ("tests/test_convert.py",), preload=("tensorflow",)),
+    "convert": Target("mobikit/convert.py", ("tests/test_convert.py",), preload=("tensorflow",), timeout_s=300.0),
     # being rewritten by the Android issue (device bench, deploy's swap rules): run last, once their fast in-process
     # tests exist; until then the table names them and the run skips them
     "android.device_bench": Target("mobikit/android/device_bench.py", (), "waits for the Android rewrite's tests"),
@@ -68,6 +69,7 @@ source_paths = ["src"]
 only_mutate = ["src/{target.source}"]
 pytest_add_cli_args_test_selection = [{tests}]
 pytest_add_cli_args = ["-q", "-p", "no:randomly", "-x"]
+timeout_constant = {target.timeout_s}
 {isolation}
 [tool.pytest.ini_options]
 markers = ["slow: slow", "predictions: predictions"]

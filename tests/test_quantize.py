@@ -63,13 +63,13 @@ def test_output_folder_describes_the_model(imagenet_run):
     assert "top-1" in (output / "report.md").read_text()
 
 
-# What each --io writes, input and output: the int8 input maps [-1, 1] onto 256 steps (scale 2/255, zero point
-# -128 + 127.5 = -0.5 rounded away from zero: -1), the softmax output [0, 1) from the lowest value (scale 1/256);
-# uint8 is int8 shifted by 128 (zero points 127 and 0); float32 I/O carries no quantization (the QUANTIZE and
+# What each --io writes, input and output: the int8 input is the input grid (input_grid.GRID: scale exactly 1/128,
+# zero point 0, so q = pixel − 128), the softmax output [0, 1) from the lowest value (scale 1/256, zero point −128);
+# uint8 is int8 shifted by 128 (zero points 128 and 0); float32 I/O carries no quantization (the QUANTIZE and
 # DEQUANTIZE ops are inside the model).
 IO_TENSORS = {
-    "int8": ((np.int8, 2 / 255, -1), (np.int8, 1 / 256, -128)),
-    "uint8": ((np.uint8, 2 / 255, 127), (np.uint8, 1 / 256, 0)),
+    "int8": ((np.int8, 1 / 128, 0), (np.int8, 1 / 256, -128)),
+    "uint8": ((np.uint8, 1 / 128, 128), (np.uint8, 1 / 256, 0)),
     "float32": ((np.float32, 0.0, 0), (np.float32, 0.0, 0)),
 }
 
