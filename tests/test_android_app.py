@@ -174,6 +174,17 @@ def test_output_dequantization_and_top_k(cross_check):
     assert case["top"] == [[i, real[i]] for i in order]
 
 
+def test_delegate_coverage_equals_the_host_rule(cross_check):
+    """core's DelegateCoverage and mobikit.android.coverage read LiteRT's log lines to the same report."""
+    from mobikit.android.coverage import delegate_report
+
+    cases = cross_check["coverage"]
+    assert len(cases) >= 20 and {case["used"] for case in cases} == {"cpu", "xnnpack", "gpu", "nnapi"}
+    for case in cases:
+        expected = delegate_report(case["requested"], case["log"])
+        assert {key: case[key] for key in expected} == expected, case
+
+
 def test_benchmark_result_has_the_contract_keys_and_host_statistics(cross_check):
     result = cross_check["result"]
     assert list(result) == list(contract.RESULT_KEYS)

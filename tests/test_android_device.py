@@ -102,15 +102,15 @@ def _write_model_folder(folder: Path, tflite: bytes, labels: list[str]) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def tiny_tflite() -> bytes:
-    """A tiny but real full-integer int8 TFLite classifier (conv → pool → dense softmax), converted here."""
+def tiny_classifier(batch_size: int | None = None) -> bytes:
+    """A tiny but real full-integer int8 TFLite classifier (conv → depthwise → pool → dense softmax), converted
+    here; with a free batch dimension (dynamic-sized tensors) unless `batch_size` fixes it."""
     import numpy as np
 
     from mobikit.runtime import tensorflow
 
     tf = tensorflow()
-    inputs = tf.keras.Input((32, 32, 3))
+    inputs = tf.keras.Input((32, 32, 3), batch_size=batch_size)
     x = tf.keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
     x = tf.keras.layers.DepthwiseConv2D(3, activation="relu")(x)
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
@@ -123,6 +123,11 @@ def tiny_tflite() -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = converter.inference_output_type = tf.int8
     return converter.convert()
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite() -> bytes:
+    return tiny_classifier()
 
 
 @pytest.fixture
@@ -196,12 +201,14 @@ def test_deploy_installs_uploads_verifies_and_launches(adb_env, phone, model_dir
     assert report == {"device": "Pixel 7", "serial": phone.serial, "model": "tiny_int8",
                       "path": _model_on(phone, "tiny_int8"), "sha256": hashlib.sha256(
                           (model_dir / "model.tflite").read_bytes()).hexdigest(),
-                      "app": "installed", "upload": "uploaded", "launched": True}
+                      "app": "installed", "upload": "uploaded", "launched": True, "running": report["running"]}
+    assert (report["running"]["model"], report["running"]["sha256"], report["running"]["error"]) == \
+        ("tiny_int8", report["sha256"], None)
     for name in contract.MODEL_FILES:
         assert phone.read_file(f"{_model_on(phone, 'tiny_int8')}/{name}") == (model_dir / name).read_bytes()
-    app = phone.apps[contract.PACKAGE]
-    assert app.apk_sha256 == hashlib.sha256(apk.read_bytes()).hexdigest()
-    assert eventually(lambda: app.launched == [None, "tiny_int8"]), app.launched  # started once to create its folder, then with the model
+    assert phone.apps[contract.PACKAGE].apk_sha256 == hashlib.sha256(apk.read_bytes()).hexdigest()
+    app = phone.app
+    assert app.received == [None, "tiny_int8"], app.received  # started once to create its folder, then the model
     assert any(line.startswith("sha256sum ") and ".tiny_int8.upload" in line for line in phone.commands)
 
     pushes_before = len([c for c in phone.commands if c.startswith("mkdir")])
@@ -209,7 +216,8 @@ def test_deploy_installs_uploads_verifies_and_launches(adb_env, phone, model_dir
     assert again.returncode == 0, again.stderr
     assert (json.loads(again.stdout)["app"], json.loads(again.stdout)["upload"]) == ("current", "unchanged")
     assert len([c for c in phone.commands if c.startswith("mkdir")]) == pushes_before
-    assert eventually(lambda: app.launched == [None, "tiny_int8", "tiny_int8"]), app.launched
+    assert app.received == [None, "tiny_int8", "tiny_int8"], app.received
+    assert app.running["sha256"] == report["sha256"]
 
 
 def test_deploy_name_with_space_and_quote_and_toybox_sha256(adb_env, tmp_path, tiny_tflite, apk):
@@ -220,7 +228,8 @@ def test_deploy_name_with_space_and_quote_and_toybox_sha256(adb_env, tmp_path, t
         assert result.returncode == 0, result.stderr
         assert device.read_file(f"{contract.MODELS_DIR}/it's my model/labels.txt") == "".join(
             f"{label}\n" for label in labels).encode()
-        assert eventually(lambda: device.apps[contract.PACKAGE].launched[-1:] == ["it's my model"])
+        assert device.app.received[-1:] == ["it's my model"]
+        assert device.app.running["model"] == "it's my model"
         assert any(c.startswith("toybox sha256sum") for c in device.commands)
 
 
@@ -445,7 +454,7 @@ def test_corrupted_upload_is_caught_by_the_checksum(adb_env, phone, model_dir, a
     assert_clean_failure(failed, 1)
     assert "checksum mismatch" in failed.stderr and "model.tflite" in failed.stderr
     assert not phone.exists(_model_on(phone, "tiny_int8"))
-    assert phone.apps[contract.PACKAGE].launched == [None]  # never launched with a bad model
+    assert phone.app.received == [None]  # never sent a bad model
     assert deploy(adb_env, model_dir, "--apk", str(apk)).returncode == 0
     assert phone.read_file(f"{_model_on(phone, 'tiny_int8')}/model.tflite") == \
         (model_dir / "model.tflite").read_bytes()
@@ -492,8 +501,8 @@ def test_deploy_rejects_a_folder_that_is_not_a_quantize_output(adb_env, tmp_path
 # --- bench --device --------------------------------------------------------------------------------------------------
 
 def _bench(env, model_dir, *extra):
-    return run_cli("bench", str(model_dir), "--device", "pixel", "--warmup", "2", "--runs", "12", *extra,
-                   "--json", env=env, timeout=180)
+    return run_cli("bench", str(model_dir), "--device", "pixel", "--warmup", "2", "--runs", "12", "--min-seconds", "0",
+                   *extra, "--json", env=env, timeout=180)
 
 
 def _check_measured(result: dict, threads: int, delegate: str, runs: int = 12) -> None:
@@ -512,20 +521,20 @@ def test_bench_with_the_app(adb_env, phone, model_dir, apk):
     assert [(r["threads"], r["delegate"]) for r in rows] == [(t, d) for t in (1, 2) for d in ("cpu", "xnnpack", "gpu")]
     for row in rows:
         if row["delegate"] == "gpu":
-            assert "GPU delegate unavailable" in row["error"] and row["mean_ms"] is None
+            assert "gpu delegate unavailable" in row["error"] and row["mean_ms"] is None
         else:
             _check_measured(row, row["threads"], row["delegate"])
             assert row["p5_ms"] <= row["median_ms"] <= row["p95_ms"]
     assert not phone.host_path(contract.RESULTS_DIR).exists() or not any(phone.host_path(contract.RESULTS_DIR).iterdir())
     assert sum(line.count(contract.LOGCAT_PREFIX) for line in phone.logcat) == 6
-    assert "tiny_int8" not in phone.apps[contract.PACKAGE].launched  # --no-launch; bench never opens the camera
+    assert "tiny_int8" not in phone.app.received  # --no-launch; bench never opens the camera
 
 
 def test_bench_app_reports_an_error_when_every_configuration_fails(adb_env, phone, model_dir, apk):
     assert deploy(adb_env, model_dir, "--apk", str(apk)).returncode == 0
     result = _bench(adb_env, model_dir, "--delegate", "gpu")
     assert_clean_failure(result, 1)
-    assert "GPU delegate unavailable" in result.stderr
+    assert "gpu delegate unavailable" in result.stderr
 
 
 @pytest.mark.parametrize("output_format", ["2024", "2019"])

@@ -241,6 +241,8 @@ def java_type_matches(java: str, annotation: ast.expr | None, module: str, retur
     texts = {ast.unparse(option) for option in options}
     if any(text.startswith("_") for text in texts) or len(java) == 1 or re.fullmatch(r"[A-Z]", java):
         return True  # a type variable on either side
+    if java == "java.lang.Class" and any(text.startswith("typing.Type[") for text in texts):
+        return True  # chaquopy types a Class<T> parameter as Python's typing.Type
     if java.endswith("[]"):
         element = java[:-2]
         return any(isinstance(option, ast.Subscript) and ast.unparse(option.value) == "java.chaquopy.JavaArray"
@@ -385,3 +387,148 @@ def test_stubs_match_the_typed_api_of_the_real_jars(stubbed):
         problems += filter(None, [supertype_problem(api, owner, header)])
         problems += filter(None, (member_problem(api, owner, member) for member in members))
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------ LiteRT and CameraX stubs against recorded signatures of the real API
+
+SIGNATURES = STUBS / "signatures"
+# Supertypes whose public members a class exposes, as the real sources declare them (Interpreter extends the
+# package-private InterpreterImpl and implements InterpreterApi; GpuDelegate.Options extends GpuDelegateFactory's).
+RECORDED_SUPERTYPES = {
+    "org.tensorflow.lite.Interpreter": ("org.tensorflow.lite.InterpreterImpl", "org.tensorflow.lite.InterpreterApi"),
+    "org.tensorflow.lite.Interpreter$Options": ("org.tensorflow.lite.InterpreterApi$Options",),
+    "org.tensorflow.lite.gpu.GpuDelegate$Options": ("org.tensorflow.lite.gpu.GpuDelegateFactory$Options",),
+    "org.tensorflow.lite.gpu.GpuDelegate": ("org.tensorflow.lite.Delegate",),
+    "org.tensorflow.lite.nnapi.NnApiDelegate": ("org.tensorflow.lite.Delegate",),
+}
+CONFUSABLE_EDITS = 3  # a real member this close in name to a stubbed one must be stubbed too (setUseNNAPI/…XNNPACK)
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str  # "<init>" for constructors
+    static: bool
+    parameters: tuple[str, ...]
+    returns: str  # "" for constructors
+
+
+def _erased(java_type: str) -> str:
+    text = _outside_generics(java_type).replace("!", "").replace("?", "").replace("...", "[]").strip()
+    return re.sub(r"^final ", "", text)
+
+
+def _nested_dollars(java_type: str) -> str:
+    """`androidx.camera.core.ImageAnalysis.Builder` → `androidx.camera.core.ImageAnalysis$Builder`."""
+    array = "[]" * java_type.count("[]")
+    parts = java_type.replace("[]", "").split(".")
+    first = next((i for i, part in enumerate(parts) if part[:1].isupper()), len(parts))
+    if first >= len(parts) - 1:
+        return java_type
+    return ".".join(parts[:first + 1]) + "$" + "$".join(parts[first + 1:]) + array
+
+
+def _qualified(java_type: str) -> str:
+    java_type = _nested_dollars(_erased(java_type))
+    bare = java_type.replace("[]", "")
+    if bare in ("String", "Object", "Runnable", "Throwable", "Integer", "Long", "Void"):
+        return "java.lang." + java_type
+    return java_type
+
+
+def recorded_litert() -> dict[str, set[Signature]]:
+    found: dict[str, set[Signature]] = {}
+    for line in (SIGNATURES / "litert-v1.4.1.txt").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        owner, kind, static, name, parameters, returns = line.split("\t")
+        found.setdefault(owner, set()).add(Signature(
+            name, static == "static", tuple(p for p in parameters.split(",") if p), returns if kind != "ctor" else ""))
+    return found
+
+
+def recorded_camerax() -> dict[str, set[Signature]]:
+    found: dict[str, set[Signature]] = {}
+    owner = None
+    lines = [line for name in ("camera-core-1.5.0-beta01.txt", "camera-lifecycle-current.txt")
+             for line in (SIGNATURES / name).read_text().splitlines()]
+    for line in lines:
+        if line.startswith("#") or not line.strip():
+            continue
+        if line.startswith("class "):
+            owner = _nested_dollars(line[6:].strip())
+            continue
+        text = re.sub(r"@[\w.]+(\([^()]*\))?\s*", "", line.strip()).split(" = ")[0].rstrip(";")
+        kind, rest = text.split(" ", 1)
+        static = " static " in f" {rest} "
+        rest = re.sub(r"\b(public|protected|static|final|abstract|default)\s+", "", rest)
+        if kind == "field":
+            field_type, name = rest.rsplit(" ", 1)
+            found.setdefault(owner, set()).add(Signature(name, static, (), _qualified(field_type)))
+            continue
+        head, arguments = rest.split("(", 1)
+        parameters = tuple(_qualified(re.sub(r"\s+[a-z]\w*$", "", a.strip()))
+                           for a in re.split(r",(?![^<]*>)", arguments.rsplit(")", 1)[0]) if a.strip())
+        if kind == "ctor":
+            found.setdefault(owner, set()).add(Signature("<init>", False, parameters, ""))
+        else:
+            returns, name = head.rsplit(" ", 1)
+            found.setdefault(owner, set()).add(Signature(name, static, parameters, _qualified(returns)))
+    return found
+
+
+def _stub_signature(member: Member) -> Signature:
+    parameters = tuple(_qualified(p) for p in member.parameters[:-1]) + \
+        ((_qualified(member.parameters[-1]) + ("[]" if member.varargs else ""),) if member.parameters else ())
+    return Signature(member.name if member.name != "__init__" else "<init>", member.static, parameters,
+                     _qualified(member.returns) if member.returns else "")
+
+
+def _edits(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def test_litert_and_camerax_stubs_match_the_recorded_real_signatures(stubbed):
+    """Every LiteRT/CameraX stub member exists in the real API with the same static-ness, parameter and result
+    types (recorded from LiteRT's sources at v1.4.1 and CameraX's camera-core and camera-lifecycle API files), and
+    every real member a caller could confuse with a stubbed one — an overload, or a name within CONFUSABLE_EDITS
+    edits — is stubbed too, so a correct call is never reported as unresolved."""
+    recorded = {**recorded_litert(), **recorded_camerax()}
+    classes = sorted(path.relative_to(stubbed.stub_classes).with_suffix("").as_posix().replace("/", ".")
+                     for path in stubbed.stub_classes.rglob("*.class")
+                     if path.relative_to(stubbed.stub_classes).parts[0] in ("org", "androidx")
+                     and path.relative_to(stubbed.stub_classes).as_posix().startswith(
+                         ("org/tensorflow/lite", "androidx/camera/core", "androidx/camera/lifecycle")))
+    assert len(classes) >= 20
+    javap_tool = Path(stubbed.toolchain.javac).with_name("javap")
+    javap = subprocess.run([str(javap_tool), "-protected", "-cp", str(stubbed.stub_classes), *classes],
+                           capture_output=True, text=True, timeout=300)
+    assert javap.returncode == 0, _output(javap)
+    problems, checked = [], 0
+    for owner, (_, members) in javap_members(javap.stdout, classes).items():
+        real = set(recorded.get(owner, set()))
+        if not any(s.name == "<init>" for s in real):
+            real.add(Signature("<init>", False, (), ""))  # Java's implicit constructor (javap lists none for interfaces)
+        for supertype in RECORDED_SUPERTYPES.get(owner, ()):  # inherited, unless overridden (covariant results)
+            own = {(s.name, s.static, s.parameters) for s in real}
+            real |= {s for s in recorded.get(supertype, set())
+                     if s.name != "<init>" and (s.name, s.static, s.parameters) not in own}
+        if owner not in recorded and owner not in RECORDED_SUPERTYPES:
+            continue  # an enum or a class not recorded (DataType, CameraState.ErrorType)
+        stub = {_stub_signature(m) for m in members if not (m.field and m.name == "$VALUES")}
+        stub = {s for s in stub if not (s.name in ("values", "valueOf") and s.static)}
+        checked += 1
+        problems += [f"{owner}.{s.name}{s.parameters} -> {s.returns}: not in the real API" for s in stub - real]
+        names = {s.name for s in stub}
+        for member in real - stub:
+            if member.name != "<init>" and any(member.name == n or _edits(member.name, n) <= CONFUSABLE_EDITS
+                                               for n in names):
+                problems.append(f"{owner}.{member.name}{member.parameters}: real and confusable with a stubbed "
+                                "member, missing from the stub")
+    assert checked >= 15, checked
+    assert not problems, "\n".join(sorted(problems))

@@ -1,24 +1,21 @@
-"""What runs on the simulated phone: TFLite's benchmark_model and the demo app's benchmark mode.
+"""TFLite's benchmark_model on the simulated phone (the demo app is demo_app.py).
 
-Both run the pushed model with the host LiteRT interpreter (mobikit.inference) and report in the real formats:
-benchmark_model prints stdout like the transcripts in ../shared/fixtures/benchmark_model (the 2024 `INFO:` format,
-or the 2019 one), the app writes its result JSON (contract.RESULT_KEYS) and a `MOBIKIT_BENCH <json>` logcat line.
-Runs are exactly --warmup_runs/--num_runs (no minimum duration), to keep tests fast. The simulated phone has no
-GPU delegate unless built with `gpu=True`; NNAPI falls back to plain CPU kernels, as it does on many phones.
+It runs the pushed model with the host LiteRT interpreter (mobikit.inference) and prints stdout like the
+transcripts in ../shared/fixtures/benchmark_model (the 2024 `INFO:` format, or the 2019 one), with the `VERBOSE:`
+delegate lines of delegates.py. Runs are exactly --warmup_runs/--num_runs (no minimum duration), to keep tests
+fast. The simulated phone has no GPU delegate unless built with `gpu=True`, and NNAPI takes no node unless built
+with `nnapi_accelerator=True`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import resource
 import time
 
-from mobikit.android import contract
 from mobikit.inference import make_interpreter
 from mobikit.latency import random_inputs
-from mobikit.stats import summarize
 
+from . import delegates
 from .device import SimDevice
 
 BENCHMARK_FLAGS = ("graph", "num_threads", "use_xnnpack", "use_gpu", "use_nnapi", "warmup_runs", "num_runs")
@@ -74,7 +71,15 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
             b"ERROR: Failed to apply GPU delegate.\nERROR: Benchmarking failed.\n"
     threads = max(1, int(flags.get("num_threads", "1")))
     warmup, runs = int(flags.get("warmup_runs", "1")), int(flags.get("num_runs", "50"))
-    delegate = "xnnpack" if flags.get("use_xnnpack", "true") == "true" else "cpu"
+    xnnpack = flags.get("use_xnnpack", "true") == "true"
+    accelerator = "gpu" if flags.get("use_gpu") == "true" else "nnapi" if flags.get("use_nnapi") == "true" else None
+    try:
+        applied = delegates.apply(device, delegates.Graph.of(device.host_path(graph)), accelerator, xnnpack)
+    except delegates.DelegateRefused as refused:
+        return 1, "".join(f"{prefix}{line}\n" for line in lines).encode(), \
+            f"ERROR: {refused}\nERROR: Failed to apply {accelerator} delegate.\nERROR: Benchmarking failed.\n".encode()
+    delegate = "xnnpack" if xnnpack and any("XNNPack" in line and "Replacing 0 " not in line for line in applied) \
+        else "cpu"
     rss_start = _rss_mb()
     interpreter, init_us = _load(device.host_path(graph), threads, delegate)
     rss_init = _rss_mb()
@@ -82,8 +87,8 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
     timed = _timed_runs(interpreter, runs)
     size_mb = device.host_path(graph).stat().st_size / 1e6
     lines += [f"Loaded model {graph}"]
-    if delegate == "xnnpack":
-        lines += ["Created TensorFlow Lite XNNPACK delegate for CPU."]
+    verbose = "VERBOSE: " if prefix else ""
+    lines += [f"{verbose}{line}" if line.startswith("Replacing") and verbose else line for line in applied]
     lines += [f"The input model file size (MB): {size_mb:g}", f"Initialized session in {init_us / 1e3:.3f}ms.",
               f"Running benchmark for at least {warmup} iterations and at least 0.5 seconds but terminate if "
               "exceeding 150 seconds.", _count_line(warm), "",
@@ -104,38 +109,5 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
                   "to the actual memory footprint of the model at runtime. Take the information at your discretion.",
                   f"Memory footprint delta from the start of the tool (MB): init={rss_init - rss_start:g} "
                   f"overall={overall_mb:g}"]
-    return 0, "".join(f"{prefix}{line}\n" if line else "\n" for line in lines).encode(), b""
-
-
-def app_benchmark(device: SimDevice, package: str, extras: dict) -> None:
-    """BenchmarkActivity: measure, write RESULTS_DIR/<result_id>.json atomically, log one MOBIKIT_BENCH line."""
-    name, delegate = extras.get(contract.EXTRA_MODEL), extras.get(contract.EXTRA_DELEGATE, "xnnpack")
-    threads = int(extras.get(contract.EXTRA_THREADS, 2))
-    report = dict.fromkeys(contract.RESULT_KEYS)
-    report.update(device=device.props["ro.product.model"], model=name, threads=threads, delegate=delegate,
-                  device_model=f"{device.props['ro.product.manufacturer']} {device.props['ro.product.model']}",
-                  soc=device.props["ro.soc.model"], android=device.props["ro.build.version.release"])
-    model = device.host_path(f"{contract.MODELS_DIR}/{name}/{contract.MODEL_FILE}")
-    if not model.is_file():
-        report["error"] = f"model '{name}' not found in {contract.MODELS_DIR}"
-    elif delegate == "gpu" and not device.gpu:
-        report["error"] = "GPU delegate unavailable on this device"
-    elif delegate not in contract.DELEGATES:
-        report["error"] = f"unknown delegate '{delegate}'"
-    else:
-        rss_start = _rss_mb()
-        interpreter, init_us = _load(model, threads, "xnnpack" if delegate in ("xnnpack", "gpu") else "cpu")
-        warm = _timed_runs(interpreter, max(1, int(extras.get(contract.EXTRA_WARMUP_RUNS, 5))))
-        stats = summarize([t / 1e3 for t in _timed_runs(interpreter, int(extras.get(contract.EXTRA_NUM_RUNS, 50)))])
-        report.update(stats.to_json())
-        report.update(init_ms=init_us / 1e3, first_ms=warm[0] / 1e3, size_bytes=model.stat().st_size,
-                      peak_rss_mb=max(_rss_mb() - rss_start, 0.0))
-    device.measured.append({"tool": "app", "received": dict(extras), "measured": dict(report)})
-    result_id = extras.get(contract.EXTRA_RESULT_ID, "result")
-    target = device.host_path(f"{contract.RESULTS_DIR}/{result_id}{contract.RESULT_SUFFIX}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.tmp")
-    partial.write_text(json.dumps(report))
-    os.replace(partial, target)
-    stamp = time.strftime("%m-%d %H:%M:%S.000")
-    device.logcat.append(f"{stamp}  4242  4242 I {contract.LOGCAT_TAG}: {contract.LOGCAT_PREFIX} {json.dumps(report)}")
+    return 0, "".join("\n" if not line else f"{line}\n" if line.startswith("VERBOSE: ") else f"{prefix}{line}\n"
+                      for line in lines).encode(), b""

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .logcat import LogBuffer
 from .protocol import Connection
 
 APP_DATA = "/sdcard/Android/data"
@@ -74,15 +75,15 @@ class Faults:
 @dataclass
 class AppState:
     apk_sha256: str | None = None
-    launched: list[str | None] = field(default_factory=list)  # --es model of each MainActivity start
+    debuggable: bool = True  # Gradle's debug APK, what deploy installs
 
 
 class SimDevice:
     """Start with `start()`; `serial` is what adb calls it once connected."""
 
     def __init__(self, model: str = "Pixel 7", *, android: str = "14", sdk: int = 34, soc: str = "Tensor G2",
-                 has_sha256sum: bool = True, gpu: bool = False, benchmark_format: str = "2024",
-                 app_start_delay: float = 0.3):
+                 has_sha256sum: bool = True, gpu: bool = False, nnapi_accelerator: bool = False,
+                 benchmark_format: str = "2024", app_start_delay: float = 0.3):
         self.root = Path(tempfile.mkdtemp(prefix="adb-sim-"))
         self.props = {
             "ro.product.model": model, "ro.product.name": "panther", "ro.product.device": "panther",
@@ -91,11 +92,14 @@ class SimDevice:
             "ro.soc.manufacturer": "Google", "ro.serialno": "SIM" + format(id(self) & 0xFFFFFF, "06X"),
         }
         self.has_sha256sum, self.gpu, self.benchmark_format = has_sha256sum, gpu, benchmark_format
+        self.nnapi_accelerator = nnapi_accelerator
         self.app_start_delay = app_start_delay
         self.faults = Faults()
         self.away = False
         self.apps: dict[str, AppState] = {}
-        self.logcat: list[str] = []
+        self.logcat = LogBuffer()
+        self.app = None  # the demo app's behaviour (demo_app.DemoApp) once installed
+        self.activities = None  # its tasks (activities.ActivityManager) once installed
         self.commands: list[str] = []  # every shell command line received, for assertions
         # what each benchmark on the phone received and measured, as the phone side saw it (tests compare the
         # host's report with it): {"tool", "received": intent extras or flags, "measured": the figures it reported}
@@ -160,6 +164,22 @@ class SimDevice:
             timer.daemon = True
             timer.start()
 
+    def install_app(self, package: str) -> None:
+        """`pm install`: the demo app's behaviour and the activity manager that drives it (a reinstall keeps
+        neither a running process nor its tasks)."""
+        from .activities import ActivityManager
+        from .demo_app import DemoApp
+
+        if self.activities is not None:
+            self.activities.force_stop()
+        self.app = DemoApp(self, package)
+        self.activities = ActivityManager(package, self.app, self.app_start_delay)
+
+    def press_home(self) -> None:
+        """The user goes to the home screen (or another app comes to the front)."""
+        if self.activities is not None:
+            self.activities.leave_foreground()
+
     def stop(self) -> None:
         if self._listener is not None:
             self._listener.close()
@@ -169,7 +189,11 @@ class SimDevice:
     # --- filesystem ----------------------------------------------------------------------------------------------
 
     def normalize(self, path: str) -> str:
-        return posixpath.normpath(posixpath.join("/", path))
+        """The absolute path; `/data/user/0/<pkg>` is the same folder as `/data/data/<pkg>`."""
+        path = posixpath.normpath(posixpath.join("/", path))
+        if path == "/data/user/0" or path.startswith("/data/user/0/"):
+            path = "/data/data" + path[len("/data/user/0"):]
+        return path
 
     def host_path(self, path: str) -> Path:
         return self.root / self.normalize(path).lstrip("/")

@@ -10,6 +10,7 @@ import errno
 import os
 import struct
 
+from . import logcat
 from .device import DeviceFsError, SimDevice
 from .protocol import Dropped, Stream
 from .shell import run_command, run_interrupted
@@ -36,6 +37,7 @@ def open_service(device: SimDevice, stream: Stream, service: str) -> None:
 
 
 def _shell(device: SimDevice, stream: Stream, command: str, v2: bool) -> None:
+    logcat.watch(stream)  # a waiting logcat ends when the host closes this stream
     drop = device.faults.take_shell_drop(command)
     if drop is not None:
         if drop.when == "after":

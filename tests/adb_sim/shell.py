@@ -17,12 +17,11 @@ import time
 
 from mobikit.android import contract
 
-from . import apps
+from . import activities, apps, logcat, storage
 from .device import APP_DATA, AppState, DeviceFsError, SimDevice
 
 Result = tuple[int, bytes, bytes]
 PACKAGE = contract.PACKAGE  # the sim's pm installs any APK as the demo app
-ACTIVITIES = tuple(a[len(PACKAGE) + 1:] for a in (contract.MAIN_ACTIVITY, contract.BENCHMARK_ACTIVITY))
 SHELL_SYNTAX = set(";&|<>`$*?[(){}")
 
 
@@ -82,10 +81,19 @@ def run_interrupted(device: SimDevice, line: str) -> None:
             return
 
 
-def run_argv(device: SimDevice, argv: list[str]) -> Result:
+def run_argv(device: SimDevice, argv: list[str], as_package: str | None = None) -> Result:
+    """One command as the shell user, or (`as_package`, from run-as) as that app's user id."""
     if not argv:
         return 0, b"", b""
     name, args = argv[0], argv[1:]
+    if name == "run-as":
+        return _run_as(device, args)
+    try:
+        for arg in args:
+            if arg.startswith("/"):
+                storage.check_shell_access(device, arg, as_package)
+    except DeviceFsError as exc:
+        return 1, b"", f"{name}: {exc}\n".encode()
     if name == "toybox" and args:
         name, args = args[0], args[1:]
     elif name == "sha256sum" and not device.has_sha256sum:
@@ -245,14 +253,19 @@ def _chmod(device: SimDevice, args: list[str]) -> Result:
 
 
 def _logcat(device: SimDevice, args: list[str]) -> Result:
-    if "-c" in args:
-        device.logcat.clear()
-        return _ok()
-    if "-d" not in args:
-        return _fail("logcat: the sim prints the buffer only (-d)")
-    tags = [args[i + 1].split(":")[0] for i, a in enumerate(args) if a == "-s" and i + 1 < len(args)]
-    lines = [line for line in device.logcat if not tags or any(f" {t}: " in line or f" {t} " in line for t in tags)]
-    return _ok("".join(line + "\n" for line in lines))
+    return logcat.run(device.logcat, args, lambda: device.away)
+
+
+def _run_as(device: SimDevice, args: list[str]) -> Result:
+    """`run-as PKG CMD...` (storage.py): the command runs in the app's internal folder, as the app."""
+    if not args:
+        return _fail("run-as: usage: run-as <package-name> [<command> [<args>...]]")
+    refusal = storage.run_as(device, args[0])
+    if refusal is not None:
+        return _fail(refusal)
+    home = storage.internal_dir(args[0])
+    command = [word if i == 0 or word.startswith(("/", "-")) else f"{home}/{word}" for i, word in enumerate(args[1:])]
+    return run_argv(device, command, as_package=args[0])
 
 
 # --- package manager and activity manager ---------------------------------------------------------------------------
@@ -285,12 +298,16 @@ def _pm(device: SimDevice, args: list[str]) -> Result:
         base.write_bytes(data)
         device.apps[PACKAGE] = device.apps.get(PACKAGE) or AppState()
         device.apps[PACKAGE].apk_sha256 = hashlib.sha256(data).hexdigest()
+        device.install_app(PACKAGE)
         return _ok("Success\n")
     if command == "uninstall" and rest:
         if device.apps.pop(rest[-1], None) is None:
             return _fail("Failure [DELETE_FAILED_INTERNAL_ERROR]")
         shutil.rmtree(device.host_path(_apk_dir(rest[-1])), ignore_errors=True)
         shutil.rmtree(device.host_path(f"{APP_DATA}/{rest[-1]}"), ignore_errors=True)
+        shutil.rmtree(device.host_path(storage.internal_dir(rest[-1])), ignore_errors=True)
+        device.activities.force_stop()
+        device.app = device.activities = None
         return _ok("Success\n")
     if command == "grant":
         return _ok()
@@ -298,14 +315,19 @@ def _pm(device: SimDevice, args: list[str]) -> Result:
 
 
 def _am(device: SimDevice, args: list[str]) -> Result:
+    """`am start [-W] [-S] [--activity-single-top|--activity-clear-top] -n PKG/.Activity [--es/--ei/--ez K V]...`
+    and `am force-stop PKG`, by the rules of activities.py."""
     if args[:1] == ["force-stop"]:
+        if device.activities is not None and args[1:2] == [device.activities.package]:
+            device.activities.force_stop()
         return _ok()
     if args[:1] != ["start"]:
         return _fail(f"am: sim supports start and force-stop, not {args[:1]}")
-    component, extras, i = None, {}, 1
+    component, extras, options, i = None, {}, set(), 1
     while i < len(args):
         arg = args[i]
-        if arg in ("-W", "-S"):
+        if arg in ("-W", "-S", *activities.AM_FLAGS):
+            options.add(arg)
             i += 1
         elif arg == "-n" and i + 1 < len(args):
             component, i = args[i + 1], i + 2
@@ -319,24 +341,18 @@ def _am(device: SimDevice, args: list[str]) -> Result:
         return _fail("Error: am start needs -n PACKAGE/.Activity")
     package, activity = component.split("/", 1)
     activity = activity[len(package) + 1:] if activity.startswith(package + ".") else activity.lstrip(".")
-    shown = f"Starting: Intent {{ cmp={component}{' (has extras)' if extras else ''} }}\n"
-    if package not in device.apps or activity not in ACTIVITIES:
+    if package not in device.apps or device.activities is None or activity not in device.activities.declared:
+        shown = f"Starting: Intent {{ cmp={component}{' (has extras)' if extras else ''} }}\n"
         return 0, shown.encode(), (f"Error type 3\nError: Activity class {{{package}/{package}.{activity}}} "
                                    "does not exist.\n").encode()
-    threading.Thread(target=_app_starts, args=(device, package, activity, extras), daemon=True).start()
-    return _ok(shown)
-
-
-def _app_starts(device: SimDevice, package: str, activity: str, extras: dict) -> None:
-    """What the app does on start: getExternalFilesDir("models"/"bench") creates its folders, then the activity."""
-    time.sleep(device.app_start_delay)
-    files = device.host_path(device.app_files_dir(package))
-    for sub in (contract.MODELS_SUBDIR, contract.RESULTS_SUBDIR):
-        (files / sub).mkdir(parents=True, exist_ok=True)
-    if activity == ACTIVITIES[0]:
-        device.apps[package].launched.append(extras.get(contract.EXTRA_MODEL))
-    else:
-        apps.app_benchmark(device, package, extras)
+    wait = "-W" in options
+    launch = lambda: device.activities.start(activity, extras, options & set(activities.AM_FLAGS),  # noqa: E731
+                                             stop_first="-S" in options)
+    if not wait:  # am returns at once; the app starts on its own time
+        threading.Thread(target=launch, daemon=True).start()
+        return _ok(activities.am_start_report(component, bool(extras), activities.Launch("created", "", None),
+                                              wait=False))
+    return _ok(activities.am_start_report(component, bool(extras), launch(), wait=True))
 
 
 def _execute(device: SimDevice, path: str, args: list[str]) -> Result:

@@ -32,7 +32,7 @@ def bench(model: str | os.PathLike, device: str = HOST, threads: tuple[int, ...]
         raise UsageError("{tool} is {choices}, got {value!r}", "tool", choices=" or ".join(DEVICE_TOOLS), value=tool)
     _known(delegates, DELEGATES)
     results = bench_device(Path(model), device, tool, list(threads), list(delegates), warmup, runs, adb=adb,
-                           benchmark_binary=benchmark_binary)
+                           benchmark_binary=benchmark_binary, min_secs=min_seconds)
     if compare_host:
         results += [bench_host(model, n, d, warmup, runs, min_seconds)
                     for n in threads for d in delegates if d in HOST_DELEGATES]

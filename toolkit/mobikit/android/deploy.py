@@ -1,9 +1,15 @@
-"""Put a quantize output folder into the demo app on a phone, verified, and start the app with it.
+"""Put a quantize output folder into the demo app on a phone, verified, and switch the running app to it.
 
 The upload goes to a temporary folder next to the model folder, is checked with sha256 on the device, and only
 then renamed into place: a corrupted copy never replaces the model the app is using, and a connection dropped at any
 moment leaves either a complete model under its name or a complete copy that the next deploy puts back first. The
 app is "current" when the APK installed on the device (`pm path`) has the same sha256 as the local APK.
+
+Then the switch: `am start -W` sends the camera screen the model's name, its sha256 and a request id. The screen is
+`singleTask`, so Android hands that intent to the running screen (`onNewIntent`) whether it is stopped, in the
+background or in front; the app copies the folder into its internal storage, verifies the copy's sha256, loads it,
+and logs one `MOBIKIT_MODEL` line with the request id — the one line deploy waits for (app_log.py), to report what
+the app now runs, with how many nodes its delegate took, or why it refused.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from ..progress import Reporter
 from . import contract
 from ..runtime import stop_deferred, written
 from .adb import Adb, AdbError, Device, ShellError, check_timeout, select_device, transfer_timeout
+from .app_log import new_request_id, wait_for_report
 
 APK_ENV = "MOBIKIT_APK"
 CHECKOUT_APP = Path("android_app")  # a mobikit checkout's Android project, relative to the checkout root
@@ -53,6 +60,7 @@ class DeployResult:
     app: str  # "installed" or "current"
     upload: str  # "uploaded" or "unchanged"
     launched: bool
+    running: dict | None = None  # the app's MOBIKIT_MODEL report (contract.MODEL_KEYS) after the switch
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -186,18 +194,20 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> s
     return "installed"
 
 
-def start_activity(adb: Adb, activity: str, extras: dict[str, str | int] | None = None,
-                   flags: tuple[str, ...] = ()) -> None:
-    """`am start -n PACKAGE/.Activity` with typed extras (`--es` for strings, `--ei` for ints)."""
+def start_activity(adb: Adb, activity: str, extras: dict[str, str | int | float] | None = None,
+                   flags: tuple[str, ...] = ("-W",)) -> str:
+    """`am start -n PACKAGE/.Activity` with typed extras (`--es` for strings and numbers with a fraction, `--ei` for
+    ints); `-W` waits until Android has launched it (or delivered the intent). Returns am's report."""
     component = f"{contract.PACKAGE}/{activity[len(contract.PACKAGE):]}"
     argv = ["am", "start", *flags, "-n", component]
     for key, value in (extras or {}).items():
-        argv += ["--ei" if isinstance(value, int) else "--es", key, str(value)]
+        argv += ["--ei" if isinstance(value, int) and not isinstance(value, bool) else "--es", key, str(value)]
     result = adb.shell(*argv, check=False)
     text = result.stdout + result.stderr
     if result.exit_code != 0 or "Error" in text:
         error = next((line for line in text.splitlines() if "Error" in line), text.strip() or "no output")
         raise MobikitError(f"cannot start {component}: {error.strip()}")
+    return result.stdout
 
 
 def ensure_models_dir(adb: Adb, reporter: Reporter, timeout: float = APP_START_TIMEOUT) -> None:
@@ -206,7 +216,7 @@ def ensure_models_dir(adb: Adb, reporter: Reporter, timeout: float = APP_START_T
         return
     if adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
         reporter.info("starting the app once so that it creates its files folder ...")
-        start_activity(adb, contract.MAIN_ACTIVITY)
+        start_activity(adb, contract.MAIN_ACTIVITY)  # -W: returns once the screen is up
         deadline = time.monotonic() + timeout
         while adb.shell("test", "-d", contract.EXTERNAL_FILES_DIR, check=False).exit_code != 0:
             if time.monotonic() > deadline:
@@ -446,7 +456,26 @@ def deploy_to(adb: Adb, device: Device, model: LocalModel, reporter: Reporter, a
     app = ensure_app(adb, apk, reporter)
     ensure_models_dir(adb, reporter, timeout)
     uploaded = upload_model(adb, model, reporter)
-    if launch:
-        start_activity(adb, contract.MAIN_ACTIVITY, {contract.EXTRA_MODEL: model.name})
+    running = switch_app_to(adb, model, timeout, reporter) if launch else None
     return DeployResult(device.name, device.serial, model.name, f"{contract.MODELS_DIR}/{model.name}",
-                        model.sha256[contract.MODEL_FILE], app, "uploaded" if uploaded else "unchanged", launch)
+                        model.sha256[contract.MODEL_FILE], app, "uploaded" if uploaded else "unchanged", launch,
+                        running)
+
+
+def switch_app_to(adb: Adb, model: LocalModel, timeout: float, reporter: Reporter) -> dict:
+    """Send the camera screen the model (name, sha256, request id) and wait for its one report line: what it runs
+    now. A refusal (digest mismatch, model that does not load) is an error naming the app's reason."""
+    request = new_request_id()
+    reporter.info(f"switching the app to {printable(model.name)} ...")
+    start_activity(adb, contract.MAIN_ACTIVITY, {contract.EXTRA_MODEL: model.name,
+                                                 contract.EXTRA_SHA256: model.sha256[contract.MODEL_FILE],
+                                                 contract.EXTRA_RESULT_ID: request})
+    report = wait_for_report(adb, contract.LOGCAT_MODEL_PREFIX, request, timeout, f"running {printable(model.name)}")
+    if report.get("error"):
+        raise MobikitError(f"the app on the phone did not switch to {printable(model.name)}: "
+                           f"{printable(str(report['error']))}")
+    if report.get("sha256") != model.sha256[contract.MODEL_FILE]:
+        raise MobikitError(f"the app reports running {printable(str(report.get('model')))} with sha256 "
+                           f"{str(report.get('sha256'))[:12]}…, not the {model.sha256[contract.MODEL_FILE][:12]}… "
+                           "just deployed")
+    return report

@@ -1,35 +1,39 @@
 """On-device latency, filling the same BenchResult as host `bench`, with either of two tools.
 
-`app` (default) runs the demo app's BenchmarkActivity, which measures inside a real app process and writes one JSON
-file per run (keys: `contract.RESULT_KEYS`). `benchmark_model` runs TFLite's official native tool from
-/data/local/tmp and parses its stdout; it reports min/max/avg/std of the timed runs (percentiles only where a build
-prints them), so fields it does not print stay None rather than being guessed.
+`app` (default) runs the demo app's BenchmarkActivity, which measures inside a real app process with
+benchmark_model's method (warm-up by runs and seconds, timed runs by count and `min_secs`, init without buffer
+allocation, LiteRT's native inference time beside the wall time of each call) and logs one result line (keys:
+`contract.RESULT_KEYS`); the host waits on that one line (app_log.py) and runs nothing on the phone meanwhile. A run
+whose activity left the foreground is reported as interrupted, never as a clean number. `benchmark_model` runs
+TFLite's official native tool from /data/local/tmp and parses its stdout; it reports min/max/avg/std of the timed
+runs (percentiles only where a build prints them), so fields it does not print stay None rather than being guessed.
+Both report how many nodes the delegate took of how many, from LiteRT's "Replacing N out of M node(s)" line.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import time
-import uuid
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..description import file_sha256
-from ..errors import MobikitError, UsageError
+from ..errors import MobikitError, UsageError, printable
 from ..latency import BenchResult
 from ..progress import Reporter
 from ..runtime import stop_deferred
 from . import contract
 from .adb import HOST, Adb, AdbError, Device, check_timeout, select_device
+from .app_log import new_request_id, wait_for_report
+from .coverage import delegate_report
 from .deploy import LocalModel, deploy_to, load_model_folder, remote_sha256, start_activity
 
 TOOLS = ("app", "benchmark_model")
 REMOTE_TMP = "/data/local/tmp"
 REMOTE_BENCHMARK_MODEL = f"{REMOTE_TMP}/benchmark_model"
 DEFAULT_TIMEOUT = 300.0
-POLL_SECONDS = 0.5
+# benchmark_model's defaults for --warmup_min_secs, --min_secs and --max_secs
+WARMUP_MIN_SECS, MIN_SECS, MAX_SECS = 0.5, 1.0, 150.0
 
 _DELEGATE_FLAGS = {  # benchmark_model flags per delegate; XNNPACK is off unless asked, so "cpu" is plain kernels
     "cpu": {"use_xnnpack": "false", "use_gpu": "false", "use_nnapi": "false"},
@@ -38,7 +42,28 @@ _DELEGATE_FLAGS = {  # benchmark_model flags per delegate; XNNPACK is off unless
     "nnapi": {"use_xnnpack": "false", "use_gpu": "false", "use_nnapi": "true"},
 }
 _NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
-_RESULT_FIELDS = tuple(f.name for f in fields(BenchResult))
+
+
+@dataclass
+class DeviceBenchResult(BenchResult):
+    """A phone's result: BenchResult's fields plus what ran and how it was timed."""
+
+    timing: str | None = None  # "native" (LiteRT's own inference time) or "wall" (the call, copies included)
+    wall_mean_ms: float | None = None
+    warmup_runs: int | None = None
+    interrupted: bool | None = None  # the benchmark activity left the foreground: not a clean run
+    delegate_used: str | None = None  # the delegate that took nodes; "cpu"/"xnnpack" when an accelerator took none
+    delegate_nodes: int | None = None
+    graph_nodes: int | None = None
+    delegate_note: str | None = None
+
+    def set_coverage(self, requested: str, log: str) -> None:
+        report = delegate_report(requested, log)
+        self.delegate_used, self.delegate_nodes = report["used"], report["nodes"]
+        self.graph_nodes, self.delegate_note = report["total_nodes"], report["note"]
+
+
+_RESULT_FIELDS = tuple(f.name for f in fields(DeviceBenchResult))
 
 
 def parse_benchmark_output(text: str) -> dict:
@@ -119,8 +144,9 @@ def _bench_benchmark_model(adb: Adb, device: Device, model: LocalModel, binary: 
     for threads, delegate in configs:
         reporter.info(f"benchmark_model: {threads} thread(s), {delegate} ...")
         run = adb.shell(*benchmark_model_args(graph, threads, delegate, warmup, runs), timeout=timeout, check=False)
-        result = BenchResult(device.name, model.name, threads, delegate,
-                             size_bytes=(model.folder / contract.MODEL_FILE).stat().st_size)
+        result = DeviceBenchResult(device.name, model.name, threads, delegate,
+                                   size_bytes=(model.folder / contract.MODEL_FILE).stat().st_size)
+        result.set_coverage(delegate, run.stdout + "\n" + run.stderr)
         try:
             parsed = parse_benchmark_output(run.stdout + "\n" + run.stderr) if run.exit_code == 0 else None
         except ValueError:
@@ -135,66 +161,65 @@ def _bench_benchmark_model(adb: Adb, device: Device, model: LocalModel, binary: 
 
 
 def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int, runs: int,
-               timeout: float, reporter: Reporter) -> list[BenchResult]:
+               timeout: float, reporter: Reporter, seconds: tuple[float, float, float]) -> list[BenchResult]:
     deploy_to(adb, device, model, reporter, launch=False)
-    adb.shell("mkdir", "-p", contract.RESULTS_DIR)
+    warmup_min_secs, min_secs, max_secs = seconds
     # results an earlier run could not remove (cable pulled while it waited) go now; the app names them mobikit-*
     adb.shell("sh", "-c", f"rm -f {contract.RESULTS_DIR}/mobikit-*{contract.RESULT_SUFFIX}", check=False)
     results = []
     for threads, delegate in configs:
         reporter.info(f"app benchmark: {threads} thread(s), {delegate} ...")
-        result_id = f"mobikit-{uuid.uuid4().hex[:12]}"
-        path = f"{contract.RESULTS_DIR}/{result_id}{contract.RESULT_SUFFIX}"
+        request = new_request_id()
         start_activity(adb, contract.BENCHMARK_ACTIVITY, {
-            contract.EXTRA_MODEL: model.name, contract.EXTRA_DELEGATE: delegate, contract.EXTRA_THREADS: threads,
-            contract.EXTRA_WARMUP_RUNS: warmup, contract.EXTRA_NUM_RUNS: runs, contract.EXTRA_RESULT_ID: result_id,
-        }, flags=("-S",))
+            contract.EXTRA_MODEL: model.name, contract.EXTRA_SHA256: model.sha256[contract.MODEL_FILE],
+            contract.EXTRA_DELEGATE: delegate, contract.EXTRA_THREADS: threads, contract.EXTRA_WARMUP_RUNS: warmup,
+            contract.EXTRA_NUM_RUNS: runs, contract.EXTRA_WARMUP_MIN_SECS: f"{warmup_min_secs:g}",
+            contract.EXTRA_MIN_SECS: f"{min_secs:g}", contract.EXTRA_MAX_SECS: f"{max_secs:g}",
+            contract.EXTRA_RESULT_ID: request,
+        }, flags=("-W", "-S"))
         try:
-            report = _wait_for_result(adb, path, timeout)
-        finally:  # also when cut or stopped: the app may still write the file, remove it (best effort)
+            report = wait_for_report(adb, contract.LOGCAT_PREFIX, request, timeout,
+                                     f"the benchmark of {model.name} ({threads} thread(s), {delegate})")
+        except BaseException:  # stopped (Ctrl-C, timeout, error): the phone must not go on timing for nobody
+            _stop_app(adb)
+            raise
+        finally:  # also when cut or stopped: the app may still write its result file, remove it (best effort)
             with stop_deferred():
                 try:
-                    adb.shell("rm", "-f", path, check=False, timeout=10)
+                    adb.shell("rm", "-f", f"{contract.RESULTS_DIR}/{request}{contract.RESULT_SUFFIX}", check=False,
+                              timeout=10)
                 except AdbError:
                     pass
-        result = BenchResult(device.name, model.name, threads, delegate)
+        result = DeviceBenchResult(device.name, model.name, threads, delegate)
         for key in _RESULT_FIELDS:
             if key not in ("device", "model", "threads", "delegate") and report.get(key) is not None:
                 setattr(result, key, report[key])
         if report.get("error"):
-            result.error = f"the app reports: {report['error']}"
+            result.error = f"the app reports: {printable(str(report['error']))}"
         results.append(result)
     return results
 
 
-def _wait_for_result(adb: Adb, path: str, timeout: float) -> dict:
-    """Poll for the app's result file; the app writes it atomically, but a half-read file is simply retried."""
-    deadline = time.monotonic() + timeout
-    while True:
-        read = adb.shell("cat", path, check=False)
-        if read.exit_code == 0:
-            try:
-                report = json.loads(read.stdout)
-                if isinstance(report, dict):
-                    return report
-            except ValueError:
-                pass
-        if time.monotonic() > deadline:
-            raise MobikitError(f"the app wrote no benchmark result within {timeout:g} s ({path}): keep the phone "
-                               "unlocked with the screen on, and check 'adb logcat -s "
-                               f"{contract.LOGCAT_TAG}'")
-        time.sleep(POLL_SECONDS)
+def _stop_app(adb: Adb) -> None:
+    """Best effort: force-stop the app (a phone that is gone cannot be told, and that is not a second error)."""
+    try:
+        adb.shell("am", "force-stop", contract.PACKAGE, timeout=10, check=False)
+    except MobikitError:
+        pass
 
 
 def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "app", threads: list[int] = (2,),
                  delegates: list[str] = ("xnnpack",), warmup: int = 5, runs: int = 50,
                  adb: str | os.PathLike | Adb | None = None, benchmark_binary: str | os.PathLike | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, reporter: Reporter | None = None) -> list[BenchResult]:
+                 timeout: float = DEFAULT_TIMEOUT, reporter: Reporter | None = None,
+                 warmup_min_secs: float = WARMUP_MIN_SECS, min_secs: float = MIN_SECS,
+                 max_secs: float = MAX_SECS) -> list[BenchResult]:
     """Benchmark a quantize output folder on a phone: one BenchResult per (threads, delegate), threads outermost.
 
     A configuration that fails on the device (e.g. no GPU delegate) gets its `error` set and the matrix goes on;
     when every configuration fails, that is an error. `device` is a serial or model substring (`host` is not
-    handled here); `timeout` bounds each single run.
+    handled here); `timeout` bounds each single run. With the app, warm-up lasts `warmup` runs and at least
+    `warmup_min_secs`, timing `runs` runs and at least `min_secs`, never past `max_secs` (benchmark_model's rules).
     """
     if device is not None and device.lower() == HOST:
         raise UsageError("bench_device measures on a phone; use mobikit.latency.bench_host on this host")
@@ -204,6 +229,8 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     if unknown:
         raise UsageError("unknown {delegate} {value!r}: choose from {choices}", "delegate", value=unknown[0],
                          choices=", ".join(contract.DELEGATES))
+    if not (warmup_min_secs >= 0 and min_secs >= 0 and max_secs > 0):
+        raise UsageError("warm-up and minimum seconds must be >= 0 and the maximum > 0")
     if not threads or not delegates or min(threads) < 1 or runs < 1 or warmup < 0:
         raise UsageError("{threads} and {runs} must be >= 1 and {warmup} >= 0, with at least one thread count and "
                          "{delegate}", "threads", "runs", "warmup", "delegate")
@@ -224,7 +251,8 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     if binary is not None:
         results = _bench_benchmark_model(client, chosen, model, binary, configs, warmup, runs, timeout, reporter)
     else:
-        results = _bench_app(client, chosen, model, configs, warmup, runs, timeout, reporter)
+        results = _bench_app(client, chosen, model, configs, warmup, runs, timeout, reporter,
+                             (warmup_min_secs, min_secs, max_secs))
     if all(r.error for r in results):
         raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
     return results

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import printable
 from .common import JsonOpt, emit_json, out, reporter
 from .tables import devices_table
 
@@ -39,11 +40,11 @@ def deploy(
     apk: Optional[Path] = typer.Option(None, "--apk", help="Demo app APK (default: $MOBIKIT_APK, or the debug build "
                                                           "of the checkout you run in)."),
     no_launch: bool = typer.Option(False, "--no-launch", help="Upload only; do not start the camera activity."),
-    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the app to create its folder."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the app: to create its folder, then to report it runs the model."),
     adb: Optional[Path] = AdbOpt,
     as_json: bool = JsonOpt,
 ):
-    """Install the demo app if needed, upload the model verified by sha256, and start the app with it."""
+    """Install the demo app if needed, upload the model verified by sha256, and switch the running app to it."""
     from ..android.deploy import deploy as run_deploy
 
     result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=adb, timeout=timeout,
@@ -53,4 +54,16 @@ def deploy(
         return
     upload = "uploaded" if result.upload == "uploaded" else "already on the device, upload skipped"
     out.print(f"{result.model} → {result.device} ({result.serial}): app {result.app}, model {upload}, "
-              f"sha256 {result.sha256[:12]}… verified" + (", app started" if result.launched else ""))
+              f"sha256 {result.sha256[:12]}… verified")
+    if result.running:
+        out.print(f"the app runs {printable(str(result.running['model']))} on {running_delegate(result.running)}")
+
+
+def running_delegate(report: dict) -> str:
+    """"gpu (28 of 31 nodes)", or "xnnpack (31 of 31 nodes; the gpu delegate took 0 of 31 nodes)"."""
+    used, nodes, total = report.get("delegate_used") or report.get("delegate"), report.get("delegate_nodes"), \
+        report.get("graph_nodes")
+    coverage = f"{nodes} of {total} nodes" if nodes is not None and total is not None else \
+        f"{nodes} nodes" if nodes is not None else "no delegate"
+    asked = report.get("delegate")
+    return f"{used} ({coverage}" + (f"; {asked} was asked" if asked and asked != used else "") + ")"

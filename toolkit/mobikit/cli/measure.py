@@ -22,7 +22,7 @@ def bench(
                                  help="host: xnnpack, cpu; phone: cpu, xnnpack, gpu, nnapi (comma-separated)."),
     warmup: int = typer.Option(5, "--warmup", help="Warm-up runs before timing."),
     runs: int = typer.Option(50, "--runs", help="At least this many timed runs."),
-    min_seconds: float = typer.Option(1.0, "--min-seconds", help="Time runs for at least this long (host)."),
+    min_seconds: float = typer.Option(1.0, "--min-seconds", help="Time runs for at least this long (host, and the app on a phone)."),
     tool: str = typer.Option("app", "--tool", help="Phone: app (the demo app's benchmark mode) or benchmark_model."),
     benchmark_binary: Optional[Path] = typer.Option(None, "--benchmark-binary",
                                                     help="benchmark_model binary for the device's ABI."),

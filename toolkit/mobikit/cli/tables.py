@@ -64,13 +64,23 @@ def bench_table(results) -> Table:
         table.add_column(column, justify="left" if column in ("device", "delegate") else "right")
     for r in results:
         if r.error:
-            table.add_row(r.device, number(r.threads), r.delegate or MISSING, f"error: {r.error}")
+            table.add_row(r.device, number(r.threads), delegate_label(r), f"error: {r.error}")
             continue
-        table.add_row(r.device, number(r.threads), r.delegate or MISSING, number(r.runs),
+        table.add_row(r.device, number(r.threads), delegate_label(r), number(r.runs),
                       *(ms(value, unit=False) for value in (r.init_ms, r.first_ms, r.mean_ms, r.median_ms, r.p5_ms,
                                                             r.p90_ms, r.p95_ms, r.min_ms, r.max_ms, r.std_ms)),
                       megabytes(r.size_bytes), number(r.peak_rss_mb, ".0f") + (" MB" if r.peak_rss_mb else ""))
     return table
+
+
+def delegate_label(result) -> str:
+    """The delegate asked for; on a phone also what took the nodes: "gpu 28/31", "gpu→xnnpack 31/31"."""
+    asked = result.delegate or MISSING
+    used, nodes, total = (getattr(result, name, None) for name in ("delegate_used", "delegate_nodes", "graph_nodes"))
+    if used is None:
+        return asked
+    label = asked if used == asked else f"{asked}→{used}"
+    return f"{label} {nodes}/{total}" if nodes is not None and total is not None else label
 
 
 def confusions_table(confusions: list[dict]) -> Table:

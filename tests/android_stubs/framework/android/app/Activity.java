@@ -21,6 +21,11 @@ public class Activity extends ContextThemeWrapper {
     public void onConfigurationChanged(Configuration newConfig) { throw new RuntimeException("Stub!"); }
     protected void onCreate(Bundle savedInstanceState) { throw new RuntimeException("Stub!"); }
     protected void onDestroy() { throw new RuntimeException("Stub!"); }
+    protected void onNewIntent(Intent intent) { throw new RuntimeException("Stub!"); }
+    protected void onPause() { throw new RuntimeException("Stub!"); }
+    protected void onStart() { throw new RuntimeException("Stub!"); }
+    protected void onStop() { throw new RuntimeException("Stub!"); }
+    public void setIntent(Intent newIntent) { throw new RuntimeException("Stub!"); }
     protected void onResume() { throw new RuntimeException("Stub!"); }
     public final void runOnUiThread(Runnable action) { throw new RuntimeException("Stub!"); }
     public void setContentView(int layoutResID) { throw new RuntimeException("Stub!"); }

@@ -12,6 +12,8 @@ public abstract class Context {
     public Context() { throw new RuntimeException("Stub!"); }
     public abstract AssetManager getAssets();
     @Nullable public abstract File getExternalFilesDir(@Nullable String type);
+    public abstract File getFilesDir();
+    public final <T> T getSystemService(Class<T> serviceClass) { throw new RuntimeException("Stub!"); }
     public abstract String getPackageName();
     public final String getString(int resId) { throw new RuntimeException("Stub!"); }
     public final String getString(int resId, Object... formatArgs) { throw new RuntimeException("Stub!"); }

@@ -12,6 +12,7 @@ public class ContextWrapper extends Context {
     public ContextWrapper(Context base) { throw new RuntimeException("Stub!"); }
     @Override public AssetManager getAssets() { throw new RuntimeException("Stub!"); }
     @Override @Nullable public File getExternalFilesDir(@Nullable String type) { throw new RuntimeException("Stub!"); }
+    @Override public File getFilesDir() { throw new RuntimeException("Stub!"); }
     @Override public String getPackageName() { throw new RuntimeException("Stub!"); }
     @Override public void startActivity(Intent intent) { throw new RuntimeException("Stub!"); }
 }

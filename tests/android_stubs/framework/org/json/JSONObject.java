@@ -11,4 +11,5 @@ public class JSONObject {
     public static final Object NULL = new Object();
     public Object get(String name) throws JSONException { throw new RuntimeException("Stub!"); }
     public Iterator<String> keys() { throw new RuntimeException("Stub!"); }
+    public String optString(String name) { throw new RuntimeException("Stub!"); }
 }

@@ -2,6 +2,7 @@
 // no behaviour. Mirrors androidx/androidx camera/camera-core/api/1.5.0-beta01.txt (commit a9b06aaf, signature
 // format 4.0: unmarked types non-null, ? nullable, ! platform); the app uses CameraX 1.6.1, whose API is a
 // superset.
+// Held member by member against tests/android_stubs/signatures/camera-core-1.5.0-beta01.txt.
 package androidx.camera.core;
 
 import androidx.annotation.NonNull;

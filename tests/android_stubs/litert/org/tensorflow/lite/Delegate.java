@@ -1,6 +1,7 @@
 // Type-check stub of android_app (tests/test_android_platform.py): names, types, nullability and arity,
 // no behaviour. Mirrors tensorflow/tensorflow tensorflow/lite/java/src/main/java/org/tensorflow/lite/Delegate.java
 // (commit e35e6bdd).
+// Held member by member against tests/android_stubs/signatures/litert-v1.4.1.txt (LiteRT v1.4.1).
 package org.tensorflow.lite;
 
 public interface Delegate {

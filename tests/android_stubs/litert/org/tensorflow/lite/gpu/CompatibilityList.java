@@ -2,6 +2,7 @@
 // no behaviour. Mirrors tensorflow/tensorflow
 // tensorflow/lite/delegates/gpu/java/src/main/java/org/tensorflow/lite/gpu/CompatibilityList.java (commit
 // 08df8c40).
+// Held member by member against tests/android_stubs/signatures/litert-v1.4.1.txt (LiteRT v1.4.1).
 package org.tensorflow.lite.gpu;
 
 import java.io.Closeable;

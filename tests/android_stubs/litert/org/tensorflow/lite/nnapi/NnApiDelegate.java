@@ -2,6 +2,7 @@
 // no behaviour. Mirrors tensorflow/tensorflow
 // tensorflow/lite/delegates/nnapi/java/src/main/java/org/tensorflow/lite/nnapi/NnApiDelegate.java (public class
 // implementing Delegate and AutoCloseable; no-argument constructor).
+// Held member by member against tests/android_stubs/signatures/litert-v1.4.1.txt (LiteRT v1.4.1).
 package org.tensorflow.lite.nnapi;
 
 import org.tensorflow.lite.Delegate;

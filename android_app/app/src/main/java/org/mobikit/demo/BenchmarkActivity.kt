@@ -8,9 +8,12 @@ import android.view.WindowManager
 import org.mobikit.demo.core.BenchmarkGate
 import org.mobikit.demo.core.BenchmarkRequest
 import org.mobikit.demo.core.BenchmarkResult
+import org.mobikit.demo.core.BenchmarkSession
 import org.mobikit.demo.core.Contract
 import org.mobikit.demo.core.Delegate
+import org.mobikit.demo.core.DelegateReport
 import org.mobikit.demo.core.DeviceIdentity
+import org.mobikit.demo.core.ImportOutcome
 import org.mobikit.demo.core.PROC_SELF_STATUS
 import org.mobikit.demo.core.peakRssMb
 import org.mobikit.demo.core.randomInput
@@ -24,11 +27,13 @@ import java.util.concurrent.Executors
 
 /**
  * Benchmark mode, driven by `mobikit bench --tool app` over adb (like TFLite's BenchmarkModelActivity): started
- * with the [Contract] extras, it times the model on random input in the foreground with the screen kept on,
- * writes the result JSON atomically into the results folder, logs one `MOBIKIT_BENCH <json>` line and finishes.
- * No UI. One run per launch: rotation does not recreate it (manifest `configChanges`), and a recreated or second
- * instance never starts another run while one is going (core's [BenchmarkGate]). Only holders of
- * `android.permission.DUMP` (adb's shell, not apps) may start it (manifest `android:permission`).
+ * with the [Contract] extras, it imports the deployed model (verified by its sha256), times it on random input in
+ * the foreground with the screen kept on, following benchmark_model's method (core's [runBenchmark]), writes the
+ * result JSON atomically into the results folder, logs one `MOBIKIT_BENCH <json>` line and finishes. No UI. One
+ * run per launch: rotation does not recreate it (manifest `configChanges`), and a recreated or second instance
+ * never starts another run while one is going (core's [BenchmarkGate]). Leaving the foreground ([onPause]) stops
+ * the timing, and the result says it was interrupted. Only holders of `android.permission.DUMP` (adb's shell, not
+ * apps) may start it (manifest `android:permission`).
  */
 class BenchmarkActivity : Activity() {
 
@@ -42,22 +47,35 @@ class BenchmarkActivity : Activity() {
         val request = BenchmarkRequest.fromExtras(intent.extras.toMap())
         val identity = deviceIdentity()
         val store = ModelStore(this)
+        val sha256 = intent.getStringExtra(Contract.EXTRA_SHA256)
         worker.execute {
             try {
-                val result = runBenchmark(
-                    request, identity,
-                    loadModel = { name -> store.find(name)?.let(store::modelBuffer) },
-                    open = { model, delegate, threads -> BenchmarkSession.open(model, delegate, threads) },
-                    invoke = BenchmarkSession::run,
-                    close = BenchmarkSession::close,
-                    peakRssMb = { runCatching { peakRssMb(File(PROC_SELF_STATUS).readText()) }.getOrNull() },
-                )
+                val refused = request.model?.takeIf { sha256 != null }?.let { name ->
+                    store.importDeployed(name, sha256) as? ImportOutcome.Refused
+                }
+                val result = if (refused != null) {
+                    BenchmarkResult.failed(request, identity, null, refused.reason)
+                } else {
+                    runBenchmark(
+                        request, identity,
+                        loadModel = { name -> store.find(name)?.let(store::modelBuffer) },
+                        open = { model, delegate, threads -> LiteRtBenchmark.open(model, delegate, threads) },
+                        peakRssMb = { runCatching { peakRssMb(File(PROC_SELF_STATUS).readText()) }.getOrNull() },
+                        inForeground = gate::inForeground,
+                    )
+                }
                 report(request, result)
             } finally {
                 gate.finished()
                 runOnUiThread { finish() }
             }
         }
+    }
+
+    /** Leaving the foreground (home, another app, screen off) interrupts the run: its numbers are not clean. */
+    override fun onPause() {
+        super.onPause()
+        gate.leftForeground()
     }
 
     /** Runs on the worker thread: the results folder is storage. */
@@ -91,28 +109,32 @@ class BenchmarkActivity : Activity() {
     }
 }
 
-/** An interpreter fed random input of its own input type, as benchmark_model and host `mobikit bench` do. */
-private class BenchmarkSession private constructor(
-    private val session: LiteRtSession,
-    private val input: ByteBuffer,
-    private val output: ByteBuffer,
-) {
-    fun run() = session.run(input, output)
+/**
+ * An interpreter fed random input of its own input type, as benchmark_model and host `mobikit bench` do. Opening
+ * it is the timed init; the buffers are allocated, and the delegate coverage read from LiteRT's log, in [allocate].
+ */
+private class LiteRtBenchmark private constructor(private val session: LiteRtSession) : BenchmarkSession {
+    private var input: ByteBuffer? = null
+    private var output: ByteBuffer? = null
+    override var delegateReport: DelegateReport? = null
+        private set
 
-    fun close() = session.close()
+    override fun allocate() {
+        input = randomInput(session.input.type, session.inputBytes)
+        output = ByteBuffer.allocateDirect(session.outputBytes).order(ByteOrder.nativeOrder())
+        delegateReport = session.delegateReport(logBefore = "")
+    }
+
+    override fun run(): Long? {
+        session.run(checkNotNull(input), checkNotNull(output))
+        return session.lastNativeNanos
+    }
+
+    override fun close() = session.close()
 
     companion object {
-        fun open(model: ByteBuffer, delegate: Delegate, threads: Int): BenchmarkSession {
-            val session = LiteRtSession.open(model, delegate, threads)
-            try {
-                val type = session.input.type
-                val output = ByteBuffer.allocateDirect(session.outputBytes).order(ByteOrder.nativeOrder())
-                return BenchmarkSession(session, randomInput(type, session.inputBytes), output)
-            } catch (failure: RuntimeException) {
-                session.close()
-                throw failure
-            }
-        }
+        fun open(model: ByteBuffer, delegate: Delegate, threads: Int) =
+            LiteRtBenchmark(LiteRtSession.open(model, delegate, threads))
     }
 }
 

@@ -2,6 +2,7 @@ package org.mobikit.demo
 
 import org.mobikit.demo.core.CropGeometry
 import org.mobikit.demo.core.Delegate
+import org.mobikit.demo.core.DelegateReport
 import org.mobikit.demo.core.FramePreprocessor
 import org.mobikit.demo.core.ModelEntry
 import org.mobikit.demo.core.OutputDecoder
@@ -16,22 +17,25 @@ class Classification(val predictions: List<Prediction>, val inferenceMs: Double)
 
 /**
  * One model ready for camera frames. Everything model-specific comes from model.json through core; [note] says
- * when the requested delegate could not run and the CPU is used instead.
+ * when the requested delegate could not run or took no node, and [report] how many nodes it took.
  */
 class Classifier private constructor(
+    val entry: ModelEntry,
     private val session: LiteRtSession,
     private val preprocessor: FramePreprocessor,
     private val decoder: OutputDecoder,
     private val input: ByteBuffer,
     private val output: ByteBuffer,
-    val note: String?,
+    val report: DelegateReport,
+    fallbackNote: String?,
 ) : AutoCloseable {
+    val note: String? = listOfNotNull(fallbackNote, report.summary()).joinToString("; ")
 
     fun classify(frame: RgbaFrame): Classification {
         preprocessor.fill(frame, input)
         val start = System.nanoTime()
         session.run(input, output)
-        val inferenceMs = (System.nanoTime() - start) / 1e6
+        val inferenceMs = session.lastNativeNanos?.let { it / 1e6 } ?: ((System.nanoTime() - start) / 1e6)
         return Classification(decoder.top(output, TOP_COUNT), inferenceMs)
     }
 
@@ -51,6 +55,7 @@ class Classifier private constructor(
             val description = store.description(entry)
             val labels = store.labels(entry)
             val model = store.modelBuffer(entry)
+            val logBefore = LiteRtSession.liteRtLog()
             val opened = openWithCpuFallback(delegate) { LiteRtSession.open(model, it, threads) }
             val session = opened.session
             try {
@@ -58,11 +63,13 @@ class Classifier private constructor(
                     throw IllegalArgumentException(problem)
                 }
                 return Classifier(
+                    entry,
                     session,
                     FramePreprocessor(description),
                     OutputDecoder(description.output, description.outputIsSoftmax, labels),
                     ByteBuffer.allocateDirect(session.inputBytes).order(ByteOrder.nativeOrder()),
                     ByteBuffer.allocateDirect(session.outputBytes).order(ByteOrder.nativeOrder()),
+                    session.delegateReport(logBefore),
                     opened.note,
                 )
             } catch (failure: RuntimeException) {

@@ -4,10 +4,11 @@ import android.Manifest
 import android.content.ActivityNotFoundException
 import android.content.Intent
 import android.content.pm.PackageManager
-import android.content.res.Configuration
+import android.hardware.display.DisplayManager
 import android.net.Uri
 import android.os.Bundle
 import android.provider.Settings
+import android.util.Log
 import android.view.View
 import android.widget.AdapterView
 import android.widget.ArrayAdapter
@@ -29,15 +30,20 @@ import androidx.core.content.ContextCompat
 import org.mobikit.demo.core.BenchmarkRequest
 import org.mobikit.demo.core.CAMERA_PREFERENCE
 import org.mobikit.demo.core.CameraLens
+import org.mobikit.demo.core.CameraStarter
 import org.mobikit.demo.core.Contract
 import org.mobikit.demo.core.CropGeometry
 import org.mobikit.demo.core.Delegate
+import org.mobikit.demo.core.FrameAnalyzer
 import org.mobikit.demo.core.FrameRateMeter
+import org.mobikit.demo.core.ImportOutcome
 import org.mobikit.demo.core.ModelChoice
 import org.mobikit.demo.core.ModelEntry
 import org.mobikit.demo.core.ModelOrigin
 import org.mobikit.demo.core.PermissionStep
 import org.mobikit.demo.core.RgbaFrame
+import org.mobikit.demo.core.RotationTracker
+import org.mobikit.demo.core.SessionHolder
 import org.mobikit.demo.core.THREAD_CHOICES
 import org.mobikit.demo.core.ViewBox
 import org.mobikit.demo.core.afterPermissionAnswer
@@ -49,6 +55,7 @@ import org.mobikit.demo.core.failureText
 import org.mobikit.demo.core.frameFailureOverlay
 import org.mobikit.demo.core.isReportable
 import org.mobikit.demo.core.modelRegionOnPreview
+import org.mobikit.demo.core.modelReportLine
 import org.mobikit.demo.core.overlayText
 import org.mobikit.demo.core.refreshModels
 import java.util.concurrent.ExecutorService
@@ -56,12 +63,18 @@ import java.util.concurrent.Executors
 
 /**
  * The camera screen: live classification of the camera's frames with the picked model, delegate and thread
- * count; the top classes, inference time and FPS drawn over the preview, and a box marking the square the model
- * sees. `--es model <name>` picks the model at launch. Rotation does not recreate it (manifest `configChanges`),
- * so the model and the GPU delegate stay loaded; the camera is told the new rotation instead.
+ * count; the top classes, inference time, FPS and the delegate's node coverage drawn over the preview, and a box
+ * marking the square the model sees.
+ *
+ * `mobikit deploy` starts it with `--es model <name> --es sha256 <digest>`. It is `singleTask` (manifest), so that
+ * intent reaches the running screen through [onNewIntent] whether the app is stopped, in the background or in
+ * front; the screen imports the verified model into internal storage and switches to it, and logs one
+ * `MOBIKIT_MODEL` line saying what it now runs (or why it refused). Rotation does not recreate it (manifest
+ * `configChanges`); a display listener tells the camera every rotation, 180° turns included. While stopped it holds
+ * no interpreter or delegate.
  */
 class MainActivity : ComponentActivity() {
-    /** The model configuration the screen runs; changed from the pickers. */
+    /** The model configuration the screen runs; changed from the pickers. A new digest is a new setup. */
     private data class Setup(val model: ModelEntry, val delegate: Delegate, val threads: Int)
 
     private lateinit var preview: PreviewView
@@ -72,16 +85,22 @@ class MainActivity : ComponentActivity() {
     private lateinit var delegatePicker: Spinner
     private lateinit var threadsPicker: Spinner
     private lateinit var store: ModelStore
+    private lateinit var displays: DisplayManager
 
     // Main thread only.
     private var choice: ModelChoice? = null
     private var setup: Setup? = null
-    private var cameraStarted = false
+    private val camera = CameraStarter()
     private var analysis: ImageAnalysis? = null
     private var cameraPreview: Preview? = null
+    private var rotation: RotationTracker? = null
     private var regionBox: ViewBox? = null
     private var bindNote: String? = null  // which camera runs, when not the back one
     private var cameraNote: String? = null
+
+    /** The `result_id` of the deploy whose model is being opened: echoed in the next MOBIKIT_MODEL line. */
+    @Volatile
+    private var pendingRequest: String? = null
 
     /** Notes the overlay repeats under every frame's answer (model not found, camera fallback); read by frames. */
     @Volatile
@@ -89,11 +108,31 @@ class MainActivity : ComponentActivity() {
 
     /** The one thread that opens, runs and closes interpreters (the GPU delegate needs a single thread). */
     private val inference: ExecutorService = Executors.newSingleThreadExecutor()
-    private var classifier: Classifier? = null
+
+    /** The open classifier, on the inference thread only: closed while the screen is stopped. */
+    private val sessions = SessionHolder<Setup, Classifier> { wanted ->
+        Classifier.open(store, wanted.model, wanted.delegate, wanted.threads)
+    }
     private val frameRate = FrameRateMeter()
+    private val analyzer = FrameAnalyzer<ImageProxy, Classifier, FrameOutcome>(
+        current = { sessions.session },
+        classify = ::classify,
+        publish = ::show,
+    )
 
     private val cameraPermission = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
         onPermissionAnswer(granted)
+    }
+
+    private val displayListener = object : DisplayManager.DisplayListener {
+        override fun onDisplayAdded(displayId: Int) = Unit
+        override fun onDisplayRemoved(displayId: Int) = Unit
+        override fun onDisplayChanged(displayId: Int) {
+            val rotation = preview.display?.rotation ?: return
+            val changed = this@MainActivity.rotation?.onDisplayChanged(rotation) ?: return
+            analysis?.targetRotation = changed
+            cameraPreview?.targetRotation = changed
+        }
     }
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -108,56 +147,106 @@ class MainActivity : ComponentActivity() {
         threadsPicker = findViewById(R.id.threads_picker)
         preview.scaleType = PreviewView.ScaleType.FIT_CENTER
         store = ModelStore(this)
+        displays = getSystemService(DisplayManager::class.java)
         delegatePicker.bind(Delegate.entries.map { it.id }, Delegate.DEFAULT.ordinal)
         threadsPicker.bind(
             THREAD_CHOICES.map { getString(R.string.threads_choice, it) },
             THREAD_CHOICES.indexOf(BenchmarkRequest.DEFAULT_THREADS),
         )
-        if (hasCameraPermission()) startCamera() else cameraPermission.launch(Manifest.permission.CAMERA)
+        if (!hasCameraPermission()) cameraPermission.launch(Manifest.permission.CAMERA)
+        takeModelRequest(intent)
     }
 
-    /** Every return to the screen rescans the models (deploy may have pushed one) and retries the camera. */
+    /** A deploy while the screen exists (in front or in the background): the intent arrives here. */
+    override fun onNewIntent(intent: Intent) {
+        super.onNewIntent(intent)
+        setIntent(intent)
+        takeModelRequest(intent)
+    }
+
+    override fun onStart() {
+        super.onStart()
+        displays.registerDisplayListener(displayListener, null)
+        inference.execute { reportOpening { sessions.start() } }
+    }
+
+    /** Every return to the screen rescans the models and retries the camera if it failed before. */
     override fun onResume() {
         super.onResume()
         scanModels()
         if (hasCameraPermission()) startCamera()
     }
 
-    override fun onConfigurationChanged(newConfig: Configuration) {
-        super.onConfigurationChanged(newConfig)
-        val rotation = preview.display?.rotation ?: return
-        analysis?.targetRotation = rotation
-        cameraPreview?.targetRotation = rotation
+    override fun onStop() {
+        super.onStop()
+        displays.unregisterDisplayListener(displayListener)
+        inference.execute { sessions.stop() }
     }
 
     override fun onDestroy() {
         super.onDestroy()
+        analyzer.shutDown()
         analysis?.clearAnalyzer()
-        inference.execute { closeClassifier() }
+        inference.execute { sessions.stop() }
         inference.shutdown()
     }
 
     // ------------------------------------------------------------------------------------------------- models
 
-    /** Lists the models off the main thread, then shows them; the first scan honours the launch extra. */
-    private fun scanModels() {
-        val requested = intent.getStringExtra(Contract.EXTRA_MODEL)
+    /**
+     * A launch or new intent naming a model: import it (when the deploy sent its digest), then select it. A refused
+     * import stays on screen with its reason and is logged, so the deploy that asked hears why.
+     */
+    private fun takeModelRequest(request: Intent) {
+        val name = request.getStringExtra(Contract.EXTRA_MODEL)
+        val sha256 = request.getStringExtra(Contract.EXTRA_SHA256)
+        val requestId = request.getStringExtra(Contract.EXTRA_RESULT_ID)
+        val delegate = selectedDelegate()
         inference.execute {
-            val pushed = store.pushedNames()
+            store.prepareDeployFolder()
+            val refusal = if (name != null && sha256 != null) {
+                val outcome = try {
+                    store.importDeployed(name, sha256)
+                } catch (failure: Exception) {
+                    ImportOutcome.Refused(failureText(failure))
+                }
+                (outcome as? ImportOutcome.Refused)?.reason
+            } else {
+                null
+            }
+            refusal?.let { Log.w(Contract.LOGCAT_TAG, modelReportLine(name, null, delegate, null, it, requestId)) }
+            val installed = store.installed()
             val bundled = store.bundledNames()
             runOnUiThread {
-                val current = choice
-                showModels(if (current == null) chooseModel(pushed, bundled, requested)
-                else refreshModels(current, pushed, bundled))
+                val requested = if (refusal == null) name else null
+                if (requested != null) pendingRequest = requestId
+                val updated = if (requested == null && choice != null) {
+                    refreshModels(checkNotNull(choice), installed, bundled)
+                } else {
+                    chooseModel(installed, bundled, requested)
+                }
+                showModels(updated.copy(note = refusal ?: updated.note), force = requested != null)
             }
         }
     }
 
-    private fun showModels(updated: ModelChoice) {
+    /** Lists the models off the main thread, then shows them, keeping the model on screen. */
+    private fun scanModels() {
+        inference.execute {
+            val installed = store.installed()
+            val bundled = store.bundledNames()
+            runOnUiThread {
+                val current = choice ?: return@runOnUiThread
+                showModels(refreshModels(current, installed, bundled), force = false)
+            }
+        }
+    }
+
+    private fun showModels(updated: ModelChoice, force: Boolean) {
         val unchanged = updated.models == choice?.models && updated.selected == choice?.selected
         choice = updated
         updateNotes()
-        if (unchanged) return
+        if (unchanged && !force) return
         val labels = updated.models.map {
             if (it.origin == ModelOrigin.BUNDLED) getString(R.string.bundled_model, it.name) else it.name
         }
@@ -176,31 +265,43 @@ class MainActivity : ComponentActivity() {
         }
     }
 
+    private fun selectedDelegate(): Delegate = Delegate.entries[delegatePicker.selectedItemPosition]
+
     /** Opens the picked configuration on the inference thread, unless it is the one already running. */
     private fun applySetup() {
         val model = choice?.models?.getOrNull(modelPicker.selectedItemPosition) ?: return
         choice = choice?.copy(selected = model)  // a rescan keeps what the user picked
-        val wanted = Setup(model, Delegate.entries[delegatePicker.selectedItemPosition],
-            THREAD_CHOICES[threadsPicker.selectedItemPosition])
-        if (wanted == setup) return
+        val wanted = Setup(model, selectedDelegate(), THREAD_CHOICES[threadsPicker.selectedItemPosition])
+        if (wanted == setup) {
+            if (pendingRequest != null) inference.execute { reportOpening {} }  // a deploy asks what runs
+            return
+        }
         setup = wanted
         results.text = getString(R.string.loading_model, wanted.model.name, wanted.delegate.id)
         inference.execute {
-            closeClassifier()
             frameRate.reset()
-            try {
-                classifier = Classifier.open(store, wanted.model, wanted.delegate, wanted.threads)
-            } catch (failure: Throwable) {
-                if (!isReportable(failure)) throw failure
-                val message = getString(R.string.model_failed, wanted.model.name, failureText(failure))
-                runOnUiThread { results.text = message }
-            }
+            reportOpening { sessions.use(wanted) }
         }
     }
 
-    private fun closeClassifier() {
-        classifier?.close()
-        classifier = null
+    /** Runs an open of the screen's session and logs what runs now (or why nothing does). Inference thread. */
+    private fun reportOpening(open: () -> Unit) {
+        val requestId = pendingRequest.also { pendingRequest = null }
+        try {
+            open()
+        } catch (failure: Throwable) {
+            if (!isReportable(failure)) throw failure
+            val wanted = sessions.setup  // the setup that failed to open
+            val name = wanted?.model?.name
+            val message = getString(R.string.model_failed, name, failureText(failure))
+            Log.w(Contract.LOGCAT_TAG, modelReportLine(name, wanted?.model, wanted?.delegate ?: Delegate.DEFAULT,
+                null, failureText(failure), requestId))
+            runOnUiThread { results.text = message }
+            return
+        }
+        val running = sessions.session ?: return
+        Log.i(Contract.LOGCAT_TAG, modelReportLine(running.entry.name, running.entry,
+            sessions.setup?.delegate ?: Delegate.DEFAULT, running.report, null, requestId))
     }
 
     // ------------------------------------------------------------------------------------------------- camera
@@ -238,24 +339,28 @@ class MainActivity : ComponentActivity() {
         }
     }
 
-    /** Binds preview and analysis to the first camera that works; any failure is shown, never thrown. */
+    /** Binds preview and analysis to the first camera that works; any failure is shown and retried on resume. */
     private fun startCamera() {
-        if (cameraStarted) return
-        cameraStarted = true
+        if (!camera.shouldBind()) return
         cameraAction.visibility = View.GONE
         val providerFuture = try {
             ProcessCameraProvider.getInstance(this)
         } catch (failure: Exception) {
-            showCameraProblem(cameraUnavailable(failureText(failure)))
+            cameraFailed(cameraUnavailable(failureText(failure)))
             return
         }
         providerFuture.addListener({
             try {
                 bindCamera(providerFuture.get())
             } catch (failure: Exception) {
-                showCameraProblem(cameraUnavailable(failureText(failure.cause ?: failure)))
+                cameraFailed(cameraUnavailable(failureText(failure.cause ?: failure)))
             }
         }, ContextCompat.getMainExecutor(this))
+    }
+
+    private fun cameraFailed(message: String) {
+        camera.failed()
+        showCameraProblem(message)
     }
 
     private fun bindCamera(provider: ProcessCameraProvider) {
@@ -269,19 +374,21 @@ class MainActivity : ComponentActivity() {
             .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
             .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
             .build()
-        frames.setAnalyzer(inference) { image -> image.use(::analyze) }
+        frames.setAnalyzer(inference, analyzer::analyze)
         val outcome = bindFirstCamera(CAMERA_PREFERENCE) { lens ->
             provider.unbindAll()
-            val camera = provider.bindToLifecycle(this, lens.selector(), shown, frames)
-            camera.cameraInfo.cameraState.observe(this) { state -> onCameraState(state.error?.code) }
+            val bound = provider.bindToLifecycle(this, lens.selector(), shown, frames)
+            bound.cameraInfo.cameraState.observe(this) { state -> onCameraState(state.error?.code) }
         }
         if (outcome.lens == null) {
             frames.clearAnalyzer()
-            showCameraProblem(outcome.message.orEmpty())
+            cameraFailed(outcome.message.orEmpty())
             return
         }
+        camera.bound()
         analysis = frames
         cameraPreview = shown
+        rotation = RotationTracker(frames.targetRotation)
         bindNote = outcome.message
         onCameraState(null)
     }
@@ -306,23 +413,21 @@ class MainActivity : ComponentActivity() {
         screenNotes = listOfNotNull(choice?.note, cameraNote)
     }
 
-    /** Runs on the inference thread; a failing frame is reported on the overlay and the next one is tried. */
-    private fun analyze(image: ImageProxy) {
-        val current = classifier ?: return
-        val notes = screenNotes
-        val shown = try {
-            val plane = image.planes[0]
-            val frame = RgbaFrame(plane.buffer, image.width, image.height, plane.rowStride, plane.pixelStride,
-                image.imageInfo.rotationDegrees)
-            val classification = current.classify(frame)
-            val text = overlayText(classification.predictions, classification.inferenceMs,
-                frameRate.frame(System.nanoTime()), notes + listOfNotNull(current.note))
-            FrameOutcome(text, frame.uprightWidth, frame.uprightHeight,
-                current.cropOf(frame.uprightWidth, frame.uprightHeight))
-        } catch (failure: Throwable) {
-            if (!isReportable(failure)) throw failure
-            FrameOutcome(frameFailureOverlay(failure, notes), 0, 0, null)
-        }
+    /** One frame through the model (inference thread; core's [FrameAnalyzer] closes the frame on every path). */
+    private fun classify(current: Classifier, image: ImageProxy): FrameOutcome {
+        val plane = image.planes[0]
+        val frame = RgbaFrame(plane.buffer, image.width, image.height, plane.rowStride, plane.pixelStride,
+            image.imageInfo.rotationDegrees)
+        val classification = current.classify(frame)
+        val text = overlayText(classification.predictions, classification.inferenceMs,
+            frameRate.frame(System.nanoTime()), screenNotes + listOfNotNull(current.note))
+        return FrameOutcome(text, frame.uprightWidth, frame.uprightHeight,
+            current.cropOf(frame.uprightWidth, frame.uprightHeight))
+    }
+
+    /** A frame's answer, or its failure with the notes; the camera keeps running and the next frame retries. */
+    private fun show(outcome: Result<FrameOutcome>) {
+        val shown = outcome.getOrElse { FrameOutcome(frameFailureOverlay(it, screenNotes), 0, 0, null) }
         runOnUiThread {
             results.text = shown.text
             shown.crop?.let { markModelRegion(shown.uprightWidth, shown.uprightHeight, it) }

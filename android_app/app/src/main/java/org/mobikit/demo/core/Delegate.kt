@@ -5,12 +5,13 @@ package org.mobikit.demo.core
  * [xnnpack] says whether the ops that stay on the CPU run on XNNPACK's kernels: as in `benchmark_model`, only the
  * plain `cpu` choice turns XNNPACK off, so a GPU or NNAPI number includes fast CPU kernels for what it leaves over.
  * [accelerated] marks the delegates that may be missing on a phone and fall back to the CPU on the camera screen.
+ * [kernel] is the name LiteRT logs for the delegate's node ("Replacing N out of M node(s) with delegate (<kernel>…").
  */
-enum class Delegate(val id: String, val xnnpack: Boolean, val accelerated: Boolean) {
-    CPU("cpu", xnnpack = false, accelerated = false),
-    XNNPACK("xnnpack", xnnpack = true, accelerated = false),
-    GPU("gpu", xnnpack = true, accelerated = true),
-    NNAPI("nnapi", xnnpack = true, accelerated = true);
+enum class Delegate(val id: String, val xnnpack: Boolean, val accelerated: Boolean, val kernel: String?) {
+    CPU("cpu", xnnpack = false, accelerated = false, kernel = null),
+    XNNPACK("xnnpack", xnnpack = true, accelerated = false, kernel = "TfLiteXNNPackDelegate"),
+    GPU("gpu", xnnpack = true, accelerated = true, kernel = "TfLiteGpuDelegate"),
+    NNAPI("nnapi", xnnpack = true, accelerated = true, kernel = "TfLiteNnapiDelegate");
 
     companion object {
         val DEFAULT = XNNPACK

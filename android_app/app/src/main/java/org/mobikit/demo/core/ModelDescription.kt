@@ -19,6 +19,7 @@ object ModelJson {
     const val STD = "std"
     const val LAYOUT = "layout"
     const val SIZE_BYTES = "size_bytes"
+    const val SHA256 = "sha256"
 
     const val RGB = "RGB"
     const val NHWC = "NHWC"

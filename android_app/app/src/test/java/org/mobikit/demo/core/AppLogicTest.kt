@@ -32,10 +32,10 @@ class AppLogicTest {
     }
 
     @Test
-    fun pushedModelsShadowBundledOnes() {
-        val choice = chooseModel(listOf("b", "a"), listOf("bundled", "a"), requested = null)
+    fun deployedModelsComeFirst() {
+        val choice = chooseModel(installed("b", "a"), listOf("bundled"), requested = null)
         assertEquals(
-            listOf(ModelEntry("a", ModelOrigin.PUSHED), ModelEntry("b", ModelOrigin.PUSHED),
+            listOf(ModelEntry("a", ModelOrigin.DEPLOYED, DIGEST), ModelEntry("b", ModelOrigin.DEPLOYED, DIGEST),
                 ModelEntry("bundled", ModelOrigin.BUNDLED)),
             choice.models,
         )
@@ -45,12 +45,11 @@ class AppLogicTest {
 
     @Test
     fun launchExtraSelectsAModel() {
-        assertEquals("b", chooseModel(listOf("a", "b"), emptyList(), "b").selected!!.name)
-        val missing = chooseModel(listOf("a"), emptyList(), "zzz")
+        assertEquals("b", chooseModel(installed("a", "b"), emptyList(), "b").selected!!.name)
+        val missing = chooseModel(installed("a"), emptyList(), "zzz")
         assertEquals("a", missing.selected!!.name)
         assertTrue(missing.note!!.contains("zzz"))
         assertNull(chooseModel(emptyList(), emptyList(), null).selected)
-        assertEquals(listOf("m"), chooseModel(listOf(".m.upload", "m"), emptyList(), null).models.map { it.name })
     }
 
     @Test
@@ -113,13 +112,19 @@ class AppLogicTest {
     }
 
     @Test
-    fun rescanKeepsTheModelOnScreenAndPicksUpPushedOnes() {
+    fun rescanKeepsTheModelOnScreen() {
         val first = chooseModel(emptyList(), listOf("bundled", "other"), requested = "other")
         assertEquals(ModelEntry("other", ModelOrigin.BUNDLED), first.selected)
-        val pushedLater = refreshModels(first, listOf("new", "other"), listOf("bundled", "other"))
-        assertEquals(ModelEntry("other", ModelOrigin.PUSHED), pushedLater.selected)
-        assertEquals(listOf("new", "other", "bundled"), pushedLater.models.map { it.name })
+        val deployedLater = refreshModels(first, installed("new", "other"), listOf("bundled", "other"))
+        assertEquals(ModelEntry("other", ModelOrigin.BUNDLED), deployedLater.selected)
+        assertEquals(listOf("new", "other", "bundled", "other"), deployedLater.models.map { it.name })
         val nothingBefore = chooseModel(emptyList(), emptyList(), null)
-        assertEquals("new", refreshModels(nothingBefore, listOf("new"), emptyList()).selected!!.name)
+        assertEquals("new", refreshModels(nothingBefore, installed("new"), emptyList()).selected!!.name)
+    }
+
+    private companion object {
+        val DIGEST = "0".repeat(64)
+
+        fun installed(vararg names: String) = names.map { InstalledModel(it, DIGEST) }
     }
 }

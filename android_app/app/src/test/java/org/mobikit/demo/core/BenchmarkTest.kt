@@ -9,6 +9,7 @@ import org.junit.Rule
 import org.junit.Test
 import org.junit.rules.TemporaryFolder
 import java.io.File
+import java.nio.ByteBuffer
 import java.nio.ByteOrder
 
 class BenchmarkTest {
@@ -41,32 +42,100 @@ class BenchmarkTest {
         assertNull(withoutId.resultFile(folder.root))
     }
 
+    /** A session on a fake clock: opening costs 5 ms, allocating 7 ms (not init), each run [runNanos] wall. */
+    private class FakeSession(val clock: LongArray, val native: Long?, val runNanos: Long = 1_000_000) :
+        BenchmarkSession {
+        var runs = 0
+        var closed = 0
+        var allocated = false
+        override val delegateReport = DelegateReport(Delegate.GPU, Delegate.GPU, 28, 31, 2, null)
+
+        override fun allocate() {
+            allocated = true
+            clock[0] += 7_000_000
+        }
+
+        override fun run(): Long? {
+            runs++
+            clock[0] += runNanos
+            return native
+        }
+
+        override fun close() {
+            closed++
+        }
+    }
+
     @Test
-    fun measuresInitFirstWarmupAndTimedRuns() {
-        var now = 0L
-        var invocations = 0
-        val closed = mutableListOf<String>()
+    fun initExcludesAllocationAndTimesAreNativeBesideWall() {
+        val clock = longArrayOf(0)
+        val session = FakeSession(clock, native = 400_000)
         val measurement = measure(
-            request(Contract.EXTRA_WARMUP_RUNS to 2, Contract.EXTRA_NUM_RUNS to 3),
-            open = { now += 5_000_000; "session" },
-            invoke = { invocations++; now += 1_000_000L * invocations },
-            close = { closed += it },
-            clockNanos = { now },
+            request(Contract.EXTRA_WARMUP_RUNS to 2, Contract.EXTRA_NUM_RUNS to 3,
+                Contract.EXTRA_WARMUP_MIN_SECS to 0, Contract.EXTRA_MIN_SECS to 0),
+            open = { clock[0] += 5_000_000; session }, clockNanos = { clock[0] },
         )
-        assertEquals(listOf("session"), closed)
-        assertEquals(6, invocations)
+        assertTrue(session.allocated)
+        assertEquals(1, session.closed)
         assertEquals(5.0, measurement.initMs, 0.0)
         assertEquals(1.0, measurement.firstMs, 0.0)
-        assertEquals(listOf(4.0, 5.0, 6.0), measurement.latenciesMs)
+        assertEquals(2, measurement.warmupRuns)
+        assertEquals(TIMING_NATIVE, measurement.timing)
+        assertEquals(listOf(0.4, 0.4, 0.4), measurement.latenciesMs)
+        assertEquals(listOf(1.0, 1.0, 1.0), measurement.wallMs)
+        assertEquals(6, session.runs)
+    }
+
+    @Test
+    fun warmupAndTimedPhasesRunForTheirSecondsToo() {
+        val clock = longArrayOf(0)
+        val session = FakeSession(clock, native = null, runNanos = 100_000_000)  // 0.1 s a run
+        val measurement = measure(
+            request(Contract.EXTRA_WARMUP_RUNS to 1, Contract.EXTRA_NUM_RUNS to 2,
+                Contract.EXTRA_WARMUP_MIN_SECS to "0.5", Contract.EXTRA_MIN_SECS to 1),
+            open = { session }, clockNanos = { clock[0] },
+        )
+        assertEquals(5, measurement.warmupRuns)  // 1 run asked, but 0.5 s of warm-up
+        assertEquals(10, measurement.latenciesMs.size)  // 2 runs asked, but 1 s of timing
+        assertEquals(TIMING_WALL, measurement.timing)
+        val capped = measure(request(Contract.EXTRA_NUM_RUNS to 1000, Contract.EXTRA_MAX_SECS to 1),
+            open = { FakeSession(clock, native = 1, runNanos = 100_000_000) }, clockNanos = { clock[0] })
+        assertEquals(10, capped.latenciesMs.size)  // max_secs stops it, as benchmark_model's --max_secs
+    }
+
+    @Test
+    fun leavingTheForegroundStopsTimingAndIsRecorded() {
+        val clock = longArrayOf(0)
+        var checks = 0
+        val session = FakeSession(clock, native = 500_000)
+        val measurement = measure(
+            request(Contract.EXTRA_WARMUP_RUNS to 0, Contract.EXTRA_WARMUP_MIN_SECS to 0, Contract.EXTRA_NUM_RUNS to 50),
+            open = { session }, clockNanos = { clock[0] }, inForeground = { ++checks <= 4 },
+        )
+        assertEquals(4, measurement.latenciesMs.size)
+        assertEquals(interruptionText(4, 50), measurement.interruption)
+        assertEquals(1, session.closed)
+        val result = runBenchmark(request(), identity, loadModel = { ByteBuffer.allocate(3) },
+            open = { _, _, _ -> FakeSession(clock, native = 500_000) }, peakRssMb = { null },
+            inForeground = { false }, clockNanos = { clock[0] })
+        val json = result.toJsonObject()
+        assertEquals(true, json["interrupted"])
+        assertTrue(json["error"].toString(), json["error"].toString().startsWith("interrupted"))
     }
 
     @Test
     fun sessionIsClosedWhenARunFails() {
-        val closed = mutableListOf<String>()
-        assertThrows(IllegalStateException::class.java) {
-            measure(request(), open = { "session" }, invoke = { error("invoke failed") }, close = { closed += it })
+        val failing = object : BenchmarkSession {
+            var closed = 0
+            override val delegateReport = DelegateReport(Delegate.CPU, Delegate.CPU, null, null, null, null)
+            override fun allocate() = Unit
+            override fun run(): Long? = error("invoke failed")
+            override fun close() {
+                closed++
+            }
         }
-        assertEquals(listOf("session"), closed)
+        assertThrows(IllegalStateException::class.java) { measure(request(), open = { failing }) }
+        assertEquals(1, failing.closed)
     }
 
     @Test

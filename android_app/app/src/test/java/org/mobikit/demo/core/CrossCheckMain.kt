@@ -24,6 +24,7 @@ fun main(args: Array<String>) {
                 "model_inputs" to args.map { modelInputCase(it) },
                 "top_k" to topKCase(),
                 "result" to resultCase(),
+                "coverage" to coverageCases(),
             ),
         ),
     )
@@ -154,4 +155,27 @@ private fun resultCase(): Map<String, Any?> {
     val identity = DeviceIdentity("oriole", "Google", "Pixel 6", "Tensor", "15", 35)
     return BenchmarkResult(request, identity, Measurement(31.5, 4.25, listOf(2.0, 3.5, 2.5)), 470_000L, 80.0, null)
         .toJsonObject()
+}
+
+/** LiteRT log excerpts (both line forms, delegates that took all, some or no nodes) and core's report for each. */
+private fun coverageCases(): List<Map<String, Any?>> {
+    val xnnpack = "I tflite: Replacing 31 out of 31 node(s) with delegate (TfLiteXNNPackDelegate) node, " +
+        "yielding 1 partitions for the whole graph."
+    val logs = listOf(
+        "",
+        xnnpack,
+        "$xnnpack\nI tflite: Replacing 28 out of 31 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 " +
+            "partitions for the whole graph.",
+        "$xnnpack\nI tflite: Replacing 0 out of 31 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 0 " +
+            "partitions for the whole graph.",
+        "I tflite: Replacing 5 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 3 partitions.",
+        "I tflite: Replacing 0 out of 12 node(s) with delegate (TfLiteNnapiDelegate) node, yielding 0 partitions.",
+    )
+    return logs.flatMap { log ->
+        Delegate.entries.map { delegate ->
+            val report = delegateReport(delegate, log)
+            mapOf("log" to log, "requested" to delegate.id, "used" to report.used.id, "nodes" to report.nodes,
+                "total_nodes" to report.totalNodes, "partitions" to report.partitions, "note" to report.note)
+        }
+    }
 }

@@ -56,15 +56,28 @@ class OutputAndBenchmarkTest {
             frameFailureOverlay(IllegalArgumentException("pixel stride 3"), listOf("note")))
     }
 
+    private class Session(val name: String, val closed: MutableList<String>) : BenchmarkSession {
+        override val delegateReport = DelegateReport(Delegate.GPU, Delegate.XNNPACK, 31, 31, 1, "gpu took 0")
+        override fun allocate() = Unit
+        override fun run(): Long = 1000
+        override fun close() {
+            closed += name
+        }
+    }
+
     @Test
     fun benchmarkMeasuresAndClosesTheSession() {
         val closed = mutableListOf<String>()
         val opened = mutableListOf<Triple<Int, Delegate, Int>>()
         val result = runBenchmark(
-            request(Contract.EXTRA_DELEGATE to "gpu", Contract.EXTRA_THREADS to 4), identity,
+            request(Contract.EXTRA_DELEGATE to "gpu", Contract.EXTRA_THREADS to 4, Contract.EXTRA_MIN_SECS to 0,
+                Contract.EXTRA_WARMUP_MIN_SECS to 0), identity,
             loadModel = { ByteBuffer.allocate(if (it == "m") 10 else 0) },
-            open = { model, delegate, threads -> opened += Triple(model.capacity(), delegate, threads); "s" },
-            invoke = {}, close = { closed += it }, peakRssMb = { 12.5 },
+            open = { model, delegate, threads ->
+                opened += Triple(model.capacity(), delegate, threads)
+                Session("s", closed)
+            },
+            peakRssMb = { 12.5 },
         )
         assertEquals(listOf(Triple(10, Delegate.GPU, 4)), opened)
         assertEquals(listOf("s"), closed)
@@ -72,14 +85,18 @@ class OutputAndBenchmarkTest {
         assertEquals(3, result.measurement!!.latenciesMs.size)
         assertEquals(10L, result.sizeBytes)
         assertEquals(12.5, result.peakRssMb!!, 0.0)
+        val json = result.toJsonObject()
+        assertEquals("xnnpack", json["delegate_used"])
+        assertEquals(31, json["graph_nodes"])
+        assertEquals("native", json["timing"])
+        assertEquals(false, json["interrupted"])
     }
 
     @Test
     fun missingNativeLibraryStillWritesAResultWithTheError() {
-        val result = runBenchmark(
+        val result = runBenchmark<Session>(
             request(Contract.EXTRA_DELEGATE to "gpu"), identity, loadModel = { ByteBuffer.allocate(7) },
-            open = { _, _, _ -> throw UnsatisfiedLinkError("libtensorflowlite_gpu_jni.so") },
-            invoke = { _: Unit -> }, close = {}, peakRssMb = { 1.0 },
+            open = { _, _, _ -> throw UnsatisfiedLinkError("libtensorflowlite_gpu_jni.so") }, peakRssMb = { 1.0 },
         )
         val json = result.toJsonObject()
         assertEquals("UnsatisfiedLinkError: libtensorflowlite_gpu_jni.so", json["error"])
@@ -90,11 +107,11 @@ class OutputAndBenchmarkTest {
 
     @Test
     fun missingModelAndBadRequestsAreResultsToo() {
-        val missing = runBenchmark(request(), identity, loadModel = { null },
-            open = { _, _, _ -> error("not opened") }, invoke = { _: Unit -> }, close = {}, peakRssMb = { null })
+        val missing = runBenchmark<Session>(request(), identity, loadModel = { null },
+            open = { _, _, _ -> error("not opened") }, peakRssMb = { null })
         assertEquals(modelNotFound("m"), missing.error)
-        val bad = runBenchmark(request(Contract.EXTRA_THREADS to 0), identity, loadModel = { error("not loaded") },
-            open = { _, _, _ -> error("not opened") }, invoke = { _: Unit -> }, close = {}, peakRssMb = { null })
+        val bad = runBenchmark<Session>(request(Contract.EXTRA_THREADS to 0), identity,
+            loadModel = { error("not loaded") }, open = { _, _, _ -> error("not opened") }, peakRssMb = { null })
         assertNotNull(bad.error)
         assertTrue(bad.error!!.contains("threads"))
     }
@@ -105,7 +122,11 @@ class OutputAndBenchmarkTest {
         assertFalse(gate.tryStart(recreated = true))
         assertTrue(gate.tryStart(recreated = false))
         assertFalse(gate.tryStart(recreated = false))
+        assertTrue(gate.inForeground())
+        gate.leftForeground()
+        assertFalse(gate.inForeground())  // stays interrupted: the run cannot be clean any more
         gate.finished()
         assertTrue(gate.tryStart(recreated = false))
+        assertTrue(gate.inForeground())
     }
 }
