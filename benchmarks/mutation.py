@@ -139,13 +139,16 @@ def markdown(results: dict) -> str:
             lines.append(f"| {name} | – | – | – | not run: {target.note or 'not run yet'} | – | – |")
             continue
         other = ", ".join(f"{k} {v}" for k, v in sorted(row["counts"].items()) if k != "killed") or "–"
-        score = f"{100 * row['score']:.1f}%" if row["score"] is not None else "–"
+        checked = row["total"] - row["counts"].get("not checked", 0)
+        score = f"{100 * row['killed'] / checked:.1f}%" if checked else "–"
         lines.append(f"| {name} | {row['total']} | {row['killed']} | {score} | {other} | "
                      f"{', '.join(Path(t).name for t in row['tests'])} | {row['seconds']:.0f} s |")
     rows = [row for row in results["modules"].values() if row["total"]]
-    total, killed = sum(r["total"] for r in rows), sum(r["killed"] for r in rows)
-    if total:
-        lines += ["", f"All run modules: {killed} of {total} mutants killed ({100 * killed / total:.1f}%)."]
+    checked = sum(r["total"] - r["counts"].get("not checked", 0) for r in rows)
+    killed = sum(r["killed"] for r in rows)
+    if checked:
+        lines += ["", f"All run modules: {killed} of {checked} checked mutants killed ({100 * killed / checked:.1f}%); "
+                  "the score column is killed / checked as well."]
     lines += ["", "## Surviving mutants", ""]
     for row in results["modules"].values():
         for survivor in row["survivors"]:

@@ -246,3 +246,25 @@ def test_predict_all_of_no_images_gives_empty_scores_per_class(tmp_path):
 
     result = predict_all(Nothing([], 8, tmp_path), {"m": lambda batch: batch}, generic(5))
     assert result.scores["m"].shape == (0, 5) and result.paths == [] and not result.labelled
+
+
+def test_the_input_normalization_comes_from_the_model_metadata(tiny_kinds, tmp_path):
+    """A model whose metadata records one mean and std takes its pixels that way; no metadata, or metadata that
+    cannot be read, means the float rule; per-channel values mobikit cannot feed are refused."""
+    from mobikit.input_grid import FLOAT_INPUT, GRID, Normalization
+    from mobikit.inference import model_normalization
+    from mobikit.metadata import ClassifierMetadata, attach_metadata
+
+    plain = (tiny_kinds / "int8.tflite").read_bytes()
+    assert model_normalization(plain) == FLOAT_INPUT and model_normalization(tiny_kinds / "int8.tflite") == FLOAT_INPUT
+    grid = attach_metadata(plain, ClassifierMetadata("tiny", ("a", "b", "c"), (128.0,) * 3, (128.0,) * 3))
+    (tmp_path / "grid.tflite").write_bytes(grid)
+    assert model_normalization(grid) == GRID == Normalization(128.0, 128.0)
+    assert model_normalization(str(tmp_path / "grid.tflite")) == GRID  # a path, read from the file
+    assert TFLiteClassifier(grid).normalization == GRID
+    assert TFLiteClassifier(grid, normalization=FLOAT_INPUT).normalization == FLOAT_INPUT  # an override wins
+    odd = attach_metadata(plain, ClassifierMetadata("tiny", ("a", "b", "c"), (127.0, 128.0, 129.0), (128.0,) * 3))
+    with pytest.raises(UsageError) as info:
+        model_normalization(odd)
+    assert str(info.value) == ("the model's metadata normalizes channels differently (mean [127.0, 128.0, 129.0], "
+                               "std [128.0, 128.0, 128.0]); mobikit feeds one mean and std to all three")
