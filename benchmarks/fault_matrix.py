@@ -62,7 +62,7 @@ def main() -> int:
                                                                embedded_images()), enumerate(cases)))
     broken = [o for o in outcomes if o.violations]
     rows = [f"| {o.case.id} | {o.returncode} | {'yes' if o.delivered else 'not reached'} | {o.seconds:.0f} | "
-            f"{'; '.join(o.violations) or 'all hold'} |" for o in outcomes]
+            f"{o.skipped or '; '.join(o.violations) or 'all hold'} |" for o in outcomes]
     text = "\n".join([
         "# Fault matrix", "",
         f"`python benchmarks/fault_matrix.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}` on "

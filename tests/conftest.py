@@ -135,3 +135,14 @@ def fallback_search(flat_model, tmp_path_factory):
                      "--max-fallback-layers", "2", "--max-latency-ratio", "10", "--output", str(output))
     assert result.returncode == 0, result.stderr
     return output, result
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The seed the generated fault tests drew (a new one per run), so a failure can be repeated."""
+    import sys
+
+    harness = sys.modules.get("fault_harness")
+    if harness is not None and os.environ.get(harness.SEED_VARIABLE):
+        seed = os.environ[harness.SEED_VARIABLE]
+        terminalreporter.write_line(f"fault harness seed: {seed} ({harness.SEED_VARIABLE}={seed} repeats this run's "
+                                    "cases and examples)")

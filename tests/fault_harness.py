@@ -41,9 +41,12 @@ LOADING_DELAY = 0.5  # phase 0: the entry point has installed its handlers, the 
 
 
 def run_seed() -> int:
-    """The seed of this run: $MOBIKIT_FAULT_SEED, else a new one (printed by the tests)."""
+    """The seed of this run: $MOBIKIT_FAULT_SEED, else a new one, kept there so that every generated test of the
+    run shares it (conftest prints it in pytest's summary)."""
     value = os.environ.get(SEED_VARIABLE)
-    return int(value) if value else random.SystemRandom().randrange(1 << 32)
+    if not value:
+        value = os.environ[SEED_VARIABLE] = str(random.SystemRandom().randrange(1 << 32))
+    return int(value)
 
 
 # ------------------------------------------------------------------------------------------------ the case space
@@ -199,6 +202,7 @@ class Outcome:
     delivered: bool
     seconds: float
     violations: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why the case could not be set up here (a tmpfs needs root)
 
     def report(self, seed: int) -> str:
         lines = "\n  ".join(self.violations)
@@ -229,6 +233,8 @@ def run_case(case: Case, root: Path, tiny_output: Path, photos: Path, timeout: f
     ws, temp = root / "ws", root / "tmp"
     temp.mkdir(parents=True)
     mounted = case.fault == "disk-full" and _mount_small(ws)
+    if case.fault == "disk-full" and not mounted:
+        return Outcome(case, None, "", False, 0.0, skipped="cannot mount a small tmpfs here (needs root)")
     try:
         return _run_in(case, command, ws, temp, tiny_output, photos, timeout, mounted)
     finally:

@@ -24,6 +24,7 @@ from adb_sim import SimDevice
 from adb_sim.device import ShellDrop
 from adb_sim.shell import run_argv
 from support import assert_clean_failure, run_cli
+import mobikit
 from mobikit.android import contract
 from mobikit.android.deploy import ABSENT, UNVERIFIED, UPLOAD_FILES, Folder, Layout, next_step
 
@@ -171,7 +172,8 @@ def test_devices_lists_the_simulated_pixel(adb_env, phone):
     result = run_cli("devices", "--json", env=adb_env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [{"serial": phone.serial, "state": "device", "model": "Pixel 7",
-                                          "android": "14", "sdk": 34, "abi": "arm64-v8a", "soc": "Tensor G2"}]
+                                          "android": "14", "sdk": 34, "abi": "arm64-v8a", "soc": "Tensor G2",
+                                          "mobikit_version": mobikit.__version__}]
     table = run_cli("devices", env=adb_env, timeout=60)
     assert table.returncode == 0 and "Pixel 7" in table.stdout and phone.serial in table.stdout
 
@@ -201,7 +203,8 @@ def test_deploy_installs_uploads_verifies_and_launches(adb_env, phone, model_dir
     assert report == {"device": "Pixel 7", "serial": phone.serial, "model": "tiny_int8",
                       "path": _model_on(phone, "tiny_int8"), "sha256": hashlib.sha256(
                           (model_dir / "model.tflite").read_bytes()).hexdigest(),
-                      "app": "installed", "upload": "uploaded", "launched": True, "running": report["running"]}
+                      "app": "installed", "upload": "uploaded", "launched": True, "running": report["running"],
+                      "mobikit_version": mobikit.__version__}
     assert (report["running"]["model"], report["running"]["sha256"], report["running"]["error"]) == \
         ("tiny_int8", report["sha256"], None)
     for name in contract.MODEL_FILES:
@@ -558,3 +561,13 @@ def test_bench_benchmark_model_needs_the_binary(adb_env, phone, model_dir):
     result = _bench(adb_env, model_dir, "--tool", "benchmark_model")
     assert_clean_failure(result, 2)
     assert "--benchmark-binary" in result.stderr
+
+
+def test_deploy_refuses_a_name_too_long_for_the_phone_before_contacting_it(adb_env, tmp_path, tiny_tflite):
+    """`.NAME.upload` must fit the phone's 255-byte file names: a 250-byte (or 83-CJK-character) name used to fail
+    mid-deploy with a misleading "connection cut?"."""
+    for name in ("a" * 248, "名" * 83):
+        folder = _write_model_folder(tmp_path / name, tiny_tflite, [f"class {i}" for i in range(10)])
+        result = run_cli("deploy", str(folder), "--adb", "/no/such/adb", env=adb_env)
+        assert_clean_failure(result, 2)
+        assert "over the file system's 255" in result.stderr and "at most 247 bytes" in result.stderr

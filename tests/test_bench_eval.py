@@ -12,7 +12,8 @@ from mobikit.stats import percentile, summarize
 from support import assert_clean_failure, embedded_images, run_cli
 
 BENCH_KEYS = ["device", "model", "threads", "delegate", "runs", "init_ms", "first_ms", "mean_ms", "median_ms",
-              "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms", "size_bytes", "peak_rss_mb", "error"]
+              "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms", "size_bytes", "peak_rss_mb", "error",
+              "mobikit_version"]
 
 
 def test_statistics_rule_matches_numpy():
@@ -63,7 +64,7 @@ def test_eval_tflite_and_keras_agree_on_labels(imagenet_split, tmp_path):
     result = run_cli("eval", str(model), "--data", str(evaluation), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"model", "n", "top1", "top5", "confusions"} and data["n"] == 24
+    assert set(data) == {"model", "n", "top1", "top5", "confusions", "mobikit_version"} and data["n"] == 24
     assert 0.3 <= data["top1"] <= data["top5"] <= 1.0
     assert all(set(c) == {"true", "predicted", "count"} for c in data["confusions"])
 

@@ -25,7 +25,6 @@ from fault_harness import SEED_VARIABLE, run_seed
 from mobikit.errors import MobikitError, UsageError
 
 SEED = run_seed()
-print(f"\nfault properties: seed {SEED} ({SEED_VARIABLE}={SEED} repeats the examples)")
 PROPERTIES = settings(max_examples=int(os.environ.get("MOBIKIT_FAULT_EXAMPLES", 40)), deadline=None,
                       print_blob=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                               HealthCheck.too_slow])
@@ -417,27 +416,47 @@ def _bmp_header(width: int, height: int, tail: bytes) -> bytes:
             + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0) + tail)
 
 
+def _jpeg_header(width: int, height: int, tail: bytes) -> bytes:
+    """A real 8×8 JPEG whose frame header (SOF0) declares width×height: libjpeg decodes it whole, filling the
+    missing rows — a 629-byte file that decodes to width×height×3 bytes."""
+    import cv2
+
+    encoded = bytearray(cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))[1].tobytes())
+    frame = encoded.find(b"\xff\xc0")
+    encoded[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    return bytes(encoded) + tail
+
+
 def _gif_header(width: int, height: int, tail: bytes) -> bytes:
     return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + tail + b";"
 
 
+SIDES = st.integers(1, 65535)
+HOSTILE = st.one_of(st.tuples(st.sampled_from(["png", "bmp", "gif"]), SIDES, SIDES),
+                    # a JPEG is decoded whole: small ones, or ones beyond the limit (never decoded any more)
+                    st.tuples(st.just("jpeg"), st.integers(1, 1200), st.integers(1, 1200)),
+                    st.tuples(st.just("jpeg"), st.integers(10_001, 65535), st.integers(10_001, 65535)))
+
+
 @seed(SEED)
 @PROPERTIES
-@given(st.sampled_from(["png", "bmp", "gif"]), st.integers(1, 65535), st.integers(1, 65535), st.binary(max_size=64))
-def test_an_image_header_declaring_any_size_is_read_or_skipped(fresh, kind, width, height, tail):
-    """Decompression bombs and hostile headers: a 48 KB PNG declaring 20000×20000 is skipped (read_image returns
-    None, counted by the caller) from its header, never decoded and never an exception. Before the fix Pillow's
-    DecompressionBombError escaped (a crash after the slow steps, a converter log left behind)."""
+@given(HOSTILE, st.binary(max_size=64))
+def test_an_image_header_declaring_any_size_is_read_or_skipped(fresh, image, tail):
+    """Decompression bombs and hostile headers: an image declaring more than 100 MP (a 629-byte JPEG, a 48 KB PNG
+    declaring 20000×20000) is skipped from its header (read_image returns None, the caller counts it), never decoded,
+    never an exception. Before the fix such a JPEG was decoded (22 s, 1.2 GB) and Pillow's DecompressionBombError
+    then escaped: a crash after the slow steps, a converter log left behind."""
     from mobikit.images import MAX_PIXELS, read_image
 
-    make = {"png": _png_header, "bmp": _bmp_header, "gif": _gif_header}[kind]
-    path = fresh() / f"x.{'png' if kind == 'png' else 'bmp' if kind == 'bmp' else 'png'}"
+    kind, width, height = image
+    make = {"png": _png_header, "bmp": _bmp_header, "gif": _gif_header, "jpeg": _jpeg_header}[kind]
+    path = fresh() / f"x.{'jpg' if kind == 'jpeg' else 'bmp' if kind == 'bmp' else 'png'}"
     path.write_bytes(make(width, height, tail))
-    image = read_image(path)
+    decoded = read_image(path)
     if width * height > MAX_PIXELS:
-        assert image is None, (kind, width, height, reproduce(
+        assert decoded is None, (kind, width, height, reproduce(
             "test_an_image_header_declaring_any_size_is_read_or_skipped"))
-    assert image is None or (image.ndim == 3 and image.shape[2] == 3)
+    assert decoded is None or (decoded.ndim == 3 and decoded.shape[2] == 3)
 
 
 # ------------------------------------------------------------------------------------------------ scale
@@ -496,15 +515,17 @@ def test_the_confusion_plot_stays_small_for_any_number_of_classes(classes, draw)
 @PROPERTIES
 @given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10, 10))
 def test_a_device_timeout_must_be_finite_and_positive(fresh, timeout):
-    """Device path: `--timeout nan/0/-1` was accepted (nan waited forever). Checked first, before the folder."""
+    """Device path: `--timeout nan/0/-1` was accepted (nan waited forever), 1e7 overflowed a timer after deploy had
+    switched the app. Checked first, before the folder."""
     import math
 
+    from mobikit.android.adb import MAX_TIMEOUT
     from mobikit.android.deploy import deploy
 
     with pytest.raises(UsageError) as refused:
         deploy(fresh() / "no-such-model", timeout=timeout, adb="/no/such/adb")
     message = refused.value.render(str)
-    valid = math.isfinite(timeout) and timeout > 0
+    valid = math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT
     assert ("timeout" in message) != valid, (timeout, message, reproduce(
         "test_a_device_timeout_must_be_finite_and_positive"))
 

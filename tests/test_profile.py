@@ -39,7 +39,7 @@ def test_profile_json_is_exactly_the_contract():
     result = run_cli("profile", "--arch", "v2", "--alpha", "0.35", "--resolution", "96", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"arch", "alpha", "resolution", "params", "macs", "layers"}
+    assert set(data) == {"arch", "alpha", "resolution", "params", "macs", "layers", "mobikit_version"}
     assert set(data["layers"][0]) == {"name", "type", "stride", "input_shape", "output_shape", "params", "macs"}
     assert data["params"] == sum(l["params"] for l in data["layers"])
 

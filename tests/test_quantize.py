@@ -13,7 +13,7 @@ from support import assert_clean_failure, assert_static_batch_one, embedded_imag
 PHOTOS = embedded_images()
 
 JSON_KEYS = {"output_dir", "model", "mode", "size_bytes", "float_size_bytes", "calib_samples", "eval", "latency_ms",
-             "timings_s"}
+             "timings_s", "mobikit_version"}
 EVAL_KEYS = {"n", "labelled", "float_top1", "quant_top1", "float_top5", "quant_top5", "agreement"}
 
 

@@ -7,7 +7,7 @@ and a left-over temporary, converter log or half-made folder all fail the row. E
 must be empty afterwards.
 
 The rows run two at a time (one fresh process each, mostly importing; the machine has two cores); each row is still
-its own test. The counts in README's "Reliability" section come from these tables (`test_readme_counts`).
+its own test. The counts in docs/reliability.md come from these tables (`test_readme_counts`).
 """
 
 from __future__ import annotations
@@ -292,7 +292,7 @@ PROFILE_INPUTS = [
     bad("alpha 1e400", "profile --alpha 1e400", 2, "--alpha must be > 0"),
     bad("resolution 31", "profile --resolution 31", 2, "--resolution must be between"),
     bad("classes -5", "profile --classes -5", 2, "--classes must be between"),
-    bad("arch v3", "profile --arch v3", 2, "'v3' is not one of"),
+    bad("arch v3", "profile --arch v3", 2, "--arch takes v1 or v2, got 'v3'"),
 ]
 
 # deploy checks the folder before it even looks for adb (here: none at ./no-adb), so nothing can reach a phone
@@ -394,7 +394,9 @@ def test_reliability_page_counts():
     import fault_harness
     import test_fault_cases
 
-    page = ROOT.joinpath("docs", "reliability.md").read_text(encoding="utf-8")
+    import test_fault_device
+
+    page = " ".join(ROOT.joinpath("docs", "reliability.md").read_text(encoding="utf-8").split())
     counted = re.search(r"\*\*(\d+) command × phase × fault cases\*\* out of (\d+) in the full cross product; it "
                         r"starts no case after (\d+) s", page)
     assert counted, "the counts sentence of docs/reliability.md changed its wording"
@@ -405,5 +407,8 @@ def test_reliability_page_counts():
                      and any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "given"
                              for d in node.decorator_list))
     examples = re.search(r'"MOBIKIT_FAULT_EXAMPLES", (\d+)\)', source)
-    stated = re.search(r"\*\*(\d+)\s+properties at (\d+) examples each\*\*", page)
+    stated = re.search(r"\*\*(\d+) properties at (\d+) examples each\*\*", page)
     assert stated and (int(stated[1]), int(stated[2])) == (properties, int(examples[1])), (properties, examples[1])
+    device = re.search(r"\*\*(\d+) device faults\*\* of (\d+)", page)
+    assert device and (int(device[1]), int(device[2])) == (test_fault_device.DEVICE_CASES,
+                                                          len(test_fault_device.device_space()))

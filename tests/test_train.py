@@ -77,7 +77,7 @@ def drawn_run(drawn, tmp_path_factory):
 def test_json_contract_and_output_files(drawn_run):
     output, data, _ = drawn_run
     assert set(data) == {"output_dir", "model", "labels", "classes", "split", "skipped", "epochs", "test",
-                         "timings_s", "peak_rss_mb", "quantized"}
+                         "timings_s", "peak_rss_mb", "quantized", "mobikit_version"}
     assert data["classes"] == ["bleu ciel", "grün", "red things"]  # folder names, sorted, unchanged
     assert data["skipped"] == 1 and data["quantized"] is None
     assert sum(data["split"].values()) == 60 - 1 + 1  # 60 drawn + 1 corrupt file, which is skipped

@@ -8,6 +8,7 @@ from pathlib import Path
 from .errors import UsageError
 from .inference import HOST_DELEGATES
 from .latency import BenchResult, bench_host, check_settings
+from .progress import Reporter
 
 HOST = "host"
 DEVICE_TOOLS = ("app", "benchmark_model")
@@ -16,7 +17,7 @@ DEVICE_TOOLS = ("app", "benchmark_model")
 def bench(model: str | os.PathLike, device: str = HOST, threads: tuple[int, ...] = (2,),
           delegates: tuple[str, ...] = ("xnnpack",), warmup: int = 5, runs: int = 50, min_seconds: float = 1.0,
           tool: str = "app", benchmark_binary: str | os.PathLike | None = None, adb: str | os.PathLike | None = None,
-          compare_host: bool = False) -> list[BenchResult]:
+          compare_host: bool = False, reporter: Reporter | None = None) -> list[BenchResult]:
     """One result per (threads, delegate), threads outermost: on this host (`device="host"`), or on a phone chosen
     by serial or model-name substring, with the demo app's benchmark mode (`tool="app"`) or `benchmark_model`."""
     if not threads or not delegates:
@@ -24,7 +25,10 @@ def bench(model: str | os.PathLike, device: str = HOST, threads: tuple[int, ...]
     check_settings(min(threads), warmup, runs, min_seconds)
     if device.lower() == HOST:
         _known(delegates, HOST_DELEGATES)
-        return [bench_host(model, n, d, warmup, runs, min_seconds) for n in threads for d in delegates]
+        configurations = [(n, d) for n in threads for d in delegates]
+        return [bench_host(model, n, d, warmup, runs, min_seconds) for n, d in (reporter or Reporter()).track(
+            configurations, len(configurations), f"timing {len(configurations)} configuration(s), "
+            f"≥ {runs} runs and ≥ {min_seconds:g} s each")]
     from .android.contract import DELEGATES
     from .android.device_bench import bench_device
 

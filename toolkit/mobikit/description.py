@@ -60,8 +60,9 @@ class TensorSpec:
             return f"dtype: model.json {self.dtype}, model.tflite {actual.dtype}"
         if self.shape != actual.shape:
             return f"shape: model.json {list(self.shape)}, model.tflite {list(actual.shape)}"
-        quantized = self.dtype != "float32" and self.scale != 0
-        if quantized and (abs(self.scale - actual.scale) > SCALE_TOLERANCE * abs(self.scale)
+        # either side quantized: a scale of 0 in model.json must not hide a quantized tensor (or the reverse)
+        quantized = self.dtype != "float32" and (self.scale != 0 or actual.scale != 0)
+        if quantized and (abs(self.scale - actual.scale) > SCALE_TOLERANCE * max(abs(self.scale), abs(actual.scale))
                           or self.zero_point != actual.zero_point):
             return (f"quantization: model.json scale {self.scale:g} zero point {self.zero_point}, model.tflite "
                     f"scale {actual.scale:g} zero point {actual.zero_point}")

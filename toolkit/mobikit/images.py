@@ -39,6 +39,8 @@ def embedded_images(part: str = "calibration") -> Path:
 def find_images(folder: str | os.PathLike, param: str = "calib") -> list[Path]:
     """Image files below `folder`, sorted by path; a UsageError when the folder is missing or has none."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError("{%s} takes a folder of images; {path} is a file" % param, param, path=str(folder))
     if not folder.is_dir():
         raise UsageError("{%s} folder not found: {path}" % param, param, path=str(folder))
     found: list[Path] = []
@@ -128,6 +130,16 @@ def read_image(path: Path) -> np.ndarray | None:
     return apply_orientation(to_rgb(image), header[1] if header else 1)
 
 
+def _decodes(path: Path) -> bool:
+    import cv2
+
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError:
+        return False
+    return bool(data.size) and cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None
+
+
 @dataclass
 class ImageSet:
     """A fixed list of image files, decoded and preprocessed on each pass."""
@@ -163,6 +175,16 @@ class ImageSet:
         if len(self.skipped) == len(self.paths):
             raise UsageError("none of the {count} image files could be decoded (first: {first})",
                              count=len(self.paths), first=str(self.paths[0]))
+
+    def probe(self, param: str) -> None:
+        """Decode every file once, cheaply (JPEGs at 1/8 scale), before any slow work: a folder with no readable
+        image is refused up front rather than after the conversion."""
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            readable = list(pool.map(_decodes, self.paths))
+        if self.paths and not any(readable):
+            raise UsageError("none of the {count} image files in {%s} {folder} could be decoded (first: {first})"
+                             % param, param, count=len(self.paths), folder=str(self.root or self.paths[0].parent),
+                             first=str(self.paths[0]))
 
     def _finish(self, entry) -> Iterator[tuple[Path, np.ndarray]]:
         path, future = entry

@@ -26,7 +26,6 @@ from .progress import Reporter
 
 WINDOW = "mobikit demo"
 IMAGE_FOLDER_FPS = 2.0  # an image folder plays as a slide show: each image is one frame, shown this often
-FPS_SMOOTHING = 0.9
 
 
 @dataclass
@@ -88,8 +87,13 @@ class Source:
         return capture
 
     @property
+    def live(self) -> bool:
+        """A camera delivers frames at its own pace; files are paced by the demo."""
+        return self.capture is not None and self.spec.isascii() and self.spec.isdigit()
+
+    @property
     def fps(self) -> float:
-        """Frame rate for the annotated video: the capture's own, else the slide-show rate."""
+        """The source's frame rate: the capture's own (30 when it does not say), else the slide-show rate."""
         if self.capture is not None:
             import cv2
 
@@ -139,6 +143,19 @@ def display_available() -> bool:
         return False
 
 
+def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`frame` scaled to fit `size` (width, height) with its aspect ratio kept, centred on black bars."""
+    import cv2
+
+    width, height = size
+    scale = min(width / frame.shape[1], height / frame.shape[0])
+    inner = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
+    canvas = np.zeros((height, width, 3), np.uint8)
+    left, top = (width - inner[0]) // 2, (height - inner[1]) // 2
+    canvas[top:top + inner[1], left:left + inner[0]] = cv2.resize(frame, inner, interpolation=cv2.INTER_AREA)
+    return canvas
+
+
 def annotate(frame: np.ndarray, top: list[tuple[str, float]], latency_ms: float, fps: float | None) -> np.ndarray:
     """Draw the top labels with scores, the inference latency and the FPS on a copy of the frame."""
     import cv2
@@ -160,7 +177,8 @@ def annotate(frame: np.ndarray, top: list[tuple[str, float]], latency_ms: float,
 
 
 class _Writer:
-    """The annotated mp4: frames are resized to the first frame's size (image folders mix sizes)."""
+    """The annotated mp4 at the first frame's size; later frames of another size (image folders mix sizes) are
+    letterboxed into it, never stretched."""
 
     def __init__(self, path: Path, fps: float):
         self.path, self.fps = path, fps
@@ -181,7 +199,7 @@ class _Writer:
             if not self.writer.isOpened():
                 raise MobikitError("OpenCV cannot write an mp4v video to {path}", path=str(self.path))
         if (frame.shape[1], frame.shape[0]) != self.size:
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+            frame = letterbox(frame, self.size)
         if self.writer.write(frame) is False:  # OpenCV 5 reports a failed write (4.x returns None: see below)
             raise MobikitError("the annotated video could not be written (is the disk full?): nothing replaced")
         self.frames += 1
@@ -210,13 +228,20 @@ class _Writer:
 
 def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike | None = None,
          window: bool | None = None, threads: int = 2, max_frames: int | None = None,
-         reporter: Reporter | None = None) -> DemoSummary:
-    """Classify every frame of `source` until it ends (or Ctrl-C, or q/Esc in the window); return the summary."""
+         reporter: Reporter | None = None, fps: float | None = None) -> DemoSummary:
+    """Classify every frame of `source` until it ends (or Ctrl-C, or q/Esc in the window); return the summary.
+
+    In a window, a video file or an image folder plays at `fps` frames per second (default: the video's own rate,
+    2 for a slide show; 0: as fast as the model goes); headless runs go as fast as the model goes unless `fps` is
+    given. A camera delivers frames at its own pace. The mp4 carries the paced rate, else the source's."""
     from .evaluation import load_classifier
 
     reporter = reporter or Reporter()
     if threads < 1:
         raise UsageError("{threads} must be >= 1", "threads")
+    if fps is not None and not (0 <= fps <= 1000):
+        raise UsageError("{fps} takes a rate from 0 (unpaced) to 1000 frames per second, got {value:g}", "fps",
+                         value=fps)
     if output is not None:
         check_target(output, "demo-video", (model, source if Path(str(source)).exists() else None))
     classifier = load_classifier(model, threads)
@@ -228,15 +253,16 @@ def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike 
     if window is None and not show and display_named():
         reporter.info(f"no window: the display {display_named()} cannot be reached, so the demo runs headless")
     capture = Source(str(source))
+    pace = None if capture.live else (fps if fps is not None else capture.fps if show else 0) or None
     summary = DemoSummary(str(model), str(source), output=str(output) if output else None, window=show)
     try:
         if output is None:
-            _loop(capture, classifier, None, show, max_frames, summary, reporter)
+            _loop(capture, classifier, None, show, max_frames, summary, reporter, pace)
         else:
             with new_file(output, "demo-video", (model,)) as tmp:
-                writer = _Writer(tmp, capture.fps)
+                writer = _Writer(tmp, pace or capture.fps)
                 try:
-                    _loop(capture, classifier, writer, show, max_frames, summary, reporter)
+                    _loop(capture, classifier, writer, show, max_frames, summary, reporter, pace)
                 finally:
                     writer.close()
                 if summary.frames == 0:
@@ -254,43 +280,44 @@ def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike 
 
 
 def _loop(capture: Source, classifier, writer: _Writer | None, show: bool, max_frames: int | None,
-          summary: DemoSummary, reporter: Reporter) -> None:
+          summary: DemoSummary, reporter: Reporter, pace: float | None) -> None:
+    """One FPS figure, on the overlay and in the summary: frames shown since the first over the time since the
+    first (so the last frame's overlay shows the summary's number)."""
     import cv2
 
     latencies: list[float] = []
-    smoothed_fps = None
-    start = last = time.perf_counter()
-    pause_ms = 1 if capture.capture is not None else int(1000 / IMAGE_FOLDER_FPS)
+    first = time.perf_counter()
+    fps = None
     names = classifier.class_list.names
     try:
         for rgb in reporter.track(capture.frames(), len(capture.images) or None, "classifying frames"):
+            if pace is not None and summary.frames:  # frame i is due i / pace seconds after the first
+                time.sleep(max(0.0, first + summary.frames / pace - time.perf_counter()))
             batch = preprocess(rgb, classifier.resolution)[None]
             began = time.perf_counter()
             scores = classifier.predict(batch)[0]
             latency_ms = (time.perf_counter() - began) * 1000
             top = [(names[i], float(scores[i])) for i in top_classes(scores, 3)]
             now = time.perf_counter()
-            instant = 1.0 / (now - last) if now > last else None
-            last = now
-            if instant:
-                smoothed_fps = instant if smoothed_fps is None else (
-                    FPS_SMOOTHING * smoothed_fps + (1 - FPS_SMOOTHING) * instant)
-            annotated = annotate(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), top, latency_ms, smoothed_fps)
+            if summary.frames == 0:
+                first = now
+            elif now > first:
+                fps = summary.frames / (now - first)
+            annotated = annotate(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), top, latency_ms, fps)
             latencies.append(latency_ms)
             summary.top1.append(top[0][0])
             summary.frames += 1
             if writer is not None:
                 writer.write(annotated)
-            if show and not _show(annotated, pause_ms):
+            if show and not _show(annotated, 1):
                 break
             if max_frames is not None and summary.frames >= max_frames:
                 break
     except KeyboardInterrupt:
         summary.interrupted = True
-    elapsed = time.perf_counter() - start
     if latencies:
         summary.mean_latency_ms = float(np.mean(latencies))
-        summary.fps = summary.frames / elapsed if elapsed > 0 else None
+        summary.fps = fps
 
 
 def _show(frame: np.ndarray, pause_ms: int) -> bool:

@@ -165,11 +165,12 @@ class SimulatedInt8:
     whose op outputs give the activation scales. `logits(x)` runs on grid inputs ((p − 128) / 128).
     """
 
-    def __init__(self, keras_model, int8_model: bytes):
+    def __init__(self, keras_model, int8_model: bytes | None):
+        """`int8_model` None builds the structure only: what `check_supported` needs before anything slow."""
         import keras
 
         self.model = keras_model
-        self.quant, self.logits_quant = op_quantization(int8_model)
+        self.quant, self.logits_quant = op_quantization(int8_model) if int8_model is not None else ({}, None)
         self.readers = _readers(keras_model)
         self.blocks: dict[str, _Block] = {}
         self.absorbed: set[str] = set()
@@ -298,6 +299,11 @@ class SimulatedInt8:
 GRID_QUANT = _Quant(1.0 / GRID.std, 0)
 
 
+def check_supported(keras_model) -> None:
+    """A UsageError naming the first layer the simulation cannot mirror (checked before any conversion)."""
+    SimulatedInt8(keras_model, None)
+
+
 def _ARITHMETIC():
     """Layers simulated with int8 weights, their BatchNormalization folded and their activation fused."""
     import keras
@@ -411,8 +417,8 @@ def fine_tune(teacher, int8_model: bytes, calib: ImageSet, reporter: Reporter,
         for first in range(0, len(order), settings.batch_size):
             batch = _augmented(pixels[order[first:first + settings.batch_size]], rng, settings.min_crop)
             epoch.append(float(step(tf.constant(_grid(batch)))))
+            raise_if_stopped()
         losses.append(float(np.mean(epoch)))
-        raise_if_stopped()
     return simulation, QatReport(settings, len(pixels), total, time.perf_counter() - start, losses[0], losses[-1])
 
 

@@ -26,7 +26,7 @@ from .convert import Mode, calibrate, convert, requantize
 from .description import Calibration, ModelDescription, TensorSpec
 from .errors import UsageError
 from .fallback import FallbackBudget, FallbackResult, SearchInputs, fallback_search, selection_split
-from .images import ImageSet, calibration_split, embedded_images, find_images, image_set
+from .images import ImageSet, calibration_split, embedded_images, image_set
 from .input_grid import FLOAT_INPUT, GRID, Normalization, on_the_grid
 from .inference import Predictions, TFLiteClassifier, keras_predictor, labels_of, predict_all, replay
 from .labels import ClassList, class_list_for, read_labels_file
@@ -37,7 +37,7 @@ from .metadata import (ClassifierMetadata, attach_metadata, consumers, consumers
 from .metrics import compare, kl_divergence
 from .outputs import check_target
 from .progress import Reporter
-from .qat import QatReport, QatSettings, adopt_reference, fine_tune, simulation_error
+from .qat import QatReport, QatSettings, adopt_reference, check_supported, fine_tune, simulation_error
 from .quantize_request import QuantizeRequest
 from .quantize_result import BiasCorrectionComparison, QuantizeResult, write_output_folder
 from .runtime import library_versions, raise_if_stopped
@@ -138,19 +138,22 @@ def _prepare(request: QuantizeRequest, reporter: Reporter) -> _Run:
         read_labels_file(request.labels)
     calib_dir = Path(request.calib) if request.calib else embedded_images("calibration")
     chosen, rest = calibration_split(calib_dir, request.calib_samples)
+    ImageSet(chosen, 0, calib_dir).probe("calib")  # decoded, not just listed, before the first slow step
     if request.targeted and request.eval is None and request.calib is not None and not rest:
         raise UsageError("{max_drop} / {min_agreement} need evaluation images apart from the calibration ones to "
                          "measure the drop: pass {eval} DIR (labelled images), or a {calib} folder holding more "
                          "images than {calib_samples}", "max_drop", "min_agreement", "eval", "calib",
                          "calib_samples")
     if request.eval is not None:
-        find_images(request.eval, "eval")
+        image_set(request.eval, request.eval_samples, 0).probe("eval")
     run = _Run(request, reporter, name, output, output.parent / f"{output.name}.converter-error.log")
     with run.timer.phase("build"):
         run.keras_model = (load_keras_image_model(request.model) if request.model is not None else
                            build_model(request.arch, request.alpha, request.resolution, weights=request.weights))
     run.class_list = class_list_for(int(run.keras_model.output_shape[-1]), request.labels)
     run.source_model, run.normalization = _on_input_grid(run.keras_model, request.spec, reporter)
+    if request.qat:
+        check_supported(run.source_model)
     run.calib = ImageSet(chosen, run.resolution, calib_dir)
     holdout = ImageSet(rest, run.resolution, calib_dir)
     if request.spec.calibrated and len(run.calib) < RECOMMENDED_CALIBRATION:
@@ -200,12 +203,18 @@ def _fallback_budget(request: QuantizeRequest, run: _Run) -> FallbackBudget | No
     if not request.spec.corrects_bias:
         return None
     if request.strict_int8:
-        run.reporter.info("full-integer only (strict_int8): every layer stays int8, no float fallback")
+        run.reporter.info("full-integer only (--strict-int8): every layer stays int8, no float fallback")
         return None
     if run.eval_images is run.calib:
         return None
     limits = {"max_layers": request.max_fallback_layers, "max_latency_ratio": request.max_latency_ratio}
     if all(label is not None for label in labels_of(run.eval_images, run.class_list)):
+        if not request.targeted and len(run.eval_images) < defaults.MIN_TARGET_IMAGES:
+            run.reporter.info(f"no float-fallback search: on {len(run.eval_images)} labelled images one image is "
+                              f"{100 / len(run.eval_images):.1f} points of top-1, too coarse for the default "
+                              f"{defaults.MAX_DROP:g}-point target (it applies from {defaults.MIN_TARGET_IMAGES} "
+                              "images; --max-drop P searches anyway)")
+            return None
         return FallbackBudget(defaults.MAX_DROP if request.max_drop is None else request.max_drop,
                               request.min_agreement, **limits)
     if not request.targeted:
@@ -329,7 +338,8 @@ def _finish(run: _Run, candidate: bytes) -> bytes:
 
 
 def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
-    """One plain sentence: full-integer or which layers stayed float and why; a warning when the target is missed."""
+    """One plain sentence (kept in the result): full-integer or which layers stayed float and why; a warning when the
+    target is missed."""
     first, chosen = result.steps[0], result.chosen()
 
     def numbers(step) -> str:
@@ -347,9 +357,7 @@ def _announce_fallback(result: FallbackResult, reporter: Reporter) -> str:
     if result.split is not None:
         sentence += (f" (in-sample, on all {len(result.split.report)} evaluation images)" if result.split.in_sample
                      else f" (on the {len(result.split.selection)} selection images)")
-    if result.met:
-        reporter.info(sentence)
-    else:
+    if not result.met:  # the warning carries the sentence; met, the sentence is only in the result (printed once)
         reporter.warn(f"the fallback search could not reach {result.target} within the budget ({result.stopped}); "
                       f"keeping the best model found: {sentence}")
     return sentence
@@ -377,7 +385,19 @@ def _verify(run: _Run) -> tuple[Predictions, dict]:
         run.reporter.info(f"QAT simulation vs the converted model on {error['images']} images: mean |logit "
                           f"difference| {error['mean_abs']:.4f} ({error['mean_abs_steps']:.2f} int8 steps), same "
                           f"top-1 on {100 * error['same_top1']:.1f}%")
+    note = host_timing_note(latency) if request.spec.calibrated else None
+    if note:
+        run.reporter.info(note)
     return predictions, latency
+
+
+def host_timing_note(latency_ms: dict) -> str | None:
+    """One line when host timing inverts what a phone is expected to show (int8 slower than float)."""
+    if latency_ms["quant"] <= latency_ms["float"]:
+        return None
+    return (f"on this host the int8 model is slower than float ({latency_ms['quant']:.2f} vs "
+            f"{latency_ms['float']:.2f} ms): host x86 timing says little about a phone's int8 kernels; measure "
+            "there with mobikit bench --device")
 
 
 def _bias_comparison(run: _Run, predictions: Predictions) -> BiasCorrectionComparison | None:

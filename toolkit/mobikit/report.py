@@ -74,14 +74,14 @@ def qat_section(qat) -> list[str]:
     settings = qat.settings
     lines = ["## Quantization-aware fine-tuning (--qat)", "",
              f"Distilled the float model into its simulated int8 twin on {qat.images} unlabelled calibration images: "
-             f"{settings.epochs} epochs ({qat.steps} steps of {settings.batch_size}, random crops ≥ "
+             f"{settings.epochs} epoch(s) ({qat.steps} steps of {settings.batch_size}, random crops ≥ "
              f"{settings.min_crop:g} and flips), Adam {settings.learning_rate:g} with cosine decay, KL to the float "
              f"model's outputs {qat.first_loss:.4f} → {qat.last_loss:.4f}, {qat.seconds:.0f} s.", ""]
     error = qat.simulation
     if error:
         lines += [f"Simulation vs the converted model (before bias correction) on the {error['images']} verification "
                   f"images: mean |logit difference| {error['mean_abs']:.4f} = {error['mean_abs_steps']:.2f} int8 "
-                  f"steps (step {error['logit_step']:.4f}), max {error['max_abs']:.4f}; same top-1 on "
+                  f"steps (step {error['logit_step']:.4g}), max {error['max_abs']:.4f}; same top-1 on "
                   f"{pct(error['same_top1'])}.", ""]
     return lines
 

@@ -28,13 +28,20 @@ def transfer_timeout(size_bytes: int) -> float:
     return DEFAULT_TIMEOUT / 2 + size_bytes / TRANSFER_RATE
 
 
+MAX_TIMEOUT = 24 * 3600  # a day: longer waits overflow the OS's timers (1e7 s did, after deploy had switched the app)
+
+
 def check_timeout(value: float, param: str = "timeout") -> float:
-    """A waiting time given by the user: a finite number of seconds > 0 (nan would wait forever)."""
+    """A waiting time given by the user: seconds in (0, a day] (nan would wait forever, huge ones overflow)."""
     import math
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise UsageError("{%s} takes a finite number of seconds > 0, got {value}" % param, param, value=value)
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
+            or value > MAX_TIMEOUT):
+        raise UsageError("{%s} takes a number of seconds > 0 and at most %d (a day), got {value}"
+                         % (param, MAX_TIMEOUT), param, value=value)
     return float(value)
+
+
 HOST = "host"
 UNAUTHORIZED_FIX = "accept the 'Allow USB debugging?' prompt on the phone (tick 'Always allow'), then retry"
 OFFLINE_FIX = "reconnect the cable or run 'adb reconnect' (for Wi-Fi: 'adb connect HOST:PORT'), then retry"

@@ -75,8 +75,17 @@ def load_model_folder(folder: str | os.PathLike) -> LocalModel:
         raise UsageError("cannot use {name} as a model name on the device (a name there is printable UTF-8 text "
                          "not starting with '.': no line breaks or control characters): rename the folder",
                          name=f"'{printable(name)}'")
+    longest = max(len(folder.encode("utf-8")) for folder in folder_names(name).values())
+    if longest > NAME_MAX:
+        raise UsageError("cannot use {name} as a model name on the device: its upload folder's name would be "
+                         "{length} bytes, over the file system's {limit}: rename the folder (at most {room} bytes)",
+                         name=f"'{printable(name)}'", length=longest, limit=NAME_MAX,
+                         room=NAME_MAX - (longest - len(name.encode("utf-8"))))
     sha256 = {file: file_sha256(checked.path / file) for file in contract.MODEL_FILES}
     return LocalModel(checked.path, name, checked.description, sha256)
+
+
+NAME_MAX = 255  # bytes in one file name on Android's file systems (ext4, f2fs), as on Linux
 
 
 def _utf8(name: str) -> bool:

@@ -18,7 +18,8 @@ from .. import runtime
 from ..errors import MobikitError, first_line
 from ..runtime import STOP_SIGNALS, private_tempdir, request_stop, stop_is_deferred, stop_requested
 from . import analyze, android, build, inspect, measure, quantize, train
-from .common import err, flag
+from .common import err, flag, out
+from .usage import usage_message
 
 app = typer.Typer(
     name="mobikit",
@@ -27,24 +28,41 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 
+# name, function, the one-line summary `mobikit --help` lists (whole at 80 columns: at most 62 characters)
 COMMANDS = (
-    ("profile", build.profile),
-    ("build", build.build),
-    ("quantize", quantize.quantize),
-    ("analyze", analyze.analyze),
-    ("train", train.train),
-    ("bench", measure.bench),
-    ("eval", measure.evaluate),
-    ("sweep", measure.sweep),
-    ("demo", measure.demo),
-    ("inspect", inspect.inspect),
-    ("devices", android.devices),
-    ("deploy", android.deploy),
+    ("profile", build.profile, "Params and mult-adds per layer, counted as the papers count"),
+    ("build", build.build, "Build a MobileNet from the paper's table; save a .keras"),
+    ("quantize", quantize.quantize, "Quantize to TFLite (int8) and verify it against float"),
+    ("analyze", analyze.analyze, "Per-layer int8 error on the calibration images"),
+    ("train", train.train, "Fine-tune a MobileNet on your own class folders"),
+    ("bench", measure.bench, "Latency as TFLite's benchmark_model measures it, host or phone"),
+    ("eval", measure.evaluate, "Top-1/top-5 accuracy and the most frequent confusions"),
+    ("sweep", measure.sweep, "Quantize and time every α × resolution; plot accuracy vs cost"),
+    ("demo", measure.demo, "Live classification of a camera, video or image folder"),
+    ("inspect", inspect.inspect, "What is in a .tflite: metadata, tensors, ops, precision"),
+    ("devices", android.devices, "List connected Android devices"),
+    ("deploy", android.deploy, "Put a model on a phone and start the demo app with it"),
 )
-for command_name, function in COMMANDS:
-    app.command(command_name)(function)
+for command_name, function, summary in COMMANDS:
+    app.command(command_name, short_help=summary)(function)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        out.print(f"mobikit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print mobikit's version and exit.")) -> None:
+    """MobileNet from the papers' tables to an int8 model measured on a phone."""
+
 
 STOPPING_SIGNALS = {getattr(signal, name): word for name, word in STOP_SIGNALS.items()}
 
@@ -129,10 +147,8 @@ def _ended(exc: BaseException, signals: _Signals, argv: list[str]) -> int:
         if isinstance(exc.__context__, BrokenPipeError) and _stdout_reader_gone():
             return _broken_stdout()
         raise exc
-    if isinstance(exc, typer.TyperException):  # click's usage errors carry exit code 2
-        ctx = getattr(exc, "ctx", None)
-        hint = f" (see 'mobikit {ctx.info_name} --help')" if ctx is not None and ctx.parent is not None else ""
-        err.print(f"error: {' '.join(exc.format_message().split())}{hint}")
+    if isinstance(exc, typer.TyperException):  # the parser's usage errors carry exit code 2
+        err.print(f"error: {usage_message(exc, argv)}")
         return exc.exit_code
     if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
         return _stopped(signals)

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from .common import AlphaOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, json_stdout, out, reporter, weights_arg
+from .common import (AlphaOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, out, reporter, stdout_to_stderr,
+                     weights_arg)
 from .tables import worst_layers_table
 
 
@@ -34,7 +35,7 @@ def analyze(
     request = AnalyzeRequest(folder=folder, arch=arch, alpha=alpha, resolution=resolution,
                              weights=weights_arg(weights), model=model, calib=calib, calib_samples=calib_samples,
                              output=output)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_analyze(request, reporter())
     if as_json:
         emit_json(result.to_json())

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from .common import AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, json_stdout, out, weights_arg
+from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, WeightsOpt, emit_json, out, stdout_to_stderr,
+                     weights_arg)
 from .tables import profile_table
 
 ClassesOpt = typer.Option(1000, "--classes", help="Classifier outputs.")
@@ -37,7 +38,7 @@ def build(arch: Arch = ArchOpt, alpha: float = AlphaOpt, resolution: int = Resol
 
     cost = run_profile(arch=arch.value, alpha=alpha, resolution=resolution, classes=classes,
                        standard_conv=standard_conv)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         build_to_file(output, arch=arch.value, alpha=alpha, resolution=resolution, classes=classes,
                       weights=weights_arg(weights), standard_conv=standard_conv)
     summary = {"output": str(output), "arch": arch.value, "alpha": alpha, "resolution": resolution,

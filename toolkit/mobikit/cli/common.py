@@ -95,11 +95,9 @@ def float_list(text: str, param: str) -> list[float]:
 
 
 @contextmanager
-def json_stdout(enabled: bool):
-    """With --json, route everything printed to stdout (TensorFlow's converter prints there) to stderr."""
-    if not enabled:
-        yield
-        return
+def stdout_to_stderr():
+    """Around every library call: whatever it prints on stdout (TensorFlow's converter, keras' "Downloading data
+    from ..." line) goes to stderr, so stdout holds only the command's results (tables, lines, --json)."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
@@ -112,5 +110,12 @@ def json_stdout(enabled: bool):
 
 
 def emit_json(value) -> None:
+    """The result as JSON on stdout; every object (each one of a list) ends with the `mobikit_version` that made it."""
+    from .. import __version__
+
+    def stamped(item):
+        return {**item, "mobikit_version": __version__} if isinstance(item, dict) else item
+
+    value = [stamped(item) for item in value] if isinstance(value, list) else stamped(value)
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
     sys.stdout.flush()

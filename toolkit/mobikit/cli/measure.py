@@ -9,9 +9,9 @@ import typer
 
 from ..errors import MobikitError, UsageError
 from .. import defaults
-from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, float_list, int_list, json_stdout, out,
-                     reporter, weights_arg)
-from .tables import bench_table, confusions_table, sweep_table
+from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, err, float_list, int_list, out, reporter,
+                     stdout_to_stderr, weights_arg)
+from .tables import bench_errors, bench_table, confusions_table, sweep_skips, sweep_table
 
 
 def bench(
@@ -34,13 +34,16 @@ def bench(
     from ..benchmark import bench as run_bench
 
     delegates = tuple(part.strip().lower() for part in delegate.split(",") if part.strip())
-    results = run_bench(model, device=device, threads=tuple(int_list(threads, "threads")), delegates=delegates,
-                        warmup=warmup, runs=runs, min_seconds=min_seconds, tool=tool, benchmark_binary=benchmark_binary,
-                        adb=adb, compare_host=compare_host)
+    with stdout_to_stderr():
+        results = run_bench(model, device=device, threads=tuple(int_list(threads, "threads")), delegates=delegates,
+                            warmup=warmup, runs=runs, min_seconds=min_seconds, tool=tool,
+                            benchmark_binary=benchmark_binary, adb=adb, compare_host=compare_host, reporter=reporter())
     if as_json:
         emit_json([r.to_json() for r in results])
         return
     out.print(bench_table(results))
+    for line in bench_errors(results):
+        out.print(line)
     if Path(model).is_dir():
         from ..description import load_output_folder
 
@@ -49,6 +52,7 @@ def bench(
         out.print("full-integer model" if described.full_integer and not layers else
                   f"not full-integer: layers in float: {', '.join(layers) or '–'} (delegates such as NNAPI/NPU "
                   "may split the graph at them)")
+    err.print("mean, p5, p95, min, max and peak memory: --json")  # a hint, not a result
 
 
 def evaluate(
@@ -62,7 +66,7 @@ def evaluate(
     from ..evaluation import evaluate as run_evaluate
     from ..formatting import pct
 
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_evaluate(model, data, samples, threads, reporter())
     if as_json:
         emit_json(result.to_json())
@@ -96,12 +100,14 @@ def sweep(
                            resolutions=int_list(resolution, "resolution"), weights=weights_arg(weights), calib=calib,
                            eval=eval_dir, calib_samples=calib_samples, eval_samples=eval_samples, threads=threads,
                            bias_correction=bias_correction)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_sweep(request, reporter())
     if as_json:
         emit_json(result.to_json())
     else:
         out.print(sweep_table(result, arch.value))
+        for line in sweep_skips(result):
+            out.print(line)
         if result.metric != "top1" and any(cell.status == "done" for cell in result.cells):
             out.print("no labelled evaluation images: top-1 needs labelled --eval images; showing int8 agreement "
                       "with float")
@@ -118,6 +124,9 @@ def demo(
     source: str = typer.Option("0", "--source", help="Camera index, video file or folder of images."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the annotated frames to this .mp4."),
     no_window: bool = typer.Option(False, "--no-window", help="Never open a window (headless)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Play a video or image folder at this rate; 0: as fast "
+                                        "as the model goes [default in a window: the video's own rate, 2 for "
+                                        "images; headless: as fast as the model goes]."),
     threads: int = ThreadsOpt,
     as_json: bool = JsonOpt,
 ):
@@ -126,9 +135,9 @@ def demo(
 
     if (model is None) == (model_option is None):
         raise UsageError("give the model once: mobikit demo MODEL (or --model MODEL)")
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         summary = run_demo(model or model_option, source, output, False if no_window else None, threads,
-                           reporter=reporter())
+                           reporter=reporter(), fps=fps)
     if as_json:
         emit_json(summary.to_json())
     else:

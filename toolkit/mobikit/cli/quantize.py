@@ -12,7 +12,7 @@ from ..convert import IO_TYPES, MODES
 from .. import defaults
 from ..qat import QatSettings
 from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json,
-                     json_stdout, out, reporter, weights_arg)
+                     stdout_to_stderr, out, reporter, weights_arg)
 from .tables import fallback_table, quantize_table
 
 Mode = Enum("Mode", {name: name for name in MODES}, type=str)
@@ -67,7 +67,7 @@ def quantize(
         max_drop=max_drop, min_agreement=min_agreement, max_fallback_layers=max_fallback_layers,
         max_latency_ratio=max_latency_ratio, strict_int8=strict_int8, analyze=analyze, qat=qat,
         qat_epochs=qat_epochs)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_quantize(request, reporter())
     if as_json:
         emit_json(result.to_json())
@@ -78,16 +78,19 @@ def quantize(
 def show(result) -> None:
     """The console view of a quantize run: the verification table, the QAT and fallback outcomes, the phases."""
     out.print(quantize_table(result))
-    if result.description.full_integer:
-        out.print("full-integer int8 model" + (", quantization-aware fine-tuned" if result.qat else "")
-                  + (", bias-corrected" if result.description.bias_correction else ""))
     if result.qat is not None and result.qat.simulation:
         error = result.qat.simulation
         out.print(f"QAT simulation vs converted model: mean |logit difference| {error['mean_abs']:.4f} "
                   f"({error['mean_abs_steps']:.2f} int8 steps), same top-1 on {100 * error['same_top1']:.1f}% of "
                   f"{error['images']} images")
-    if result.fallback is not None:
+    if result.fallback is not None:  # its summary says full-integer or which layers stayed float, once
         out.print(fallback_table(result.fallback))
-        out.print(f"{result.fallback_summary} [{result.fallback.stopped}]")
-    out.print(f"verified on {result.eval.n} images: {result.eval_source}")
+        out.print(f"{result.fallback_summary} [{result.fallback.stopped}]" if result.fallback.met else
+                  f"target missed, the best model found kept [{result.fallback.stopped}] (the warning above says how)")
+    elif result.description.full_integer:
+        out.print("full-integer int8 model" + (", quantization-aware fine-tuned" if result.qat else "")
+                  + (", bias-corrected" if result.description.bias_correction else ""))
+    weight = f" (one image = {100 / result.eval.n:.1f} points)" if result.eval.labelled and result.eval.n else ""
+    images = "image" if result.eval.n == 1 else "images"
+    out.print(f"verified on {result.eval.n} {images}{weight}: {result.eval_source}")
     out.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings_s.items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from ..formatting import MISSING, megabytes, ms, number, pct
@@ -54,23 +55,35 @@ def fallback_table(fallback) -> Table:
     return table
 
 
-BENCH_COLUMNS = ("device", "threads", "delegate", "runs", "init", "first", "mean", "median", "p5", "p90", "p95",
-                 "min", "max", "std", "size", "peak RSS")
+BENCH_COLUMNS = ("threads", "delegate", "runs", "median", "p90", "std", "init", "first")
 
 
 def bench_table(results) -> Table:
-    table = Table(title="latency (ms)")
+    """Fits 80 columns: the timings per configuration; the device and the model's size in the title, the rest of
+    the fields (mean, p5, p95, min, max, peak RSS) in --json. A failed configuration's error goes below the table."""
+    devices = list(dict.fromkeys(r.device for r in results))
+    sizes = {megabytes(r.size_bytes) for r in results if r.size_bytes}
+    title = f"latency in ms on {', '.join(devices)}" + (f" — model {sizes.pop()}" if len(sizes) == 1 else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    if len(devices) > 1:
+        table.add_column("device")
     for column in BENCH_COLUMNS:
-        table.add_column(column, justify="left" if column in ("device", "delegate") else "right")
+        table.add_column(column, justify="left" if column == "delegate" else "right", min_width=len(column),
+                         overflow="fold", no_wrap=column != "delegate")  # a phone's "gpu→xnnpack 31/31" folds
     for r in results:
+        cells = [number(r.threads), delegate_label(r)]
         if r.error:
-            table.add_row(r.device, number(r.threads), delegate_label(r), f"error: {r.error}")
-            continue
-        table.add_row(r.device, number(r.threads), delegate_label(r), number(r.runs),
-                      *(ms(value, unit=False) for value in (r.init_ms, r.first_ms, r.mean_ms, r.median_ms, r.p5_ms,
-                                                            r.p90_ms, r.p95_ms, r.min_ms, r.max_ms, r.std_ms)),
-                      megabytes(r.size_bytes), number(r.peak_rss_mb, ".0f") + (" MB" if r.peak_rss_mb else ""))
+            cells += ["error", *([""] * (len(BENCH_COLUMNS) - 3))]
+        else:
+            cells += [number(r.runs), *(ms(value, unit=False) for value in (
+                r.median_ms, r.p90_ms, r.std_ms, r.init_ms, r.first_ms))]
+        table.add_row(*([r.device] if len(devices) > 1 else []), *cells)
     return table
+
+
+def bench_errors(results) -> list[str]:
+    return [f"{r.device}, {number(r.threads)} threads, {r.delegate or MISSING}: error: {r.error}"
+            for r in results if r.error]
 
 
 def delegate_label(result) -> str:
@@ -101,11 +114,23 @@ def sweep_table(result, arch: str) -> Table:
         table.add_column(column, justify="left" if column == "status" else "right")
     for cell in result.cells:
         accuracy = (pct(cell.float_top1), pct(cell.int8_top1)) if top1 else (pct(cell.agreement),)
-        status = cell.status + (" (reused)" if cell.reused else "") + (f": {cell.reason}" if cell.reason else "")
+        status = cell.status + (" (reused)" if cell.reused else "")  # reasons: one line below (sweep_skips)
         table.add_row(f"{cell.alpha:g}", str(cell.resolution), f"{cell.mult_adds / 1e6:.1f}M", *accuracy,
                       ms(cell.float_latency_ms, unit=False), ms(cell.int8_latency_ms, unit=False),
                       megabytes(cell.int8_size_bytes), status)
     return table
+
+
+def sweep_skips(result) -> list[str]:
+    """One line per kind of cell that did not run, instead of each reason wrapped in the table's status column."""
+    lines = []
+    for status in ("skipped", "failed"):
+        cells = [cell for cell in result.cells if cell.status == status]
+        if cells:
+            names = ", ".join(f"α{cell.alpha:g}@{cell.resolution}" for cell in cells)
+            lines.append(f"{status}: {len(cells)} of {len(result.cells)} cells ({names}); each reason is in "
+                         f"sweep.md — first: {cells[0].reason}")
+    return lines
 
 
 def worst_layers_table(result, errors) -> Table:

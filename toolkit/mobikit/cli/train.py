@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from ..formatting import pct
-from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, json_stdout,
-                     out, reporter, weights_arg)
+from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, out,
+                     reporter, stdout_to_stderr, weights_arg)
 from .tables import train_table
 
 
@@ -43,7 +43,7 @@ def train(
                            weights=weights_arg(weights), val=val, test=test, epochs=epochs, fine_tune=fine_tune,
                            batch_size=batch_size, seed=seed, output=output, quantize=quantize, qat=qat,
                            threads=threads)
-    with json_stdout(as_json):
+    with stdout_to_stderr():
         result = run_train(request, reporter())
     if as_json:
         emit_json(result.to_json())

@@ -51,7 +51,10 @@ data class TensorSpec(val type: ElementType, val shape: List<Int>, val scale: Do
     fun difference(actual: TensorSpec): String? = when {
         type != actual.type -> "dtype: model.json ${type.id}, model.tflite ${actual.type.id}"
         shape != actual.shape -> "shape: model.json $shape, model.tflite ${actual.shape}"
-        quantized && (abs(scale - actual.scale) > SCALE_TOLERANCE * abs(scale) || zeroPoint != actual.zeroPoint) ->
+        // either side quantized: a scale of 0 in model.json must not hide a quantized tensor (or the reverse)
+        type.quantized && (quantized || actual.quantized) &&
+            (abs(scale - actual.scale) > SCALE_TOLERANCE * maxOf(abs(scale), abs(actual.scale)) ||
+                zeroPoint != actual.zeroPoint) ->
             "quantization: model.json scale $scale zero point $zeroPoint, " +
                 "model.tflite scale ${actual.scale} zero point ${actual.zeroPoint}"
         else -> null

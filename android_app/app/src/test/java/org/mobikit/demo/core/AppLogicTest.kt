@@ -112,6 +112,14 @@ class AppLogicTest {
     }
 
     @Test
+    fun aZeroScaleInModelJsonDoesNotHideAQuantizedTensor() {
+        val model = describedModel(scale = 0.0078125)
+        val claimsUnquantized = model.input.copy(scale = 0.0)
+        assertTrue(claimsUnquantized.difference(model.input)!!.contains("quantization"))
+        assertTrue(model.input.difference(claimsUnquantized)!!.contains("quantization"))
+    }
+
+    @Test
     fun rescanKeepsTheModelOnScreen() {
         val first = chooseModel(emptyList(), listOf("bundled", "other"), requested = "other")
         assertEquals(ModelEntry("other", ModelOrigin.BUNDLED), first.selected)

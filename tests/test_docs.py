@@ -1,0 +1,247 @@
+"""The README and the docs site as a reader meets them: every code block runs offline, or says why it cannot and has
+its `mobikit` flags checked; the command pages say what `--help` says; the API page lists every public name; the
+README stays a front page. The conventions are in docs/development.md ("Every code block runs")."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import typer
+
+import mobikit
+from mobikit.cli import app
+from mobikit.cli.reference import HELP_WIDTH, command_names, command_page, help_text
+from support import KERAS_HOME, ROOT, SHARED_MISSING, SHARED_PRESENT
+
+PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md") if "_hooks" not in p.parts)]
+SHELLS = {"bash", "console", "shell", "sh"}
+RUN = SHELLS | {"python"}
+SKIP = re.compile(r"^<!--\s*skip:\s*(.+?)\s*-->$")
+NEEDS_SHARED = "<!-- snippets: needs ../shared -->"
+FENCE = re.compile(r"^(`{3,}|~{3,})\s*([\w+-]*)")
+FENCE_TIMEOUT = 600
+ON_PURPOSE = "# mistyped on purpose"  # a line showing a usage error keeps its wrong flag
+
+
+@dataclass
+class Fence:
+    page: Path
+    line: int  # 1-based line of the opening fence
+    lang: str
+    code: str
+    skip: str | None
+
+    def __str__(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line} ({self.lang or 'no language'})"
+
+
+def fences(page: Path) -> list[Fence]:
+    found, lines, i = [], page.read_text(encoding="utf-8").splitlines(), 0
+    while i < len(lines):
+        match = FENCE.match(lines[i].strip())
+        if not match:
+            i += 1
+            continue
+        marker, lang, start = match.group(1), match.group(2).lower(), i
+        body = []
+        i += 1
+        while i < len(lines) and not lines[i].strip().startswith(marker):
+            body.append(lines[i])
+            i += 1
+        skip = SKIP.match(lines[start - 1].strip()) if start else None
+        found.append(Fence(page, start + 1, lang, "\n".join(body) + "\n", skip.group(1) if skip else None))
+        i += 1
+    return found
+
+
+ALL = [fence for page in PAGES for fence in fences(page)]
+
+
+def shell_lines(fence: Fence) -> str:
+    """The commands of a shell block: a console block runs only its `$ ` lines, without the prompt."""
+    if fence.lang != "console":
+        return fence.code
+    return "\n".join(line[2:] for line in fence.code.splitlines() if line.startswith("$ ")) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ flags
+
+
+def _options(command) -> set[str]:
+    return {name for param in command.params for name in (*param.opts, *param.secondary_opts)} | {"--help"}
+
+
+def mobikit_calls(code: str) -> list[list[str]]:
+    """Every `mobikit …` command line of a shell block, as tokens (continuations joined, comments dropped)."""
+    calls = []
+    joined = re.sub(r"\\\n", " ", code)
+    for line in joined.splitlines():
+        if ON_PURPOSE in line:
+            continue
+        try:
+            tokens = shlex.split(line, comments=True)
+        except ValueError:
+            tokens = line.split()
+        current: list[str] = []
+        for token in [*tokens, ";"]:
+            if token in (";", "&&", "||", "|", ">", "2>", "&"):
+                if current[:1] == ["mobikit"]:
+                    calls.append(current)
+                current = [] if token != ">" else ["<redirect>"]
+            else:
+                current.append(token)
+    return calls
+
+
+def flag_errors(call: list[str]) -> list[str]:
+    root = typer.main.get_command(app)
+    args = [token.strip("[]") for token in call[1:]]
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    command = root.commands.get(name) if name else root
+    if command is None:
+        return [f"no command {name!r} in: {' '.join(call)}"]
+    known = _options(command)
+    return [f"{flag.split('=')[0]} is not an option of mobikit{' ' + name if name else ''}: {' '.join(call)}"
+            for flag in args if flag.startswith("-") and flag != "-" and flag.split("=")[0] not in known]
+
+
+def test_every_block_says_what_it_is():
+    unlabelled = [str(fence) for fence in ALL if not fence.lang]
+    assert not unlabelled, f"label these blocks (```text for output, ```bash for commands): {unlabelled}"
+
+
+def test_every_mobikit_line_uses_real_commands_and_flags():
+    """Skipped blocks too: a renamed or removed option fails here even where the block cannot run."""
+    checked, errors = 0, []
+    for fence in ALL:
+        if fence.lang in SHELLS:
+            for call in mobikit_calls(shell_lines(fence)):
+                checked += 1
+                errors += [f"{fence}: {error}" for error in flag_errors(call)]
+    assert checked > 30 and not errors, "\n".join(errors)
+
+
+def test_the_flag_check_can_fail():
+    assert flag_errors(["mobikit", "quantize", "--alhpa", "1"]) and flag_errors(["mobikit", "quantise"])
+    assert not flag_errors(["mobikit", "quantize", "--alpha=1", "-o", "x"])
+    assert not flag_errors(["mobikit", "--version"])
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+def _session(tmp_path: Path, page: Path) -> tuple[Path, dict]:
+    work, bin_dir, keras = tmp_path / "work", tmp_path / "bin", tmp_path / "keras-empty"
+    for folder in (work, bin_dir, keras):
+        folder.mkdir()
+    for name, command in (("mobikit", f'"{sys.executable}" -m mobikit'), ("python", f'"{sys.executable}"')):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')  # a symlink would lose the venv
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "KERAS_HOME": str(keras),
+           "MOBIKIT_SNIPPET_STATE": str(tmp_path / "shell-state"), "COLUMNS": "100"}
+    env.pop("MOBIKIT_DEBUG", None)
+    if NEEDS_SHARED in page.read_text(encoding="utf-8"):
+        if not SHARED_PRESENT:
+            pytest.skip(f"{page.relative_to(ROOT)} needs ../shared: {SHARED_MISSING}")
+        env["KERAS_HOME"] = str(KERAS_HOME)
+    return work, env
+
+
+# Variables a block sets stay set for the next block of the page, as in one terminal.
+_KEEP_STATE = '''
+for __name in $(compgen -v); do
+  case "$__name" in __*|BASH*|FUNCNAME|PIPESTATUS|GROUPS|DIRSTACK|SHELLOPTS|EUID|PPID|UID|SHLVL|_) continue;; esac
+  [ -n "${!__name+set}" ] && printenv "$__name" >/dev/null 2>&1 && continue
+  declare -p "$__name" 2>/dev/null
+done > "$MOBIKIT_SNIPPET_STATE"
+'''
+
+
+def run_fence(fence: Fence, work: Path, env: dict) -> subprocess.CompletedProcess:
+    script = work.parent / f"fence_{fence.line}"
+    if fence.lang == "python":
+        script.with_suffix(".py").write_text(fence.code)
+        argv = [sys.executable, str(script.with_suffix(".py"))]
+    else:
+        state = f'[ -f "$MOBIKIT_SNIPPET_STATE" ] && source "$MOBIKIT_SNIPPET_STATE"\nset -e\n'
+        script.with_suffix(".sh").write_text(state + shell_lines(fence) + _KEEP_STATE)
+        argv = ["bash", str(script.with_suffix(".sh"))]
+    return subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=FENCE_TIMEOUT,
+                          stdin=subprocess.DEVNULL)
+
+
+RUNNABLE_PAGES = [page for page in PAGES if any(f.lang in RUN and f.skip is None for f in fences(page))]
+
+
+@pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE_PAGES])
+def test_page_runs(page, tmp_path):
+    work, env = _session(tmp_path, page)
+    for fence in fences(page):
+        if fence.lang not in RUN or fence.skip is not None:
+            continue
+        result = run_fence(fence, work, env)
+        assert result.returncode == 0, (f"{fence} failed (exit {result.returncode}):\n{fence.code}\n--- stdout\n"
+                                        f"{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}")
+        assert "Traceback" not in result.stderr, f"{fence}:\n{result.stderr[-3000:]}"
+
+
+def test_the_runner_keeps_shell_variables_and_stops_on_errors(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```bash\nanswer=42\n```\n\n```console\n$ test \"$answer\" = 42 && echo ok\nok\n```\n")
+    work, env = _session(tmp_path, page)
+    first, second = fences(page)
+    assert run_fence(first, work, env).returncode == 0
+    assert run_fence(second, work, env).stdout == "ok\n"
+    failing = Fence(page, 99, "bash", "false\necho not reached\n", None)
+    result = run_fence(failing, work, env)
+    assert result.returncode != 0 and "not reached" not in result.stdout
+
+
+# ------------------------------------------------------------------------------------------------ the pages
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_command_page_is_what_help_prints(name):
+    shown = subprocess.run([sys.executable, "-m", "mobikit", name, "--help"], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": str(HELP_WIDTH)}, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == help_text(name)
+    page = command_page(name)
+    assert help_text(name).rstrip() in page
+    command = typer.main.get_command(app).commands[name]
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert all(f"{opt}" in page for opt in param.opts), (name, param.opts)
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_help_lists_every_summary_whole(columns):
+    shown = subprocess.run([sys.executable, "-m", "mobikit", "--help"], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": str(columns)}, timeout=60)
+    listing = shown.stdout.split("Commands:")[1]
+    assert shown.returncode == 0 and "..." not in listing, shown.stdout
+    root = typer.main.get_command(app)
+    for name, command in root.commands.items():
+        assert re.search(rf"^  {name} +{re.escape(command.short_help)}$", shown.stdout, re.M), (columns, name)
+    assert max(len(line) for line in shown.stdout.splitlines()) <= columns
+
+
+def test_python_api_page_documents_every_public_name():
+    page = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    missing = [name for name, (module, attribute) in mobikit._API.items()
+               if f"::: mobikit.{module}.{attribute}\n" not in page]
+    assert not missing, missing
+
+
+def test_readme_is_a_front_page():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200, len(lines)
+    links = re.findall(r"\]\((docs/[^)#]+)", "\n".join(lines))
+    assert links and all((ROOT / link).exists() for link in links), [l for l in links if not (ROOT / l).exists()]
