@@ -110,6 +110,10 @@ class SimDevice:
         self._listener: socket.socket | None = None
         self._connections: list[Connection] = []
         self.port = 0
+        self.reverse_rules: dict = {}  # LOCAL spec → reverse.ReverseRule (adb reverse listeners)
+        self.busy_ports: set[int] = set()  # phone ports another app listens on: adb reverse cannot bind them
+        self.browser_installed = True  # an app takes ACTION_VIEW http(s) intents
+        self.page_loads: list = []  # browser.PageLoad of every page the browser loaded
 
     @property
     def serial(self) -> str:

@@ -1,7 +1,8 @@
 """The adb transport as adbd speaks it over TCP: 24-byte headers, CNXN, and streams (OPEN/OKAY/WRTE/CLSE).
 
 One `Connection` per TCP connection from the adb server; each OPEN gets a `Stream` served on its own thread, so a
-long shell command does not block a concurrent push. A stream sends one WRTE at a time and waits for the host's
+long shell command does not block a concurrent push. The device side may open streams too (`open_stream`: adbd
+carrying an `adb reverse` connection to the host). A stream sends one WRTE at a time and waits for the host's
 OKAY (adb's flow control); incoming WRTEs are queued and acknowledged at once.
 """
 
@@ -33,6 +34,7 @@ class Stream:
         self.conn, self.local_id, self.remote_id = conn, local_id, remote_id
         self.incoming: queue.Queue[bytes | None] = queue.Queue()
         self.acked = threading.Semaphore(0)
+        self.opened = threading.Event()  # set once the host accepted a stream this side opened
         self.closed = False
         self._buffer = b""
 
@@ -137,7 +139,10 @@ class Connection:
             threading.Thread(target=self._run_service, args=(open_service, stream, service), daemon=True).start()
         elif command == OKAY:
             stream = self.streams.get(arg1)
-            if stream is not None:
+            if stream is not None and stream.remote_id == 0:  # the host accepted a stream we opened
+                stream.remote_id = arg0
+                stream.opened.set()
+            elif stream is not None:
                 stream.acked.release()
         elif command == WRTE:
             stream = self.streams.get(arg1)
@@ -149,7 +154,22 @@ class Connection:
             if stream is not None and not stream.closed:
                 stream.closed = True
                 stream.incoming.put(None)
-                self.send(CLSE, arg1, arg0)
+                stream.opened.set()
+                if stream.remote_id:
+                    self.send(CLSE, arg1, arg0)
+
+    def open_stream(self, service: str, timeout: float = 10.0) -> Stream:
+        """Open a stream to a service on the host side, as adbd does for a connection to an `adb reverse` port:
+        OPEN(local-id, 0, service); the host answers OKAY(its-id, local-id), or CLSE when it cannot connect."""
+        with self.lock:
+            local_id, self.next_id = self.next_id, self.next_id + 1
+        stream = Stream(self, local_id, 0)
+        self.streams[local_id] = stream
+        self.send(OPEN, local_id, 0, service.encode() + b"\0")
+        if not stream.opened.wait(timeout) or stream.closed:
+            self.streams.pop(local_id, None)
+            raise Dropped(f"the host refused stream {service!r}")
+        return stream
 
     def _run_service(self, open_service, stream: Stream, service: str) -> None:
         try:

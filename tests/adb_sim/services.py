@@ -1,4 +1,5 @@
-"""adbd's services on a stream: `shell[,v2,...]:CMD`, `exec:CMD` and `sync:` (push/pull/stat/list).
+"""adbd's services on a stream: `shell[,v2,...]:CMD`, `exec:CMD`, `sync:` (push/pull/stat/list) and `reverse:`
+(tests/adb_sim/reverse).
 
 Shell protocol v2 frames every packet as id (1 byte) + LE u32 length + data: 1 stdout, 2 stderr, 3 exit status.
 Sync requests are a 4-byte id + LE u32 length; STA2/LIS2 answer with the 72-byte stat_v2 struct.
@@ -12,6 +13,7 @@ import struct
 
 from . import logcat
 from .device import DeviceFsError, SimDevice
+from . import reverse
 from .protocol import Dropped, Stream
 from .shell import run_command, run_interrupted
 
@@ -32,6 +34,8 @@ def open_service(device: SimDevice, stream: Stream, service: str) -> None:
         stream.write(out)
     elif service == "sync:":
         _sync(device, stream)
+    elif service.startswith("reverse:"):
+        reverse.serve(device, stream, service[len("reverse:"):])
     else:
         stream.write(f"FAIL: sim does not offer service '{service}'".encode())
 

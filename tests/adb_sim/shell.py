@@ -17,7 +17,7 @@ import time
 
 from mobikit.android import contract
 
-from . import activities, apps, logcat, storage
+from . import activities, apps, browser, logcat, storage
 from .device import APP_DATA, AppState, DeviceFsError, SimDevice
 
 Result = tuple[int, bytes, bytes]
@@ -316,7 +316,10 @@ def _pm(device: SimDevice, args: list[str]) -> Result:
 
 def _am(device: SimDevice, args: list[str]) -> Result:
     """`am start [-W] [-S] [--activity-single-top|--activity-clear-top] -n PKG/.Activity [--es/--ei/--ez K V]...`
-    and `am force-stop PKG`, by the rules of activities.py."""
+    and `am force-stop PKG`, by the rules of activities.py; `am start -a android.intent.action.VIEW -d URL` opens the
+    phone's browser (browser.py)."""
+    if browser.is_view(args):
+        return browser.start_view(device, args[1:])
     if args[:1] == ["force-stop"]:
         if device.activities is not None and args[1:2] == [device.activities.package]:
             device.activities.force_stop()

@@ -31,6 +31,8 @@ _API = {
     "train": ("training", "train"),
     "TrainRequest": ("training", "TrainRequest"),
     "deploy": ("android.deploy", "deploy"),
+    "serving": ("serving", "serving"),
+    "ServeSession": ("serving", "ServeSession"),
     "load_output_folder": ("description", "load_output_folder"),
     "MobikitError": ("errors", "MobikitError"),
     "UsageError": ("errors", "UsageError"),

@@ -244,3 +244,12 @@ def library_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def wait_for_stop() -> None:
+    """Block until a stopping signal (the CLI turns each into KeyboardInterrupt)."""
+    import threading
+
+    while True:
+        raise_if_stopped()
+        threading.Event().wait(0.5)

@@ -17,7 +17,7 @@ import typer
 from .. import runtime
 from ..errors import MobikitError, first_line
 from ..runtime import STOP_SIGNALS, private_tempdir, request_stop, stop_is_deferred, stop_requested
-from . import analyze, android, build, inspect, measure, quantize, train
+from . import analyze, android, build, inspect, measure, quantize, serve, train
 from .common import err, flag, out
 from .usage import usage_message
 
@@ -42,6 +42,7 @@ COMMANDS = (
     ("eval", measure.evaluate, "Top-1/top-5 accuracy and the most frequent confusions"),
     ("sweep", measure.sweep, "Quantize and time every α × resolution; plot accuracy vs cost"),
     ("demo", measure.demo, "Live classification of a camera, video or image folder"),
+    ("serve", serve.serve, "The camera live in a browser, on this machine or a phone"),
     ("inspect", inspect.inspect, "What is in a .tflite: metadata, tensors, ops, precision"),
     ("devices", android.devices, "List connected Android devices"),
     ("deploy", android.deploy, "Put a model on a phone and start the demo app with it"),

@@ -23,7 +23,8 @@ from ..progress import ConsoleReporter
 # Library parameters whose flag is not "--" + the name with dashes: the positional arguments, per command.
 FLAG_NAMES = {"folder": "FOLDER", "output_dir": "OUTPUT_DIR"}
 POSITIONAL = {"bench": {"model": "MODEL"}, "eval": {"model": "MODEL"}, "demo": {"model": "MODEL"},
-              "inspect": {"model": "MODEL"}, "train": {"data": "DATA"}}
+              "inspect": {"model": "MODEL"}, "train": {"data": "DATA"},
+              "serve": {"folders": "FOLDER"}}
 
 
 def flag(param: str, command: str | None = None) -> str:
