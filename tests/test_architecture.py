@@ -127,8 +127,31 @@ def test_import_and_help_do_not_load_tensorflow():
     assert help_run.returncode == 0 and "quantize" in help_run.stdout
 
 
+VERB_RESULTS = {"profile": "Profile", "quantize": "QuantizeResult", "evaluate": "EvalResult",
+                "bench": "list[BenchResult]", "analyze": "AnalyzeResult", "sweep": "SweepResult",
+                "demo": "DemoSummary", "deploy": "DeployResult", "train": "TrainResult"}
+
+
 def test_the_python_api_mirrors_the_cli_verbs():
+    """Each public name is the library's own object (the one the CLI calls); each verb returns its typed result;
+    and one verb through both doors gives the same answer: the API's `to_json()` is what `--json` prints."""
+    import importlib
+    import inspect
+    import json
+
     import mobikit
 
-    for name in ("build_model", "profile", "quantize", "evaluate", "bench", "analyze", "sweep", "demo", "deploy"):
-        assert callable(getattr(mobikit, name)), name
+    from support import run_cli
+
+    for name, (module, attribute) in mobikit._API.items():
+        assert getattr(mobikit, name) is getattr(importlib.import_module(f"mobikit.{module}"), attribute), name
+    assert set(VERB_RESULTS) | {"build_model"} <= set(mobikit.__all__)
+    for verb, result in VERB_RESULTS.items():
+        function = getattr(mobikit, verb)
+        assert inspect.isfunction(function) and inspect.signature(function).return_annotation == result, verb
+    cost = mobikit.profile("v2", alpha=0.35, resolution=96)
+    cli = run_cli("profile", "--arch", "v2", "--alpha", "0.35", "--resolution", "96", "--json")
+    assert cli.returncode == 0, cli.stderr
+    printed = json.loads(cli.stdout)
+    assert printed.pop("mobikit_version") == mobikit.__version__  # the CLI stamps its version on what it prints
+    assert printed == json.loads(json.dumps(cost.to_json()))

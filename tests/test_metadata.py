@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import IMAGENET_DEV, PHOTOS, ROOT, SHARED, embedded_images, run_cli
+from support import IMAGENET_DEV, PHOTOS, ROOT, SHARED, run_cli
 
 from mobikit import preprocess
 from mobikit.errors import UsageError
@@ -47,25 +47,21 @@ def uint8_model(imagenet_split, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def float32_model(imagenet_split, tmp_path_factory):
-    """float32 I/O through the fallback search: a 0-point target that 24 images cannot confirm makes the search build
-    and measure a candidate with one layer in float; every candidate, and so the model written, carries metadata."""
+    """float32 I/O, what a MediaPipe user may ask for too (the fallback search with float32 I/O, whose every
+    candidate carries metadata, is the session's `fallback_search`)."""
     calib, evaluation = imagenet_split
     output = tmp_path_factory.mktemp("metadata") / "float32"
-    result = run_cli(*V1_128, "--calib", str(calib), "--eval", str(evaluation), "--io", "float32", "--max-drop", "0",
-                     "--min-agreement", "100", "--max-fallback-layers", "1", "--max-latency-ratio", "10",
+    result = run_cli(*V1_128, "--calib", str(calib), "--eval", str(evaluation), "--io", "float32",
                      "--output", str(output))
     assert result.returncode == 0, result.stderr
     return output, result
 
 
 @pytest.fixture(scope="module")
-def fp16_model(tmp_path_factory):
-    """A float mode (untrained V1 α0.25@96, fast to convert): float32 I/O, no int8 anywhere."""
-    output = tmp_path_factory.mktemp("metadata") / "fp16"
-    result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--calib",
-                     str(embedded_images()), "--calib-samples", "8", "--mode", "fp16", "--output", str(output))
-    assert result.returncode == 0, result.stderr
-    return output, result
+def fp16_model(tiny_variant):
+    """A float mode (untrained V1 α0.25@96, fast to convert): float32 I/O, no int8 anywhere; the session's one fp16
+    conversion, shared with test_quantize."""
+    return tiny_variant("fp16")
 
 
 def _folder(request, fixture: str) -> Path:
@@ -74,7 +70,8 @@ def _folder(request, fixture: str) -> Path:
 
 
 @pytest.mark.parametrize("fixture", ["tiny_output", pytest.param("uint8_model", marks=SLOW),
-                                     pytest.param("float32_model", marks=SLOW), pytest.param("fp16_model", marks=SLOW)])
+                                     pytest.param("float32_model", marks=SLOW), pytest.param("fp16_model", marks=SLOW),
+                                     pytest.param("fallback_search", marks=SLOW)])
 def test_metadata_read_back_equals_model_json(request, fixture):
     """One description, two renderings: what the file's metadata says is what model.json says."""
     from mobikit.inspection import inspect_model

@@ -69,12 +69,13 @@ def test_standard_conv_replaces_each_separable_pair():
     assert sum(1 for n in names if re.fullmatch(r"conv_\d+", n)) == 13
 
 
-def test_missing_weights_offline_is_a_clear_error(tmp_path, monkeypatch):
+def test_missing_weights_offline_is_a_clear_error(tmp_path, monkeypatch, offline):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(MobikitError) as info:
         build_model("v1", 0.5, 160)
     message = str(info.value)  # the library names its parameter; the CLI says --weights (test below)
     assert "mobilenet_5_0_160_tf.h5" in message and "set weights to none" in message and str(tmp_path) in message
+    assert "could not be downloaded (URL fetch failure" in message and "Connection refused" in message
 
 
 def test_configurations_without_imagenet_weights_list_those_that_exist():
@@ -111,9 +112,10 @@ def test_build_usage_errors(tmp_path, args):
     assert_clean_failure(run_cli("build", *args, "--weights", "none", "--output", str(tmp_path / "m.keras")), 2)
 
 
-def test_build_runtime_error_offline(tmp_path):
+def test_build_runtime_error_offline(tmp_path, offline):
     result = run_cli("build", "--alpha", "0.5", "--resolution", "160", "--output", str(tmp_path / "m.keras"),
-                     env={"KERAS_HOME": str(tmp_path)})
+                     env={"KERAS_HOME": str(tmp_path), **offline})
     assert_clean_failure(result, 1)
     assert "mobilenet_5_0_160_tf.h5" in result.stderr and "set --weights to none" in result.stderr
+    assert "could not be downloaded (URL fetch failure" in result.stderr and "Connection refused" in result.stderr
     assert not (tmp_path / "m.keras").exists()

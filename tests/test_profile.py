@@ -1,7 +1,6 @@
 """The profiler against the papers' published totals and keras' param counts."""
 
 import json
-import time
 
 import pytest
 
@@ -45,11 +44,15 @@ def test_profile_json_is_exactly_the_contract():
     assert data["params"] == sum(l["params"] for l in data["layers"])
 
 
-def test_profile_table_and_help_are_fast():
-    started = time.perf_counter()
-    result = run_cli("--help")
+def test_profile_table_and_help_stay_light():
+    """What makes `--help` instant is what it does not import (timing it would measure the shared machine):
+    Python's own import log shows no TensorFlow, Keras, OpenCV or LiteRT."""
+    result = run_cli("--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0 and "quantize" in result.stdout
-    assert time.perf_counter() - started < 5  # includes interpreter start-up; TF is never imported
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "mobikit" in imported and "typer" in imported  # the log is there
+    assert not imported & {"tensorflow", "keras", "cv2", "ai_edge_litert", "matplotlib"}, imported
     table = run_cli("profile", "--alpha", "0.25", "--resolution", "128")
     assert table.returncode == 0 and "conv_dw_13" in table.stdout and "mult-adds" in table.stdout
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from mobikit.outputs import MARKER
-from mobikit.quantization import QuantizeRequest, quantize
 
 from support import assert_clean_failure, assert_static_batch_one, embedded_images, run_cli
 
@@ -39,9 +38,13 @@ def test_json_is_the_contract_and_only_json(imagenet_run):
 @pytest.mark.predictions
 def test_int8_model_is_small_fast_and_agrees_with_float(imagenet_run):
     output, data, _ = imagenet_run
-    assert data["size_bytes"] <= 0.35 * data["float_size_bytes"]
-    assert data["eval"]["agreement"] >= 0.6
-    assert abs(data["eval"]["quant_top1"] - data["eval"]["float_top1"]) <= 0.25
+    # measured here: size 0.320× float; agreement 22/24 with XNNPACK and 20/24 with the reference kernels, top-1
+    # 13/24 for float and int8 with both. Margin: 2 images of 24 below the lowest, for another CPU's int8 kernels
+    evaluation = data["eval"]
+    assert data["size_bytes"] <= 0.33 * data["float_size_bytes"]
+    assert evaluation["agreement"] >= 18 / 24 - 1e-9
+    assert abs(evaluation["quant_top1"] - evaluation["float_top1"]) <= 2 / 24 + 1e-9
+    assert abs(evaluation["float_top1"] - 13 / 24) <= 1 / 24 + 1e-9  # float kernels differ less: 1 image
     assert data["latency_ms"]["quant"] > 0 and data["latency_ms"]["float"] > 0
 
 
@@ -60,22 +63,64 @@ def test_output_folder_describes_the_model(imagenet_run):
     assert "top-1" in (output / "report.md").read_text()
 
 
-@pytest.mark.parametrize("mode,io,dtype", [("int8", "uint8", np.uint8), ("int8", "float32", np.float32),
-                                           ("fp16", None, np.float32), ("dynamic", None, np.float32),
-                                           ("fp32", None, np.float32)])
-def test_modes_and_io_types(tmp_path, mode, io, dtype):
-    """Every mode and I/O type (int8 I/O: tiny_output and the default run) writes a static batch-1 model."""
-    from ai_edge_litert.interpreter import Interpreter
+# What each --io writes, input and output: the int8 input is the input grid (input_grid.GRID: scale exactly 1/128,
+# zero point 0, so q = pixel − 128), the softmax output [0, 1) from the lowest value (scale 1/256, zero point −128);
+# uint8 is int8 shifted by 128 (zero points 128 and 0); float32 I/O carries no quantization (the QUANTIZE and
+# DEQUANTIZE ops are inside the model).
+IO_TENSORS = {
+    "int8": ((np.int8, 1 / 128, 0), (np.int8, 1 / 256, -128)),
+    "uint8": ((np.uint8, 1 / 128, 128), (np.uint8, 1 / 256, 0)),
+    "float32": ((np.float32, 0.0, 0), (np.float32, 0.0, 0)),
+}
 
-    result = quantize(QuantizeRequest(alpha=0.25, resolution=96, weights=None, calib=PHOTOS, calib_samples=8,
-                                      mode=mode, io=io, output=tmp_path / "m", bias_correction=mode == "int8"))
-    interpreter = Interpreter(model_path=str(tmp_path / "m" / "model.tflite"))
-    assert interpreter.get_input_details()[0]["dtype"] == dtype
-    assert result.eval.agreement is not None
-    description = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert description["mode"] == mode and description["full_integer"] == (mode == "int8")
-    assert description["input"]["shape"] == [1, 96, 96, 3]
-    assert_static_batch_one(tmp_path / "m" / "model.tflite", 96)
+
+@pytest.mark.parametrize("io", list(IO_TENSORS))
+def test_every_io_type_is_what_the_written_model_takes_and_gives(tiny_variant, io):
+    from mobikit.inference import make_interpreter
+
+    folder = tiny_variant("int8", io)
+    interpreter = make_interpreter(folder / "model.tflite", 1)
+    description = json.loads((folder / "model.json").read_text())
+    for detail, expected, key in zip((interpreter.get_input_details()[0], interpreter.get_output_details()[0]),
+                                     IO_TENSORS[io], ("input", "output")):
+        dtype, scale, zero_point = expected
+        assert detail["dtype"] == dtype, key
+        assert detail["quantization"][0] == pytest.approx(scale, rel=1e-6) and detail["quantization"][1] == zero_point
+        recorded = description[key]
+        assert recorded["dtype"] == np.dtype(dtype).name and recorded["zero_point"] == zero_point, key
+        assert recorded["scale"] == pytest.approx(scale, rel=1e-6), key
+    assert description["mode"] == "int8" and description["full_integer"] is True
+    assert description["input"]["shape"] == [1, 96, 96, 3] and description["output"]["shape"] == [1, 1000]
+    assert_static_batch_one(folder / "model.tflite", 96)
+
+
+def test_io_types_change_only_the_edges_of_the_model(tiny_variant):
+    """The three --io models share their calibration and int8 core: uint8 I/O is int8 shifted by 128 both ways,
+    so its dequantized scores equal int8's exactly; float32 I/O quantizes inside the model, where a pixel exactly
+    halfway between two steps may round the other way (TFLite rounds half away from zero, numpy half to even)."""
+    from mobikit.images import ImageSet, find_images
+    from mobikit.inference import TFLiteClassifier
+
+    images = np.stack([image for _, image in ImageSet(find_images(PHOTOS)[:4], 96).items()])
+    scores = {io: TFLiteClassifier(tiny_variant("int8", io) / "model.tflite")(images) for io in IO_TENSORS}
+    np.testing.assert_array_equal(scores["uint8"], scores["int8"])
+    assert np.abs(scores["float32"] - scores["int8"]).max() <= 4 / 256  # measured: at most 1 step of 1/256
+
+
+@pytest.mark.parametrize("mode", ["fp16", "dynamic", "fp32"])
+def test_float_modes_write_float_io_and_say_so(tiny_variant, mode):
+    from mobikit.inference import make_interpreter
+
+    folder = tiny_variant(mode)
+    interpreter = make_interpreter(folder / "model.tflite", 1)
+    for detail in (interpreter.get_input_details()[0], interpreter.get_output_details()[0]):
+        assert detail["dtype"] == np.float32 and detail["quantization"] == (0.0, 0)
+    description = json.loads((folder / "model.json").read_text())
+    assert description["mode"] == mode and description["full_integer"] is False
+    assert description["input"]["dtype"] == description["output"]["dtype"] == "float32"
+    report = json.loads((folder / "report.json").read_text())
+    assert report["eval"]["agreement"] >= 0.9  # weights-only rounding of an untrained model: measured 1.0
+    assert_static_batch_one(folder / "model.tflite", 96)
 
 
 def test_default_run_verifies_on_embedded_photos_it_did_not_calibrate_on(tmp_path):

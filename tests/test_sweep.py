@@ -2,7 +2,6 @@
 
 import csv
 import json
-import time
 
 import pytest
 
@@ -26,13 +25,16 @@ def swept(tmp_path_factory):
     return request, sweep(request, Reporter())
 
 
+@pytest.mark.predictions
 def test_every_cell_runs_and_the_outputs_are_written(swept):
     request, result = swept
     assert [c.status for c in result.cells] == ["done", "done"]
     assert result.metric == "agreement"  # the photos carry no labels
     for cell in result.cells:
         assert cell.mult_adds > 0 and cell.int8_latency_ms > 0 and cell.float_latency_ms > 0
-        assert cell.agreement is not None and cell.eval_n == 4 and cell.int8_top1 is None
+        # measured 1.0 (4 of 4) on both cells; 2 images of margin for another CPU's int8 kernels on an untrained
+        # model's near ties (CI reruns this on the reference kernels: marked predictions)
+        assert 0.5 <= cell.agreement <= 1.0 and cell.eval_n == 4 and cell.int8_top1 is None
         assert cell.int8_size_bytes < cell.float_size_bytes
         assert_static_batch_one(request.output / "cells" / cell.name / "model" / "model.tflite", cell.resolution)
     rows = list(csv.DictReader((request.output / "sweep.csv").open()))
@@ -45,14 +47,12 @@ def test_every_cell_runs_and_the_outputs_are_written(swept):
         assert png.endswith(".png") and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rerun_reuses_finished_cells_in_seconds(swept):
+def test_rerun_reuses_finished_cells(swept):
     request, result = swept
     stored = request.output / "cells" / result.cells[0].name / "cell.json"
     before = stored.stat().st_mtime_ns
-    start = time.perf_counter()
     rerun = run_cli("sweep", *GRID, "--output", str(request.output), "--json")
     assert rerun.returncode == 0, rerun.stderr
-    assert time.perf_counter() - start < 20
     data = json.loads(rerun.stdout)
     assert [c["reused"] for c in data["cells"]] == [True, True]
     assert [c["int8_latency_ms"] for c in data["cells"]] == [c.int8_latency_ms for c in result.cells]
@@ -67,12 +67,13 @@ def test_a_cell_made_from_other_inputs_is_not_reused(swept):
     assert load_cell(folder, {**request.inputs(), "calib_samples": 5}, config) is None
 
 
-def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path):
+def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path, offline):
     empty_cache = tmp_path / "keras"
     empty_cache.mkdir()
     output = tmp_path / "out"
+    env = {"KERAS_HOME": str(empty_cache), **offline}  # the download fails here, with or without a network
     result = run_cli("sweep", "--alpha", "0.5", "--resolution", "96,160", "--calib", str(PHOTOS), "--output",
-                     str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+                     str(output), "--json", env=env)
     assert result.returncode == 0, result.stderr
     cells = json.loads(result.stdout)["cells"]
     assert [c["status"] for c in cells] == ["skipped", "skipped"]
@@ -82,12 +83,12 @@ def test_cells_without_imagenet_weights_are_skipped_with_their_reason(tmp_path):
     assert "## Not run" in markdown and "α0.5@160 skipped" in markdown
     assert not list(output.glob("*.png"))
     rerun = run_cli("sweep", "--alpha", "0.5", "--resolution", "160", "--calib", str(PHOTOS), "--output",
-                    str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+                    str(output), "--json", env=env)
     assert json.loads(rerun.stdout)["cells"][0]["reused"]  # the failed download is not retried
     (empty_cache / "models").mkdir(exist_ok=True)
     (empty_cache / "models" / "mobilenet_5_0_160_tf.h5").write_bytes(b"not weights")
     retried = run_cli("sweep", "--alpha", "0.5", "--resolution", "160", "--calib", str(PHOTOS), "--output",
-                      str(output), "--json", env={"KERAS_HOME": str(empty_cache)})
+                      str(output), "--json", env=env)
     # the file in the cache is used now: a corrupt one fails the cell, and the sweep ends with exit 1 and one line
     assert retried.returncode == 1 and "Traceback" not in retried.stderr
     assert json.loads(retried.stdout)["cells"][0]["status"] == "failed"

@@ -340,7 +340,10 @@ def test_train_then_quantize_full_integer_verified_on_the_test_split(flowers_run
     # The float top-1 quantize measures with the saved Keras model equals train's own test accuracy up to one
     # image (train reads cached LiteRT features, quantize runs the Keras graph: a near tie may fall either way).
     assert abs(quantized["eval"]["float_top1"] - data["test"]["accuracy"]) <= 1 / data["test"]["n"] + 1e-9
-    assert 0 <= quantized["eval"]["agreement"] <= 1 and quantized["size_bytes"] < quantized["float_size_bytes"]
+    # measured here: int8 agrees with float on 8 of the 10 test images; margin 2 images for another CPU's training
+    # and int8 kernels (a 2+2-epoch model is near a tie on many images). Size: measured 0.363× float (exact)
+    assert quantized["eval"]["agreement"] >= 6 / 10 - 1e-9
+    assert quantized["size_bytes"] <= 0.37 * quantized["float_size_bytes"]
     report = json.loads((int8 / "report.json").read_text())
     corrected = report["bias_correction"]["layers"]
     names = [layer["name"] for layer in corrected]
@@ -348,10 +351,11 @@ def test_train_then_quantize_full_integer_verified_on_the_test_split(flowers_run
     assert not [p for p in output.parent.iterdir() if p.name.startswith(".")]  # symlink folders removed
 
 
-@pytest.mark.slow  # ~25 s idle: analyze on the int8 folder without flags, and a forced one-layer fallback search
-def test_analyze_and_fallback_name_the_trained_layers(flowers_run, flowers_slice, tmp_path):
-    """`mobikit analyze OUT_int8` finds the float model and the training photos from the folder alone; a forced
-    fallback search on the trained model: every layer by its Keras name."""
+@pytest.mark.slow  # analyze on the int8 folder without flags (the fallback search's naming is test_analyze's, on
+# the session's one search: it ranks layers by these same analysis names)
+def test_analyze_names_the_trained_layers(flowers_run, tmp_path):
+    """`mobikit analyze OUT_int8` finds the float model and the training photos from the folder alone, and names
+    every layer by its Keras name."""
     output, _ = flowers_run
     int8 = output.parent / f"{output.name}_int8"
     analyzed = run_cli("analyze", str(int8))
@@ -359,18 +363,6 @@ def test_analyze_and_fallback_name_the_trained_layers(flowers_run, flowers_slice
     analysis = (int8 / "analysis.csv").read_text().splitlines()
     layers = [line.split(",")[1] for line in analysis[1:]]
     assert "predictions" in layers and "conv_pw_13" in layers and all("/" not in name for name in layers)
-    result = run_cli("quantize", "--model", str(output / "model.keras"), "--labels", str(output / "labels.txt"),
-                     "--calib", str(flowers_slice), "--eval", str(flowers_slice), "--calib-samples", "16",
-                     "--max-drop", "0", "--min-agreement", "100", "--max-fallback-layers", "1",
-                     "--max-latency-ratio", "10", "--output", str(tmp_path / "fallback"))
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "fallback" / "report.json").read_text())
-    steps = report["fallback"]["steps"]
-    # the full-integer model is the first step; whether it already agrees on every photo is a near tie (CPU-
-    # dependent), so a second step is not required, but when one is taken it names a trained layer
-    assert steps[0]["layers"] == [] and len(steps) <= 2
-    assert (len(steps) == 1 and steps[0]["met"]) or steps[1]["layers"][0] in layers
-    assert_static_batch_one(tmp_path / "fallback" / "model.tflite", 128)
 
 
 def test_eval_on_the_training_folder_scores_the_held_out_photos_apart(flowers_run, flowers_slice):

@@ -95,6 +95,11 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
               f"Running benchmark for at least {runs} iterations and at least 1 seconds but terminate if "
               "exceeding 150 seconds.", _count_line(timed), ""]
     warm_avg, avg = sum(warm) / len(warm), sum(timed) / len(timed)
+    overall_mb = _rss_mb() - rss_start
+    device.measured.append({"tool": "benchmark_model", "received": dict(flags), "measured": {  # as printed (µs, MB)
+        "count": len(timed), "min_us": min(timed), "max_us": max(timed), "avg_us": float(f"{avg:g}"),
+        "std_us": int((sum((t - avg) ** 2 for t in timed) / len(timed)) ** 0.5), "init_us": int(init_us),
+        "first_us": int(warm[0]), "overall_mb": float(f"{overall_mb:g}"), "threads": threads, "delegate": delegate}})
     if device.benchmark_format == "2019":
         lines += [f"Average inference timings in us: Warmup: {warm_avg:g}, Init: {int(init_us)}, no stats: {avg:g}"]
     else:
@@ -103,6 +108,6 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
                   "Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE "
                   "to the actual memory footprint of the model at runtime. Take the information at your discretion.",
                   f"Memory footprint delta from the start of the tool (MB): init={rss_init - rss_start:g} "
-                  f"overall={_rss_mb() - rss_start:g}"]
+                  f"overall={overall_mb:g}"]
     return 0, "".join("\n" if not line else f"{line}\n" if line.startswith("VERBOSE: ") else f"{prefix}{line}\n"
                       for line in lines).encode(), b""

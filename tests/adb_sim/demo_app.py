@@ -178,6 +178,7 @@ class DemoApp:
             report["error"] = str(missing.args[0])
         if self.killed.is_set() or not self.device.root.is_dir():  # process killed, or the phone put away
             return
+        self.device.measured.append({"tool": "app", "received": dict(extras), "measured": dict(report)})
         result_id = extras.get(contract.EXTRA_RESULT_ID, "result")
         target = self.device.host_path(f"{contract.RESULTS_DIR}/{result_id}{contract.RESULT_SUFFIX}")
         target.parent.mkdir(parents=True, exist_ok=True)

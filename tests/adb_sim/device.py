@@ -101,6 +101,9 @@ class SimDevice:
         self.app = None  # the demo app's behaviour (demo_app.DemoApp) once installed
         self.activities = None  # its tasks (activities.ActivityManager) once installed
         self.commands: list[str] = []  # every shell command line received, for assertions
+        # what each benchmark on the phone received and measured, as the phone side saw it (tests compare the
+        # host's report with it): {"tool", "received": intent extras or flags, "measured": the figures it reported}
+        self.measured: list[dict] = []
         self.lock = threading.Lock()
         for folder in (APP_DATA, "/data/local/tmp", "/data/app", "/system/bin"):
             self.host_path(folder).mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,7 @@ class TFLiteClassifier:
         shape = self._input["shape"]
         if len(shape) != 4 or shape[3] != 3 or shape[1] != shape[2]:
             raise UsageError("not an image classifier: input shape {shape}, expected [1, R, R, 3]",
-                             shape=list(shape))
+                             shape=[int(size) for size in shape])
         self.resolution = int(shape[1])
         self.classes = int(self._output["shape"][-1])
         self.normalization = normalization or model_normalization(model)
