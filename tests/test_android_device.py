@@ -571,3 +571,25 @@ def test_deploy_refuses_a_name_too_long_for_the_phone_before_contacting_it(adb_e
         result = run_cli("deploy", str(folder), "--adb", "/no/such/adb", env=adb_env)
         assert_clean_failure(result, 2)
         assert "over the file system's 255" in result.stderr and "at most 247 bytes" in result.stderr
+
+
+def test_a_file_under_the_models_name_is_refused_and_left_alone(adb_env, phone, model_dir, apk):
+    """A file where a model's folder (or its .upload) goes is not mobikit's: deploy used to fail saying "the next
+    deploy moves it into place", forever. Now one line names it, and the file stays as it was."""
+    import shutil
+
+    first = deploy(adb_env, model_dir, "--device", "pixel", "--apk", str(apk))  # the app and its folders exist
+    assert first.returncode == 0, first.stderr
+    blocked = shutil.copytree(model_dir, model_dir.parent / "blocked")
+    blocker = model_dir.parent / "junk"
+    blocker.write_bytes(b"the user's own file")
+    for name in ("blocked", ".blocked.upload"):
+        pushed = adb(adb_env, "push", str(blocker), f"{contract.MODELS_DIR}/{name}")
+        assert pushed.returncode == 0, pushed.stderr
+        result = deploy(adb_env, blocked, "--device", "pixel", "--apk", str(apk))
+        assert_clean_failure(result, 1)
+        assert "is not a folder" in result.stderr and f"/{name} " in result.stderr, result.stderr
+        assert phone.read_file(f"{contract.MODELS_DIR}/{name}") == b"the user's own file"
+        assert adb(adb_env, "shell", "rm", f"{contract.MODELS_DIR}/{name}").returncode == 0
+    retried = deploy(adb_env, blocked, "--device", "pixel", "--apk", str(apk))
+    assert retried.returncode == 0, retried.stderr

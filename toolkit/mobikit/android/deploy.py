@@ -352,6 +352,10 @@ def inspect_folders(adb: Adb, model: LocalModel) -> Layout:
     """Check the three names on the device: which exist, and which hold a complete model (and whether the new one)."""
     paths = model_folders(model.name)
     present = [role for role, path in paths.items() if adb.shell("test", "-d", path, check=False).exit_code == 0]
+    for role, path in paths.items():  # a file (not mobikit's: it makes folders) would block every deploy
+        if role not in present and adb.shell("test", "-e", path, check=False).exit_code == 0:
+            raise MobikitError(f"{printable(path)} on the phone is not a folder, so not one mobikit made: remove "
+                               "it with 'adb shell rm' or deploy under another folder name; nothing was changed")
     files = [f"{paths[role]}/{name}" for role in present for name in contract.MODEL_FILES]
     sums = remote_sha256(adb, files) if files else {}
     folders = {}
