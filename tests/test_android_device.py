@@ -563,6 +563,17 @@ def test_bench_benchmark_model_needs_the_binary(adb_env, phone, model_dir):
     assert "--benchmark-binary" in result.stderr
 
 
+def test_bench_on_a_phone_refuses_absurd_threads_and_names_its_argument(adb_env, phone, model_dir):
+    """`--threads 100000` took the (simulated) phone down and was reported as "the phone stopped answering"; a
+    .tflite file given to `bench --device` was refused as `OUTPUT_DIR`, an argument bench does not have."""
+    threads = _bench(adb_env, model_dir, "--threads", "100000")
+    assert_clean_failure(threads, 2)
+    assert "--threads takes at most 64" in threads.stderr
+    file = _bench(adb_env, model_dir / "model.tflite")
+    assert_clean_failure(file, 2)
+    assert "MODEL" in file.stderr and "OUTPUT_DIR" not in file.stderr
+
+
 def test_deploy_refuses_a_name_too_long_for_the_phone_before_contacting_it(adb_env, tmp_path, tiny_tflite):
     """`.NAME.upload` must fit the phone's 255-byte file names: a 250-byte (or 83-CJK-character) name used to fail
     mid-deploy with a misleading "connection cut?"."""

@@ -208,6 +208,9 @@ def _stop_app(adb: Adb) -> None:
         pass
 
 
+MAX_THREADS = 64  # 100000 threads took the phone (simulated) down; no phone has more than a few dozen cores
+
+
 def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "app", threads: list[int] = (2,),
                  delegates: list[str] = ("xnnpack",), warmup: int = 5, runs: int = 50,
                  adb: str | os.PathLike | Adb | None = None, benchmark_binary: str | os.PathLike | None = None,
@@ -234,6 +237,9 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     if not threads or not delegates or min(threads) < 1 or runs < 1 or warmup < 0:
         raise UsageError("{threads} and {runs} must be >= 1 and {warmup} >= 0, with at least one thread count and "
                          "{delegate}", "threads", "runs", "warmup", "delegate")
+    if max(threads) > MAX_THREADS:
+        raise UsageError("{threads} takes at most %d threads (phones have 4 to 12 cores), got {value}" % MAX_THREADS,
+                         "threads", value=max(threads))
     binary = None
     if tool == "benchmark_model":
         if benchmark_binary is None:

@@ -22,7 +22,7 @@ from ..progress import ConsoleReporter
 
 # Library parameters whose flag is not "--" + the name with dashes: the positional arguments, per command.
 FLAG_NAMES = {"folder": "FOLDER", "output_dir": "OUTPUT_DIR"}
-POSITIONAL = {"bench": {"model": "MODEL"}, "eval": {"model": "MODEL"}, "demo": {"model": "MODEL"},
+POSITIONAL = {"bench": {"model": "MODEL", "output_dir": "MODEL"}, "eval": {"model": "MODEL"}, "demo": {"model": "MODEL"},
               "inspect": {"model": "MODEL"}, "train": {"data": "DATA"},
               "serve": {"folders": "FOLDER"}}
 

@@ -15,7 +15,8 @@ from .tables import bench_errors, bench_table, confusions_table, sweep_skips, sw
 
 
 def bench(
-    model: Path = typer.Argument(..., help="A .tflite file or a quantize output folder."),
+    model: Path = typer.Argument(..., help="A .tflite file or a quantize output folder (on a phone: the folder, "
+                                           "whose model.json the app checks)."),
     device: str = typer.Option("host", "--device", help="host, or a phone: serial or model substring (pixel)."),
     threads: str = typer.Option("2", "--threads", help="Thread counts, comma-separated (1,2,4)."),
     delegate: str = typer.Option("xnnpack", "--delegate",
