@@ -64,7 +64,9 @@ def test_eval_tflite_and_keras_agree_on_labels(imagenet_split, tmp_path):
     result = run_cli("eval", str(model), "--data", str(evaluation), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"model", "n", "top1", "top5", "confusions", "mobikit_version"} and data["n"] == 24
+    assert set(data) == {"model", "n", "top1", "top5", "confusions", "seen", "seen_source", "held_out",
+                         "mobikit_version"} and data["n"] == 24
+    assert (data["seen"], data["seen_source"], data["held_out"]) == (0, "", None)  # built, never trained on these
     assert 0.3 <= data["top1"] <= data["top5"] <= 1.0
     assert all(set(c) == {"true", "predicted", "count"} for c in data["confusions"])
 
@@ -73,3 +75,10 @@ def test_eval_needs_labels(tiny_output, tmp_path):
     result = run_cli("eval", str(tiny_output), "--data", str(embedded_images()))
     assert_clean_failure(result, 2)
     assert "label" in result.stderr
+
+
+def test_eval_refuses_unlabelled_images_before_classifying_them(tiny_output):
+    """A folder without a single label used to be classified image by image, then refused with exit 2."""
+    result = run_cli("eval", str(tiny_output), "--data", str(embedded_images()))
+    assert_clean_failure(result, 2)
+    assert "carries a label" in result.stderr and "evaluating" not in result.stderr, result.stderr

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import UsageError
 from .images import image_set
-from .inference import TFLiteClassifier, keras_predictor, predict_all
+from .inference import TFLiteClassifier, keras_predictor, labels_of, predict_all
 from .labels import ClassList, class_list_for
 from .metrics import confusions, top_k_accuracy
 from .progress import Reporter
@@ -94,6 +94,11 @@ class EvalResult:
         return asdict(self)
 
 
+def _unlabelled(data) -> UsageError:
+    return UsageError("no image in {data} {path} carries a label (ImageNet synset prefix such as n01440764_*.JPEG, "
+                      "or a subfolder named after a class)", "data", path=str(data))
+
+
 def evaluate(model: str | os.PathLike, data: str | os.PathLike, samples: int | None = None, threads: int = 2,
              reporter: Reporter | None = None) -> EvalResult:
     """Top-1/top-5 of a model on labelled images (synset file-name prefixes or class-named folders)."""
@@ -103,11 +108,12 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike, samples: int | N
         raise UsageError("{samples} must be >= 1", "samples")
     classifier = load_classifier(model, threads)
     images = image_set(data, samples, classifier.resolution, param="data")
+    if not any(label is not None for label in labels_of(images, classifier.class_list)):  # before the slow pass
+        raise _unlabelled(data)
     result = predict_all(images, {"model": classifier.predict}, classifier.class_list, reporter)
     known = [i for i, label in enumerate(result.labels) if label is not None]
-    if not known:
-        raise UsageError("no image in {data} {path} carries a label (ImageNet synset prefix such as "
-                         "n01440764_*.JPEG, or a subfolder named after a class)", "data", path=str(data))
+    if not known:  # the labelled images could not be read
+        raise _unlabelled(data)
     if reporter and len(known) < len(result.labels):
         reporter.warn(f"{len(result.labels) - len(known)} images carry no known label and are not counted")
     scores = result.scores["model"][known]
