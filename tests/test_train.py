@@ -196,6 +196,8 @@ def _bad_data(root: Path, kind: str) -> Path:
                 (data / name / f"{i}.jpg").write_text("no image")
     elif kind == "clash":
         draw_classes(data, {"Red Rose": 6, "red_rose": 6})
+    elif kind == "a-file":
+        data.write_text("not a folder")
     else:
         draw_classes(data, {"a": 6, "b": 6})
     return data
@@ -208,6 +210,7 @@ BAD_INPUT = [
     ("empty-classes", {}, "no images"),
     ("all-corrupt", {}, "at least 5 readable images"),
     ("clash", {}, "differ only in case"),
+    ("a-file", {}, "is a file"),  # was "training folder not found", about a file that exists
     ("ok", {"epochs": 0}, "epochs must be between 1 and 1000"),  # the library names its parameters
     ("ok", {"epochs": -3}, "epochs must be between"),
     ("ok", {"epochs": 100000}, "epochs must be between"),

@@ -69,6 +69,8 @@ def _leads_outside(folder: Path, root: Path) -> bool:
 def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | None = None) -> ClassFolders:
     """Read a class-folder tree; with `classes` (the training classes) every folder must name one of them."""
     root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"the {role} folder takes a folder of class folders; {root} is a file")
     if not root.is_dir():
         raise UsageError(f"{role} folder not found: {root}")
     candidates = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
