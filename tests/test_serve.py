@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import struct
 import time
 import urllib.error
 import urllib.request
@@ -104,9 +105,20 @@ def test_serves_the_page_litert_and_the_models_and_nothing_else(tiny_output):
         for path in ("models/0/model.json", "app/../../description.py", "models/2/model.tflite", "etc/passwd"):
             assert fetch(url + path)[0] == 404, path
         assert fetch(url, host="attacker.example")[0] == 421  # a DNS-rebound name cannot read the models
+        for rebound in ("127.0.0.1.attacker.example", "127.evil.example", "127.0.0.1evil", f"127.0.0.1:{port}:x"):
+            assert fetch(url + "api/models", host=f"{rebound}:{port}")[0] == 421, rebound  # passed before
+        for loopback in ("127.0.0.1", "127.1.2.3", "localhost", "[::1]"):
+            assert fetch(url + "api/models", host=f"{loopback}:{port}")[0] == 200, loopback
+        for hang_up in (b"GET / HTTP/1.1\r\n", b"GET /litert/wasm/litert_wasm_compat_internal.wasm HTTP/1.1\r\n"
+                        b"Host: 127.0.0.1\r\n\r\n"):  # a browser that reloads or cancels mid-request
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                client.sendall(hang_up)
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not FIN
+        assert fetch(url)[0] == 200
     finally:
         result = server.stop(signal.SIGTERM)
     assert result.returncode == 143 and "terminated" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
     assert not listening(port)
 
 

@@ -9,8 +9,10 @@ DNS-rebound name. Nothing is cached by the browser (`no-store`), so a re-quantiz
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -113,6 +115,14 @@ class _HTTPServer(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(address, _Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        """A browser that hangs up (reload, closed tab, cancelled fetch) is routine, not worth a line; anything else
+        is one line on stderr, never socketserver's traceback."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            print(f"warning: a request from {client_address[0]} failed: {type(error).__name__}: {error}",
+                  file=sys.stderr)
+
 
 class WebServer:
     """The listening server; `start()` binds (a busy port fails here, with one line) and serves on a thread."""
@@ -157,7 +167,12 @@ class WebServer:
         if not self.loopback_only:
             return True
         name = header.rsplit(":", 1)[0] if not header.endswith("]") else header
-        return name.lower() in LOOPBACK_NAMES or name.startswith("127.")
+        if name.lower() in LOOPBACK_NAMES:
+            return True
+        try:  # an IPv4 literal in 127/8; a name that only starts with "127." (127.0.0.1.evil.example) is not one
+            return ipaddress.IPv4Address(name).is_loopback
+        except ValueError:
+            return False
 
     def count_request(self) -> None:
         with self._lock:
