@@ -7,7 +7,9 @@ import hashlib
 import json
 import pytest
 
-from support import assert_clean_failure, embedded_images, run_cli
+from support import assert_clean_failure, embedded_images, noise_images, run_cli
+
+SYNSETS = ("n01443537", "n01484850", "n01491361")  # any ImageNet classes: the file-name prefix labels the images
 
 pytestmark = pytest.mark.predictions
 

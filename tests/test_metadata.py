@@ -85,9 +85,14 @@ def test_metadata_read_back_equals_model_json(request, fixture):
     steps = described["preprocessing"]
     assert metadata.mean == (steps["mean"],) * 3 and metadata.std == (steps["std"],) * 3
     assert metadata.color_space == steps["color"] == "RGB"
-    pixels = np.arange(256, dtype=np.uint8)  # the metadata's rule reproduces mobikit's own preprocessing
-    np.testing.assert_array_equal((pixels - np.float32(metadata.mean[0])) / np.float32(metadata.std[0]),
-                                  preprocess.normalize(pixels))
+    # the metadata's rule reproduces mobikit's own: the float rule, or the exact grid of calibrated int8 models
+    from mobikit.input_grid import FLOAT_INPUT, GRID, Normalization, renormalize
+
+    rule = Normalization(metadata.mean[0], metadata.std[0])
+    assert rule == (GRID if described["input"]["scale"] or described["mode"] == "int8" else FLOAT_INPUT), rule
+    pixels = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal((pixels - np.float32(rule.mean)) / np.float32(rule.std),
+                                  renormalize(preprocess.normalize(pixels), rule))
     labels_txt = (folder / "labels.txt").read_bytes()
     assert associated_files(blob) == {"labels.txt": labels_txt} and metadata.labels_file == "labels.txt"
     assert list(metadata.labels) == labels_txt.decode().splitlines() and len(metadata.labels) == described["classes"]
@@ -97,7 +102,12 @@ def test_metadata_read_back_equals_model_json(request, fixture):
         recorded = described[key]
         assert (tensor.dtype, list(tensor.shape)) == (recorded["dtype"], recorded["shape"])
         assert (tensor.scale, tensor.zero_point) == (recorded["scale"], recorded["zero_point"])
-    assert metadata.input_range == EXPECTED_INPUT_RANGE[described["input"]["dtype"]]
+    expected_range = EXPECTED_INPUT_RANGE[described["input"]["dtype"]]
+    if described["input"]["dtype"] == "float32" and rule == GRID:  # float I/O of a model calibrated on the grid
+        from mobikit.input_grid import GRID_RANGE
+
+        expected_range = GRID_RANGE
+    assert metadata.input_range == expected_range
 
 
 @SLOW

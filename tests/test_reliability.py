@@ -72,6 +72,24 @@ def json_edit(edit: Callable[[dict], object]) -> Given:
     return model_folder(change)
 
 
+def _flip_last_byte(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+
+
+def json_edit_by_mobikit(edit: Callable[[dict], object]) -> Given:
+    """As json_edit, but as if mobikit itself had written the edited model.json (its marker re-recorded), so that
+    the check under test is reached rather than the output policy's refusal of a folder the user changed."""
+    def change(folder: Path) -> None:
+        from mobikit.outputs import MARKER, folder_mark, folder_tree
+
+        data = json.loads((folder / "model.json").read_text())
+        (folder / "model.json").write_text(json.dumps(edit(data)))
+        mark = folder_mark(folder)
+        (folder / MARKER).write_text(json.dumps({**mark, "tree": folder_tree(folder)}, indent=1) + "\n")
+    return model_folder(change)
+
+
 def json_bytes(raw: bytes) -> Given:
     return model_folder(lambda folder: (folder / "model.json").write_bytes(raw))
 
@@ -199,9 +217,11 @@ ANALYZE_INPUTS = [
     bad("arch unknown", "analyze m", 2, "arch must be one of", json_edit(lambda d: {**d, "arch": "v9"})),
     bad("mode unknown", "analyze m", 2, "mode must be one of", json_edit(lambda d: {**d, "mode": "int4"})),
     bad("calibration gone", "analyze m --weights none", 2, "not there any more",
-        json_edit(lambda d: {**d, "calibration": GONE})),
+        json_edit_by_mobikit(lambda d: {**d, "calibration": GONE})),
     bad("calibration changed", "analyze m --weights none", 2, "not the ones",
-        json_edit(lambda d: {**d, "calibration": WRONG_FINGERPRINT})),
+        json_edit_by_mobikit(lambda d: {**d, "calibration": WRONG_FINGERPRINT})),
+    bad("model.json edited by the user", "analyze m --weights none", 2, "changed since mobikit wrote it",
+        json_edit(lambda d: {**d, "calibration": GONE})),
     bad("folder and arch", "analyze own --arch v1", 2, "not both"),
     bad("folder and output", "analyze own -o x", 2, "analyzed in place"),
     bad("calib samples 0", "analyze own --calib-samples 0", 2, "--calib-samples must be >= 1"),
@@ -273,7 +293,9 @@ EVAL_INPUTS = [
         json_edit(lambda d: {**d, "schema_version": 999})),
     bad("labels.txt a folder", "eval m --data photos", 2, "missing labels.txt",
         model_folder(lambda f: ((f / "labels.txt").unlink(), (f / "labels.txt").mkdir()))),
-    bad("sha256 differs", "eval m --data photos", 2, "sha256 differs",
+    bad("sha256 differs", "eval m --data photos", 2, "sha256 differs",  # same size: the digest is what tells
+        model_folder(lambda f: _flip_last_byte(f / "model.tflite"))),
+    bad("size differs", "eval m --data photos", 2, "the file has",
         model_folder(lambda f: (f / "model.tflite").write_bytes((f / "model.tflite").read_bytes() + b"\0"))),
 ]
 
@@ -305,7 +327,7 @@ DEPLOY_INPUTS = [
     bad("5 labels for 1000 classes", DEPLOY, 2, "has 5 labels", labels_file("a\nb\nc\nd\ne\n")),
     bad("output scale edited", DEPLOY, 2, "quantization: model.json scale",
         json_edit(lambda d: {**d, "output": {**d["output"], "scale": d["output"]["scale"] * 2}})),
-    bad("model.tflite replaced", DEPLOY, 2, "sha256 differs",
+    bad("model.tflite replaced", DEPLOY, 2, "does not describe the model.tflite beside it",
         model_folder(lambda f: (f / "model.tflite").write_bytes(b"TFL3" * 16))),
     bad("control: good folder, no adb", DEPLOY.replace(" m ", " own "), 1, "adb not found"),
 ]
@@ -379,8 +401,9 @@ def test_bad_input_is_one_line_and_changes_nothing(case: Bad, outcomes):
 def test_every_command_that_takes_input_has_a_table():
     from mobikit.cli import COMMANDS
 
-    # devices takes only --adb (device tests); train has its own table in test_train.py (BAD_INPUT)
-    assert {name for name, _ in COMMANDS} - set(TABLES) == {"devices", "train"}
+    # devices takes only --adb (device tests); train has its own table in test_train.py (BAD_INPUT), serve its own
+    # cases in test_serve.py
+    assert {name for name, *_ in COMMANDS} - set(TABLES) == {"devices", "train", "serve"}
 
 
 # ------------------------------------------------------------------------------------------------ the docs' counts
