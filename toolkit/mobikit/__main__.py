@@ -32,7 +32,12 @@ def run() -> None:
     _standard_error_open()
     from .cli import main
 
-    sys.exit(main())
+    code = main()
+    # The run has ended and said so: a late signal is ignored rather than let Python's shutdown (which puts the
+    # default handlers back) kill the process after its outputs landed and its line was printed.
+    for name in STOP_SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
