@@ -237,6 +237,8 @@ def merged(old: str, new: str, measured: set[str]) -> str:
     old_machine = next((line for line in old_lines if line.startswith("Machine: ")), None)
     if kept and old_machine and old_machine != out[0]:
         out.insert(1, f"Rows of {', '.join(sorted(kept))} measured earlier on: {old_machine[len('Machine: '):]}")
+    elif kept:  # the same machine as the last run: its notes on still earlier rows stay
+        out[1:1] = [line for line in old_lines if line.startswith("Rows of ")]
     return "\n".join(out) + "\n"
 
 
