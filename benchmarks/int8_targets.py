@@ -10,7 +10,8 @@ Per model: the float model; a bare `TFLiteConverter` int8 run on the same calibr
 input rule (p / 127.5 − 1, scale 2/255: every pixel a rounding tie) and with the exact grid ((p − 128) / 128), both
 bias-corrected full-integer; `mobikit quantize` as run by default (PTQ, then the fallback search when it misses
 its target); and `mobikit quantize --qat`. Also: the QAT simulation vs the converted model, the wall time of QAT,
-size and host latency of the full-integer models. Writes benchmarks/results/int8_targets.md.
+size and host latency of the full-integer models. Rewrites benchmarks/results/int8_targets.md after each phase
+(PTQ, then QAT, per model), keeping the rows of the models this run does not measure.
 
     nice -n 5 python benchmarks/int8_targets.py [v1-0.25-128 v1-0.75-224 v2-1.0-224]
 """
@@ -18,12 +19,13 @@ size and host latency of the full-integer models. Writes benchmarks/results/int8
 from __future__ import annotations
 
 import math
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import CALIBRATION_COUNT, IMAGENET_DEV, machine, write_result
+from common import CALIBRATION_COUNT, IMAGENET_DEV, RESULTS, machine, write_result
 
 import mobikit
 from mobikit.bias_correction import correct_biases
@@ -65,19 +67,34 @@ def former_input_ptq(keras_model, calib: ImageSet) -> bytes:
     return correct_biases(calibrated, plain, calib, reporter, 2, FLOAT_INPUT)[0]
 
 
-def measure(name: str, calib_dir: Path, eval_dir: Path, scratch: Path) -> dict:
+class LogReporter(Reporter):
+    """Progress on stderr for a run that can last hours: each phase's start and end, and within a phase at most one
+    line a minute, so a stopped run's log shows how far it got."""
+
+    def track(self, items, total, description, count=lambda item: 1):
+        start = last = time.perf_counter()
+        done = 0
+        print(f"  {time.strftime('%H:%M:%S')} {description}: started ({total} to do)", file=sys.stderr, flush=True)
+        for item in super().track(items, total, description, count):
+            yield item
+            done += count(item)
+            if time.perf_counter() - last >= 60:
+                last = time.perf_counter()
+                print(f"  {time.strftime('%H:%M:%S')} {description}: {done}/{total} after {last - start:.0f} s",
+                      file=sys.stderr, flush=True)
+        print(f"  {time.strftime('%H:%M:%S')} {description}: {done} in {time.perf_counter() - start:.0f} s",
+              file=sys.stderr, flush=True)
+
+
+def measure_ptq(name: str, calib_dir: Path, eval_dir: Path, scratch: Path) -> dict:
+    """The float model, the bare converter, PTQ with the former input rule and `mobikit quantize` (PTQ)."""
     arch, alpha, resolution = name.split("-")
     alpha, resolution = float(alpha), int(resolution)
     options = dict(arch=arch, alpha=alpha, resolution=resolution, calib=calib_dir, calib_samples=CALIBRATION_COUNT,
                    eval=eval_dir)
     print(f"{name}: PTQ …", file=sys.stderr, flush=True)
-    ptq = mobikit.quantize(**options, output=scratch / f"{name}-ptq")
-    print(f"{name}: QAT …", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    qat = mobikit.quantize(**options, qat=True, output=scratch / f"{name}-qat")
-    qat_wall = time.perf_counter() - start
+    ptq = mobikit.quantize(**options, output=scratch / f"{name}-ptq", reporter=LogReporter())
     report = ptq.fallback.split.report
-    assert report.paths == qat.fallback.split.report.paths
     keras_model = build_model(arch, alpha, resolution)
     calib = ImageSet(find_images(calib_dir), resolution, calib_dir)
     print(f"{name}: bare converter and the former input rule …", file=sys.stderr, flush=True)
@@ -89,14 +106,31 @@ def measure(name: str, calib_dir: Path, eval_dir: Path, scratch: Path) -> dict:
     labels, reference = predictions.labels, predictions.scores["float"]
     rows = {key: (top_k_accuracy(scores, labels, 1), agreement(reference, scores))
             for key, scores in predictions.scores.items()}
-    for key, result in (("PTQ", ptq), ("QAT", qat)):  # the same report images, from the runs' own verification
-        full_integer = result.bias_correction.corrected
-        rows[f"{key} full-integer"] = (full_integer.quant_top1, full_integer.agreement)
-        rows[f"{key} written (after the fallback search)"] = (result.eval.quant_top1, result.eval.agreement)
-    first = {key: result.fallback.steps[0] for key, result in (("PTQ", ptq), ("QAT", qat))}
-    return {"name": name, "n": len(labels), "rows": rows, "ptq": ptq, "qat": qat, "qat_wall_s": qat_wall,
-            "sizes": {key: step.size_bytes for key, step in first.items()},
-            "latency": {key: step.latency_ms for key, step in first.items()}}
+    m = {"name": name, "n": len(labels), "rows": rows, "ptq": ptq, "options": options}
+    _add_run_rows(m, "PTQ", ptq)
+    return m
+
+
+def measure_qat(m: dict, scratch: Path) -> None:
+    """`mobikit quantize --qat` on the same splits, added to `m`."""
+    name = m["name"]
+    print(f"{name}: QAT …", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    qat = mobikit.quantize(**m["options"], qat=True, output=scratch / f"{name}-qat", reporter=LogReporter())
+    m["qat_wall_s"] = time.perf_counter() - start
+    assert m["ptq"].fallback.split.report.paths == qat.fallback.split.report.paths
+    m["qat"] = qat
+    _add_run_rows(m, "QAT", qat)
+    first = {key: m[key.lower()].fallback.steps[0] for key in ("PTQ", "QAT")}
+    m["sizes"] = {key: step.size_bytes for key, step in first.items()}
+    m["latency"] = {key: step.latency_ms for key, step in first.items()}
+
+
+def _add_run_rows(m: dict, key: str, result) -> None:
+    """The same report images, from the run's own verification."""
+    full_integer = result.bias_correction.corrected
+    m["rows"][f"{key} full-integer"] = (full_integer.quant_top1, full_integer.agreement)
+    m["rows"][f"{key} written (after the fallback search)"] = (result.eval.quant_top1, result.eval.agreement)
 
 
 def table(m: dict) -> list[str]:
@@ -112,6 +146,8 @@ def table(m: dict) -> list[str]:
 
 def checks(m: dict) -> str:
     name, n = m["name"], m["n"]
+    if "qat" not in m:
+        return f"- **{name}** QAT: not measured (this file was written before the QAT run finished)"
     top1, agree = m["rows"]["QAT full-integer"]
     flt = m["rows"]["float"][0]
     target = TARGET_AGREEMENT[name]
@@ -137,16 +173,7 @@ def fallback_line(m: dict, key: str) -> str:
             f"{'met' if fallback.met else 'missed'} on selection |")
 
 
-def main(names: list[str]) -> str:
-    root = Path(tempfile.mkdtemp(prefix="mobikit-int8-"))
-    images = sorted(IMAGENET_DEV.glob("*.JPEG"))
-    folders = {}
-    for part, chosen in (("calib", images[:CALIBRATION_COUNT]), ("eval", images[CALIBRATION_COUNT:])):
-        folders[part] = root / part
-        folders[part].mkdir()
-        for image in chosen:
-            (folders[part] / image.name).symlink_to(image)
-    measured = [measure(name, folders["calib"], folders["eval"], root) for name in names]
+def render(measured: list[dict]) -> str:
     lines = [f"Machine: {machine()}", "",
              f"Splits of imagenet-dev: calibration = first {CALIBRATION_COUNT} (sorted); the other 300 are `--eval`, "
              "which quantize splits into 100 selection images (the fallback search chooses on them) and 200 report "
@@ -159,9 +186,86 @@ def main(names: list[str]) -> str:
     lines += ["", "### Fallback search: chosen on the selection images, reported on the report images", "",
               "| model | run | target | layers kept in float | selection agreement | report agreement | outcome |",
               "|---|---|---|---|---|---|---|"]
-    lines += [fallback_line(m, key) for m in measured for key in ("ptq", "qat")]
-    text = "\n".join(lines) + "\n"
+    lines += [fallback_line(m, key) for m in measured for key in ("ptq", "qat") if key in m]
+    return "\n".join(lines) + "\n"
+
+
+def _model_of(line: str) -> str | None:
+    """The model a result line belongs to: a table row's first cell, a target line's bold name."""
+    for pattern in (r"^\| (\S+) \|", r"^- \*\*(\S+)\*\*"):
+        found = re.match(pattern, line)
+        if found and found.group(1) not in ("model", "---"):
+            return found.group(1)
+    return None
+
+
+def _blocks(lines: list[str]) -> list[list[str]]:
+    """The runs of consecutive per-model lines (the top-1 table, the targets, the fallback table), in order."""
+    blocks, current = [], []
+    for line in lines:
+        if _model_of(line):
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    return blocks + ([current] if current else [])
+
+
+def merged(old: str, new: str, measured: set[str]) -> str:
+    """`new` with the rows of the models it did not measure kept from `old` (one model per run leaves the others'
+    rows in place), each block ordered by model; the machine line of rows measured earlier on another machine
+    is kept beside them."""
+    old_lines = old.splitlines()
+    old_blocks = _blocks(old_lines)
+    lines, index, out, i = new.splitlines(), 0, [], 0
+    order = {name: n for n, name in enumerate(DEFAULT_MODELS)}
+    kept = set()
+    while i < len(lines):
+        if not _model_of(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        block = []
+        while i < len(lines) and _model_of(lines[i]):
+            block.append(lines[i])
+            i += 1
+        earlier = [line for line in (old_blocks[index] if index < len(old_blocks) else [])
+                   if _model_of(line) not in measured]
+        kept.update(_model_of(line) for line in earlier)
+        out += sorted(earlier + block, key=lambda line: order.get(_model_of(line), len(order)))
+        index += 1
+    old_machine = next((line for line in old_lines if line.startswith("Machine: ")), None)
+    if kept and old_machine and old_machine != out[0]:
+        out.insert(1, f"Rows of {', '.join(sorted(kept))} measured earlier on: {old_machine[len('Machine: '):]}")
+    elif kept:  # the same machine as the last run: its notes on still earlier rows stay
+        out[1:1] = [line for line in old_lines if line.startswith("Rows of ")]
+    return "\n".join(out) + "\n"
+
+
+def save(measured: list[dict]) -> str:
+    path = RESULTS / "int8_targets.md"
+    new = render(measured)
+    text = merged(path.read_text(), new, {m["name"] for m in measured}) if path.is_file() else new
     write_result("int8_targets.md", text)
+    return text
+
+
+def main(names: list[str]) -> str:
+    root = Path(tempfile.mkdtemp(prefix="mobikit-int8-"))
+    images = sorted(IMAGENET_DEV.glob("*.JPEG"))
+    folders = {}
+    for part, chosen in (("calib", images[:CALIBRATION_COUNT]), ("eval", images[CALIBRATION_COUNT:])):
+        folders[part] = root / part
+        folders[part].mkdir()
+        for image in chosen:
+            (folders[part] / image.name).symlink_to(image)
+    measured: list[dict] = []
+    text = ""
+    for name in names:  # the results file is rewritten after each phase: a stopped run keeps what it finished
+        measured.append(measure_ptq(name, folders["calib"], folders["eval"], root))
+        text = save(measured)
+        measure_qat(measured[-1], root)
+        text = save(measured)
     return text
 
 

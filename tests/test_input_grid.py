@@ -13,6 +13,8 @@ from mobikit.inference import quantize_array
 from mobikit.input_grid import FLOAT_INPUT, GRID, Normalization, input_table, pixels_of, renormalize
 from mobikit.preprocess import normalize
 
+from support import SHARED, needs_shared
+
 PIXELS = np.arange(256, dtype=np.uint8)
 
 
@@ -88,3 +90,27 @@ def test_a_quantized_model_records_the_grid_in_model_json_and_metadata(tiny_outp
     classifier = TFLiteClassifier(model, 1)
     assert classifier.normalization == Normalization(128.0, 128.0)
     np.testing.assert_array_equal(classifier.table, PIXELS.astype(np.int16) - 128)
+
+
+@needs_shared
+def test_a_reference_model_is_fed_the_rule_its_input_quantization_implies():
+    """Google's hosted QAT V1 α0.25@128 carries no metadata; its uint8 input (scale 1/128, zero point 128) means
+    real = (q − 128) / 128, so every pixel goes in as itself. The float rule fed before put 127 of the 256 pixel
+    values one step off."""
+    from mobikit.images import read_image
+    from mobikit.inference import TFLiteClassifier, dequantize_array, make_interpreter
+    from mobikit.preprocess import preprocess
+
+    reference = SHARED / "reference" / "mobilenet_v1_0.25_128_quant.tflite"
+    classifier = TFLiteClassifier(reference, 1)
+    assert classifier.normalization == Normalization(128.0, 128.0)
+    np.testing.assert_array_equal(classifier.table, PIXELS)
+    assert (input_table("uint8", 1 / 128, 128, FLOAT_INPUT) != PIXELS).sum() == 127
+
+    image = preprocess(read_image(sorted((SHARED / "data" / "photos").glob("*.jpg"))[0]), 128)
+    interpreter = make_interpreter(reference, 1)  # the model run by hand on the image's own pixel bytes
+    source, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.set_tensor(source["index"], pixels_of(image[None]))
+    interpreter.invoke()
+    by_hand = dequantize_array(interpreter.get_tensor(output["index"]), *output["quantization"])
+    np.testing.assert_array_equal(classifier(image[None]), by_hand)

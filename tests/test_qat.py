@@ -51,6 +51,42 @@ def test_the_simulation_matches_the_converted_model(qat_run):
     assert "QAT simulation vs converted model" in qat_run[1].stdout
 
 
+def test_analyze_on_a_qat_folder_analyzes_the_written_model(qat_run, imagenet_split, tmp_path):
+    """The fine-tuned weights exist only in model.tflite: analyze reads them back, and the model it calibrates
+    quantizes to the written weights and biases; the float model's own calibration (what analyze used to measure)
+    does not."""
+    import shutil
+
+    from mobikit.convert import calibrate, requantize
+    from mobikit.images import calibration_and_holdout
+    from mobikit.input_grid import GRID, on_the_grid
+    from mobikit.models import build_model
+    from mobikit.progress import Reporter
+    from mobikit.qat import written_calibration, written_parameters
+
+    folder = tmp_path / "q"
+    shutil.copytree(qat_run[0], folder)  # analyze updates a folder in place; the fixture's stays as written
+    assert json.loads((folder / "model.json").read_text())["qat"] is True
+    result = run_cli("analyze", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["analyzed"].startswith("the written model's weights (quantization-aware fine-tuned")
+    assert json.loads((folder / "report.json").read_text())["analysis"]
+
+    written = (folder / "model.tflite").read_bytes()
+    source = on_the_grid(build_model("v1", 0.25, 128))[0]
+    calib = calibration_and_holdout(imagenet_split[0], 16, 128)[0]
+    analyzed = requantize(written_calibration(source, written, calib, Reporter(), None), "int8")
+    before = requantize(calibrate(source, calib, Reporter(), None, GRID), "int8")
+    expected = written_parameters(written)
+    assert len(expected) == 28  # V1: 27 convolutions and the classifier
+    for name, measured in (("analyzed", written_parameters(analyzed)), ("before", written_parameters(before))):
+        off = [layer for layer, (kernel, bias) in expected.items()
+               if not (np.allclose(measured[layer][0], kernel, atol=1e-3 * np.abs(kernel).max())
+                       and np.allclose(measured[layer][1], bias, atol=1e-3 * np.abs(bias).max()))]
+        assert (off == []) if name == "analyzed" else len(off) > 0, (name, off)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--qat", "--mode", "fp16"], "--qat fine-tunes for a full-integer model"),
     (["--qat", "--qat-epochs", "0"], "--qat-epochs must be >= 1"),

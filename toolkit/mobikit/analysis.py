@@ -2,7 +2,9 @@
 
 For a quantize output folder the float model is rebuilt from what model.json records (architecture, width,
 resolution, weights) and calibrated on the folder's own calibration images — refused when those no longer match
-(the folder was checked by `load_output_folder`, the images by their fingerprint). The folder is updated as one
+(the folder was checked by `load_output_folder`, the images by their fingerprint). A `--qat` folder's fine-tuned
+weights exist only in its model.tflite: they are read back from it (`qat.written_calibration`), so analyze measures
+the model that was written, not the float model's post-training calibration. The folder is updated as one
 atomic step (analysis.csv, analysis.png, and the analysis in report.json / report.md).
 """
 
@@ -22,6 +24,12 @@ from .images import ImageSet, calibration_and_holdout, embedded_images
 from .layer_error import LayerError, analysis_csv, layer_errors, worst_layers
 from .outputs import new_folder, write_bytes, write_text
 from .progress import Reporter
+from .qat import written_calibration
+
+
+PTQ_ANALYZED = "the float model's weights (post-training calibration, before bias correction)"
+QAT_ANALYZED = ("the written model's weights (quantization-aware fine-tuned, bias-corrected; read back from "
+                "model.tflite)")
 
 
 @dataclass
@@ -58,9 +66,11 @@ class AnalyzeResult:
     calib_samples: int
     errors: tuple[LayerError, ...]
     seconds: float
+    analyzed: str = ""  # which weights: PTQ_ANALYZED or QAT_ANALYZED
 
     def to_json(self) -> dict:
-        return {"output_dir": str(self.output_dir), "model": self.model, "calib_samples": self.calib_samples,
+        return {"output_dir": str(self.output_dir), "model": self.model, "analyzed": self.analyzed,
+                "calib_samples": self.calib_samples,
                 "files": {"csv": str(self.output_dir / "analysis.csv"), "plot": str(self.output_dir / "analysis.png")},
                 "seconds": round(self.seconds, 3),
                 "worst": [{"layer": e.layer, "op": e.op, "rmse_scale": e.rmse_scale} for e in worst_layers(self.errors)],
@@ -99,12 +109,18 @@ def analyze(request: AnalyzeRequest | None = None, reporter: Reporter | None = N
     if calib is None:
         calib = _calibration_images(None, request, built)
     source = on_the_grid(keras_model)[0]  # as quantize calibrates int8 models: on the exact input grid
-    calibrated = calibrate(source, calib, reporter, output.parent / f"{output.name}.converter-error.log", GRID)
+    log_path = output.parent / f"{output.name}.converter-error.log"
+    qat = folder is not None and folder.description.qat
+    if qat:  # the fine-tuned weights live only in the written model: read them back from it
+        calibrated = written_calibration(source, folder.model_path.read_bytes(), calib, reporter, log_path)
+    else:
+        calibrated = calibrate(source, calib, reporter, log_path, GRID)
     errors = layer_errors(calibrated, calib, reporter, GRID)
-    title = f"{name}: int8 error per layer on {calib.used} calibration images"
+    analyzed = QAT_ANALYZED if qat else PTQ_ANALYZED
+    title = f"{name}: int8 error per layer on {calib.used} calibration images ({analyzed.split(' (')[0]})"
     fallback = folder.description.fallback_layers if folder is not None else ()
     _write(output, folder, errors, title, fallback, request)
-    return AnalyzeResult(output, name, calib.used, tuple(errors), time.perf_counter() - start)
+    return AnalyzeResult(output, name, calib.used, tuple(errors), time.perf_counter() - start, analyzed)
 
 
 def _folder_model(folder: OutputFolder, request: AnalyzeRequest):

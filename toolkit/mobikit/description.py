@@ -103,6 +103,7 @@ class ModelDescription:
     full_integer: bool = False
     fallback_layers: tuple[str, ...] = ()
     bias_correction: bool = False
+    qat: bool = False  # quantization-aware fine-tuned (`--qat`): analyze reads its weights from the model file
     preprocessing: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -121,7 +122,7 @@ class ModelDescription:
             "size_bytes": self.size_bytes, "sha256": self.sha256,
             "calibration": asdict(self.calibration) if self.calibration else None,
             "full_integer": self.full_integer, "fallback_layers": list(self.fallback_layers),
-            "bias_correction": self.bias_correction, "versions": self.versions,
+            "bias_correction": self.bias_correction, "qat": self.qat, "versions": self.versions,
         }
 
     @classmethod
@@ -146,6 +147,7 @@ class ModelDescription:
                 calibration=_calibration(data["calibration"]),
                 full_integer=_typed(data, "full_integer", bool), fallback_layers=_names(data, "fallback_layers"),
                 bias_correction=_typed(data, "bias_correction", bool),
+                qat=_typed({"qat": False, **data}, "qat", bool),  # absent in folders written before --qat
                 preprocessing=_typed(data, "preprocessing", dict), versions=_typed(data, "versions", dict))
         except KeyError as exc:
             raise bad(f"no {exc.args[0]!r}") from None

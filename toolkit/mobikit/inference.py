@@ -82,8 +82,8 @@ def dequantize_array(values: np.ndarray, scale: float, zero_point: int) -> np.nd
 class TFLiteClassifier:
     """A TFLite model as a function from host images (float p / 127.5 − 1) to float class scores.
 
-    The model's own normalization comes from its TFLite Metadata (`normalization` overrides it; the float rule when
-    it has none): a quantized model written by mobikit takes (p − 128) / 128.
+    The model's own normalization comes from its TFLite Metadata (`normalization` overrides it; without metadata,
+    `model_normalization` says what its input implies): a quantized model written by mobikit takes (p − 128) / 128.
     """
 
     def __init__(self, model: str | os.PathLike | bytes, threads: int = 2,
@@ -99,7 +99,7 @@ class TFLiteClassifier:
                              shape=[int(size) for size in shape])
         self.resolution = int(shape[1])
         self.classes = int(self._output["shape"][-1])
-        self.normalization = normalization or model_normalization(model)
+        self.normalization = normalization or model_normalization(model, self._input)
         self.table = input_table(self._input["dtype"], *self._input["quantization"], self.normalization)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -114,18 +114,23 @@ class TFLiteClassifier:
         return dequantize_array(output, *self._output["quantization"])
 
 
-def model_normalization(model: str | os.PathLike | bytes) -> "Normalization":
-    """The input normalization a TFLite model's metadata records (one mean and std for all channels), else the
-    float rule p / 127.5 − 1."""
-    from .input_grid import FLOAT_INPUT, Normalization
+def model_normalization(model: str | os.PathLike | bytes, input_details: dict | None = None) -> "Normalization":
+    """The input normalization a TFLite model's metadata records (one mean and std for all channels). Without
+    metadata, a uint8 input (`input_details` as the interpreter gives them) takes each pixel as it is, so its own
+    quantization is its normalization: Google's hosted quantized MobileNets, (q − 128) / 128. Otherwise the float
+    rule p / 127.5 − 1 (the rule an int8 model converted from a float one without metadata was calibrated on)."""
+    from .input_grid import FLOAT_INPUT, Normalization, raw_pixels
     from .metadata import read_metadata
 
     data = bytes(model) if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
     try:
         metadata = read_metadata(data)
-    except MobikitError:  # damaged metadata: the model still runs, with the float rule
+    except MobikitError:  # damaged metadata: the model still runs, with the rule its input implies
         metadata = None
     if metadata is None or not metadata.mean or not metadata.std:
+        if input_details is not None and np.dtype(input_details["dtype"]) == np.uint8 and \
+                input_details["quantization"][0]:
+            return raw_pixels(*input_details["quantization"])
         return FLOAT_INPUT
     if len(set(metadata.mean)) > 1 or len(set(metadata.std)) > 1:
         raise UsageError("the model's metadata normalizes channels differently (mean {mean}, std {std}); mobikit "

@@ -40,6 +40,11 @@ GRID = Normalization(128.0, 128.0)  # what quantized (calibrated int8) models us
 GRID_RANGE = (-1.0, 127.0 / 128.0)  # the real input range of the grid: scale exactly 1/128, zero point 0 (int8)
 
 
+def raw_pixels(scale: float, zero_point: int) -> Normalization:
+    """The normalization under which a uint8 input with this quantization takes every pixel as it is (q = p)."""
+    return Normalization(float(zero_point), 1.0 / float(scale))
+
+
 def input_table(dtype, scale: float, zero_point: int, normalization: Normalization) -> np.ndarray:
     """The 256 values a pixel 0..255 is written as into an input tensor of `dtype` with `scale`/`zero_point` (the
     real value itself as float32 for float inputs, where scale is 0)."""

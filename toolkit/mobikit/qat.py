@@ -453,6 +453,71 @@ def adopt_reference(calibrated: bytes, reference: bytes) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+def written_model(keras_model, written: bytes):
+    """The fine-tuned float model as far as a written `--qat` model holds it: each convolution's folded kernel and
+    bias read back (dequantized) from the written model's own tensors — bias correction and any layer the fallback
+    search kept in float included — and set into `keras_model` (the grid-folded float model it was fine-tuned from)
+    as `export` sets them. Converted with the same ranges, it quantizes back to the written weights; `analyze` runs on
+    it, since the fine-tuned float weights themselves are not kept."""
+    from .errors import MobikitError
+
+    simulation = SimulatedInt8(keras_model, None)
+    parameters = written_parameters(written)
+    missing = sorted(set(simulation.blocks) - set(parameters))
+    if missing:
+        raise MobikitError(f"the written model has no convolution for layer {missing[0]}: it was not quantized from "
+                           "this float model")
+    for name, block in simulation.blocks.items():
+        kernel, bias = parameters[name]
+        shape = tuple(block.kernel.shape)
+        bias = np.zeros(tuple(block.bias.shape), np.float32) if bias is None else bias
+        if block.kind == "depthwise":  # [1, h, w, in·multiplier] → [h, w, in, multiplier]
+            kernel = kernel.reshape(shape)
+        else:  # [out, h, w, in] → [h, w, in, out]; dense [out, in] → [in, out]
+            kernel = np.moveaxis(kernel, 0, -1).reshape(shape)
+        block.kernel.assign(kernel)
+        block.bias.assign(bias.reshape(tuple(block.bias.shape)))
+    return simulation.export()
+
+
+def written_calibration(keras_model, written: bytes, calib: ImageSet, reporter: Reporter, log_path,
+                        normalization: Normalization = GRID) -> bytes:
+    """What `analyze` measures for a `--qat` folder: the written model's weights (`written_model`) calibrated as
+    quantize calibrated the fine-tuned model, with the ranges of the float model's own calibration (`adopt_reference`)
+    — requantized, it gives the written model's weights and activation scales."""
+    from .convert import calibrate
+
+    reference = calibrate(keras_model, calib, reporter, log_path, normalization)
+    tuned = calibrate(written_model(keras_model, written), calib, reporter, log_path, normalization)
+    return adopt_reference(tuned, reference)
+
+
+def written_parameters(written: bytes) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Keras layer name → (kernel in TFLite layout, bias) of every convolution / dense op, dequantized."""
+    from .inference import make_interpreter
+
+    interpreter = make_interpreter(written, 1, "cpu")
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+
+    def value(index: int) -> np.ndarray:
+        tensor, raw = tensors[index], interpreter.get_tensor(index)
+        quantization = tensor["quantization_parameters"]
+        if not len(quantization["scales"]):
+            return raw.astype(np.float32)
+        shape = [1] * raw.ndim
+        shape[quantization["quantized_dimension"]] = -1
+        scales = quantization["scales"].reshape(shape) if raw.ndim else quantization["scales"]
+        zero_points = quantization["zero_points"].reshape(shape) if raw.ndim else quantization["zero_points"]
+        return ((raw.astype(np.float64) - zero_points) * scales).astype(np.float32)
+
+    found = {}
+    for op in interpreter._get_ops_details():  # the only LiteRT call listing ops with their tensors
+        if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op["inputs"]) > 2:
+            name = keras_layer_name(tensors[op["outputs"][0]]["name"])
+            found[name] = (value(op["inputs"][1]), value(op["inputs"][2]) if op["inputs"][2] >= 0 else None)
+    return found
+
+
 def _shape(tensor) -> list[int]:
     return [] if tensor.shape is None else [int(n) for n in tensor.shape]
 

@@ -439,7 +439,7 @@ def _describe(run: _Run, model_bytes: bytes) -> ModelDescription:
         weights=(request.weights if request.weights in (None, "imagenet") else str(Path(request.weights).resolve()))
         if built else str(request.recorded_model or Path(request.model).resolve()),  # analyze rebuilds from it
         calibration=calibration, full_integer=request.spec.calibrated and not fallback_layers,
-        fallback_layers=fallback_layers, bias_correction=run.correction is not None,
+        fallback_layers=fallback_layers, bias_correction=run.correction is not None, qat=request.qat,
         preprocessing=preprocess.describe(classifier.resolution, run.normalization.mean, run.normalization.std),
         versions=library_versions())
     return description.with_model(model_bytes)

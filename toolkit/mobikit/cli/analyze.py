@@ -41,5 +41,6 @@ def analyze(
         emit_json(result.to_json())
         return
     out.print(worst_layers_table(result, worst_layers(list(result.errors))))
+    out.print(f"analyzed {result.analyzed}", markup=False)
     out.print(f"{len(result.errors)} quantized tensors; wrote {result.output_dir / 'analysis.csv'} and "
               f"{result.output_dir / 'analysis.png'} in {result.seconds:.1f} s")
