@@ -4,13 +4,14 @@ A task runs in a private temporary folder of the process that runs it and return
 back the cell and its model folder's files): only the driver writes into the output, so a worker stopped or killed
 mid-cell leaves nothing half-written there, and the output's marker never records a worker's scratch. The local
 pool starts its workers with 'spawn' (TensorFlow's threads do not survive a fork); they ignore SIGINT, which a
-terminal sends to the whole process group, and the driver stops them when it stops. Ray retries a task whose worker
+terminal sends to the whole process group, and the driver terminates them when it stops, however it stops. Ray retries a task whose worker
 died (`RAY_RETRIES` times); Ray is imported only when a sweep asks for it.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -28,8 +29,13 @@ class Lost:
     reason: str
 
 
-def check_ray_available() -> None:
-    """Refused before anything is written: Ray is an optional extra."""
+def check_ray(address: str) -> None:
+    """Refused before anything is written: an address that is not one, and Ray missing (an optional extra)."""
+    if address != "auto":
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError("{ray} takes HOST:PORT (the head node's port, 6379 unless set) or auto, got {address}",
+                             "ray", address=address)
     if importlib.util.find_spec("ray") is None:
         raise UsageError("{ray} needs Ray, an optional extra that is not installed: " + RAY_EXTRA, "ray")
 
@@ -58,10 +64,18 @@ def _in_worker(task: Callable, args: tuple):
         return task(*args, Reporter())
 
 
-def _quiet_worker() -> None:
+@contextmanager
+def _sigint_ignored():
+    """Processes started in the block ignore SIGINT from their first instruction (an ignored signal stays ignored
+    across exec, and Python then installs no handler): a terminal's Ctrl-C reaches the whole process group, and the
+    driver alone acts on it, by stopping them."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the driver stops us
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 def _in_pool(task: Callable, arguments: Sequence[tuple], jobs: int) -> Iterator[tuple[int, Any]]:
@@ -70,9 +84,10 @@ def _in_pool(task: Callable, arguments: Sequence[tuple], jobs: int) -> Iterator[
     from concurrent.futures.process import BrokenProcessPool
 
     executor = ProcessPoolExecutor(max_workers=min(jobs, len(arguments)),
-                                   mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker)
+                                   mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = {executor.submit(_in_worker, task, args): position for position, args in enumerate(arguments)}
+        with _sigint_ignored():  # the pool starts its processes as tasks are submitted
+            futures = {executor.submit(_in_worker, task, args): position for position, args in enumerate(arguments)}
         for future in as_completed(futures):
             try:
                 outcome = future.result()
@@ -88,6 +103,22 @@ def _in_pool(task: Callable, arguments: Sequence[tuple], jobs: int) -> Iterator[
     executor.shutdown(wait=True)
 
 
+def _probe(address: str) -> None:
+    """Refuse an address nothing listens at in seconds: Ray's client retries a dead one for minutes, deaf to
+    signals. ("auto" Ray resolves itself, failing at once when no cluster runs here.)"""
+    import socket
+
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=10):
+            pass
+    except OSError as exc:
+        raise MobikitError("cannot reach the Ray cluster at {address}: {reason}", address=address,
+                           reason=exc.strerror or str(exc)) from None
+
+
 def _on_ray(task: Callable, arguments: Sequence[tuple], address: str) -> Iterator[tuple[int, Any]]:
     import logging
     import signal
@@ -95,9 +126,13 @@ def _on_ray(task: Callable, arguments: Sequence[tuple], address: str) -> Iterato
     import ray
     from ray.exceptions import RayError
 
+    from .runtime import captured_output
+
+    _probe(address)
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        with captured_output():  # Ray's C++ client logs on fd 2
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise MobikitError("cannot reach the Ray cluster at {address}: {reason}", address=address,
                            reason=first_line(exc)) from None

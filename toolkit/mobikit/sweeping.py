@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .architectures import ARCHS, Config
@@ -29,7 +29,7 @@ from .images import embedded_images, find_images
 from .models import imagenet_file_name, keras_cache_dir, resolve_imagenet_weights, weights_file
 from .outputs import MARKER, claim_folder, new_folder, record_files, write_bytes, write_text
 from . import sweep_workers
-from .sweep_workers import check_ray_available
+from .sweep_workers import check_ray
 from .progress import Reporter
 
 CELL_SCHEMA = 2  # 2: the same bytes in any process (`_fresh_keras`), int8_sha256
@@ -82,7 +82,15 @@ class SweepRequest:
             if self.jobs != 1:
                 raise UsageError("{jobs} runs cells on this machine and {ray} on a Ray cluster: give one of them",
                                  "jobs", "ray")
-            check_ray_available()
+            check_ray(self.ray)
+
+    def absolute(self) -> SweepRequest:
+        """The same request with every path absolute, for a process that runs in another folder."""
+        def resolved(path):
+            return None if path is None else Path(path).resolve()
+
+        return replace(self, output=resolved(self.output), calib=resolved(self.calib), eval=resolved(self.eval),
+                       weights=self.weights if self.weights in (None, "imagenet") else str(resolved(self.weights)))
 
     def inputs(self) -> dict:
         """What a cell's result depends on besides α and resolution: a stored cell is reused only if these match."""
@@ -339,7 +347,9 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
         pending.append((len(cells) - 1, weights))
     if pending and (request.jobs > 1 or request.ray is not None):
         reporter.info(f"quantizing and measuring {len(pending)} cells {_where(request, len(pending))}")
-    runs = sweep_workers.run_all(run_cell, [(request, cells[index], weights) for index, weights in pending],
+    anywhere = request.absolute()  # a worker's current folder is not ours
+    runs = sweep_workers.run_all(run_cell, [(anywhere, cells[index], weights and str(Path(weights).resolve()))
+                                            for index, weights in pending],
                                  reporter, request.jobs, request.ray, lambda position: reporter.info(
                                      f"{prefixes[pending[position][0]]}: quantizing and measuring"))
     with closing(runs):
