@@ -45,6 +45,8 @@ def run_all(task: Callable, arguments: Sequence[tuple], reporter: Reporter, jobs
     """Yield (position, `task(*arguments[position], reporter)` or `Lost`) as each task finishes. In this process
     (`jobs` 1, no `ray`) the tasks run in order and report to `reporter` (`starting` is told before each); elsewhere
     they report to a silent reporter. Use it in a `contextlib.closing` block: closing it stops the workers."""
+    if not arguments:
+        return
     if ray is not None:
         yield from _on_ray(task, arguments, ray)
     elif jobs > 1:

@@ -301,7 +301,8 @@ def _store_model(request: SweepRequest, folder: Path, files: dict[str, bytes]) -
 def _where(request: SweepRequest, count: int) -> str:
     if request.ray is not None:
         return f"as Ray tasks on {request.ray}"
-    return f"in {min(request.jobs, count)} local worker processes"
+    workers = min(request.jobs, count)
+    return f"in {workers} local worker process{'es' * (workers > 1)}"
 
 
 def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None, **options) -> SweepResult:
@@ -346,7 +347,8 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
             continue
         pending.append((len(cells) - 1, weights))
     if pending and (request.jobs > 1 or request.ray is not None):
-        reporter.info(f"quantizing and measuring {len(pending)} cells {_where(request, len(pending))}")
+        reporter.info(f"quantizing and measuring {len(pending)} cell{'s' * (len(pending) > 1)} "
+                      f"{_where(request, len(pending))}")
     anywhere = request.absolute()  # a worker's current folder is not ours
     runs = sweep_workers.run_all(run_cell, [(anywhere, cells[index], weights and str(Path(weights).resolve()))
                                             for index, weights in pending],
