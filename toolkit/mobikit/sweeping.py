@@ -4,6 +4,9 @@ Each cell is one `quantize` run (which already evaluates float against int8 and 
 `profile` for the mult-adds. A finished cell is kept as
 OUTPUT/cells/<name>/model (the quantize output folder) and OUTPUT/cells/<name>/cell.json (written last, atomically):
 a rerun with the same inputs reuses it, so an interrupted sweep resumes and a finished one reruns in seconds.
+Cells run one after another, in a pool of local processes (`jobs`) or as Ray tasks (`ray`): wherever a cell runs, it
+comes back to this process, which alone writes the sweep folder (`sweep_workers`); its model is the same bytes in
+whichever process made it (`_fresh_keras`).
 A cell skipped because its ImageNet weights could not be fetched is remembered the same way (a failed download is
 slow) until its weight file appears in the keras cache.
 The figures are the measured counterparts of the V1 paper's Figures 4–5 (accuracy against mult-adds and latency).
@@ -15,7 +18,7 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .architectures import ARCHS, Config
@@ -24,13 +27,17 @@ from .errors import MobikitError, UsageError
 from . import defaults
 from .images import embedded_images, find_images
 from .models import imagenet_file_name, keras_cache_dir, resolve_imagenet_weights, weights_file
-from .outputs import claim_folder, record_files, write_text
+from .outputs import MARKER, claim_folder, new_folder, record_files, write_bytes, write_text
+from . import sweep_workers
+from .sweep_workers import check_ray
 from .progress import Reporter
 
-CELL_SCHEMA = 1
+CELL_SCHEMA = 2  # 2: the same bytes in any process (`_fresh_keras`), int8_sha256
 CSV_COLUMNS = ("name", "arch", "alpha", "resolution", "status", "weights", "mult_adds", "params", "eval_n",
                "labelled", "float_top1", "int8_top1", "float_top5", "int8_top5", "agreement", "float_latency_ms",
-               "int8_latency_ms", "float_size_bytes", "int8_size_bytes", "threads", "seconds", "reused", "reason")
+               "int8_latency_ms", "float_size_bytes", "int8_size_bytes", "int8_sha256", "threads", "seconds",
+               "reused", "reason")
+UNTRAINED_SEED = 0  # keras.utils.set_random_seed before an untrained cell's model is built
 
 
 @dataclass
@@ -48,6 +55,8 @@ class SweepRequest:
     eval_samples: int | None = None
     threads: int = defaults.THREADS
     bias_correction: bool | None = None
+    jobs: int = 1  # cells at once in local worker processes
+    ray: str | None = None  # a Ray cluster's address ("auto": the one running here) to run each cell as a task
 
     def validate(self) -> None:
         from .architectures import validate
@@ -67,6 +76,21 @@ class SweepRequest:
         if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1) or self.threads < 1:
             raise UsageError("{calib_samples}, {eval_samples} and {threads} must be >= 1", "calib_samples",
                              "eval_samples", "threads")
+        if self.jobs < 1:
+            raise UsageError("{jobs} must be >= 1", "jobs")
+        if self.ray is not None:
+            if self.jobs != 1:
+                raise UsageError("{jobs} runs cells on this machine and {ray} on a Ray cluster: give one of them",
+                                 "jobs", "ray")
+            check_ray(self.ray)
+
+    def absolute(self) -> SweepRequest:
+        """The same request with every path absolute, for a process that runs in another folder."""
+        def resolved(path):
+            return None if path is None else Path(path).resolve()
+
+        return replace(self, output=resolved(self.output), calib=resolved(self.calib), eval=resolved(self.eval),
+                       weights=self.weights if self.weights in (None, "imagenet") else str(resolved(self.weights)))
 
     def inputs(self) -> dict:
         """What a cell's result depends on besides α and resolution: a stored cell is reused only if these match."""
@@ -102,6 +126,7 @@ class Cell:
     int8_latency_ms: float | None = None
     float_size_bytes: int | None = None
     int8_size_bytes: int | None = None
+    int8_sha256: str | None = None
     threads: int | None = None
     seconds: float | None = None
     reused: bool = False
@@ -205,20 +230,48 @@ def load_cell(folder: Path, inputs: dict, config: Config) -> Cell | None:
     return cell
 
 
-def _store(output: Path, folder: Path, cell: Cell) -> None:
-    write_text(folder / "cell.json", json.dumps(asdict(cell), indent=2) + "\n")
-    record_files(output, "sweep")
+@dataclass
+class CellOutput:
+    """A cell run anywhere, as it comes back to the driver: the cell and its quantize folder's files (path → bytes),
+    or the error that failed it."""
+
+    cell: Cell
+    files: dict[str, bytes] = field(default_factory=dict)
+    error: MobikitError | None = None
 
 
-def _run_cell(request: SweepRequest, cell: Cell, weights: str | None, folder: Path, reporter: Reporter) -> None:
+def _fresh_keras(seeded: bool) -> None:
+    """Keras names tensors and layers from per-process counters (keras_tensor_182, global_average_pooling2d_1_1)
+    and the converter keeps the names: cleared, a cell's model is the same bytes in a fresh worker as after other
+    cells in this process. An untrained model is seeded for the same reason."""
+    from .runtime import tensorflow
+
+    keras = tensorflow().keras
+    keras.backend.clear_session()
+    if seeded:
+        keras.utils.set_random_seed(UNTRAINED_SEED)
+
+
+def run_cell(request: SweepRequest, cell: Cell, weights: str | None, reporter: Reporter) -> CellOutput:
+    """Quantize, verify and time one cell in a scratch folder of this process, and return it with its files."""
+    import tempfile
+
     from .quantization import QuantizeRequest, quantize
 
     start = time.perf_counter()
-    result = quantize(QuantizeRequest(arch=request.arch, alpha=cell.alpha, resolution=cell.resolution,
-                                      weights=weights, calib=request.calib, calib_samples=request.calib_samples,
-                                      eval=request.eval, eval_samples=request.eval_samples, threads=request.threads,
-                                      output=folder / "model", bias_correction=request.bias_correction),
-                      _CellReporter(reporter))
+    with tempfile.TemporaryDirectory(prefix="mobikit-cell-") as scratch:
+        try:
+            _fresh_keras(seeded=weights is None)
+            result = quantize(QuantizeRequest(arch=request.arch, alpha=cell.alpha, resolution=cell.resolution,
+                                              weights=weights, calib=request.calib,
+                                              calib_samples=request.calib_samples, eval=request.eval,
+                                              eval_samples=request.eval_samples, threads=request.threads,
+                                              output=Path(scratch) / "model", bias_correction=request.bias_correction),
+                              _CellReporter(reporter))
+        except MobikitError as exc:
+            return CellOutput(cell, error=exc)
+        files = {path.relative_to(result.output_dir).as_posix(): path.read_bytes()
+                 for path in sorted(result.output_dir.rglob("*")) if path.is_file() and path.name != MARKER}
     ev = result.eval
     cell.status = "done"
     cell.eval_n, cell.labelled, cell.agreement = ev.n, ev.labelled, ev.agreement
@@ -226,13 +279,36 @@ def _run_cell(request: SweepRequest, cell: Cell, weights: str | None, folder: Pa
                                                                         ev.quant_top5)
     cell.float_latency_ms, cell.int8_latency_ms = result.latency_ms["float"], result.latency_ms["quant"]
     cell.float_size_bytes, cell.int8_size_bytes = result.float_size_bytes, result.size_bytes
+    cell.int8_sha256 = result.description.sha256
     cell.threads = request.threads
     cell.seconds = round(time.perf_counter() - start, 2)
-    _store(request.output, folder, cell)
+    return CellOutput(cell, files)
+
+
+def _store(output: Path, folder: Path, cell: Cell) -> None:
+    write_text(folder / "cell.json", json.dumps(asdict(cell), indent=2) + "\n")
+    record_files(output, "sweep")
+
+
+def _store_model(request: SweepRequest, folder: Path, files: dict[str, bytes]) -> None:
+    """The cell's quantize folder, written whole and moved into place in one step (`outputs.new_folder`)."""
+    with new_folder(folder / "model", "quantize", (request.calib, request.eval, request.weights)) as staging:
+        for name, data in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(staging / name, data)
+
+
+def _where(request: SweepRequest, count: int) -> str:
+    if request.ray is not None:
+        return f"as Ray tasks on {request.ray}"
+    workers = min(request.jobs, count)
+    return f"in {workers} local worker process{'es' * (workers > 1)}"
 
 
 def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None, **options) -> SweepResult:
     """Run (or reuse) every cell of the grid, then write sweep.csv, sweep.md and the two PNG figures."""
+    from contextlib import closing
+
     request = request or SweepRequest(**options)
     reporter = reporter or Reporter()
     request.validate()
@@ -244,11 +320,14 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
     weights_label = {None: "none (untrained)", "imagenet": "imagenet"}.get(request.weights, str(request.weights))
     grid = [(alpha, resolution) for alpha in request.alphas for resolution in request.resolutions]
     cells: list[Cell] = []
+    prefixes: list[str] = []
+    pending: list[tuple[int, str | None]] = []  # (index in cells, weights) of the cells to run
     for index, (alpha, resolution) in enumerate(grid, 1):
         name = cell_name(request.arch, alpha, resolution)
         folder = output / "cells" / name
         config = Config(request.arch, float(alpha), int(resolution))
         prefix = f"[{index}/{len(grid)}] {request.arch} α{alpha:g}@{resolution}"
+        prefixes.append(prefix)
         stored = load_cell(folder, inputs, config)
         if stored is not None:
             reason = f": {stored.reason}" if stored.reason else ""
@@ -266,16 +345,32 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
             if request.weights == "imagenet" and _published(config):
                 _store(output, folder, cell)  # a failed download is slow: remembered until the file is in the cache
             continue
-        reporter.info(f"{prefix}: quantizing and measuring")
-        try:
-            _run_cell(request, cell, weights, folder, reporter)
-        except UsageError:
-            raise
-        except MobikitError as exc:
-            cell.status, cell.reason = "failed", str(exc)
-            reporter.warn(f"{prefix} failed: {exc}")
-            continue
-        reporter.info(f"{prefix}: done in {cell.seconds:.0f} s")
+        pending.append((len(cells) - 1, weights))
+    if pending and (request.jobs > 1 or request.ray is not None):
+        reporter.info(f"quantizing and measuring {len(pending)} cell{'s' * (len(pending) > 1)} "
+                      f"{_where(request, len(pending))}")
+    anywhere = request.absolute()  # a worker's current folder is not ours
+    runs = sweep_workers.run_all(run_cell, [(anywhere, cells[index], weights and str(Path(weights).resolve()))
+                                            for index, weights in pending],
+                                 reporter, request.jobs, request.ray, lambda position: reporter.info(
+                                     f"{prefixes[pending[position][0]]}: quantizing and measuring"))
+    with closing(runs):
+        for position, outcome in runs:
+            index = pending[position][0]
+            cell, prefix = cells[index], prefixes[index]
+            if isinstance(outcome, sweep_workers.Lost):
+                cell.status, cell.reason = "failed", outcome.reason
+            elif isinstance(outcome.error, UsageError):
+                raise outcome.error
+            elif outcome.error is not None:
+                cell.status, cell.reason = "failed", str(outcome.error)
+            else:
+                cells[index] = cell = outcome.cell  # from another process: a copy of the one sent
+                _store_model(request, output / "cells" / cell.name, outcome.files)
+                _store(output, output / "cells" / cell.name, cell)
+                reporter.info(f"{prefix}: done in {cell.seconds:.0f} s")
+                continue
+            reporter.warn(f"{prefix} failed: {cell.reason}")
     done = [cell for cell in cells if cell.status == "done"]
     metric = "top1" if done and all(cell.labelled for cell in done) else "agreement"
     files = _write_summary(output, request, cells, metric, reporter)

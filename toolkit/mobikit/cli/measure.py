@@ -97,6 +97,9 @@ def sweep(
     bias_correction: Optional[bool] = typer.Option(
         None, "--bias-correction/--no-bias-correction", help="Empirical bias correction [default: on]."),
     output: Path = typer.Option(..., "--output", "-o", help="Sweep folder (reused: finished cells are kept)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Cells at once, each in its own local process."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run each cell as a task on this Ray cluster (HOST:PORT, "
+                                      "or auto); needs pip install 'mobikit[ray]'."),
     as_json: bool = JsonOpt,
 ):
     """Quantize, verify and time every α × resolution, and plot accuracy against mult-adds and latency."""
@@ -105,7 +108,7 @@ def sweep(
     request = SweepRequest(output=output, arch=arch.value, alphas=float_list(alpha, "alpha"),
                            resolutions=int_list(resolution, "resolution"), weights=weights_arg(weights), calib=calib,
                            eval=eval_dir, calib_samples=calib_samples, eval_samples=eval_samples, threads=threads,
-                           bias_correction=bias_correction)
+                           bias_correction=bias_correction, jobs=jobs, ray=ray)
     with stdout_to_stderr():
         result = run_sweep(request, reporter())
     if as_json:

@@ -1,0 +1,192 @@
+"""`mobikit sweep --jobs N` and `--ray ADDRESS` on a real 1×2 grid (untrained, tiny): the same cells — model digests
+and accuracy figures — as one process gives, a stop that ends every worker and writes nothing half, and a Ray worker
+killed mid-cell on a two-node cluster started on 127.0.0.1 by the test."""
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mobikit.outputs import check_target
+from mobikit.progress import Reporter
+from mobikit.sweeping import SweepRequest, sweep
+
+from support import assert_one_error, embedded_images, run_cli
+
+PHOTOS = embedded_images()
+GRID = ("--arch", "v1", "--alpha", "0.25", "--resolution", "96,112", "--weights", "none", "--calib", str(PHOTOS),
+        "--calib-samples", "4", "--eval-samples", "4", "--no-bias-correction")
+# what a cell is, wherever it ran (timings differ)
+SAME = ("name", "status", "mult_adds", "params", "eval_n", "labelled", "float_top1", "int8_top1", "float_top5",
+        "int8_top5", "agreement", "float_size_bytes", "int8_size_bytes", "int8_sha256", "reason")
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """The reference: the grid swept cell after cell in this process."""
+    request = SweepRequest(tmp_path_factory.mktemp("sweep") / "out", "v1", [0.25], [96, 112], None, PHOTOS,
+                           calib_samples=4, eval_samples=4, bias_correction=False)
+    return [{key: getattr(cell, key) for key in SAME} for cell in sweep(request, Reporter()).cells]
+
+
+def swept_cells(output: Path, stdout: str) -> list[dict]:
+    """The cells of a `--json` run, each checked against the model file it stored."""
+    cells = json.loads(stdout)["cells"]
+    for cell in cells:
+        model = output / "cells" / cell["name"] / "model" / "model.tflite"
+        assert hashlib.sha256(model.read_bytes()).hexdigest() == cell["int8_sha256"]
+    return [{key: cell[key] for key in SAME} for cell in cells]
+
+
+def test_two_local_workers_give_the_same_cells(one_process, tmp_path):
+    output = tmp_path / "out"
+    result = run_cli("sweep", *GRID, "--jobs", "2", "--output", str(output), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "in 2 local worker processes" in result.stderr
+    cells = swept_cells(output, result.stdout)
+    assert [cell["status"] for cell in cells] == ["done", "done"]
+    assert cells == one_process
+    # the folder's marker recorded only finished cells: a rerun accepts the folder and reuses both
+    rerun = run_cli("sweep", *GRID, "--jobs", "2", "--output", str(output), "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    assert [cell["reused"] for cell in json.loads(rerun.stdout)["cells"]] == [True, True]
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return {int(child) for child in handle.read().split()}
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_a_stop_ends_every_worker_and_writes_no_cell(tmp_path, how):
+    output = tmp_path / "out"
+    # its own session, as a terminal's foreground job: Ctrl-C is SIGINT to the whole process group
+    process = subprocess.Popen([sys.executable, "-m", "mobikit", "sweep", *GRID, "--jobs", "2", "--output",
+                                str(output)], stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _children(process.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)  # spawn's resource tracker and two workers
+        assert len(workers) >= 3, workers
+        time.sleep(3)  # into the cells: the workers import TensorFlow and build
+        if how == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
+        stderr = process.communicate(timeout=60)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == (130 if how == "ctrl-c" else 143), stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: stopped" if how == "ctrl-c" else
+                                                      "terminated: stopped")
+    deadline = time.monotonic() + 15  # spawn's resource tracker ends when it reads the driver's end of its pipe
+    while [pid for pid in workers if _running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _running(pid)]
+    assert not list((output / "cells").iterdir())  # no cell, and no scratch folder of one
+    check_target(output, "sweep")  # the folder is as its marker recorded it: a rerun resumes it
+
+
+# ------------------------------------------------------------------------------------------- a two-node Ray cluster
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster(tmp_path_factory):
+    """A head and a worker node on 127.0.0.1, one CPU each, each in its own temporary folder (short: Ray's socket
+    paths must fit 107 bytes); stopped, every Ray process with it, however the test ends."""
+    ray = str(Path(sys.executable).with_name("ray"))
+    port, root = _free_port(), tmp_path_factory.mktemp("ray")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+
+    def start(*args):
+        started = subprocess.run([ray, "start", "--num-cpus", "1", "--disable-usage-stats", *args],
+                                 capture_output=True, text=True, env=env, timeout=180)
+        assert started.returncode == 0, started.stdout + started.stderr
+
+    try:
+        start("--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", str(root / "head"))
+        start("--address", f"127.0.0.1:{port}", "--temp-dir", str(root / "worker"))
+        yield f"127.0.0.1:{port}", root
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+def _ray_task_workers(root: Path) -> list[int]:
+    """Ray worker processes running a sweep cell, children of this cluster's raylets."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            raylet = (Path("/proc") / parent / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        if title.startswith("ray::_in_worker") and str(root) in raylet:
+            found.append(int(entry.name))
+    return found
+
+
+def test_ray_cluster_sweep_survives_a_killed_worker(one_process, ray_cluster, tmp_path):
+    address, root = ray_cluster
+    output = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "mobikit", "sweep", *GRID, "--ray", address, "--output",
+                                str(output), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not (busy := _ray_task_workers(root)) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert busy, "no Ray worker ran a cell"
+        time.sleep(2)  # mid-cell: importing TensorFlow, building, converting
+        os.kill(busy[0], signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=420)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "as Ray tasks on" in stderr and "Traceback" not in stderr
+    cells = swept_cells(output, stdout)
+    assert [cell["status"] for cell in cells] == ["done", "done"]  # the killed cell ran again (Ray's max_retries)
+    assert cells == one_process
+    assert not [path for path in output.rglob("*") if path.name.startswith(".mobikit-tmp-")]
+
+
+def test_ray_without_a_cluster_is_one_error_in_seconds(tmp_path):
+    port = _free_port()  # nothing listens there: Ray's own client would retry it for minutes
+    result = run_cli("sweep", *GRID, "--ray", f"127.0.0.1:{port}", "--output", str(tmp_path / "out"), timeout=120)
+    assert "cannot reach the Ray cluster" in assert_one_error(result, 1)
+
+
+def test_ray_not_installed_is_one_usage_error(tmp_path):
+    # the package hidden as an interpreter without it sees it (a None entry in sys.modules: find_spec finds nothing)
+    code = ("import sys; sys.modules['ray'] = None; from mobikit.__main__ import run; sys.argv[0] = 'mobikit'; "
+            "run()")
+    result = subprocess.run([sys.executable, "-c", code, "sweep", *GRID, "--ray", "auto", "--output",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert "pip install 'mobikit[ray]'" in assert_one_error(result, 2)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,162 @@
+"""Where a sweep's cells run: in this process, in a pool of local processes (`jobs`), or as tasks on a Ray cluster.
+
+A task runs in a private temporary folder of the process that runs it and returns its whole result (the sweep sends
+back the cell and its model folder's files): only the driver writes into the output, so a worker stopped or killed
+mid-cell leaves nothing half-written there, and the output's marker never records a worker's scratch. The local
+pool starts its workers with 'spawn' (TensorFlow's threads do not survive a fork); they ignore SIGINT, which a
+terminal sends to the whole process group, and the driver terminates them when it stops, however it stops. Ray retries a task whose worker
+died (`RAY_RETRIES` times); Ray is imported only when a sweep asks for it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+from .errors import MobikitError, UsageError, first_line
+from .progress import Reporter
+
+RAY_RETRIES = 3  # a worker killed mid-task (node lost, out of memory, a kill) runs the task again elsewhere
+RAY_EXTRA = "pip install 'mobikit[ray]'"
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A task whose process died (or, on Ray, that failed on every retry): why, in one line."""
+
+    reason: str
+
+
+def check_ray(address: str) -> None:
+    """Refused before anything is written: an address that is not one, and Ray missing (an optional extra)."""
+    if address != "auto":
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError("{ray} takes HOST:PORT (the head node's port, 6379 unless set) or auto, got {address}",
+                             "ray", address=address)
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError("{ray} needs Ray, an optional extra that is not installed: " + RAY_EXTRA, "ray")
+
+
+def run_all(task: Callable, arguments: Sequence[tuple], reporter: Reporter, jobs: int = 1, ray: str | None = None,
+            starting: Callable[[int], None] = lambda position: None) -> Iterator[tuple[int, Any]]:
+    """Yield (position, `task(*arguments[position], reporter)` or `Lost`) as each task finishes. In this process
+    (`jobs` 1, no `ray`) the tasks run in order and report to `reporter` (`starting` is told before each); elsewhere
+    they report to a silent reporter. Use it in a `contextlib.closing` block: closing it stops the workers."""
+    if not arguments:
+        return
+    if ray is not None:
+        yield from _on_ray(task, arguments, ray)
+    elif jobs > 1:
+        yield from _in_pool(task, arguments, jobs)
+    else:
+        for position, args in enumerate(arguments):
+            starting(position)
+            yield position, task(*args, reporter)
+
+
+def _in_worker(task: Callable, args: tuple):
+    """A task in a worker process: TensorFlow's and the task's temporary files in a folder removed afterwards (one
+    left by a killed worker is removed by the next run on that host)."""
+    from .runtime import private_tempdir
+
+    with private_tempdir():
+        return task(*args, Reporter())
+
+
+@contextmanager
+def _sigint_ignored():
+    """Processes started in the block ignore SIGINT from their first instruction (an ignored signal stays ignored
+    across exec, and Python then installs no handler): a terminal's Ctrl-C reaches the whole process group, and the
+    driver alone acts on it, by stopping them."""
+    import signal
+
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
+
+
+def _in_pool(task: Callable, arguments: Sequence[tuple], jobs: int) -> Iterator[tuple[int, Any]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = ProcessPoolExecutor(max_workers=min(jobs, len(arguments)),
+                                   mp_context=multiprocessing.get_context("spawn"))
+    try:
+        with _sigint_ignored():  # the pool starts its processes as tasks are submitted
+            futures = {executor.submit(_in_worker, task, args): position for position, args in enumerate(arguments)}
+        for future in as_completed(futures):
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                outcome = Lost("its worker process died (killed, or out of memory)")
+            yield futures[future], outcome
+    except BaseException:
+        # Python 3.14 names this executor.terminate_workers(); until then the pool's own process table
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _probe(address: str) -> None:
+    """Refuse an address nothing listens at in seconds: Ray's client retries a dead one for minutes, deaf to
+    signals. ("auto" Ray resolves itself, failing at once when no cluster runs here.)"""
+    import socket
+
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=10):
+            pass
+    except OSError as exc:
+        raise MobikitError("cannot reach the Ray cluster at {address}: {reason}", address=address,
+                           reason=exc.strerror or str(exc)) from None
+
+
+def _on_ray(task: Callable, arguments: Sequence[tuple], address: str) -> Iterator[tuple[int, Any]]:
+    import logging
+    import signal
+
+    import ray
+    from ray.exceptions import RayError
+
+    from .runtime import captured_output
+
+    _probe(address)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with captured_output():  # Ray's C++ client logs on fd 2
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise MobikitError("cannot reach the Ray cluster at {address}: {reason}", address=address,
+                           reason=first_line(exc)) from None
+    finally:
+        for number, handler in handlers.items():  # the CLI's stop handlers, not Ray's
+            signal.signal(number, handler)
+    pending: list = []
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_in_worker)
+        refs = {remote.remote(task, args): position for position, args in enumerate(arguments)}
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    outcome = ray.get(ref)
+                except RayError as exc:
+                    outcome = Lost(f"the Ray task failed after {RAY_RETRIES} retries: {first_line(exc)}")
+                yield refs[ref], outcome
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        ray.shutdown()
