@@ -23,6 +23,7 @@ import pytest
 from adb_sim import SimDevice
 from adb_sim.device import ShellDrop
 from adb_sim.shell import run_argv
+from android_build import require_core_build
 from support import assert_clean_failure, run_cli
 import mobikit
 from mobikit.android import contract
@@ -43,7 +44,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def adb_env(tmp_path_factory):
-    """A private adb server: its own port and HOME (it writes ~/.android/adbkey), killed at the end."""
+    """A private adb server: its own port and HOME (it writes ~/.android/adbkey), killed at the end; the simulated
+    app's Kotlin core compiled first."""
+    require_core_build()
     home = tmp_path_factory.mktemp("adb-home")
     env = {"ANDROID_ADB_SERVER_PORT": str(_free_port()), "HOME": str(home), "ANDROID_SERIAL": ""}
     adb(env, "start-server")

@@ -25,6 +25,7 @@ import pytest
 
 from adb_sim import SimDevice
 from adb_sim.storage import internal_dir
+from android_build import require_core_build
 from mobikit.android import contract
 from support import embedded_images, run_cli
 
@@ -42,7 +43,8 @@ def _adb(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProc
 
 @pytest.fixture(scope="module")
 def adb_env(tmp_path_factory):
-    """A private adb server (own port and HOME), killed at the end."""
+    """A private adb server (own port and HOME), killed at the end; the simulated app's Kotlin core compiled first."""
+    require_core_build()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
