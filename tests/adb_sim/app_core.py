@@ -34,21 +34,27 @@ class AppCore:
         """Sends `request`, answers core's calls with `calls[name](message)` and returns core's answer."""
         with self._lock:
             process = self._started()
-            self._send(process, request)
-            while True:
-                line = process.stdout.readline()
-                if not line:
-                    raise AppCoreError(f"the app's core exited ({process.poll()}): {process.stderr.read()}")
-                message = json.loads(line)
-                if "failure" in message:
-                    raise AppCoreError(message["failure"])
-                if "call" not in message:
-                    return message
-                try:
-                    reply = (calls or {})[message["call"]](message)
-                except Exception as failure:  # noqa: BLE001 — the app reports it as LiteRT's exception
-                    reply = {"failure": f"{type(failure).__name__}: {failure}"}
-                self._send(process, reply)
+            try:
+                return self._converse(process, request, calls or {})
+            except (OSError, ValueError) as closed:  # close() while core was talking: the simulator stopped
+                raise AppCoreError(f"the app's core was stopped: {closed}") from None
+
+    def _converse(self, process: subprocess.Popen, request: dict, calls: dict) -> dict:
+        self._send(process, request)
+        while True:
+            line = process.stdout.readline()
+            if not line:
+                raise AppCoreError(f"the app's core exited ({process.poll()}): {process.stderr.read()}")
+            message = json.loads(line)
+            if "failure" in message:
+                raise AppCoreError(message["failure"])
+            if "call" not in message:
+                return message
+            try:
+                reply = calls[message["call"]](message)
+            except Exception as failure:  # noqa: BLE001 — the app reports it as LiteRT's exception
+                reply = {"failure": f"{type(failure).__name__}: {failure}"}
+            self._send(process, reply)
 
     def close(self) -> None:
         if self._process is not None:

@@ -49,9 +49,11 @@ class DemoApp:
         self.pid = 4242
         # the app's two threads that run core: the main thread (camera screen) and the benchmark's worker
         self.main_thread, self.worker = AppCore(device.app_core), AppCore(device.app_core)
+        self.closed = False
 
     def close(self) -> None:
         """The simulator stops: so does the app's JVM."""
+        self.closed = True
         self.main_thread.close()
         self.worker.close()
 
@@ -188,7 +190,8 @@ class DemoApp:
             answer = self.worker.ask({"op": "benchmark", "extras": extras, "phone": phone, "refused": refused,
                                       "models_dir": str(self._models())}, interpreter.calls)
         except AppCoreError as crash:  # an uncaught exception kills a real app with this logcat entry
-            self.log("AndroidRuntime", f"FATAL EXCEPTION: {crash}", "E")
+            if not self.closed:
+                self.log("AndroidRuntime", f"FATAL EXCEPTION: {crash}", "E")
             return
         if self.killed.is_set() or not self.device.root.is_dir():  # process killed, or the phone put away
             return
