@@ -105,7 +105,9 @@ def _mutmut(folder: Path, *args: str, timeout: float | None = None) -> subproces
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or shutil.which("mutmut")
     if mutmut is None:
         raise SystemExit("mutmut is not installed: pip install 'mutmut>=3.8,<4' (pip install -e '.[mutation]')")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # the staged tests sit in a scratch folder: they find ../shared (the fixtures, the photos) through the variable
+    env = {"MOBIKIT_SHARED": str(ROOT.parent / "shared"), **os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([mutmut, *args], cwd=folder, capture_output=True, text=True, env=env, timeout=timeout)
 
 

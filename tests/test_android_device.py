@@ -430,7 +430,7 @@ def _has_complete_model(layout: Layout) -> bool:
     return layout.live.complete or layout.old.complete or layout.upload.new
 
 
-@pytest.mark.parametrize("live,old,upload", itertools.product(FOLDER_KINDS, repeat=3))
+@pytest.mark.parametrize("live,old,upload", list(itertools.product(FOLDER_KINDS, repeat=3)))  # mutmut collects twice
 def test_the_swap_rules_never_leave_the_phone_without_a_complete_model(live, old, upload):
     """From any leftover the rules reach "the new model live, nothing else" in a few steps; no step removes a
     complete model unless a complete model stays under the live name, and none, whole or cut half way, takes away
