@@ -447,11 +447,12 @@ def test_the_swap_rules_never_leave_the_phone_without_a_complete_model(live, old
             complete = removed.new if step.source == "upload" else removed.complete
             assert not complete or (layout.live.complete and step.source != "live"), (layout, step)
         after = step.effect(layout)
-        if step is UPLOAD_FILES:
+        if step is UPLOAD_FILES:  # into a fresh staging name only (a leftover may hold files of another model)
+            assert not layout.upload.present and after.upload == UNVERIFIED, (layout, step)
             after = after.with_folder("upload", FOLDER_KINDS["new"])
         assert not had_model or _has_complete_model(after), (layout, step)
         had_model, layout = had_model or _has_complete_model(after), after
-    assert layout == Layout(FOLDER_KINDS["new"], ABSENT, ABSENT)
+    assert next_step(layout) is None and layout == Layout(FOLDER_KINDS["new"], ABSENT, ABSENT)
 
 
 def test_corrupted_upload_is_caught_by_the_checksum(adb_env, phone, model_dir, apk):
