@@ -68,6 +68,14 @@ def test_all_same_stat_line():
     assert parse_benchmark_output(lines)["first_ms"] == 1.5
 
 
+def test_one_run_phases_print_no_all_same_marker():
+    """tensorflow/core/util/stats_calculator.h prints `count=1 curr=X` for one run: "(all same)" only when count > 1."""
+    parsed = parse_benchmark_output("count=1 curr=1500\ncount=1 curr=1200\n")
+    assert parsed == pytest.approx({"runs": 1, "init_ms": None, "first_ms": 1.5, "mean_ms": 1.2, "min_ms": 1.2,
+                                    "max_ms": 1.2, "std_ms": 0.0, "p5_ms": None, "median_ms": None, "p95_ms": None,
+                                    "peak_rss_mb": None})
+
+
 def test_a_transcript_cut_before_its_timings_line(shared):
     """benchmark_model stopped after the timed phase, before its summary: init from the session line, the first
     inference from the warm-up line, the mean from the timed one."""
