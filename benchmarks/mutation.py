@@ -54,10 +54,18 @@ MODULES = {
     "convert": Target("mobikit/convert.py", ("tests/test_convert.py",), preload=("tensorflow",), timeout_s=300.0,
                       functions=("mobikit.convert.x_mode_of__mutmut_*", "mobikit.convert.x_convert__mutmut_*",
                                  "mobikit.convert.x_run_converter__mutmut_*")),
-    # being rewritten by the Android issue (device bench, deploy's swap rules): run last, once their fast in-process
-    # tests exist; until then the table names them and the run skips them
-    "android.device_bench": Target("mobikit/android/device_bench.py", (), "waits for the Android rewrite's tests"),
-    "android.deploy": Target("mobikit/android/deploy.py", (), "waits for the Android rewrite's tests"),
+    # the device path's rules that run without a phone: benchmark_model's command line and the parser of what it
+    # prints (the app's JSON goes through unchanged, which test_end_to_end.py checks against the phone), and deploy's
+    # swap rules; the rest talks to adb and is covered by the device tests, which run the CLI as a subprocess
+    "android.device_bench": Target(
+        "mobikit/android/device_bench.py", ("tests/test_benchmark_model_parser.py",),
+        functions=("mobikit.android.device_bench.x_parse_benchmark_output__mutmut_*",
+                   "mobikit.android.device_bench.x_benchmark_model_args__mutmut_*")),
+    "android.deploy": Target(
+        "mobikit/android/deploy.py",
+        ("tests/test_android_device.py::test_the_swap_rules_never_leave_the_phone_without_a_complete_model",),
+        functions=("mobikit.android.deploy.x_next_step__mutmut_*", "mobikit.android.deploy.xǁStepǁeffect__mutmut_*",
+                   "mobikit.android.deploy.xǁLayoutǁwith_folder__mutmut_*")),
 }
 
 # every surviving mutant's diff in one process (`mutmut show` per mutant starts mutmut each time)
@@ -97,7 +105,9 @@ def _mutmut(folder: Path, *args: str, timeout: float | None = None) -> subproces
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or shutil.which("mutmut")
     if mutmut is None:
         raise SystemExit("mutmut is not installed: pip install 'mutmut>=3.8,<4' (pip install -e '.[mutation]')")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # the staged tests sit in a scratch folder: they find ../shared (the fixtures, the photos) through the variable
+    env = {"MOBIKIT_SHARED": str(ROOT.parent / "shared"), **os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([mutmut, *args], cwd=folder, capture_output=True, text=True, env=env, timeout=timeout)
 
 

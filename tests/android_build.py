@@ -8,9 +8,12 @@ Without aapt only core and its tests compile, and the platform checks skip with 
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,25 +140,30 @@ def platform_sources() -> list[Path]:
     return [path for path in sorted(SOURCES.rglob("*.kt")) if CORE not in path.parents]
 
 
+def core_sources() -> list[Path]:
+    """core and its test source set (JUnit tests, CrossCheckMain, the simulator's SimulatedAppMain)."""
+    return sorted(CORE.glob("*.kt")) + sorted(CORE_TESTS.glob("*.kt"))
+
+
 def _build(toolchain: Toolchain, work: Path) -> AppBuild:
-    core_sources = sorted(CORE.glob("*.kt")) + sorted(CORE_TESTS.glob("*.kt"))
+    sources = core_sources()
     libraries = os.pathsep.join(map(str, toolchain.libraries))
     classes = work / "classes"
     if toolchain.platform_missing is not None:
-        return AppBuild(toolchain, kotlinc(toolchain, libraries, classes, core_sources), classes, None, None, None)
+        return AppBuild(toolchain, kotlinc(toolchain, libraries, classes, sources), classes, None, None, None)
     packaged = aapt_package(toolchain, work / "aapt")
     if packaged.result.returncode != 0:
-        return AppBuild(toolchain, kotlinc(toolchain, libraries, classes, core_sources), classes, packaged,
+        return AppBuild(toolchain, kotlinc(toolchain, libraries, classes, sources), classes, packaged,
                         None, None)
     stub_classes = work / "stubs"
     stub_sources = sorted(STUBS.rglob("*.java")) + [packaged.r_java]
     stub_result = subprocess.run([toolchain.javac, "-d", str(stub_classes), *map(str, stub_sources)],
                                  capture_output=True, text=True, timeout=300)
     if stub_result.returncode != 0:
-        return AppBuild(toolchain, kotlinc(toolchain, libraries, classes, core_sources), classes, packaged,
+        return AppBuild(toolchain, kotlinc(toolchain, libraries, classes, sources), classes, packaged,
                         None, stub_result)
     classpath = os.pathsep.join([str(stub_classes), libraries])
-    result = kotlinc(toolchain, classpath, classes, core_sources + platform_sources())
+    result = kotlinc(toolchain, classpath, classes, sources + platform_sources())
     return AppBuild(toolchain, result, classes, packaged, stub_classes, stub_result)
 
 
@@ -172,3 +180,37 @@ def app_build(tmp_path_factory) -> AppBuild:
     if "app" not in _BUILDS:
         _BUILDS["app"] = _build(toolchain, tmp_path_factory.mktemp("android-build"))
     return _BUILDS["app"]
+
+
+_CORE_LOCK = threading.Lock()
+
+
+def core_build() -> AppBuild | str:
+    """Compiled core with its test source set, for the simulated phone's app side (tests/adb_sim/app_core.py): the
+    session's app build when there is one, else core alone, compiled once; the reason when Kotlin or JUnit is
+    missing."""
+    with _CORE_LOCK:
+        if "app" in _BUILDS and _BUILDS["app"].compile_result.returncode == 0:
+            return _BUILDS["app"]
+        if "core" not in _BUILDS:
+            toolchain = find_toolchain()
+            if isinstance(toolchain, str):
+                return toolchain
+            work = Path(tempfile.mkdtemp(prefix="mobikit-core-"))
+            atexit.register(shutil.rmtree, work, True)
+            libraries = os.pathsep.join(map(str, toolchain.libraries))
+            result = kotlinc(toolchain, libraries, work / "classes", core_sources())
+            _BUILDS["core"] = AppBuild(toolchain, result, work / "classes", None, None, None)
+        return _BUILDS["core"]
+
+
+def require_core_build() -> AppBuild:
+    """For tests on the simulated phone, whose app side is core: compiled before a test waits on the phone (kotlinc
+    takes minutes), failing with the compiler's message, skipping with the reason when Kotlin or JUnit is missing."""
+    import pytest
+
+    build = core_build()
+    if isinstance(build, str):
+        pytest.skip(build)
+    assert build.compile_result.returncode == 0, build.compile_result.stdout + build.compile_result.stderr
+    return build

@@ -23,6 +23,7 @@ import pytest
 from adb_sim import SimDevice
 from adb_sim.device import ShellDrop
 from adb_sim.shell import run_argv
+from android_build import require_core_build
 from support import assert_clean_failure, run_cli
 import mobikit
 from mobikit.android import contract
@@ -43,7 +44,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def adb_env(tmp_path_factory):
-    """A private adb server: its own port and HOME (it writes ~/.android/adbkey), killed at the end."""
+    """A private adb server: its own port and HOME (it writes ~/.android/adbkey), killed at the end; the simulated
+    app's Kotlin core compiled first."""
+    require_core_build()
     home = tmp_path_factory.mktemp("adb-home")
     env = {"ANDROID_ADB_SERVER_PORT": str(_free_port()), "HOME": str(home), "ANDROID_SERIAL": ""}
     adb(env, "start-server")
@@ -427,7 +430,7 @@ def _has_complete_model(layout: Layout) -> bool:
     return layout.live.complete or layout.old.complete or layout.upload.new
 
 
-@pytest.mark.parametrize("live,old,upload", itertools.product(FOLDER_KINDS, repeat=3))
+@pytest.mark.parametrize("live,old,upload", list(itertools.product(FOLDER_KINDS, repeat=3)))  # mutmut collects twice
 def test_the_swap_rules_never_leave_the_phone_without_a_complete_model(live, old, upload):
     """From any leftover the rules reach "the new model live, nothing else" in a few steps; no step removes a
     complete model unless a complete model stays under the live name, and none, whole or cut half way, takes away
@@ -444,11 +447,12 @@ def test_the_swap_rules_never_leave_the_phone_without_a_complete_model(live, old
             complete = removed.new if step.source == "upload" else removed.complete
             assert not complete or (layout.live.complete and step.source != "live"), (layout, step)
         after = step.effect(layout)
-        if step is UPLOAD_FILES:
+        if step is UPLOAD_FILES:  # into a fresh staging name only (a leftover may hold files of another model)
+            assert not layout.upload.present and after.upload == UNVERIFIED, (layout, step)
             after = after.with_folder("upload", FOLDER_KINDS["new"])
         assert not had_model or _has_complete_model(after), (layout, step)
         had_model, layout = had_model or _has_complete_model(after), after
-    assert layout == Layout(FOLDER_KINDS["new"], ABSENT, ABSENT)
+    assert next_step(layout) is None and layout == Layout(FOLDER_KINDS["new"], ABSENT, ABSENT)
 
 
 def test_corrupted_upload_is_caught_by_the_checksum(adb_env, phone, model_dir, apk):

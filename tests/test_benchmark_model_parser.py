@@ -59,14 +59,40 @@ def test_periodic_peak_and_percentiles_when_a_build_prints_them(shared):
 
 
 def test_all_same_stat_line():
-    text = ("count=3 curr=1500(all same)\n\ncount=10 curr=1200(all same)\n"
-            "Inference timings in us: Init: 800, First inference: 1500, Warmup (avg): 1500, Inference (avg): 1200\n")
+    lines = "count=3 curr=1500(all same)\n\ncount=10 curr=1200(all same)\n"
+    text = lines + ("Inference timings in us: Init: 800, First inference: 1500, Warmup (avg): 1500, "
+                    "Inference (avg): 1200\n")
     parsed = parse_benchmark_output(text)
     assert (parsed["runs"], parsed["min_ms"], parsed["max_ms"], parsed["std_ms"]) == (10, 1.2, 1.2, 0.0)
+    # without the timings line, the first inference is the warm-up line's one value
+    assert parse_benchmark_output(lines)["first_ms"] == 1.5
+
+
+def test_one_run_phases_print_no_all_same_marker():
+    """tensorflow/core/util/stats_calculator.h prints `count=1 curr=X` for one run: "(all same)" only when count > 1."""
+    parsed = parse_benchmark_output("count=1 curr=1500\ncount=1 curr=1200\n")
+    assert parsed == pytest.approx({"runs": 1, "init_ms": None, "first_ms": 1.5, "mean_ms": 1.2, "min_ms": 1.2,
+                                    "max_ms": 1.2, "std_ms": 0.0, "p5_ms": None, "median_ms": None, "p95_ms": None,
+                                    "peak_rss_mb": None})
+
+
+def test_a_transcript_cut_before_its_timings_line(shared):
+    """benchmark_model stopped after the timed phase, before its summary: init from the session line, the first
+    inference from the warm-up line, the mean from the timed one."""
+    text = "".join(line for line in _read(shared, "recent_cpu_xnnpack_linux_2024.txt").splitlines(keepends=True)
+                   if "Inference timings in us" not in line)
+    parsed = parse_benchmark_output(text)
+    assert (parsed["runs"], parsed["init_ms"], parsed["first_ms"], parsed["mean_ms"]) == pytest.approx(
+        (74, 12.75, 14.744, 13.5202))
+
+
+def test_a_summary_without_a_first_inference_leaves_it_unknown():
+    parsed = parse_benchmark_output("Inference timings in us: Init: 800, Inference (avg): 1200\n")
+    assert (parsed["init_ms"], parsed["first_ms"], parsed["mean_ms"], parsed["runs"]) == (0.8, None, 1.2, None)
 
 
 def test_output_without_timings_is_rejected():
-    with pytest.raises(ValueError, match="no inference timings"):
+    with pytest.raises(ValueError, match="^no inference timings in the benchmark_model output$"):
         parse_benchmark_output("INFO: STARTING!\nERROR: Failed to apply GPU delegate.\nERROR: Benchmarking failed.\n")
 
 

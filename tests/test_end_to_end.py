@@ -4,14 +4,19 @@ there with both tools. Every figure the host reports must equal what the phone s
 it in `SimDevice.measured`), the app and benchmark_model must have received the thread count and delegate asked
 for, and the model on the phone, pulled back with `adb pull`, must be the output folder's byte for byte.
 
-The simulated app (tests/adb_sim/demo_app.py, issue 22's model of the Kotlin app) still computes its statistics in
-the simulator's Python; making them come from the app's own Kotlin core is not done yet.
+The simulated app's side is the Kotlin app's own core (tests/adb_sim/app_core.py): its statistics, result JSON and
+random input are computed by android_app's Kotlin, only inference runs on the host's LiteRT. The simulator records
+the native time of every inference core asked for, so the app's figures are held against the host's rule
+(`mobikit.stats.summarize`) on the same runs: a drift between the two fails, which a variant of the app with another
+p90 rule shows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -25,7 +30,9 @@ import pytest
 
 from adb_sim import SimDevice
 from adb_sim.storage import internal_dir
+from android_build import CORE, CORE_TESTS, find_toolchain, kotlinc, require_core_build
 from mobikit.android import contract
+from mobikit.stats import summarize
 from support import embedded_images, run_cli
 
 ADB = shutil.which("adb")
@@ -42,7 +49,8 @@ def _adb(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProc
 
 @pytest.fixture(scope="module")
 def adb_env(tmp_path_factory):
-    """A private adb server (own port and HOME), killed at the end."""
+    """A private adb server (own port and HOME), killed at the end; the simulated app's Kotlin core compiled first."""
+    require_core_build()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -55,16 +63,24 @@ def adb_env(tmp_path_factory):
 
 @pytest.fixture
 def phone(adb_env):
-    device = SimDevice().start()
+    with _connected(adb_env, SimDevice()) as device:
+        yield device
+
+
+@contextlib.contextmanager
+def _connected(adb_env, device: SimDevice):
+    device.start()
     assert b"connected to" in _adb(adb_env, "connect", device.serial).stdout
     deadline = time.monotonic() + 30
     while f"{device.serial}\tdevice".encode() not in _adb(adb_env, "devices").stdout:
         assert time.monotonic() < deadline, "the simulated phone never came online"
         time.sleep(0.2)
-    yield device
-    _adb(adb_env, "disconnect", device.serial)
-    device.stop()
-    shutil.rmtree(device.root, ignore_errors=True)
+    try:
+        yield device
+    finally:
+        _adb(adb_env, "disconnect", device.serial)
+        device.stop()
+        shutil.rmtree(device.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +129,8 @@ def _logged_reports(adb_env, phone) -> list[dict]:
             if f"{contract.LOGCAT_PREFIX} " in line]
 
 
-def _bench(adb_env, folder: Path, *extra: str) -> list[dict]:
-    threads, delegates = ",".join(map(str, THREADS)), ",".join(DELEGATES)
+def _bench(adb_env, folder: Path, *extra: str, threads=THREADS, delegates=DELEGATES) -> list[dict]:
+    threads, delegates = ",".join(map(str, threads)), ",".join(delegates)
     result = run_cli("bench", str(folder), "--device", "pixel", "--threads", threads, "--delegate", delegates,
                      "--warmup", str(WARMUP), "--runs", str(RUNS), "--min-seconds", "0", *extra, "--json",
                      env=adb_env, timeout=300)
@@ -122,14 +138,35 @@ def _bench(adb_env, folder: Path, *extra: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("made_by", ["quantized", "trained"])
-def test_deploy_then_bench_reports_exactly_what_the_phone_measured(request, adb_env, phone, tmp_path, made_by):
-    folder = request.getfixturevalue(made_by)
+def _deploy(adb_env, folder: Path, tmp_path) -> None:
     apk = tmp_path / "app-debug.apk"  # the simulator's pm installs any APK; deploy checks it is one (a zip with a
     with zipfile.ZipFile(apk, "w") as archive:  # manifest)
         archive.writestr("AndroidManifest.xml", b"mobikit demo app (simulated)")
     deployed = run_cli("deploy", str(folder), "--apk", str(apk), "--json", env=adb_env, timeout=120)
     assert deployed.returncode == 0, deployed.stderr
+
+
+def assert_app_statistics_follow_the_host_rule(record: dict) -> None:
+    """The app's figures are `mobikit.stats.summarize` over the native times of the timed inferences core asked
+    for (after its first run and warm-up runs). The app sums in order, the host exactly rounded (math.fsum): the
+    means may differ in their last bits (n·ε relative at most; 1e-12 allowed), and so std, the root of E[x²] − mean²,
+    by up to √(2nε)·mean (|√a − √b| ≤ √|a − b|); order statistics are the same operations on the same values, exact.
+    A different rule differs by far more."""
+    measured = record["measured"]
+    timed = [ns / 1e6 for ns in record["inference_ns"][1 + measured["warmup_runs"]:]]
+    expected = summarize(timed).to_json()
+    assert measured["timing"] == "native" and measured["runs"] == len(timed)
+    allowed = {key: 1e-12 * abs(value) for key, value in expected.items()}
+    allowed["std_ms"] = math.sqrt(2 * len(timed) * np.finfo(float).eps) * expected["mean_ms"]
+    drifted = {key: (measured[key], value) for key, value in expected.items()
+               if abs(measured[key] - value) > allowed[key]}
+    assert not drifted, f"the app's figures drift from the host's rule (app, host): {drifted}"
+
+
+@pytest.mark.parametrize("made_by", ["quantized", "trained"])
+def test_deploy_then_bench_reports_exactly_what_the_phone_measured(request, adb_env, phone, tmp_path, made_by):
+    folder = request.getfixturevalue(made_by)
+    _deploy(adb_env, folder, tmp_path)
     # the model on the phone is the output folder's, byte for byte: the deployed copy (pulled back through adb) and
     # the copy the app imported into its internal storage
     expected = {name: (folder / name).read_bytes() for name in contract.MODEL_FILES}
@@ -153,6 +190,7 @@ def test_deploy_then_bench_reports_exactly_what_the_phone_measured(request, adb_
         # every figure the host reports is the app's own, unchanged; the logcat line says the same
         assert {key: row[key] for key in FIGURES} == {key: measured[key] for key in FIGURES}
         assert logged == measured and row["error"] is None and row["runs"] == RUNS
+        assert_app_statistics_follow_the_host_rule(record)
         assert measured["size_bytes"] == (folder / "model.tflite").stat().st_size
         assert (row["device"], row["model"]) == ("Pixel 7", folder.name)
 
@@ -176,3 +214,32 @@ def test_deploy_then_bench_reports_exactly_what_the_phone_measured(request, adb_
         assert row["peak_rss_mb"] == printed["overall_mb"]
         assert row["size_bytes"] == (folder / "model.tflite").stat().st_size and row["error"] is None
     assert np.isfinite([row["mean_ms"] for row in rows + native]).all()
+
+
+@pytest.fixture(scope="module")
+def drifted_app(tmp_path_factory) -> str:
+    """The app's core compiled with another p90 rule (nearest rank instead of linear interpolation): the classpath."""
+    toolchain = find_toolchain()
+    work = tmp_path_factory.mktemp("drifted-core")
+    stats = (CORE / "LatencyStats.kt").read_text()
+    rule = "percentile(values, 90.0)"
+    assert stats.count(rule) == 1, "LatencyStats.kt's p90 changed; update the drifted variant"
+    (work / "LatencyStats.kt").write_text(stats.replace(rule, "values[(n * 9 + 9) / 10 - 1]"))
+    sources = [path for path in sorted(CORE.glob("*.kt")) if path.name != "LatencyStats.kt"]
+    compiled = kotlinc(toolchain, str(toolchain.stdlib), work / "classes",
+                       [*sources, work / "LatencyStats.kt", CORE_TESTS / "SimulatedAppMain.kt"])
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    return os.pathsep.join([str(work / "classes"), str(toolchain.stdlib)])
+
+
+def test_an_app_whose_statistics_drift_from_the_host_fails_the_exactness_check(adb_env, quantized, drifted_app,
+                                                                               tmp_path):
+    """The check above catches a host↔app drift: the app with another p90 rule benched end to end."""
+    with _connected(adb_env, SimDevice(app_core=drifted_app)) as device:
+        _deploy(adb_env, quantized, tmp_path)
+        row, = _bench(adb_env, quantized, threads=(1,), delegates=("xnnpack",))
+        record, = [record for record in device.measured if record["tool"] == "app"]
+        assert row["p90_ms"] == record["measured"]["p90_ms"]  # the host reports what the app said…
+        with pytest.raises(AssertionError, match=r"drift from the host's rule \(app, host\): \{'p90_ms': \(") as caught:
+            assert_app_statistics_follow_the_host_rule(record)  # …and that is not the host's rule
+        assert "median_ms" not in str(caught.value)  # only p90 drifted

@@ -1,17 +1,20 @@
-"""The demo app's behaviour on the simulated phone, as android_app's Kotlin does it.
+"""The demo app's behaviour on the simulated phone: android_app's Kotlin core decides, the host's LiteRT infers.
 
 MainActivity (onCreate and, when the class overrides it, onNewIntent): a `model` + `sha256` intent imports the
 deployed folder from app-specific external storage into internal storage — the copy is verified, model.tflite's
 sha256 must equal what model.json names and what the intent sent (core's ModelImporter) — then loads it and logs
-one `MOBIKIT_MODEL <json>` line (contract.MODEL_KEYS) with the delegate coverage read from the `tflite` lines it
-logged (mobikit.android.coverage, the Python mirror of core's DelegateCoverage); a refusal is logged with the reason.
-BenchmarkActivity: imports the same way, then times the model on the host LiteRT interpreter following
-benchmark_model's rules (warm-up runs and seconds, timed runs and min_secs, max_secs), checks before every run that
-it is still in the foreground (onPause), writes the result JSON and logs `MOBIKIT_BENCH <json>`, and finishes.
+one `MOBIKIT_MODEL <json>` line, which core writes (`modelReportLine`, the delegate coverage read by core from the
+`tflite` lines LiteRT logged); a refusal is logged with the reason.
+BenchmarkActivity: imports the same way, then core's `runBenchmark` runs in the app's JVM (app_core.py) — request
+parsing, benchmark_model's stopping rules, the foreground check before every run (onPause), random input, delegate
+coverage, statistics and the result JSON are the Kotlin app's — on an interpreter that is the host's LiteRT,
+opened, fed and invoked here when core calls for it. The simulator writes the JSON core made to the file core
+names, logs core's `MOBIKIT_BENCH <json>` line, and finishes.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -19,16 +22,17 @@ import shutil
 import threading
 import time
 
+import numpy as np
+
 from mobikit.android import contract
-from mobikit.android.coverage import delegate_report
-from mobikit.latency import random_inputs
-from mobikit.stats import summarize
 
 from . import delegates
+from .app_core import AppCore, AppCoreError
 from .storage import internal_dir
 
 MAIN, BENCHMARK = (a.rsplit(".", 1)[-1] for a in (contract.MAIN_ACTIVITY, contract.BENCHMARK_ACTIVITY))
 XNNPACK_FOR = {"cpu": False, "xnnpack": True, "gpu": True, "nnapi": True}  # core's Delegate.xnnpack
+DEFAULT_DELEGATE = "xnnpack"  # core's Delegate.DEFAULT, what the camera screen starts on
 DIGEST_FILE = ".sha256"
 
 
@@ -43,6 +47,15 @@ class DemoApp:
         self.killed = threading.Event()  # the process is gone: a running benchmark stops and writes nothing
         self.benchmark: threading.Thread | None = None
         self.pid = 4242
+        # the app's two threads that run core: the main thread (camera screen) and the benchmark's worker
+        self.main_thread, self.worker = AppCore(device.app_core), AppCore(device.app_core)
+        self.closed = False
+
+    def close(self) -> None:
+        """The simulator stops: so does the app's JVM."""
+        self.closed = True
+        self.main_thread.close()
+        self.worker.close()
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -92,32 +105,36 @@ class DemoApp:
         if refusal is None and self._installed(name) is None:
             refusal = f"model {name} not found"
         if refusal is not None:
-            self._report({"model": name, "error": refusal, "result_id": request}, "W")
+            self._report({"name": name, "delegate": DEFAULT_DELEGATE, "error": refusal, "result_id": request}, "W")
             return
-        self.load(name, "xnnpack", request)
+        self.load(name, DEFAULT_DELEGATE, request)
 
     def load(self, name: str, delegate: str, request: str | None = None) -> None:
         folder = self._internal(name)
+        asked = {"name": name, "entry": {"name": name, "sha256": self._installed(name)}, "delegate": delegate,
+                 "result_id": request}
         try:
             lines = delegates.apply(self.device, delegates.Graph.of(folder / contract.MODEL_FILE), delegate,
                                     XNNPACK_FOR[delegate])
         except delegates.DelegateRefused as refused:
-            self._report({"model": name, "delegate": delegate, "error": str(refused), "result_id": request}, "W")
+            self._report({**asked, "refused": str(refused)}, "W")
             return
         for line in lines:
             self.log("tflite", line)
-        coverage = delegate_report(delegate, "\n".join(lines))
-        self._report({"model": name, "sha256": self._installed(name), "origin": "deployed", "delegate": delegate,
-                      "delegate_used": coverage["used"], "delegate_nodes": coverage["nodes"],
-                      "graph_nodes": coverage["total_nodes"], "error": None, "result_id": request}, "I")
+        self._report({**asked, "log": "\n".join(lines)}, "I")
 
-    def _report(self, values: dict, priority: str) -> None:
-        report = {key: values.get(key) for key in contract.MODEL_KEYS}
+    def _report(self, request: dict, priority: str) -> None:
+        """Logs the line core's modelReportLine makes (it is what `mobikit deploy` waits for)."""
+        line = self.main_thread.ask({"op": "model_report", **request})["line"]
+        report = json.loads(line.split(" ", 1)[1])
         if report["error"] is None:
             self.running = report
-        self.log(contract.LOGCAT_TAG, f"{contract.LOGCAT_MODEL_PREFIX} {json.dumps(report)}", priority)
+        self.log(contract.LOGCAT_TAG, line, priority)
 
     # --- internal storage ----------------------------------------------------------------------------------------
+
+    def _models(self):
+        return self.device.host_path(f"{internal_dir(self.package)}/files/{contract.MODELS_SUBDIR}")
 
     def _internal(self, name: str):
         return self.device.host_path(f"{internal_dir(self.package)}/files/{contract.MODELS_SUBDIR}/{name}")
@@ -161,85 +178,79 @@ class DemoApp:
 
     def _benchmark(self, record) -> None:
         extras = record.intent["extras"]
-        name, delegate = extras.get(contract.EXTRA_MODEL), extras.get(contract.EXTRA_DELEGATE, "xnnpack")
-        threads = int(extras.get(contract.EXTRA_THREADS, 2))
+        name, sha256 = extras.get(contract.EXTRA_MODEL), extras.get(contract.EXTRA_SHA256)
+        refused = self.import_model(name, sha256) if name is not None and sha256 is not None else None
         props = self.device.props
-        report = dict.fromkeys(contract.RESULT_KEYS)
-        report.update(device=props["ro.product.device"], model=name, threads=threads, delegate=delegate,
-                      device_model=f"{props['ro.product.manufacturer']} {props['ro.product.model']}",
-                      soc=f"{props['ro.soc.manufacturer']} {props['ro.soc.model']}",
-                      android=f"{props['ro.build.version.release']} (API {props['ro.build.version.sdk']})",
-                      interrupted=False, result_id=extras.get(contract.EXTRA_RESULT_ID))
+        phone = {"device": props["ro.product.device"], "manufacturer": props["ro.product.manufacturer"],
+                 "model": props["ro.product.model"], "soc_manufacturer": props["ro.soc.manufacturer"],
+                 "soc_model": props["ro.soc.model"], "hardware": props["ro.hardware"],
+                 "release": props["ro.build.version.release"], "sdk": int(props["ro.build.version.sdk"])}
+        interpreter = Interpreter(self, self._internal(str(name)) / contract.MODEL_FILE)
         try:
-            report.update(self._measure(name, delegate, threads, extras))
-        except delegates.DelegateRefused as refused:
-            report["error"] = f"{delegate} delegate unavailable on this device: {refused}"
-        except LookupError as missing:
-            report["error"] = str(missing.args[0])
+            answer = self.worker.ask({"op": "benchmark", "extras": extras, "phone": phone, "refused": refused,
+                                      "models_dir": str(self._models())}, interpreter.calls)
+        except AppCoreError as crash:  # an uncaught exception kills a real app with this logcat entry
+            if not self.closed:
+                self.log("AndroidRuntime", f"FATAL EXCEPTION: {crash}", "E")
+            return
         if self.killed.is_set() or not self.device.root.is_dir():  # process killed, or the phone put away
             return
-        self.device.measured.append({"tool": "app", "received": dict(extras), "measured": dict(report)})
-        result_id = extras.get(contract.EXTRA_RESULT_ID, "result")
-        target = self.device.host_path(f"{contract.RESULTS_DIR}/{result_id}{contract.RESULT_SUFFIX}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.tmp")
-        partial.write_text(json.dumps(report))
-        os.replace(partial, target)
-        self.log(contract.LOGCAT_TAG, f"{contract.LOGCAT_PREFIX} {json.dumps(report)}")
+        # what the phone side measured: core's report, and the native time of every inference it asked for
+        self.device.measured.append({"tool": "app", "received": dict(extras), "measured": json.loads(answer["json"]),
+                                     "inference_ns": interpreter.inference_ns})
+        if answer["file"] is not None:
+            target = self.device.host_path(answer["file"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.tmp")
+            partial.write_text(answer["json"])
+            os.replace(partial, target)
+        self.log(contract.LOGCAT_TAG, answer["line"])
         self.device.activities.finished(record)
 
-    def _measure(self, name: str, delegate: str, threads: int, extras: dict) -> dict:
+
+class Interpreter:
+    """The benchmark's interpreter, which core's session drives through `calls`: the host's LiteRT, built with the
+    delegate applied as the phone's LiteRT would (delegates.py), fed core's input bytes, timed per invoke."""
+
+    def __init__(self, app: DemoApp, path):
+        self.app, self.path = app, path
+        self.interpreter = None
+        self.inference_ns: list[int] = []  # every run core asked for: first, warm-up, timed
+        self.calls = {"open": self.open, "allocate": self.allocate, "run": self.run, "close": self.close,
+                      "foreground": self.foreground}
+
+    def open(self, message: dict) -> dict:
         from mobikit.inference import make_interpreter
 
-        sha256 = extras.get(contract.EXTRA_SHA256)
-        refusal = self.import_model(name, sha256) if sha256 else None
-        if refusal is not None:
-            raise LookupError(refusal)
-        path = self._internal(name) / contract.MODEL_FILE
-        if not path.is_file():
-            raise LookupError(f"model {name} not found among the deployed models or in the APK")
-        if delegate not in contract.DELEGATES:
-            raise LookupError(f"unknown delegate {delegate}: choose one of {', '.join(contract.DELEGATES)}")
-        size = path.stat().st_size
-        lines = delegates.apply(self.device, delegates.Graph.of(path), delegate, XNNPACK_FOR[delegate])
+        delegate = message["delegate"]
+        try:
+            lines = delegates.apply(self.app.device, delegates.Graph.of(self.path), delegate, XNNPACK_FOR[delegate])
+        except delegates.DelegateRefused as refused:
+            return {"refused": str(refused)}
         for line in lines:
-            self.log("tflite", line)
-        coverage = delegate_report(delegate, "\n".join(lines))
-        number = lambda key, default: float(extras.get(key, default))  # noqa: E731
-        warm_runs, warm_secs = int(extras.get(contract.EXTRA_WARMUP_RUNS, 5)), number(contract.EXTRA_WARMUP_MIN_SECS, 0.5)
-        runs, min_secs, max_secs = (int(extras.get(contract.EXTRA_NUM_RUNS, 50)),
-                                    number(contract.EXTRA_MIN_SECS, 1.0), number(contract.EXTRA_MAX_SECS, 150.0))
-        start = time.perf_counter()
-        interpreter = make_interpreter(path, threads, "xnnpack" if coverage["used"] != "cpu" else "cpu")
-        init_ms = (time.perf_counter() - start) * 1e3
-        for detail, value in zip(interpreter.get_input_details(), random_inputs(interpreter)):
-            interpreter.set_tensor(detail["index"], value)
+            self.app.log("tflite", line)
+        self.interpreter = make_interpreter(self.path, message["threads"],
+                                            "xnnpack" if XNNPACK_FOR[delegate] else "cpu")
+        detail = self.interpreter.get_input_details()[0]
+        dtype = np.dtype(detail["dtype"])
+        return {"log": "\n".join(lines), "input_type": dtype.name,
+                "input_bytes": int(np.prod(detail["shape"])) * dtype.itemsize}
 
-        def invoke() -> float:
-            began = time.perf_counter()
-            interpreter.invoke()
-            return (time.perf_counter() - began) * 1e3
+    def allocate(self, message: dict) -> dict:
+        detail = self.interpreter.get_input_details()[0]
+        data = np.frombuffer(base64.b64decode(message["input"]), dtype=detail["dtype"]).reshape(detail["shape"])
+        self.interpreter.set_tensor(detail["index"], data)
+        return {}
 
-        first_ms = invoke()
-        warmups, began = 0, time.perf_counter()
-        while (warmups < warm_runs or time.perf_counter() - began < warm_secs) and time.perf_counter() - began < max_secs:
-            if self.interrupted.is_set():
-                break
-            invoke()
-            warmups += 1
-        timed, began = [], time.perf_counter()
-        while (len(timed) < runs or time.perf_counter() - began < min_secs) and time.perf_counter() - began < max_secs:
-            if self.interrupted.is_set():
-                break
-            timed.append(invoke())
-        values = {"init_ms": init_ms, "first_ms": first_ms, "size_bytes": size, "peak_rss_mb": None,
-                  "timing": "native", "warmup_runs": warmups, "delegate_used": coverage["used"],
-                  "delegate_nodes": coverage["nodes"], "graph_nodes": coverage["total_nodes"],
-                  "delegate_note": coverage["note"]}
-        if timed:
-            values.update(summarize(timed).to_json())
-            values.update(wall_mean_ms=values["mean_ms"], wall_median_ms=values["median_ms"])
-        if self.interrupted.is_set():
-            values.update(interrupted=True, error=f"interrupted: the benchmark activity left the foreground after "
-                                                  f"{len(timed)} of at least {runs} timed runs")
-        return values
+    def run(self, message: dict) -> dict:
+        began = time.perf_counter_ns()
+        self.interpreter.invoke()
+        self.inference_ns.append(time.perf_counter_ns() - began)
+        return {"nanos": self.inference_ns[-1]}
+
+    def close(self, message: dict) -> dict:
+        self.interpreter = None
+        return {}
+
+    def foreground(self, message: dict) -> dict:
+        return {"foreground": not self.app.interrupted.is_set()}

@@ -83,11 +83,12 @@ class SimDevice:
 
     def __init__(self, model: str = "Pixel 7", *, android: str = "14", sdk: int = 34, soc: str = "Tensor G2",
                  has_sha256sum: bool = True, gpu: bool = False, nnapi_accelerator: bool = False,
-                 benchmark_format: str = "2024", app_start_delay: float = 0.3):
+                 benchmark_format: str = "2024", app_start_delay: float = 0.3, app_core: str | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="adb-sim-"))
+        self.app_core = app_core  # the classpath of the app's Kotlin core (app_core.py); None: the session's build
         self.props = {
             "ro.product.model": model, "ro.product.name": "panther", "ro.product.device": "panther",
-            "ro.product.manufacturer": "Google", "ro.build.version.release": android,
+            "ro.product.manufacturer": "Google", "ro.hardware": "panther", "ro.build.version.release": android,
             "ro.build.version.sdk": str(sdk), "ro.product.cpu.abi": "arm64-v8a", "ro.soc.model": soc,
             "ro.soc.manufacturer": "Google", "ro.serialno": "SIM" + format(id(self) & 0xFFFFFF, "06X"),
         }
@@ -176,6 +177,8 @@ class SimDevice:
 
         if self.activities is not None:
             self.activities.force_stop()
+        if self.app is not None:
+            self.app.close()
         self.app = DemoApp(self, package)
         self.activities = ActivityManager(package, self.app, self.app_start_delay)
 
@@ -189,6 +192,8 @@ class SimDevice:
             self._listener.close()
         for conn in self._connections:
             conn.drop()
+        if self.app is not None:
+            self.app.close()
 
     # --- filesystem ----------------------------------------------------------------------------------------------
 
