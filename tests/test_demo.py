@@ -106,3 +106,22 @@ def test_the_model_is_given_exactly_once(trained, twice):
     result = run_cli("demo", *args, "--source", "9", "--no-window")
     assert_clean_failure(result, 2)
     assert "give the model once" in result.stderr
+
+
+def test_unreadable_images_are_skipped_and_counted(tiny_output, tmp_path):
+    """Text renamed .jpg among photos: the demo classifies the photos and counts the rest, like every command; a
+    folder with no readable image at all is refused before the model is even looked at (here: a model that does
+    not exist, so a later check would name it instead)."""
+    folder = link_images(tmp_path / "mixed", [PHOTOS / "cat.jpg", PHOTOS / "pizza.jpg"])
+    (folder / "notes.jpg").write_text("a text file renamed .jpg")
+    result = run_cli("demo", str(tiny_output), "--source", str(folder), "--no-window", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["frames"], summary["skipped"]) == (2, 1)
+    assert "skipped 1 of 3 files that are not readable images" in result.stderr
+    only_text = tmp_path / "only-text"
+    only_text.mkdir()
+    (only_text / "a.jpg").write_text("not a jpeg")
+    refused = run_cli("demo", str(tmp_path / "no-model.tflite"), "--source", str(only_text), "--no-window")
+    assert_clean_failure(refused, 2)
+    assert "none of the 1 image files in --source" in refused.stderr and "no-model" not in refused.stderr
