@@ -89,25 +89,6 @@ def test_image_folder_is_shown_in_sequence(trained, tmp_path):
     assert summary.top1 == top1_names(trained, [read_image(PHOTOS / f"{name}.jpg") for name in SCENES])
 
 
-def test_camera_that_cannot_be_opened_is_a_one_line_error(trained):
-    result = run_cli("demo", str(trained), "--source", "9", "--no-window")
-    assert_clean_failure(result, 1)
-    assert result.stderr.strip().count("\n") == 0 and "cannot open camera 9" in result.stderr
-
-
-def test_missing_source_is_a_usage_error(trained, tmp_path):
-    result = run_cli("demo", str(trained), "--source", str(tmp_path / "missing.mp4"), "--no-window")
-    assert_clean_failure(result, 2)
-
-
-@pytest.mark.parametrize("twice", [True, False])
-def test_the_model_is_given_exactly_once(trained, twice):
-    args = [str(trained), "--model", str(trained)] if twice else []
-    result = run_cli("demo", *args, "--source", "9", "--no-window")
-    assert_clean_failure(result, 2)
-    assert "give the model once" in result.stderr
-
-
 def test_unreadable_images_are_skipped_and_counted(tiny_output, tmp_path):
     """Text renamed .jpg among photos: the demo classifies the photos and counts the rest, like every command; a
     folder with no readable image at all is refused before the model is even looked at (here: a model that does
