@@ -51,12 +51,6 @@ def test_bench_cli_matrix_json(tiny_output):
     assert all(r["device"] == "host" and r["runs"] == 3 for r in rows)
 
 
-@pytest.mark.parametrize("args,code", [(["/no/such/model.tflite"], 2), (["{out}", "--threads", "0"], 2),
-                                       (["{out}", "--delegate", "gpu"], 2), (["{out}", "--threads", "a"], 2)])
-def test_bench_bad_input(tiny_output, args, code):
-    assert_clean_failure(run_cli("bench", *[a.format(out=tiny_output) for a in args]), code)
-
-
 def test_eval_tflite_and_keras_agree_on_labels(imagenet_split, tmp_path):
     _, evaluation = imagenet_split
     model = tmp_path / "v1.keras"
@@ -69,12 +63,6 @@ def test_eval_tflite_and_keras_agree_on_labels(imagenet_split, tmp_path):
     assert (data["seen"], data["seen_source"], data["held_out"]) == (0, "", None)  # built, never trained on these
     assert 0.3 <= data["top1"] <= data["top5"] <= 1.0
     assert all(set(c) == {"true", "predicted", "count"} for c in data["confusions"])
-
-
-def test_eval_needs_labels(tiny_output, tmp_path):
-    result = run_cli("eval", str(tiny_output), "--data", str(embedded_images()))
-    assert_clean_failure(result, 2)
-    assert "label" in result.stderr
 
 
 def test_eval_refuses_unlabelled_images_before_classifying_them(tiny_output):

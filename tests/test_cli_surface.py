@@ -124,6 +124,97 @@ def test_bench_table_reads_at_80_columns():
     assert "1234.56" in text and "xnnpack" in text and "Pixel 7" in text
 
 
+# --- every table at 80 columns ----------------------------------------------------------------------------------------
+
+BOX_DRAWING = range(0x2500, 0x2580)
+
+
+def _glyphs(text: str) -> list[str]:
+    """Every character a table shows but its frame and spacing: equal at two widths when no value was cut."""
+    return sorted(c for c in text if not c.isspace() and ord(c) not in BOX_DRAWING)
+
+
+def _reads_at_80(narrow: str, wide: str, *whole: str) -> None:
+    """`narrow` (printed at 80 columns) fits them, shows every character `wide` shows (a value may fold onto the
+    next line, never be cut to "…"), and shows each of `whole` unbroken on one line. A line of text is never wrapped:
+    one past 80 columns is the same at both widths; a table's is not."""
+    lines = narrow.splitlines()
+    assert not [line for line in lines if len(line) > 80 and line not in wide.splitlines()], narrow
+    assert "…" not in narrow, narrow
+    assert _glyphs(narrow) == _glyphs(wide), (narrow, wide)
+    for value in whole:
+        assert any(value in line for line in lines), (value, narrow)
+
+
+def _rendered(table, width: int) -> str:
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console.print(table)
+    return console.export_text()
+
+
+def test_every_table_reads_at_80_columns(tiny_output, tmp_path):
+    """Each table the CLI prints, at COLUMNS=80 off a terminal: profile, inspect, bench and sweep through the real
+    commands; the tables of slower commands (quantize's fallback search, analyze, eval's confusions, train,
+    devices) from their result types, with the longest values those carry (MobileNet V2's layer names, TFLite op
+    names, ImageNet labels)."""
+    from types import SimpleNamespace
+
+    from mobikit.android.adb import Device
+    from mobikit.cli import tables
+    from mobikit.fallback import FallbackResult, FallbackStep
+    from mobikit.fitting import HeldOutScores
+    from mobikit.layer_error import LayerError
+    from mobikit.sweeping import Cell, SweepResult
+
+    def both(*args, env=None):
+        shown = [run_cli(*args, env={**(env or {}), "COLUMNS": str(columns)}) for columns in (80, 1000)]
+        assert all(result.returncode == 0 for result in shown), shown[0].stderr
+        return shown[0].stdout, shown[1].stdout
+
+    _reads_at_80(*both("profile", "--arch", "v2", "--alpha", "0.25", "--resolution", "96"),
+                 "expanded_conv_depthwise", "Conv dw / s1", "1×1×80×1280", "1,529,768")
+    _reads_at_80(*both("profile", "--alpha", "1", "--resolution", "224", "--standard-conv"), "4,867,293,184")
+    _reads_at_80(*both("inspect", str(tiny_output)), "serving_default_keras_tensor_1:0", "DEPTHWISE_CONV_2D")
+    # timings and a sweep's reuse differ from run to run: one run each, its table within 80 columns
+    bench = run_cli("bench", str(tiny_output), "--threads", "1", "--runs", "3", "--min-seconds", "0",
+                    env={"COLUMNS": "80"})
+    sweep = run_cli("sweep", "--alpha", "0.5", "--resolution", "128", "--output", str(tmp_path / "sw"),
+                    env={"KERAS_HOME": str(tmp_path / "empty-cache"), "COLUMNS": "80"})
+    for result, table in ((bench, bench.stdout), (sweep, sweep.stdout.split("skipped:")[0])):
+        assert result.returncode == 0, result.stderr
+        assert max(map(len, table.splitlines())) <= 80 and "…" not in table, result.stdout
+    assert "xnnpack" in bench.stdout and "skipped" in sweep.stdout
+
+    v2_layers = ("expanded_conv_depthwise", "expanded_conv_project", "block_16_depthwise")
+    errors = [LayerError(i, name, "DEPTHWISE_CONV_2D", 12.345, -1.234e-05, 123.456, 1.234e-05, -128, name + ":0")
+              for i, name in enumerate(v2_layers)]
+    done = Cell("v2_0.35_224", "v2", 0.35, 224, "done", "imagenet", 59_000_000, 1_700_000, 300, True, 0.6033,
+                0.5967, 0.8, 0.79, 0.9333, 12.34, 4.56, 6_800_000, 1_900_000, reused=True)
+    sweeps = [SweepResult(tmp_path / "sw", [done, replace(done, float_top1=None, int8_top1=None, status="failed",
+                                                          reused=False)], metric, {}, 1.0)
+              for metric in ("top1", "agreement")]
+    fallback = FallbackResult(b"", v2_layers[:2], tuple(
+        FallbackStep(v2_layers[:n], 0.6, 0.9667, 1234.5, 1.23, 1, n == 2) for n in range(3)), True, "stopped",
+        0.6, "top-1 drop ≤ 1.0 points and agreement ≥ 99.0%")
+    labels = ("American Staffordshire terrier", "Staffordshire bullterrier, Staffordshire bull terrier")
+    train = SimpleNamespace(test=HeldOutScores(300, 0.8567, [
+        {"class": label, "precision": 0.875, "recall": 0.9, "f1": 0.887, "support": 150} for label in labels],
+        [], []))
+    devices = [Device("emulator-5554", "device", "Pixel 7 Pro", "14", 34, "arm64-v8a", "Google Tensor G2"),
+               Device("R5CT1234567890ABCDEF", "unauthorized")]
+    rendered = [
+        (tables.worst_layers_table(SimpleNamespace(model="v2_0.35_224_int8", calib_samples=200), errors), v2_layers),
+        *((tables.sweep_table(result, "v2"), ("60.3%" if result.metric == "top1" else "93.3%", "59.0M", "1.90 MB",
+                                               "done (reused)")) for result in sweeps),
+        (tables.fallback_table(fallback), ("1234.50 ms", "1.23×", "96.7%")),
+        (tables.confusions_table([{"true": labels[0], "predicted": labels[1], "count": 12}]), ()),
+        (tables.train_table(train), ("0.875", "0.887", "150")),
+        (tables.devices_table(devices), ("emulator-5554", "R5CT1234567890ABCDEF", "arm64-v8a")),
+    ]
+    for table, whole in rendered:
+        _reads_at_80(_rendered(table, 80), _rendered(table, 1000), *whole)
+
+
 def test_bench_shows_progress_on_stderr_and_the_table_on_stdout(tiny_output):
     result = run_cli("bench", str(tiny_output), "--threads", "1,2", "--runs", "5", "--min-seconds", "0.05",
                      env={"COLUMNS": "80"})
@@ -145,9 +236,11 @@ def test_the_shipped_verification_photos_are_labelled_and_credited():
 
 
 def test_first_run_shows_top1_and_says_why_it_did_not_search(tmp_path):
-    result = run_cli("quantize", "--alpha", "0.25", "--output", str(tmp_path / "first"))
+    result = run_cli("quantize", "--alpha", "0.25", "--output", str(tmp_path / "first"), env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     assert re.search(r"top-1 +│ +\d+\.\d% │ +\d+\.\d% │", result.stdout), result.stdout
+    table = [line for line in result.stdout.splitlines() if line[:1] in "┏┃┡│└"]  # its title is a line of text
+    assert len(table) >= 8 and max(map(len, table)) <= 80 and "…" not in result.stdout, result.stdout
     assert "verified on 19 images (one image = 5.3 points)" in result.stdout
     assert result.stderr.count("no float-fallback search: on 19 labelled images") == 1
     assert "float fallback search —" not in result.stdout  # no search table

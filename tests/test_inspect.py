@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from support import SHARED, assert_clean_failure, embedded_images, run_cli
+from support import SHARED, embedded_images, run_cli
 
 from mobikit.inspection import inspect_model
 from mobikit.metadata import ClassifierMetadata, attach_metadata
@@ -150,25 +150,6 @@ def test_user_text_is_printed_literally(shared, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "TFLite Metadata: [bold red]name[/bold red]" in result.stdout
     assert "[link=x]description[/link]" in result.stdout
-
-
-def test_bad_inputs_fail_with_one_line(shared, tmp_path):
-    model = attach_metadata(REFERENCE.read_bytes(),
-                            ClassifierMetadata("m", tuple(str(i) for i in range(1001)), (127.5,), (127.5,)))
-    cases = {
-        "missing": (tmp_path / "nope.tflite", None, 2, "no such file"),
-        "empty": (tmp_path / "empty.tflite", b"", 2, "empty"),
-        "not a flatbuffer": (tmp_path / "photo.tflite", (embedded_images() / "cat.jpg").read_bytes(), 2, "not a TFLite model"),
-        "truncated model": (tmp_path / "half.tflite", model[: len(model) // 2], 1, "not a valid Flatbuffer"),
-        "truncated labels": (tmp_path / "cut.tflite", model[:-100], 1, "truncated"),
-        "folder without a model": (tmp_path, None, 2, "without a model.tflite"),
-    }
-    for name, (path, content, code, message) in cases.items():
-        if content is not None:
-            path.write_bytes(content)
-        result = run_cli("inspect", str(path))
-        assert_clean_failure(result, code)
-        assert message in result.stderr, (name, result.stderr)
 
 
 def test_inspect_does_not_import_tensorflow(tiny_output):

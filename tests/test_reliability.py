@@ -141,6 +141,17 @@ def ten_classes(ws: Path, made: dict) -> None:
     shutil.copy(made["ten"], ws / "ten.keras")
 
 
+def vector_model(ws: Path, made: dict) -> None:
+    shutil.copy(made["vector"], ws / "vector.keras")
+
+
+def cut_model(name: str, cut: Callable[[bytes], bytes]) -> Given:
+    """`name`: the bytes of the real model.tflite of `own`, cut short."""
+    def given(ws: Path, made: dict) -> None:
+        (ws / name).write_bytes(cut((ws / "own" / "model.tflite").read_bytes()))
+    return given
+
+
 NOT_UTF8 = b"caf\xe9\nth\xe9\n"
 NOT_IMAGES = (file("junk/a.jpg", b"not a jpeg"), file("junk/b.png", b"not a png"))
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
@@ -191,7 +202,17 @@ QUANTIZE_INPUTS = [
     bad("max drop nan", f"{QUANTIZE} --max-drop nan", 2, "--max-drop is a percentage"),
     bad("calib samples 0", f"{QUANTIZE} --calib-samples 0", 2, "--calib-samples"),
     bad("threads 0", f"{QUANTIZE} --threads 0", 2, "--threads must be >= 1"),
-    bad("model not keras", "quantize --model notes.keras", 2, "not a Keras model"),
+    bad("model not keras", "quantize --model notes.keras", 2,
+        "notes.keras is not a Keras model: a .keras file is a zip archive"),
+    bad("model a text file", "quantize --model notes.txt", 2,
+        "--model notes.txt is not a Keras model: expected a .keras file"),
+    bad("model not an image classifier", "quantize --model vector.keras --calib photos", 2,
+        "does not take a square RGB image", vector_model),
+    bad("calib missing", f"{QUANTIZE} --calib gone", 2, "--calib folder not found"),
+    bad("calib without images", f"{QUANTIZE} --calib userdir", 2, "no images"),
+    bad("output below a file", f"{QUANTIZE} -o notes.txt/out", 2, "notes.txt is not a folder"),
+    bad("bias correction without int8", f"{QUANTIZE} --mode fp16 --bias-correction", 2,
+        "--bias-correction works on full-integer models only"),
     bad("io without int8", f"{QUANTIZE} --mode fp16 --io int8", 2, "needs --mode int8"),
 ]
 
@@ -206,6 +227,11 @@ BUILD_INPUTS = [
     bad("weights missing", "build --alpha 0.25 --resolution 96 --weights gone.h5 -o m.keras", 2, "not found"),
     bad("weights not weights", "build --alpha 0.25 --resolution 96 --weights notes.txt -o m.keras", 2,
         "must be imagenet, none"),
+    bad("alpha not a number", "build --alpha x --weights none -o m.keras", 2, "--alpha takes a number, got 'x'"),
+    bad("resolution 31", "build --resolution 31 --weights none -o m.keras", 2, "--resolution must be between"),
+    bad("arch v3", "build --arch v3 --weights none -o m.keras", 2, "--arch takes v1 or v2, got 'v3'"),
+    bad("standard conv for v2", "build --arch v2 --standard-conv --weights none -o m.keras", 2,
+        "--standard-conv exists only for v1"),
 ]
 
 ANALYZE_INPUTS = [
@@ -251,8 +277,9 @@ SWEEP_INPUTS = [
 DEMO_INPUTS = [
     bad("source superscript two", "demo own --source ² --no-window", 2, "neither a camera index"),
     bad("source empty", "demo own --source '' --no-window", 2, "--source is empty"),
-    bad("only unreadable images", "demo own --source junk --no-window", 1, "could be decoded", *NOT_IMAGES),
-    bad("only unreadable images, video", "demo own --source junk --no-window -o j.mp4", 1, "nothing written",
+    bad("only unreadable images", "demo own --source junk --no-window", 2, "none of the 2 image files in --source",
+        *NOT_IMAGES),
+    bad("only unreadable images, video", "demo own --source junk --no-window -o j.mp4", 2, "could be decoded",
         *NOT_IMAGES),
     bad("output a folder", "demo own --source photos --no-window -o vid.mp4", 2, "is a folder", folder("vid.mp4")),
     bad("output a user video", "demo own --source photos --no-window -o user.mp4", 2, "mobikit did not write it"),
@@ -263,6 +290,9 @@ DEMO_INPUTS = [
     bad("float input declared", "demo m --source photos --no-window", 2, "dtype: model.json float32",
         json_edit(lambda d: {**d, "input": {**d["input"], "dtype": "float32"}})),
     bad("missing source", "demo own --source gone.mp4 --no-window", 2, "neither a camera index"),
+    bad("camera that does not open", "demo own --source 9 --no-window", 1, "cannot open camera 9"),
+    bad("model given twice", "demo own --model own --source photos --no-window", 2, "give the model once"),
+    bad("no model", "demo --source photos --no-window", 2, "give the model once"),
 ]
 
 BENCH_INPUTS = [
@@ -280,6 +310,8 @@ BENCH_INPUTS = [
     bad("threads 0", "bench own --threads 0", 2, "--threads takes numbers >= 1"),
     bad("unknown delegate", "bench own --delegate gpu", 2, "unknown --delegate"),
     bad("not a model", "bench notes.txt", 2, "must be a .tflite file or a quantize output folder"),
+    bad("model missing", "bench gone.tflite", 2, "gone.tflite: no such file or folder"),
+    bad("threads not a number", "bench own --threads a", 2, "--threads takes comma-separated whole numbers"),
 ]
 
 EVAL_INPUTS = [
@@ -308,6 +340,11 @@ INSPECT_INPUTS = [
     bad("not a model", "inspect notes.txt", 2, "not a TFLite model"),
     bad("folder without model", "inspect userdir", 2, "without a model.tflite"),
     bad("empty file", "inspect empty.tflite", 2, "is empty", file("empty.tflite", b"")),
+    bad("missing file", "inspect gone.tflite", 2, "no such file: gone.tflite"),
+    bad("truncated model", "inspect half.tflite", 1, "LiteRT cannot load half.tflite",
+        cut_model("half.tflite", lambda data: data[:len(data) // 2])),
+    bad("truncated packed labels", "inspect cut.tflite", 1, "cut.tflite: the metadata names labels.txt",
+        cut_model("cut.tflite", lambda data: data[:-100])),
 ]
 
 PROFILE_INPUTS = [
@@ -315,6 +352,8 @@ PROFILE_INPUTS = [
     bad("resolution 31", "profile --resolution 31", 2, "--resolution must be between"),
     bad("classes -5", "profile --classes -5", 2, "--classes must be between"),
     bad("arch v3", "profile --arch v3", 2, "--arch takes v1 or v2, got 'v3'"),
+    bad("standard conv for v2", "profile --arch v2 --standard-conv", 2, "--standard-conv exists only for v1"),
+    bad("unknown option", "profile --unknown", 2, "mobikit profile has no option --unknown"),
 ]
 
 # deploy checks the folder before it even looks for adb (here: none at ./no-adb), so nothing can reach a phone
@@ -375,12 +414,24 @@ def ten_class_model(folder: Path) -> Path:
     return path
 
 
+def vector_input_model(folder: Path) -> Path:
+    """A saved Keras model that takes a vector, not an image."""
+    from mobikit.runtime import tensorflow
+
+    keras = tensorflow().keras
+    inputs = keras.Input((10,))
+    path = folder / "vector.keras"
+    keras.Model(inputs, keras.layers.Dense(3)(inputs)).save(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def outcomes(request, tiny_output, tmp_path_factory) -> dict[str, Outcome]:
     """Run the selected rows (all of them, or those `-k` picked), two at a time."""
     chosen = [item.callspec.params["case"] for item in request.session.items
               if item.module is request.module and "case" in getattr(getattr(item, "callspec", None), "params", {})]
-    made = {"tiny": tiny_output, "ten": ten_class_model(tmp_path_factory.mktemp("ten"))}
+    made = {"tiny": tiny_output, "ten": ten_class_model(tmp_path_factory.mktemp("ten")),
+            "vector": vector_input_model(tmp_path_factory.mktemp("vector"))}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {case.id + repr(case.args): pool.submit(run_case, case, tmp_path_factory.mktemp("bad"), made)
                    for case in chosen}

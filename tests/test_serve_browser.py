@@ -141,14 +141,24 @@ def test_exif_orientation_and_png_follow_the_rule(page, imagenet_output, tmp_pat
     assert classify(page, png)["crop"] == center_crop(read_image(png), 224).tobytes()
 
 
-def test_model_picker_switches_models(page, tiny_output):
+def test_model_picker_switches_models(page, tiny_output, imagenet_output):
+    """In Image file mode a model switch classifies the picture again: the top-3 shown are the new model's, never
+    the previous model's left on screen."""
+    cat = embedded_images() / "cat.jpg"
     page.select_option("#model", label=tiny_output.name)
     page.wait_for_function("window.mobikit.state.spec && window.mobikit.state.spec.name === %r" % tiny_output.name)
-    result = classify(page, embedded_images() / "cat.jpg")
+    result = classify(page, cat)
     assert result["model"] == tiny_output.name and len(result["crop"]) == 96 * 96 * 3
     assert tiny_output.name in page.inner_text("#model-info")
     page.select_option("#model", index=0)
     page.wait_for_function("window.mobikit.state.spec.resolution === 224")
+    page.wait_for_function("window.mobikit.state.last && window.mobikit.state.last.model === %r"
+                           % imagenet_output.name, timeout=10_000)
+    shown = [row.rsplit(" ", 1) for row in page.locator("#top3 li").all_inner_texts()]
+    again = classify(page, cat)  # the same picture through the model now chosen
+    assert again["model"] == imagenet_output.name
+    assert [label for label, _ in shown] == [top["label"] for top in again["top"]], (shown, again["top"])
+    assert all(abs(float(score) - top["score"]) <= 5e-4 for (_, score), top in zip(shown, again["top"]))
 
 
 def _clip(tmp_path: Path) -> Path:

@@ -140,6 +140,24 @@ def _decodes(path: Path) -> bool:
     return bool(data.size) and cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None
 
 
+def probe_images(paths: list[Path], param: str, root: Path | None = None) -> None:
+    """Decode every file once, cheaply (JPEGs at 1/8 scale), before any slow work: a folder with no readable
+    image is refused up front rather than after the model is built or loaded."""
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        readable = list(pool.map(_decodes, paths))
+    if paths and not any(readable):
+        raise UsageError("none of the {count} image files in {%s} {folder} could be decoded (first: {first})"
+                         % param, param, count=len(paths), folder=str(root or paths[0].parent), first=str(paths[0]))
+
+
+def skipped_message(skipped: list[Path], total: int) -> str | None:
+    """The one line that counts the files a pass left out."""
+    if not skipped:
+        return None
+    return (f"skipped {len(skipped)} of {total} files that are not readable images (or declare over "
+            f"{MAX_PIXELS // 1_000_000} MP) (first: {skipped[0]})")
+
+
 @dataclass
 class ImageSet:
     """A fixed list of image files, decoded and preprocessed on each pass."""
@@ -177,14 +195,7 @@ class ImageSet:
                              count=len(self.paths), first=str(self.paths[0]))
 
     def probe(self, param: str) -> None:
-        """Decode every file once, cheaply (JPEGs at 1/8 scale), before any slow work: a folder with no readable
-        image is refused up front rather than after the conversion."""
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            readable = list(pool.map(_decodes, self.paths))
-        if self.paths and not any(readable):
-            raise UsageError("none of the {count} image files in {%s} {folder} could be decoded (first: {first})"
-                             % param, param, count=len(self.paths), folder=str(self.root or self.paths[0].parent),
-                             first=str(self.paths[0]))
+        probe_images(self.paths, param, self.root)
 
     def _finish(self, entry) -> Iterator[tuple[Path, np.ndarray]]:
         path, future = entry
@@ -207,10 +218,7 @@ class ImageSet:
             yield paths, np.stack(images)
 
     def skipped_message(self) -> str | None:
-        if not self.skipped:
-            return None
-        return (f"skipped {len(self.skipped)} of {len(self.paths)} files that are not readable images (or declare "
-                f"over {MAX_PIXELS // 1_000_000} MP) (first: {self.skipped[0]})")
+        return skipped_message(self.skipped, len(self.paths))
 
     def fingerprint(self) -> str:
         """sha256 over the resolved paths, sizes and modification times: tells whether a folder still holds the

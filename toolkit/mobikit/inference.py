@@ -40,9 +40,10 @@ def default_host_delegate() -> str:
 
 
 def make_interpreter(model: str | os.PathLike | bytes, threads: int = 2, delegate: str | None = None,
-                     preserve_all_tensors: bool = False):
+                     preserve_all_tensors: bool = False, name: str | os.PathLike | None = None):
     """A LiteRT interpreter with tensors allocated; `delegate="cpu"` disables the default XNNPACK delegate, and
-    None means `default_host_delegate()`."""
+    None means `default_host_delegate()`. A model that does not load is named in the error: `name`, else its
+    path."""
     from ai_edge_litert import interpreter as litert
 
     from .runtime import captured_output
@@ -60,7 +61,10 @@ def make_interpreter(model: str | os.PathLike | bytes, threads: int = 2, delegat
                                              experimental_preserve_all_tensors=preserve_all_tensors)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        raise MobikitError("LiteRT cannot load the model: {reason}", reason=first_line(exc)) from None
+        if name is None and not isinstance(model, (bytes, bytearray)):
+            name = model
+        raise MobikitError("LiteRT cannot load {model}: {reason}", model="the model" if name is None else str(name),
+                           reason=first_line(exc)) from None
     return interpreter
 
 

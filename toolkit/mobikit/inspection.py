@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import MobikitError, UsageError
 from .metadata import ClassifierMetadata, associated_files, consumers, read_metadata, require_tflite
 from .tensor_names import keras_layer_name
 
@@ -137,12 +137,15 @@ def inspect_model(path: str | os.PathLike) -> InspectResult:
     if not model_bytes:
         raise UsageError(f"{path} is empty (0 bytes)")
     require_tflite(model_bytes, str(path))
-    interpreter = make_interpreter(model_bytes, 1, "cpu")  # LiteRT verifies the flatbuffer before anything reads it
-    metadata = read_metadata(model_bytes)
+    interpreter = make_interpreter(model_bytes, 1, "cpu", name=path)  # LiteRT verifies the flatbuffer first
+    try:  # a damaged metadata buffer or packed archive: the error names the file
+        metadata = read_metadata(model_bytes)
+        packed = associated_files(model_bytes)
+    except MobikitError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
     op_counts, float_ops, quantized_ops = _ops(model_bytes)
     dynamic_tensors, shape_ops = _dynamic_shapes(model_bytes)
-    return InspectResult(path, len(model_bytes), metadata,
-                         {name: len(data) for name, data in associated_files(model_bytes).items()},
+    return InspectResult(path, len(model_bytes), metadata, {name: len(data) for name, data in packed.items()},
                          tuple(_tensor(d) for d in interpreter.get_input_details()),
                          tuple(_tensor(d) for d in interpreter.get_output_details()),
                          op_counts, float_ops, quantized_ops, dynamic_tensors, shape_ops)

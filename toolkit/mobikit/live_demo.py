@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import MobikitError, UsageError
-from .images import find_images, read_image
+from .images import find_images, probe_images, read_image, skipped_message
 from .metrics import top_classes
 from .outputs import check_target, new_file
 from .preprocess import preprocess, to_rgb
@@ -41,6 +41,7 @@ class DemoSummary:
     output: str | None = None
     window: bool = False
     interrupted: bool = False
+    skipped: int = 0  # image files of a folder source that did not decode
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -53,7 +54,7 @@ class Source:
         self.spec = spec
         self.capture = None
         self.images: list[Path] = []
-        self.unreadable = 0
+        self.skipped: list[Path] = []  # image files that did not decode, left out like every command leaves them
         path = Path(spec)
         if not spec.strip():  # Path("") is the current folder: never read it by accident
             raise UsageError("{source} is empty: give a camera index, a video file or an image folder", "source")
@@ -65,6 +66,7 @@ class Source:
                                    index=spec)
         elif path.is_dir():
             self.images = find_images(path, "source")
+            probe_images(self.images, "source", path)
         elif path.is_file():
             self.capture = self._open_capture(str(path))
             if self.capture is None:
@@ -114,7 +116,7 @@ class Source:
         for path in self.images:
             rgb = read_image(path)
             if rgb is None:
-                self.unreadable += 1
+                self.skipped.append(path)
             else:
                 yield rgb
 
@@ -244,15 +246,19 @@ def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike 
                          value=fps)
     if output is not None:
         check_target(output, "demo-video", (model, source if Path(str(source)).exists() else None))
-    classifier = load_classifier(model, threads)
     if window and not display_available():
         raise MobikitError("cannot open a window: no display can be reached (DISPLAY={display}); run without a "
                            "window and write the frames to a video with {output} annotated.mp4",
                            "output", display=os.environ.get("DISPLAY", ""))
+    capture = Source(str(source))  # a missing source or a folder without one readable image: before the load
+    try:
+        classifier = load_classifier(model, threads)
+    except BaseException:
+        capture.close()
+        raise
     show = display_available() if window is None else window
     if window is None and not show and display_named():
         reporter.info(f"no window: the display {display_named()} cannot be reached, so the demo runs headless")
-    capture = Source(str(source))
     pace = None if capture.live else (fps if fps is not None else capture.fps if show else 0) or None
     summary = DemoSummary(str(model), str(source), output=str(output) if output else None, window=show)
     try:
@@ -273,9 +279,13 @@ def demo(model: str | os.PathLike, source: str = "0", output: str | os.PathLike 
         capture.close()
         if show:
             _close_window()
-    if summary.frames == 0 and capture.images:
+    summary.skipped = len(capture.skipped)
+    if summary.frames == 0 and capture.images and not summary.interrupted:
         raise MobikitError("none of the {count} images in {source} could be decoded", count=len(capture.images),
                            source=str(source))
+    note = skipped_message(capture.skipped, len(capture.images))
+    if note:
+        reporter.warn(note)
     return summary
 
 

@@ -170,6 +170,28 @@ def weights_file(weights: str | os.PathLike) -> Path:
 MAX_KERAS_BYTES = 1 << 30  # a MobileNet .keras holds tens of MB (V2 α1.4 float: ~25 MB); more is not one
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def check_keras_format(path: Path, param: str) -> None:
+    """What Keras 3 loads, told before TensorFlow is imported (its own message runs on for lines): a `.keras` file
+    is a zip archive, a legacy `.h5`/`.hdf5` file an HDF5 file."""
+    import zipfile
+
+    suffix = path.suffix.lower()
+    if suffix == ".keras" and zipfile.is_zipfile(path):
+        return
+    if suffix in (".h5", ".hdf5"):
+        with open(path, "rb") as stream:
+            if stream.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                return
+    what = {".keras": "a .keras file is a zip archive and this one is not",
+            ".h5": "a .h5 file is an HDF5 file and this one is not",
+            ".hdf5": "an .hdf5 file is an HDF5 file and this one is not"}.get(
+        suffix, "expected a .keras file (as model.save writes) or a legacy .h5 file")
+    raise UsageError("{%s} {path} is not a Keras model: %s" % (param, what), param, path=str(path))
+
+
 def check_keras_archive(path: Path, param: str) -> None:
     """Refuse, from its zip directory alone, a .keras archive whose members would unpack to more than
     MAX_KERAS_BYTES (Keras reads whole members into memory: a few GB declared cost GBs before any error)."""
@@ -210,6 +232,7 @@ def load_keras_image_model(path: str | os.PathLike, param: str = "model"):
 
     if not Path(path).is_file():
         raise UsageError("{model} not found: {path}", param, path=str(path))
+    check_keras_format(Path(path), param)
     check_keras_archive(Path(path), param)
     try:
         model = tensorflow().keras.models.load_model(path, compile=False)

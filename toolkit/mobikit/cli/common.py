@@ -44,7 +44,8 @@ def _stdout_console() -> Console:
     stream = sys.stdout if sys.stdout is not None else open(os.devnull, "w")
     if hasattr(stream, "reconfigure"):  # a file name that is not UTF-8 prints escaped, never as a crash
         stream.reconfigure(errors="backslashreplace")
-    return _Console(file=stream, markup=False, highlight=False, width=None if stream.isatty() else 160)
+    # Tables fit the terminal, or $COLUMNS, else 80 columns (off a terminal too); a line of text is never wrapped
+    return _Console(file=stream, markup=False, highlight=False, soft_wrap=True)
 
 
 out = _stdout_console()

@@ -1,4 +1,8 @@
-"""Every console table and summary line of the command line, built from the library's typed results."""
+"""Every console table and summary line of the command line, built from the library's typed results.
+
+Tables read at 80 columns: the wide ones are compact (no outer frame, one space between columns), every column folds
+a value too long for it onto the next line rather than cutting it, and paths go on the lines around a table, not in it.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,43 @@ from rich.table import Table
 
 from ..formatting import MISSING, megabytes, ms, number, pct
 
+COMPACT = {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": 0}  # one space between columns
+
+
+def add_columns(table: Table, names, right=()) -> None:
+    """Columns that wrap, and fold what does not fit: a value is never cut to "…" (Rich's default)."""
+    for name in names:
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+
+
+def keep_whole(table: Table, *names: str) -> Table:
+    """Give the named columns (names and identifiers without spaces) the width of their longest value, so that a
+    narrow terminal wraps the other columns first."""
+    for column in table.columns:
+        if column.header in names:
+            column.width = max(len(str(cell)) for cell in (column.header, *column.cells))
+    return table
+
 
 def profile_table(result, standard_conv: bool) -> Table:
+    """The papers' Table 1 columns (type / stride, filter shape, input size) with each layer's Keras name and cost;
+    a layer's output size is the next row's input size (and in --json)."""
     table = Table(title=f"MobileNet {result.arch} α{result.alpha:g} @{result.resolution}"
-                  + (" (standard conv)" if standard_conv else ""))
-    for column in ("layer", "type / stride", "filter shape", "input size", "output size"):
-        table.add_column(column)
-    table.add_column("params", justify="right")
-    table.add_column("mult-adds", justify="right")
+                  + (" (standard conv)" if standard_conv else ""), **COMPACT)
+    add_columns(table, ("layer", "type /\nstride", "filter\nshape", "input\nsize", "params", "mult-adds"),
+                right=("params", "mult-adds"))
     for layer in result.layers:
         table.add_row(layer.name, f"{layer.type} / s{layer.stride}", dims(layer.filter_shape),
-                      dims(layer.input_shape), dims(layer.output_shape),
-                      f"{layer.params:,}", f"{layer.macs:,}")
+                      dims(layer.input_shape), f"{layer.params:,}", f"{layer.macs:,}")
     table.add_section()
-    table.add_row("total", "", "", "", "", f"{result.params:,}", f"{result.macs:,}")
+    table.add_row("total", "", "", "", f"{result.params:,}", f"{result.macs:,}")
     return table
 
 
 def quantize_table(result) -> Table:
     ev, latency = result.eval, result.latency_ms
     table = Table(title=f"{result.model} → {result.output_dir}")
-    table.add_column("")
-    table.add_column("float", justify="right")
-    table.add_column(result.mode, justify="right")
+    add_columns(table, ("", "float", result.mode), right=("float", result.mode))
     if ev.labelled:
         table.add_row("top-1", pct(ev.float_top1), pct(ev.quant_top1))
         table.add_row("top-5", pct(ev.float_top5), pct(ev.quant_top5))
@@ -46,9 +64,9 @@ def fallback_table(fallback) -> Table:
     split = fallback.split
     where = "" if split is None else (f", in-sample on {len(split.report)} images" if split.in_sample
                                       else f", on {len(split.selection)} selection images")
-    table = Table(title=f"float fallback search{where} — target: {fallback.target}")
-    for column in ("layers in float", "top-1", "agreement", "latency", "× int8", "meets target"):
-        table.add_column(column, justify="left" if column == "layers in float" else "right")
+    table = Table(title=f"float fallback search{where} — target: {fallback.target}", **COMPACT)
+    columns = ("layers in float", "top-1", "agreement", "latency", "× int8", "meets\ntarget")
+    add_columns(table, columns, right=columns[1:])
     for step in fallback.steps:
         table.add_row(", ".join(step.layers) or "– (full-integer)", pct(step.top1), pct(step.agreement),
                       ms(step.latency_ms), f"{step.latency_ratio:.2f}×", "yes" if step.met else "no")
@@ -66,7 +84,7 @@ def bench_table(results) -> Table:
     title = f"latency in ms on {', '.join(devices)}" + (f" — model {sizes.pop()}" if len(sizes) == 1 else "")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     if len(devices) > 1:
-        table.add_column("device")
+        table.add_column("device", overflow="fold")
     for column in BENCH_COLUMNS:
         table.add_column(column, justify="left" if column == "delegate" else "right", min_width=len(column),
                          overflow="fold", no_wrap=column != "delegate")  # a phone's "gpu→xnnpack 31/31" folds
@@ -98,9 +116,7 @@ def delegate_label(result) -> str:
 
 def confusions_table(confusions: list[dict]) -> Table:
     table = Table(title="most frequent confusions")
-    table.add_column("true")
-    table.add_column("predicted")
-    table.add_column("count", justify="right")
+    add_columns(table, ("true", "predicted", "count"), right=("count",))
     for row in confusions:
         table.add_row(row["true"], row["predicted"], str(row["count"]))
     return table
@@ -108,10 +124,10 @@ def confusions_table(confusions: list[dict]) -> Table:
 
 def sweep_table(result, arch: str) -> Table:
     top1 = result.metric == "top1"
-    table = Table(title=f"sweep {arch} → {result.output}")
-    accuracy_columns = ("float top-1", "int8 top-1") if top1 else ("int8 agreement",)
-    for column in ("α", "R", "mult-adds", *accuracy_columns, "float ms", "int8 ms", "int8 size", "status"):
-        table.add_column(column, justify="left" if column == "status" else "right")
+    table = Table(title=f"sweep of MobileNet {arch}", **COMPACT)  # its folder: on the "wrote" line below
+    accuracy_columns = ("float\ntop-1", "int8\ntop-1") if top1 else ("int8\nagreement",)
+    columns = ("α", "R", "mult-adds", *accuracy_columns, "float\nms", "int8\nms", "int8\nsize", "status")
+    add_columns(table, columns, right=columns[:-1])
     for cell in result.cells:
         accuracy = (pct(cell.float_top1), pct(cell.int8_top1)) if top1 else (pct(cell.agreement),)
         status = cell.status + (" (reused)" if cell.reused else "")  # reasons: one line below (sweep_skips)
@@ -134,22 +150,23 @@ def sweep_skips(result) -> list[str]:
 
 
 def worst_layers_table(result, errors) -> Table:
-    table = Table(title=f"{result.model}: worst layers by RMSE/scale on {result.calib_samples} calibration images")
-    for column in ("layer", "op", "RMSE/scale", "mean error", "max |error|", "scale", "zero point"):
-        table.add_column(column, justify="left" if column in ("layer", "op") else "right")
+    """The error per layer and the int8 step (scale) it is measured in; the zero points are in analysis.csv."""
+    table = Table(title=f"{result.model}: worst layers by RMSE/scale on {result.calib_samples} calibration images",
+                  **COMPACT)
+    columns = ("layer", "op", "RMSE/\nscale", "mean\nerror", "max\n|error|", "scale")
+    add_columns(table, columns, right=columns[2:])
     for error in errors:
         table.add_row(error.layer, error.op, f"{error.rmse_scale:.3f}", f"{error.mean_error:.2e}",
-                      f"{error.max_abs_error:.3f}", f"{error.scale:.4g}", str(error.zero_point))
-    return table
+                      f"{error.max_abs_error:.3f}", f"{error.scale:.4g}")
+    return keep_whole(table, "layer", "op")
 
 
 def devices_table(found) -> Table:
-    table = Table()
-    for column in ("serial", "state", "model", "android", "sdk", "abi", "soc"):
-        table.add_column(column)
+    table = Table(**COMPACT)
+    add_columns(table, ("serial", "state", "model", "android", "sdk", "abi", "soc"))
     for d in found:
         table.add_row(d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""), d.abi or "", d.soc or "")
-    return table
+    return keep_whole(table, "serial", "state", "abi")
 
 
 def dims(shape) -> str:
@@ -159,21 +176,19 @@ def dims(shape) -> str:
 
 def tensors_table(result) -> Table:
     """A model file's inputs and outputs with their quantization; a free dimension shows as -1."""
-    table = Table(title="inputs and outputs")
-    for column in ("", "name", "dtype", "shape", "scale", "zero point"):
-        table.add_column(column, justify="right" if column in ("scale", "zero point") else "left")
+    table = Table(title="inputs and outputs", **COMPACT)
+    add_columns(table, ("", "name", "dtype", "shape", "scale", "zero\npoint"), right=("scale", "zero\npoint"))
     for role, items in (("input", result.inputs), ("output", result.outputs)):
         for tensor in items:
             table.add_row(role, tensor.name, tensor.dtype, dims(tensor.shape_signature or tensor.shape),
                           f"{tensor.scale:.6g}" if tensor.scale else MISSING,
                           str(tensor.zero_point) if tensor.scale else MISSING)
-    return table
+    return keep_whole(table, "name", "shape")
 
 
 def ops_table(result) -> Table:
     table = Table(title=f"ops ({sum(result.op_counts.values())})")
-    table.add_column("op")
-    table.add_column("count", justify="right")
+    add_columns(table, ("op", "count"), right=("count",))
     for name, count in result.op_counts.items():
         table.add_row(name, str(count))
     return table
@@ -182,8 +197,7 @@ def ops_table(result) -> Table:
 def train_table(result) -> Table:
     """Precision, recall and F1 per class on the test split."""
     table = Table(title=f"test split: {pct(result.test.accuracy)} of {result.test.n} images right")
-    for column in ("class", "precision", "recall", "F1", "images"):
-        table.add_column(column, justify="left" if column == "class" else "right")
+    add_columns(table, ("class", "precision", "recall", "F1", "images"), right=("precision", "recall", "F1", "images"))
     for row in result.test.per_class:
         table.add_row(row["class"], number(row["precision"], ".3f"), number(row["recall"], ".3f"),
                       number(row["f1"], ".3f"), str(row["support"]))

@@ -7,7 +7,8 @@ import {BrowserModel, startRuntime} from "./runtime.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS_SMOOTHING = 0.9;
-const state = {models: [], model: null, spec: null, mode: null, frames: 0, fps: null, last: null, stream: null};
+const state = {models: [], model: null, spec: null, mode: null, frames: 0, fps: null, last: null, stream: null,
+               still: null};  // the picture of Image file mode, decoded upright
 
 function status(text) {
   $("status").textContent = text;
@@ -117,9 +118,19 @@ function drawStill(image) {
 async function classifyBytes(bytes, type = "image/jpeg") {
   const image = await decode(bytes, type);
   const result = await classify(image);
+  state.still = image;
   drawStill(image);
   showResult(result);
   return result;
+}
+
+/** After a model swap nothing of the previous model stays on screen: the file mode's picture is classified again
+ * by the new model; otherwise the overlay waits for the next camera frame. */
+async function refreshResult() {
+  state.last = null;
+  $("top3").replaceChildren();
+  $("overlay").hidden = true;
+  if (state.mode === "file" && state.still) showResult(await classify(state.still));
 }
 
 async function selectModel(index) {
@@ -145,6 +156,7 @@ async function selectModel(index) {
   $("model").value = String(index);
   $("model-info").textContent = `${spec.name}: ${spec.input.dtype} input ${spec.resolution}×${spec.resolution}, ` +
     `${spec.labels.length} classes, WebAssembly (CPU)`;
+  await refreshResult();
   status("");
 }
 
