@@ -97,13 +97,14 @@ class _Signals:
 
 def _stopped(signals: _Signals) -> int:
     number = signals.received or signal.SIGINT
+    missing = f"; {'; '.join(runtime.missing)}" if runtime.missing else ""
     if runtime.written:
         err.print(f"{STOPPING_SIGNALS[number]}: stopped after {', '.join(runtime.written)} "
                   f"{'was' if len(runtime.written) == 1 else 'were'} written complete; nothing half-written was left "
-                  "and no other output changed")
+                  f"and no other output changed{missing}")
     else:
         err.print(f"{STOPPING_SIGNALS[number]}: stopped; nothing half-written was left and earlier outputs are "
-                  "unchanged")
+                  f"unchanged{missing}")
     return 128 + number
 
 
@@ -194,7 +195,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return _ended(exc, signals, argv)
         signals.finishing = True
         _notes()
-        if signals.received is not None or code == 130:
+        if (signals.received is not None and not runtime.result_shown()) or code == 130:
             return _stopped(signals)
         try:
             sys.stdout.flush()
