@@ -335,31 +335,42 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     binary = check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
                            (warmup_min_secs, min_secs, max_secs))
     reporter = reporter or Reporter()
-    path = Path(model_dir)
-    if binary is not None and not path.is_dir():  # benchmark_model runs any .tflite
-        graph = model_file(path)
-        with open(graph, "rb") as head:
-            require_tflite(head.read(8), printable(str(graph)))
-        name, model = graph.stem, None
-    elif path.is_file() and path.suffix == ".tflite":
-        raise UsageError("{model} {path} is a bare .tflite: the app benchmarks a quantize output folder (it checks "
-                         "the model against its model.json); pass the folder, or use {tool} benchmark_model",
-                         "model", "tool", path=str(path))
-    else:
-        model = load_model_folder(model_dir)
-        graph, name = model.folder / contract.MODEL_FILE, model.name
+    name, graph, model = _local_model(Path(model_dir), binary)
     client = adb if isinstance(adb, Adb) else Adb(adb)
     client, chosen = select_device(client, device)
     if binary is not None:
         run = _NativeRun(client, chosen, name, graph, binary, warmup, runs, timeout, reporter)
     else:
         run = _AppRun(client, chosen, model, warmup, runs, timeout, reporter, (warmup_min_secs, min_secs, max_secs))
-    configs = [(t, d) for t in threads for d in delegates]
+    results = _run_matrix(run, [(t, d) for t in threads for d in delegates], on_result)
+    if all(r.error for r in results):
+        raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
+    return results
+
+
+def _local_model(path: Path, binary: Path | None):
+    """(name, graph, LocalModel or None): an output folder, or for benchmark_model also a bare .tflite."""
+    if binary is not None and not path.is_dir():  # benchmark_model runs any .tflite
+        graph = model_file(path)
+        with open(graph, "rb") as head:
+            require_tflite(head.read(8), printable(str(graph)))
+        return graph.stem, graph, None
+    if path.is_file() and path.suffix == ".tflite":
+        raise UsageError("{model} {path} is a bare .tflite: the app benchmarks a quantize output folder (it checks "
+                         "the model against its model.json); pass the folder, or use {tool} benchmark_model",
+                         "model", "tool", path=str(path))
+    model = load_model_folder(path)
+    return model.name, model.folder / contract.MODEL_FILE, model
+
+
+def _run_matrix(run, configs: list[tuple[int, str]], on_result) -> list[DeviceBenchResult]:
+    """Every configuration in turn; when cut off or stopped, the clean-up runs and the failure (or, for a stop,
+    `runtime.missing`) names what was not measured and anything left on the phone."""
     results = []
     try:
         run.prepare()
-        for threads_, delegate in configs:
-            results.append(run.measure(threads_, delegate))
+        for threads, delegate in configs:
+            results.append(run.measure(threads, delegate))
             if on_result is not None:
                 on_result(results[-1])
     except BaseException as exc:
@@ -375,8 +386,6 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     left = run.tidy()
     if left:
         runtime.notes.append(f"left on the phone, for the next bench to remove (it dropped off): {', '.join(left)}")
-    if all(r.error for r in results):
-        raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
     return results
 
 

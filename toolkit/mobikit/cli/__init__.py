@@ -72,7 +72,9 @@ class _Signals:
     """Every stopping signal unwinds the run as KeyboardInterrupt (so every `finally` cleans up) and is recorded in
     `runtime`, where the library checks it too (an interrupt swallowed by TensorFlow still stops the run); which one
     it was decides the exit code. Inside `runtime.stop_deferred` (outputs moving into place), and once the command
-    has ended (its last line being printed, the temporary folder removed), a signal is only recorded."""
+    has ended (its last line being printed, the temporary folder removed), a signal is only recorded. Once a command
+    has started to print its result (`runtime.showing_result`), the run has succeeded: a signal then or later
+    changes neither its exit code nor its last line."""
 
     finishing = False
 
