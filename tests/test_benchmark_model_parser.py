@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mobikit.android.device_bench import benchmark_model_args, parse_benchmark_output
+from mobikit.android.benchmark_model import benchmark_model_args, parse_benchmark_output
 
 FIXTURES = "fixtures/benchmark_model"
 

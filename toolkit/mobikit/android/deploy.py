@@ -435,7 +435,8 @@ def refuse_replacing(adb: Adb, model: LocalModel) -> None:
     if theirs is None and not layout.live.present:
         return
     digest = dict(theirs.sha256).get(contract.MODEL_FILE, "") if theirs is not None else ""
-    what = f"another model named {printable(model.name)}" + (f" (model.tflite sha256 {digest[:12]}…)" if digest else "")
+    what = f"another model named {printable(model.name)}" + (f" (model.tflite sha256 {digest[:12]}…)"
+                                                              if digest else "")
     raise MobikitError(f"the phone holds {what}, deployed earlier; bench does not replace it: deploy this folder "
                        f"first to replace it knowingly ('mobikit deploy {printable(str(model.folder))}'), or rename "
                        "the folder to bench it beside the other; nothing on the phone was changed")
