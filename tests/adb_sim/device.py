@@ -2,7 +2,10 @@
 
 Its filesystem is a temp folder: device path `/a/b` is `<root>/a/b`. Like Android 11+, only the app can create its
 external files folder `/sdcard/Android/data/<pkg>/files` (it does so when an activity starts); the shell may write
-inside it afterwards, but not before. Faults for tests: `drop_push` (cut the connection after N bytes of a named
+inside it afterwards, but not before. `/data/local/tmp` belongs to the shell user, who may create, list, run and
+remove files there: native tools such as benchmark_model are pushed and run from it (developer.android.com/tools/adb,
+"Copy files to and from a device" and "Issue shell commands"; TensorFlow Lite's benchmark README for Android,
+tensorflow/lite/tools/benchmark/README.md: `adb push … /data/local/tmp`, `adb shell /data/local/tmp/benchmark_model`). Faults for tests: `drop_push` (cut the connection after N bytes of a named
 file), `drop_shell` (cut it before, during or after one device-shell command), both then staying away — refusing
 reconnects — until `away` is cleared, like a phone whose cable was pulled (or, for `drop_shell`, a few seconds, like
 a loose one); `corrupt_push` (flip a byte of a named file as it is stored). Each fires once.
