@@ -80,12 +80,12 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
             f"ERROR: {refused}\nERROR: Failed to apply {accelerator} delegate.\nERROR: Benchmarking failed.\n".encode()
     delegate = "xnnpack" if xnnpack and any("XNNPack" in line and "Replacing 0 " not in line for line in applied) \
         else "cpu"
+    size_mb = device.host_path(graph).stat().st_size / 1e6  # read before Init, as benchmark_model.cc does
     rss_start = _rss_mb()
     interpreter, init_us = _load(device.host_path(graph), threads, delegate)
     rss_init = _rss_mb()
     warm = _timed_runs(interpreter, max(1, warmup))
     timed = _timed_runs(interpreter, runs)
-    size_mb = device.host_path(graph).stat().st_size / 1e6
     lines += [f"Loaded model {graph}"]
     verbose = "VERBOSE: " if prefix else ""
     lines += [f"{verbose}{line}" if line.startswith("Replacing") and verbose else line for line in applied]
