@@ -95,7 +95,7 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
               f"Running benchmark for at least {runs} iterations and at least 1 seconds but terminate if "
               "exceeding 150 seconds.", _count_line(timed), ""]
     warm_avg, avg = sum(warm) / len(warm), sum(timed) / len(timed)
-    overall_mb = _rss_mb() - rss_start
+    overall_mb = _rss_mb() - rss_start  # ru_maxrss at the end minus at the start (benchmark_model.cc, memory_info.cc)
     device.measured.append({"tool": "benchmark_model", "received": dict(flags), "measured": {  # as printed (µs, MB)
         "count": len(timed), "min_us": min(timed), "max_us": max(timed), "avg_us": float(f"{avg:g}"),
         "std_us": int((sum((t - avg) ** 2 for t in timed) / len(timed)) ** 0.5), "init_us": int(init_us),
