@@ -425,10 +425,7 @@ def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | Non
 def refuse_replacing(adb: Adb, model: LocalModel) -> None:
     """For callers that must not replace what the user deployed (bench): refuse when the phone holds another model
     under this name, or the complete copy of one that the next deploy would put back."""
-    try:
-        layout = inspect_folders(adb, model)
-    except AdbError as exc:
-        raise stopped(adb, model, None, None, exc) from None
+    layout = inspect_folders(adb, model)
     if layout.live.new:
         return
     theirs = layout.live if layout.live.complete else layout.old if layout.old.complete else None
