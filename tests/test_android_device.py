@@ -556,9 +556,10 @@ def test_bench_with_benchmark_model(adb_env, model_dir, tmp_path, output_format)
         _check_measured(xnnpack, 2, "xnnpack")
         _check_measured(nnapi, 2, "nnapi")
         assert "GPU delegate" in gpu["error"]
-        assert device.exists("/data/local/tmp/benchmark_model")
-        runs = [c for c in device.commands if c.startswith("/data/local/tmp/benchmark_model")]
-        assert runs and all("--num_runs=12" in c and "--warmup_runs=2" in c and "--graph=" in c for c in runs)
+        runs = [c for c in device.commands if c.startswith("/data/local/tmp/mobikit-bench-")]
+        assert len(runs) == 3 and all("--num_runs=12" in c and "--warmup_runs=2" in c and "--graph=" in c
+                                      for c in runs)
+        assert os.listdir(device.host_path("/data/local/tmp")) == []  # benchmark_model and the graph went again
 
 
 def test_bench_benchmark_model_needs_the_binary(adb_env, phone, model_dir):

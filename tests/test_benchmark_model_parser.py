@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mobikit.android.device_bench import benchmark_model_args, parse_benchmark_output
+from mobikit.android.benchmark_model import benchmark_model_args, parse_benchmark_output
 
 FIXTURES = "fixtures/benchmark_model"
 
@@ -17,21 +17,24 @@ def test_recent_info_prefixed_format(shared):
     parsed = parse_benchmark_output(_read(shared, "recent_cpu_xnnpack_linux_2024.txt"))
     assert parsed == pytest.approx({
         "runs": 74, "init_ms": 12.75, "first_ms": 14.744, "mean_ms": 13.5202, "min_ms": 13.105, "max_ms": 15.765,
-        "std_ms": 0.47, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None})
+        "std_ms": 0.47, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None,
+        "peak_rss_delta_mb": None})
 
 
 def test_2020_android_format_with_peak_memory(shared):
     parsed = parse_benchmark_output(_read(shared, "android_adb_shell_2020_peak_memory.txt"))
     assert parsed == pytest.approx({
         "runs": 50, "init_ms": 0.855, "first_ms": 49.06, "mean_ms": 33.2094, "min_ms": 32.641, "max_ms": 34.005,
-        "std_ms": 0.45, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": 12.8672})
+        "std_ms": 0.45, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None,
+        "peak_rss_delta_mb": 12.8672})
 
 
 def test_2019_format_without_first_inference_line(shared):
     parsed = parse_benchmark_output(_read(shared, "old_format_2019_android.txt"))
     assert parsed == pytest.approx({
         "runs": 15, "init_ms": 9.933, "first_ms": 127.425, "mean_ms": 66.7676, "min_ms": 66.699, "max_ms": 66.838,
-        "std_ms": 0.039, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None})
+        "std_ms": 0.039, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None,
+        "peak_rss_delta_mb": None})
 
 
 def test_logcat_line_of_the_android_benchmark_app(shared):
@@ -42,10 +45,16 @@ def test_logcat_line_of_the_android_benchmark_app(shared):
     assert parsed["runs"] is None and parsed["min_ms"] is None
 
 
-def test_current_memory_delta_wording(shared):
+def test_memory_footprint_delta_is_not_reported_as_a_peak(shared):
+    """Both memory lines of the real transcripts ("Memory footprint delta from the start of the tool", and 2020's
+    "Peak memory footprint") print ru_maxrss at the end minus ru_maxrss at the tool's start (benchmark_model.cc,
+    memory_info.cc): how much the peak grew, not the peak. 260.609 MB of growth used to be reported as peak_rss_mb."""
     delta = _read(shared, "memory_footprint_delta_lines_2024.txt").splitlines()[0]
     text = _read(shared, "recent_cpu_xnnpack_linux_2024.txt") + "\nINFO: " + delta + "\n"
-    assert parse_benchmark_output(text)["peak_rss_mb"] == pytest.approx(260.609)
+    parsed = parse_benchmark_output(text)
+    assert (parsed["peak_rss_mb"], parsed["peak_rss_delta_mb"]) == (None, pytest.approx(260.609))
+    old = parse_benchmark_output(_read(shared, "android_adb_shell_2020_peak_memory.txt"))
+    assert (old["peak_rss_mb"], old["peak_rss_delta_mb"]) == (None, pytest.approx(12.8672))
 
 
 def test_periodic_peak_and_percentiles_when_a_build_prints_them(shared):
@@ -55,7 +64,7 @@ def test_periodic_peak_and_percentiles_when_a_build_prints_them(shared):
              "INFO: Overall peak memory footprint (MB) via periodic monitoring: 93.2383\n")
     parsed = parse_benchmark_output(text)
     assert (parsed["p5_ms"], parsed["median_ms"], parsed["p95_ms"]) == pytest.approx((13.2, 13.48, 14.1))
-    assert parsed["peak_rss_mb"] == pytest.approx(93.2383)
+    assert (parsed["peak_rss_mb"], parsed["peak_rss_delta_mb"]) == pytest.approx((93.2383, 75.5))
 
 
 def test_all_same_stat_line():
@@ -97,8 +106,8 @@ def test_output_without_timings_is_rejected():
 
 
 def test_command_line_per_delegate():
-    argv = benchmark_model_args("/data/local/tmp/m.tflite", 4, "gpu", 3, 20)
-    assert argv == ["/data/local/tmp/benchmark_model", "--graph=/data/local/tmp/m.tflite", "--num_threads=4",
+    argv = benchmark_model_args("/data/local/tmp/run", 4, "gpu", 3, 20)
+    assert argv == ["/data/local/tmp/run/benchmark_model", "--graph=/data/local/tmp/run/model.tflite", "--num_threads=4",
                     "--use_xnnpack=false", "--use_gpu=true", "--use_nnapi=false", "--warmup_runs=3",
                     "--num_runs=20"]
     assert "--use_xnnpack=true" in benchmark_model_args("g", 1, "xnnpack", 1, 1)

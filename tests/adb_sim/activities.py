@@ -18,7 +18,9 @@ tools/adb, "Call activity manager (am)": `-W`, `-S`, `--activity-single-top`, `-
   top instead (ActivityStarter's `isSameIntentFilter` check).
 * `onNewIntent` reaches the app only if the activity overrides it; `getIntent()` keeps returning the first intent
   unless the app calls `setIntent`.
-* `-S` force-stops the app first (process killed, tasks removed); `-W` waits until the launch completes and prints
+* `am force-stop PKG` ("Force stop everything associated with package") kills the app's process and removes its
+  tasks, so a benchmark it was running ends without a result; `-S` force-stops the app first the same way; `-W`
+  waits until the launch completes and prints
   `Status`, `LaunchState`, `Activity`, `TotalTime`, `WaitTime`, `Complete`.
 * An activity leaving the foreground (home pressed, another app in front) is paused and stopped; a `noHistory`
   activity is then finished.

@@ -9,6 +9,7 @@ with `nnapi_accelerator=True`.
 
 from __future__ import annotations
 
+import hashlib
 import resource
 import time
 
@@ -80,12 +81,13 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
             f"ERROR: {refused}\nERROR: Failed to apply {accelerator} delegate.\nERROR: Benchmarking failed.\n".encode()
     delegate = "xnnpack" if xnnpack and any("XNNPack" in line and "Replacing 0 " not in line for line in applied) \
         else "cpu"
+    size_mb = device.host_path(graph).stat().st_size / 1e6  # read before Init, as benchmark_model.cc does
+    graph_sha256 = hashlib.sha256(device.host_path(graph).read_bytes()).hexdigest()  # what it ran, for the tests
     rss_start = _rss_mb()
     interpreter, init_us = _load(device.host_path(graph), threads, delegate)
     rss_init = _rss_mb()
     warm = _timed_runs(interpreter, max(1, warmup))
     timed = _timed_runs(interpreter, runs)
-    size_mb = device.host_path(graph).stat().st_size / 1e6
     lines += [f"Loaded model {graph}"]
     verbose = "VERBOSE: " if prefix else ""
     lines += [f"{verbose}{line}" if line.startswith("Replacing") and verbose else line for line in applied]
@@ -95,8 +97,9 @@ def benchmark_model(device: SimDevice, args: list[str]) -> tuple[int, bytes, byt
               f"Running benchmark for at least {runs} iterations and at least 1 seconds but terminate if "
               "exceeding 150 seconds.", _count_line(timed), ""]
     warm_avg, avg = sum(warm) / len(warm), sum(timed) / len(timed)
-    overall_mb = _rss_mb() - rss_start
-    device.measured.append({"tool": "benchmark_model", "received": dict(flags), "measured": {  # as printed (µs, MB)
+    overall_mb = _rss_mb() - rss_start  # ru_maxrss at the end minus at the start (benchmark_model.cc, memory_info.cc)
+    device.measured.append({"tool": "benchmark_model", "received": dict(flags), "graph_sha256": graph_sha256,
+                            "measured": {  # as printed (µs, MB)
         "count": len(timed), "min_us": min(timed), "max_us": max(timed), "avg_us": float(f"{avg:g}"),
         "std_us": int((sum((t - avg) ** 2 for t in timed) / len(timed)) ** 0.5), "init_us": int(init_us),
         "first_us": int(warm[0]), "overall_mb": float(f"{overall_mb:g}"), "threads": threads, "delegate": delegate}})

@@ -2,7 +2,10 @@
 
 Its filesystem is a temp folder: device path `/a/b` is `<root>/a/b`. Like Android 11+, only the app can create its
 external files folder `/sdcard/Android/data/<pkg>/files` (it does so when an activity starts); the shell may write
-inside it afterwards, but not before. Faults for tests: `drop_push` (cut the connection after N bytes of a named
+inside it afterwards, but not before. `/data/local/tmp` belongs to the shell user, who may create, list, run and
+remove files there: native tools such as benchmark_model are pushed and run from it (developer.android.com/tools/adb,
+"Copy files to and from a device" and "Issue shell commands"; TensorFlow Lite's benchmark README for Android,
+tensorflow/lite/tools/benchmark/README.md: `adb push … /data/local/tmp`, `adb shell /data/local/tmp/benchmark_model`). Faults for tests: `drop_push` (cut the connection after N bytes of a named
 file), `drop_shell` (cut it before, during or after one device-shell command), both then staying away — refusing
 reconnects — until `away` is cleared, like a phone whose cable was pulled (or, for `drop_shell`, a few seconds, like
 a loose one); `corrupt_push` (flip a byte of a named file as it is stored). Each fires once.
@@ -10,6 +13,7 @@ a loose one); `corrupt_push` (flip a byte of a named file as it is stored). Each
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import shlex
 import socket
@@ -35,13 +39,15 @@ CUT_MOMENTS = ("before", "during", "after")
 
 @dataclass(frozen=True)
 class ShellDrop:
-    """The cable goes at the first shell command whose words start with `argv`: `before` it runs, `during` it (an
-    `rm -r` has removed one file; a rename is one system call, so it has not happened) or `after` it ran, before its
-    exit status reaches the host (the host cannot tell which of these happened)."""
+    """The cable goes at the `nth` shell command whose words start with `argv` (each a shell-style pattern, so a
+    path made per run can be matched with `*`): `before` it runs, `during` it (an `rm -r` has removed one file; a
+    rename is one system call, so it has not happened) or `after` it ran, before its exit status reaches the host
+    (the host cannot tell which of these happened)."""
 
     argv: tuple[str, ...]
     when: str = "after"
     back_after: float | None = None  # seconds until the phone takes connections again; None: until `away` is cleared
+    nth: int = 1
 
     def __post_init__(self):
         if self.when not in CUT_MOMENTS:
@@ -54,7 +60,8 @@ class ShellDrop:
             return False
         if words[:1] == ["toybox"]:
             words = words[1:]
-        return tuple(words[:len(self.argv)]) == self.argv
+        return len(words) >= len(self.argv) and all(fnmatch.fnmatchcase(word, pattern)
+                                                    for word, pattern in zip(words, self.argv))
 
 
 @dataclass
@@ -63,12 +70,17 @@ class Faults:
     drop_shell: ShellDrop | None = None
     corrupt_push: str | None = None  # file name whose stored copy gets one byte flipped
 
+    matched: int = 0  # commands `drop_shell` has matched so far
+
     def take_shell_drop(self, line: str) -> ShellDrop | None:
-        """The shell fault if it fires on this command line (it fires once)."""
+        """The shell fault if it fires on this command line (it fires once, at its `nth` match)."""
         drop = self.drop_shell
         if drop is None or not drop.matches(line):
             return None
-        self.drop_shell = None
+        self.matched += 1
+        if self.matched < drop.nth:
+            return None
+        self.drop_shell, self.matched = None, 0
         return drop
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UsageError
@@ -17,9 +18,12 @@ DEVICE_TOOLS = ("app", "benchmark_model")
 def bench(model: str | os.PathLike, device: str = HOST, threads: tuple[int, ...] = (2,),
           delegates: tuple[str, ...] = ("xnnpack",), warmup: int = 5, runs: int = 50, min_seconds: float = 1.0,
           tool: str = "app", benchmark_binary: str | os.PathLike | None = None, adb: str | os.PathLike | None = None,
-          compare_host: bool = False, reporter: Reporter | None = None) -> list[BenchResult]:
+          compare_host: bool = False, reporter: Reporter | None = None,
+          on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
     """One result per (threads, delegate), threads outermost: on this host (`device="host"`), or on a phone chosen
-    by serial or model-name substring, with the demo app's benchmark mode (`tool="app"`) or `benchmark_model`."""
+    by serial or model-name substring, with the demo app's benchmark mode (`tool="app"`) or `benchmark_model`.
+    A phone's results also go to `on_result` one by one as they are measured, so a caller keeps them when the run
+    is cut off or stopped before the end."""
     if not threads or not delegates:
         raise UsageError("{threads} and {delegate} each need at least one value", "threads", "delegate")
     check_settings(min(threads), warmup, runs, min_seconds)
@@ -36,10 +40,13 @@ def bench(model: str | os.PathLike, device: str = HOST, threads: tuple[int, ...]
         raise UsageError("{tool} is {choices}, got {value!r}", "tool", choices=" or ".join(DEVICE_TOOLS), value=tool)
     _known(delegates, DELEGATES)
     results = bench_device(Path(model), device, tool, list(threads), list(delegates), warmup, runs, adb=adb,
-                           benchmark_binary=benchmark_binary, min_secs=min_seconds)
+                           benchmark_binary=benchmark_binary, min_secs=min_seconds, reporter=reporter,
+                           on_result=on_result)
     if compare_host:
-        results += [bench_host(model, n, d, warmup, runs, min_seconds)
-                    for n in threads for d in delegates if d in HOST_DELEGATES]
+        for n, d in [(n, d) for n in threads for d in delegates if d in HOST_DELEGATES]:
+            results.append(bench_host(model, n, d, warmup, runs, min_seconds))
+            if on_result is not None:
+                on_result(results[-1])
     return results
 
 

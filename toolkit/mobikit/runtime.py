@@ -52,11 +52,13 @@ _stop_signal: list[int] = []  # the signal that asked the run to stop, once one 
 _deferring: list[bool] = []  # inside `stop_deferred`: a stop is recorded, acted on when the block ends
 written: list[str] = []  # outputs this run has put into place (a stop after them says so)
 notes: list[str] = []  # things the library noticed for the user outside any reporter (leftovers of killed runs)
+missing: list[str] = []  # what a stopped run did not get to (bench rows not measured): its stop line names them
+_result_shown: list[bool] = []  # the command has started to print its result: the run's one outcome is success
 
 
 def new_run() -> None:
     """Forget what an earlier run in this process recorded (the CLI calls this first)."""
-    del _stop_signal[:], written[:], notes[:]
+    del _stop_signal[:], written[:], notes[:], missing[:], _result_shown[:]
 
 
 def request_stop(signal_number: int) -> None:
@@ -83,6 +85,22 @@ def stop_deferred():
         yield
     finally:
         _deferring.pop()
+
+
+@contextmanager
+def showing_result():
+    """The command prints its result: from here on the run has succeeded, and a stop that arrives meanwhile or later
+    is only recorded (a run reports one outcome: never its result and then a stop line)."""
+    _deferring.append(True)
+    _result_shown.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+
+
+def result_shown() -> bool:
+    return bool(_result_shown)
 
 
 def raise_if_stopped() -> None:

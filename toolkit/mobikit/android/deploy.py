@@ -3,7 +3,8 @@
 The upload goes to a temporary folder next to the model folder, is checked with sha256 on the device, and only
 then renamed into place: a corrupted copy never replaces the model the app is using, and a connection dropped at any
 moment leaves either a complete model under its name or a complete copy that the next deploy puts back first. The
-app is "current" when the APK installed on the device (`pm path`) has the same sha256 as the local APK.
+app is "current" when the APK installed on the device (`pm path`) has the same sha256 as the local APK, and
+"unchecked" when there is no local APK to compare it with.
 
 Then the switch: `am start -W` sends the camera screen the model's name, its sha256 and a request id. The screen is
 `singleTask`, so Android hands that intent to the running screen (`onNewIntent`) whether it is stopped, in the
@@ -57,7 +58,7 @@ class DeployResult:
     model: str
     path: str
     sha256: str
-    app: str  # "installed" or "current"
+    app: str  # "installed", "current" (byte-identical to the local APK) or "unchecked" (no local APK to compare)
     upload: str  # "uploaded" or "unchanged"
     launched: bool
     running: dict | None = None  # the app's MOBIKIT_MODEL report (contract.MODEL_KEYS) after the switch
@@ -96,20 +97,30 @@ def _utf8(name: str) -> bool:
     return True
 
 
-def check_apk(apk: str | os.PathLike) -> Path:
-    """An APK given by path: a file that is a zip holding AndroidManifest.xml (checked before adb is looked for)."""
+def check_apk(apk: str | os.PathLike, origin: str | None = None) -> Path:
+    """An APK given by the user (--apk, or $MOBIKIT_APK when `origin` names it): a file that is a zip holding
+    AndroidManifest.xml, checked before adb is looked for (a usage error, exit 2)."""
     import zipfile
 
-    path = Path(apk)
+    path, where = Path(apk), ("{apk}", ("apk",)) if origin is None else (origin, ())
     if not path.is_file():
-        raise UsageError("{apk} {path}: no such file", "apk", path=str(apk))
+        raise UsageError(f"{where[0]} {{path}}: no such file", *where[1], path=str(apk))
     try:
         with zipfile.ZipFile(path) as archive:
             archive.getinfo("AndroidManifest.xml")
     except (zipfile.BadZipFile, KeyError, OSError):
-        raise UsageError("{apk} {path} is not an Android app (an .apk is a zip holding AndroidManifest.xml)", "apk",
-                         path=str(apk)) from None
+        raise UsageError(f"{where[0]} {{path}} is not an Android app (an .apk is a zip holding AndroidManifest.xml)",
+                         *where[1], path=str(apk)) from None
     return path
+
+
+def given_apk(apk: str | os.PathLike | None) -> Path | None:
+    """The APK the user named (--apk, else $MOBIKIT_APK), checked; None when they named none."""
+    if apk is not None:
+        return check_apk(apk)
+    if os.environ.get(APK_ENV):
+        return check_apk(os.environ[APK_ENV], f"${APK_ENV}")
+    return None
 
 
 def remote_sha256(adb: Adb, paths: list[str]) -> dict[str, str]:
@@ -141,12 +152,9 @@ def checkout_app(start: Path | None = None) -> Path | None:
 def find_apk(apk: str | os.PathLike | None, reporter: Reporter) -> Path | None:
     """--apk, else $MOBIKIT_APK, else the debug APK of the checkout we run in (built with Gradle when an Android
     SDK is present); None when there is none of these."""
-    if apk is not None:
-        return check_apk(apk)
-    if os.environ.get(APK_ENV):
-        if not Path(os.environ[APK_ENV]).is_file():
-            raise UsageError("${env} {path}: no such file", env=APK_ENV, path=os.environ[APK_ENV])
-        return Path(os.environ[APK_ENV])
+    given = given_apk(apk)
+    if given is not None:
+        return given
     app = checkout_app()
     if app is None:
         return None
@@ -183,14 +191,16 @@ def _android_sdk(app: Path) -> Path | None:
 
 
 def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> str:
-    """Install the demo app unless the installed APK is byte-identical to ours; returns "installed"/"current"."""
+    """Install the demo app unless the installed APK is byte-identical to ours. Returns what is known of it:
+    "installed" (ours, just installed), "current" (the installed one is byte-identical to ours) or "unchecked"
+    (installed, but there is no local APK to compare it with)."""
     listed = adb.shell("pm", "path", contract.PACKAGE, check=False).stdout
     installed = [line[len("package:"):].strip() for line in listed.splitlines() if line.startswith("package:")]
     local = find_apk(apk, reporter)
     if local is None:
         if installed:
-            reporter.info(f"{contract.PACKAGE} is installed; no local APK to compare, keeping it")
-            return "current"
+            reporter.info(f"{contract.PACKAGE} is installed; no local APK to compare it with, keeping it unchecked")
+            return "unchecked"
         raise UsageError(f"the demo app ({contract.PACKAGE}) is not installed and there is no APK: {NO_APK_HELP}")
     base = next((path for path in installed if path.endswith("/base.apk")), installed[0] if installed else None)
     if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
@@ -412,6 +422,23 @@ def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | Non
     return MobikitError(f"{what}; checked again, the phone holds {describe(now, model.name)}; run deploy again")
 
 
+def refuse_replacing(adb: Adb, model: LocalModel) -> None:
+    """For callers that must not replace what the user deployed (bench): refuse when the phone holds another model
+    under this name, or the complete copy of one that the next deploy would put back."""
+    layout = inspect_folders(adb, model)
+    if layout.live.new:
+        return
+    theirs = layout.live if layout.live.complete else layout.old if layout.old.complete else None
+    if theirs is None and not layout.live.present:
+        return
+    digest = dict(theirs.sha256).get(contract.MODEL_FILE, "") if theirs is not None else ""
+    what = f"another model named {printable(model.name)}" + (f" (model.tflite sha256 {digest[:12]}…)"
+                                                              if digest else "")
+    raise MobikitError(f"the phone holds {what}, deployed earlier; bench does not replace it: deploy this folder "
+                       f"first to replace it knowingly ('mobikit deploy {printable(str(model.folder))}'), or rename "
+                       "the folder to bench it beside the other; nothing on the phone was changed")
+
+
 def upload_model(adb: Adb, model: LocalModel, reporter: Reporter) -> bool:
     """Bring the phone to "the new model under its name, verified, no leftovers" one checked step at a time;
     returns False when the new model was already in place."""
@@ -458,8 +485,7 @@ def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | 
     The folder is checked first, before adb is even looked for."""
     check_timeout(timeout)
     model = load_model_folder(output_dir)
-    if apk is not None:
-        check_apk(apk)
+    given_apk(apk)
     adb, chosen = select_device(adb if isinstance(adb, Adb) else Adb(adb), device)
     return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
 

@@ -6,43 +6,47 @@ allocation, LiteRT's native inference time beside the wall time of each call) an
 `contract.RESULT_KEYS`); the host waits on that one line (app_log.py) and runs nothing on the phone meanwhile. A run
 whose activity left the foreground is reported as interrupted, never as a clean number. `benchmark_model` runs
 TFLite's official native tool from /data/local/tmp and parses its stdout; it reports min/max/avg/std of the timed
-runs (percentiles only where a build prints them), so fields it does not print stay None rather than being guessed.
-Both report how many nodes the delegate took of how many, from LiteRT's "Replacing N out of M node(s)" line.
+runs (percentiles only where a build prints them), so fields it does not print stay None rather than being guessed;
+it takes a quantize output folder or a bare .tflite. Both report how many nodes the delegate took of how many, from
+LiteRT's "Replacing N out of M node(s)" line.
+
+What a bench puts on the phone goes again whatever happens (success, failure, stop): benchmark_model and the graph
+live in a folder of their own under /data/local/tmp for one run, and each app result file is removed once read. If
+the phone drops off, mobikit waits a few seconds for it before giving up, names what stayed, and the next bench from
+this machine removes it. Rows measured before a run was cut or stopped are kept; the failure or stop line names the
+configurations that were not measured.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import socket
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ..description import file_sha256
+from .. import runtime
 from ..errors import MobikitError, UsageError, printable
-from ..latency import BenchResult
+from ..latency import BenchResult, model_file
+from ..metadata import require_tflite
 from ..progress import Reporter
 from ..runtime import stop_deferred
 from . import contract
-from .adb import HOST, Adb, AdbError, Device, check_timeout, select_device
+from .adb import HOST, Adb, AdbError, Device, check_timeout, select_device, transfer_timeout
 from .app_log import new_request_id, wait_for_report
+from .benchmark_model import BENCHMARK_BINARY, GRAPH, benchmark_model_args, failure_line, parse_benchmark_output
 from .coverage import delegate_report
-from .deploy import LocalModel, deploy_to, load_model_folder, remote_sha256, start_activity
+from .deploy import RECONNECT_WAIT, deploy_to, given_apk, load_model_folder, refuse_replacing, start_activity
 
 TOOLS = ("app", "benchmark_model")
 REMOTE_TMP = "/data/local/tmp"
-REMOTE_BENCHMARK_MODEL = f"{REMOTE_TMP}/benchmark_model"
+RUN_FOLDER_PREFIX = "mobikit-bench-"  # + this host's id, the process id and a random part: one folder per run
 DEFAULT_TIMEOUT = 300.0
 # benchmark_model's defaults for --warmup_min_secs, --min_secs and --max_secs
 WARMUP_MIN_SECS, MIN_SECS, MAX_SECS = 0.5, 1.0, 150.0
-
-_DELEGATE_FLAGS = {  # benchmark_model flags per delegate; XNNPACK is off unless asked, so "cpu" is plain kernels
-    "cpu": {"use_xnnpack": "false", "use_gpu": "false", "use_nnapi": "false"},
-    "xnnpack": {"use_xnnpack": "true", "use_gpu": "false", "use_nnapi": "false"},
-    "gpu": {"use_xnnpack": "false", "use_gpu": "true", "use_nnapi": "false"},
-    "nnapi": {"use_xnnpack": "false", "use_gpu": "false", "use_nnapi": "true"},
-}
-_NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
-
 
 @dataclass
 class DeviceBenchResult(BenchResult):
@@ -51,7 +55,12 @@ class DeviceBenchResult(BenchResult):
     timing: str | None = None  # "native" (LiteRT's own inference time) or "wall" (the call, copies included)
     wall_mean_ms: float | None = None
     warmup_runs: int | None = None
-    interrupted: bool | None = None  # the benchmark activity left the foreground: not a clean run
+    interrupted: bool | None = None  # the benchmark activity left the foreground: no timing statistics, see `error`
+    # benchmark_model's "Memory footprint delta from the start of the tool" (2020: "Peak memory footprint"): how much
+    # the process's peak RSS (getrusage ru_maxrss) grew from the tool's start to the end of the timed runs, i.e. the
+    # model's footprint roughly; `peak_rss_mb` is the peak itself, which benchmark_model prints only when it
+    # monitors memory periodically
+    peak_rss_delta_mb: float | None = None
     delegate_used: str | None = None  # the delegate that took nodes; "cpu"/"xnnpack" when an accelerator took none
     delegate_nodes: int | None = None
     graph_nodes: int | None = None
@@ -66,146 +75,161 @@ class DeviceBenchResult(BenchResult):
 _RESULT_FIELDS = tuple(f.name for f in fields(DeviceBenchResult))
 
 
-def parse_benchmark_output(text: str) -> dict:
-    """benchmark_model stdout → BenchResult fields (ms, MB), for the 2019 format, the 2020+ format and INFO: lines.
-
-    The last `count=` line is the timed phase, the first one the warm-up (its `first=` is the first inference).
-    Memory: the periodic-monitoring peak if printed, else the 2020 "Peak memory footprint" overall, else the
-    current "Memory footprint delta" overall (growth since the tool started).
-    """
-    stat_lines, values = [], {}
-    for raw in text.splitlines():
-        line = re.sub(r"^(INFO|VERBOSE|WARNING|ERROR): ", "", raw.strip())
-        if line.startswith("count="):
-            stats = {key: float(value) for key, value in re.findall(rf"(\w+)=({_NUMBER})", line)}
-            if "(all same)" in line or "min" not in stats:  # "count=N curr=X(all same)"
-                same = stats.get("curr", 0.0)
-                stats = {"count": stats["count"], "first": same, "min": same, "max": same, "avg": same, "std": 0.0,
-                         **{k: v for k, v in stats.items() if k in ("p5", "median", "p95")}}
-            stat_lines.append(stats)
-            continue
-        for label, pattern in (
-                ("init_us", rf"\bInit: ({_NUMBER})"),
-                ("first_us", rf"First inference: ({_NUMBER})"),
-                ("avg_us", rf"(?:Inference \(avg\)|no stats): ({_NUMBER})"),
-                ("init_ms", rf"Initialized session in ({_NUMBER}) ?ms"),
-                ("peak_periodic", rf"Overall peak memory footprint \(MB\) via periodic monitoring: ({_NUMBER})"),
-                ("peak_2020", rf"Peak memory footprint \(MB\): init={_NUMBER} overall=({_NUMBER})"),
-                ("delta", rf"Memory footprint delta from the start of the tool \(MB\): init={_NUMBER} "
-                          rf"overall=({_NUMBER})")):
-            match = re.search(pattern, line)
-            if match:
-                values.setdefault(label, float(match.group(1)))
-    timed = stat_lines[-1] if len(stat_lines) >= 2 else None
-    if timed is None and "avg_us" not in values:
-        raise ValueError("no inference timings in the benchmark_model output")
-    us = 1e-3
-    result = {
-        "runs": int(timed["count"]) if timed else None,
-        "init_ms": values["init_us"] * us if "init_us" in values else values.get("init_ms"),
-        "first_ms": (values["first_us"] * us if "first_us" in values
-                     else stat_lines[0]["first"] * us if stat_lines else None),
-        "mean_ms": timed["avg"] * us if timed else values["avg_us"] * us,
-        "min_ms": timed["min"] * us if timed else None,
-        "max_ms": timed["max"] * us if timed else None,
-        "std_ms": timed["std"] * us if timed else None,
-        "p5_ms": timed["p5"] * us if timed and "p5" in timed else None,
-        "median_ms": timed["median"] * us if timed and "median" in timed else None,
-        "p95_ms": timed["p95"] * us if timed and "p95" in timed else None,
-        "peak_rss_mb": values.get("peak_periodic", values.get("peak_2020", values.get("delta"))),
-    }
-    return result
+def configuration(threads: int, delegate: str) -> str:
+    return f"{threads} thread{'s' if threads != 1 else ''} {delegate}"
 
 
-def _failure_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if re.search(r"error|fail|unable|cannot", line, re.IGNORECASE)]
-    return (errors or lines[-1:] or ["no output"])[0]  # the first error names the cause
+# --- what a bench leaves on the phone: nothing --------------------------------------------------------------------
+
+def _host_id() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
-def benchmark_model_args(graph: str, threads: int, delegate: str, warmup: int, runs: int) -> list[str]:
-    flags = {"graph": graph, "num_threads": threads, **_DELEGATE_FLAGS[delegate], "warmup_runs": warmup,
-             "num_runs": runs}
-    return [REMOTE_BENCHMARK_MODEL, *(f"--{key}={value}" for key, value in flags.items())]
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it runs, as another user
+        pass
+    return False
 
 
-def _push_if_changed(adb: Adb, local: Path, remote: str) -> None:
-    if remote_sha256(adb, [remote]).get(remote) != file_sha256(local):
-        adb.push([local], remote, timeout=DEFAULT_TIMEOUT)
+def _remove_leftovers(adb: Adb) -> None:
+    """What earlier benches from this machine could not remove (the phone had dropped off): their run folders,
+    when their process is gone, and app result files, which no later run reads."""
+    own = re.compile(rf"{RUN_FOLDER_PREFIX}{_host_id()}-(\d+)-[0-9a-f]{{8}}")
+    for folder, pattern, gone in (
+            (REMOTE_TMP, own, lambda match: _process_gone(int(match[1]))),
+            (contract.RESULTS_DIR, re.compile(rf"mobikit-[0-9a-f]{{12}}{re.escape(contract.RESULT_SUFFIX)}"),
+             lambda match: True)):
+        listed = adb.shell("ls", folder, check=False)
+        stale = [name for name in listed.stdout.split() if (match := pattern.fullmatch(name)) and gone(match)]
+        if stale and listed.exit_code == 0:
+            adb.shell("rm", "-rf", *(f"{folder}/{name}" for name in stale), check=False)
 
 
-def _bench_benchmark_model(adb: Adb, device: Device, model: LocalModel, binary: Path, configs, warmup: int,
-                           runs: int, timeout: float, reporter: Reporter) -> list[BenchResult]:
-    _push_if_changed(adb, binary, REMOTE_BENCHMARK_MODEL)
-    adb.shell("chmod", "755", REMOTE_BENCHMARK_MODEL)
-    graph = f"{REMOTE_TMP}/mobikit-{model.sha256[contract.MODEL_FILE][:16]}.tflite"
-    _push_if_changed(adb, model.folder / contract.MODEL_FILE, graph)
-    results = []
-    for threads, delegate in configs:
-        reporter.info(f"benchmark_model: {threads} thread(s), {delegate} ...")
-        run = adb.shell(*benchmark_model_args(graph, threads, delegate, warmup, runs), timeout=timeout, check=False)
-        result = DeviceBenchResult(device.name, model.name, threads, delegate,
-                                   size_bytes=(model.folder / contract.MODEL_FILE).stat().st_size)
+def _tidy(adb: Adb, commands: list[tuple[str, ...]]) -> bool:
+    """Run clean-up commands to the end even when stopped; a phone that dropped off is waited for briefly. False
+    when it stayed away, so they could not run."""
+    with stop_deferred():
+        try:
+            for argv in commands:
+                adb.shell(*argv, timeout=10)
+            return True
+        except AdbError:
+            pass
+        try:
+            adb.run("wait-for-device", timeout=RECONNECT_WAIT)
+            for argv in commands:
+                adb.shell(*argv, timeout=10)
+            return True
+        except AdbError:
+            return False
+
+
+class _NativeRun:
+    """benchmark_model: the binary and the graph pushed into a folder of this run's own, removed at the end."""
+
+    def __init__(self, adb: Adb, device: Device, name: str, graph: Path, binary: Path, warmup: int, runs: int,
+                 timeout: float, reporter: Reporter):
+        self.adb, self.device, self.name, self.graph, self.binary = adb, device, name, graph, binary
+        self.warmup, self.runs, self.timeout, self.reporter = warmup, runs, timeout, reporter
+        self.folder = f"{REMOTE_TMP}/{RUN_FOLDER_PREFIX}{_host_id()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.made = False
+
+    def prepare(self) -> None:
+        _remove_leftovers(self.adb)
+        self.made = True  # from here the folder may exist, whatever the answer says
+        self.adb.shell("mkdir", self.folder)
+        for local, remote in ((self.binary, BENCHMARK_BINARY), (self.graph, GRAPH)):
+            self.adb.push([local], f"{self.folder}/{remote}", timeout=transfer_timeout(local.stat().st_size))
+        self.adb.shell("chmod", "755", f"{self.folder}/{BENCHMARK_BINARY}")
+
+    def measure(self, threads: int, delegate: str) -> DeviceBenchResult:
+        self.reporter.info(f"benchmark_model: {configuration(threads, delegate)} ...")
+        run = self.adb.shell(*benchmark_model_args(self.folder, threads, delegate, self.warmup, self.runs),
+                             timeout=self.timeout, check=False)
+        if run.exit_code == 0 and not (run.stdout + run.stderr).strip():  # it always prints; adb says 0 when cut
+            raise AdbError(f"no answer from benchmark_model on the device ({configuration(threads, delegate)}; "
+                           "connection cut?)")
+        result = DeviceBenchResult(self.device.name, self.name, threads, delegate,
+                                   size_bytes=self.graph.stat().st_size)
         result.set_coverage(delegate, run.stdout + "\n" + run.stderr)
         try:
             parsed = parse_benchmark_output(run.stdout + "\n" + run.stderr) if run.exit_code == 0 else None
         except ValueError:
             parsed = None
         if parsed is None:
-            result.error = f"benchmark_model failed (exit {run.exit_code}): {_failure_line(run.stdout + run.stderr)}"
+            result.error = f"benchmark_model failed (exit {run.exit_code}): {failure_line(run.stdout + run.stderr)}"
         else:
             for key, value in parsed.items():
                 setattr(result, key, value)
-        results.append(result)
-    return results
+        return result
+
+    def tidy(self) -> list[str]:
+        """What stays on the phone: the run folder, when the phone could not be reached to remove it."""
+        if not self.made or _tidy(self.adb, [("rm", "-rf", self.folder)]):
+            return []
+        return [self.folder]
 
 
-def _bench_app(adb: Adb, device: Device, model: LocalModel, configs, warmup: int, runs: int,
-               timeout: float, reporter: Reporter, seconds: tuple[float, float, float]) -> list[BenchResult]:
-    deploy_to(adb, device, model, reporter, launch=False)
-    warmup_min_secs, min_secs, max_secs = seconds
-    # results an earlier run could not remove (cable pulled while it waited) go now; the app names them mobikit-*
-    adb.shell("sh", "-c", f"rm -f {contract.RESULTS_DIR}/mobikit-*{contract.RESULT_SUFFIX}", check=False)
-    results = []
-    for threads, delegate in configs:
-        reporter.info(f"app benchmark: {threads} thread(s), {delegate} ...")
+_TIMING_FIELDS = ("runs", "mean_ms", "median_ms", "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms",
+                  "timing", "wall_mean_ms")  # statistics of the timed runs: none for an interrupted run
+
+
+class _AppRun:
+    """The demo app's BenchmarkActivity, one request per configuration; each result file goes once read."""
+
+    def __init__(self, adb: Adb, device: Device, model, warmup: int, runs: int, timeout: float,
+                 reporter: Reporter, seconds: tuple[float, float, float]):
+        self.adb, self.device, self.model, self.warmup, self.runs = adb, device, model, warmup, runs
+        self.timeout, self.reporter, self.seconds = timeout, reporter, seconds
+        self.pending: str | None = None  # the result file of the request in flight, or not yet removed
+
+    def prepare(self) -> None:
+        refuse_replacing(self.adb, self.model)
+        deploy_to(self.adb, self.device, self.model, self.reporter, launch=False)
+        _remove_leftovers(self.adb)
+
+    def measure(self, threads: int, delegate: str) -> DeviceBenchResult:
+        self.reporter.info(f"app benchmark: {configuration(threads, delegate)} ...")
         request = new_request_id()
-        start_activity(adb, contract.BENCHMARK_ACTIVITY, {
-            contract.EXTRA_MODEL: model.name, contract.EXTRA_SHA256: model.sha256[contract.MODEL_FILE],
-            contract.EXTRA_DELEGATE: delegate, contract.EXTRA_THREADS: threads, contract.EXTRA_WARMUP_RUNS: warmup,
-            contract.EXTRA_NUM_RUNS: runs, contract.EXTRA_WARMUP_MIN_SECS: f"{warmup_min_secs:g}",
-            contract.EXTRA_MIN_SECS: f"{min_secs:g}", contract.EXTRA_MAX_SECS: f"{max_secs:g}",
-            contract.EXTRA_RESULT_ID: request,
+        warmup_min_secs, min_secs, max_secs = self.seconds
+        self.pending = f"{contract.RESULTS_DIR}/{request}{contract.RESULT_SUFFIX}"
+        start_activity(self.adb, contract.BENCHMARK_ACTIVITY, {
+            contract.EXTRA_MODEL: self.model.name, contract.EXTRA_SHA256: self.model.sha256[contract.MODEL_FILE],
+            contract.EXTRA_DELEGATE: delegate, contract.EXTRA_THREADS: threads,
+            contract.EXTRA_WARMUP_RUNS: self.warmup, contract.EXTRA_NUM_RUNS: self.runs,
+            contract.EXTRA_WARMUP_MIN_SECS: f"{warmup_min_secs:g}", contract.EXTRA_MIN_SECS: f"{min_secs:g}",
+            contract.EXTRA_MAX_SECS: f"{max_secs:g}", contract.EXTRA_RESULT_ID: request,
         }, flags=("-W", "-S"))
-        try:
-            report = wait_for_report(adb, contract.LOGCAT_PREFIX, request, timeout,
-                                     f"the benchmark of {model.name} ({threads} thread(s), {delegate})")
-        except BaseException:  # stopped (Ctrl-C, timeout, error): the phone must not go on timing for nobody
-            _stop_app(adb)
-            raise
-        finally:  # also when cut or stopped: the app may still write its result file, remove it (best effort)
-            with stop_deferred():
-                try:
-                    adb.shell("rm", "-f", f"{contract.RESULTS_DIR}/{request}{contract.RESULT_SUFFIX}", check=False,
-                              timeout=10)
-                except AdbError:
-                    pass
-        result = DeviceBenchResult(device.name, model.name, threads, delegate)
+        report = wait_for_report(self.adb, contract.LOGCAT_PREFIX, request, self.timeout,
+                                 f"the benchmark of {self.model.name} ({configuration(threads, delegate)})")
+        try:  # the app wrote the file before its line; a drop now leaves it for tidy()
+            self.adb.shell("rm", "-f", self.pending, timeout=10)
+            self.pending = None
+        except AdbError:
+            pass
+        return self._result(threads, delegate, report)
+
+    def _result(self, threads: int, delegate: str, report: dict) -> DeviceBenchResult:
+        result = DeviceBenchResult(self.device.name, self.model.name, threads, delegate)
+        skipped = ("device", "model", "threads", "delegate", *(_TIMING_FIELDS if report.get("interrupted") else ()))
         for key in _RESULT_FIELDS:
-            if key not in ("device", "model", "threads", "delegate") and report.get(key) is not None:
+            if key not in skipped and report.get(key) is not None:
                 setattr(result, key, report[key])
         if report.get("error"):
             result.error = f"the app reports: {printable(str(report['error']))}"
-        results.append(result)
-    return results
+        return result
 
-
-def _stop_app(adb: Adb) -> None:
-    """Best effort: force-stop the app (a phone that is gone cannot be told, and that is not a second error)."""
-    try:
-        adb.shell("am", "force-stop", contract.PACKAGE, timeout=10, check=False)
-    except MobikitError:
-        pass
+    def tidy(self) -> list[str]:
+        """A request in flight is force-stopped (the phone must not go on timing for nobody) and its result file
+        removed; returns it when the phone could not be reached."""
+        if self.pending is None:
+            return []
+        commands = [("am", "force-stop", contract.PACKAGE), ("rm", "-f", self.pending)]
+        return [] if _tidy(self.adb, commands) else [self.pending]
 
 
 MAX_THREADS = 64  # 100000 threads took the phone (simulated) down; no phone has more than a few dozen cores
@@ -216,22 +240,88 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
                  adb: str | os.PathLike | Adb | None = None, benchmark_binary: str | os.PathLike | None = None,
                  timeout: float = DEFAULT_TIMEOUT, reporter: Reporter | None = None,
                  warmup_min_secs: float = WARMUP_MIN_SECS, min_secs: float = MIN_SECS,
-                 max_secs: float = MAX_SECS) -> list[BenchResult]:
-    """Benchmark a quantize output folder on a phone: one BenchResult per (threads, delegate), threads outermost.
+                 max_secs: float = MAX_SECS,
+                 on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
+    """Benchmark a quantize output folder (with benchmark_model also a bare .tflite) on a phone: one BenchResult per
+    (threads, delegate), threads outermost, each also handed to `on_result` as soon as it is measured.
 
     A configuration that fails on the device (e.g. no GPU delegate) gets its `error` set and the matrix goes on;
-    when every configuration fails, that is an error. `device` is a serial or model substring (`host` is not
-    handled here); `timeout` bounds each single run. With the app, warm-up lasts `warmup` runs and at least
-    `warmup_min_secs`, timing `runs` runs and at least `min_secs`, never past `max_secs` (benchmark_model's rules).
+    when every configuration fails, that is an error. A run cut off (phone gone) or stopped raises, its message (or,
+    for a stop, `runtime.missing`) naming the configurations not measured. `device` is a serial or model substring
+    (`host` is not handled here); `timeout` bounds each single run. With the app, warm-up lasts `warmup` runs and at
+    least `warmup_min_secs`, timing `runs` runs and at least `min_secs`, never past `max_secs` (benchmark_model's
+    rules).
     """
     if device is not None and device.lower() == HOST:
         raise UsageError("bench_device measures on a phone; use mobikit.latency.bench_host on this host")
+    binary = check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
+                           (warmup_min_secs, min_secs, max_secs))
+    reporter = reporter or Reporter()
+    name, graph, model = _local_model(Path(model_dir), binary)
+    client = adb if isinstance(adb, Adb) else Adb(adb)
+    client, chosen = select_device(client, device)
+    if binary is not None:
+        run = _NativeRun(client, chosen, name, graph, binary, warmup, runs, timeout, reporter)
+    else:
+        run = _AppRun(client, chosen, model, warmup, runs, timeout, reporter, (warmup_min_secs, min_secs, max_secs))
+    results = _run_matrix(run, [(t, d) for t in threads for d in delegates], on_result)
+    if all(r.error for r in results):
+        raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
+    return results
+
+
+def _local_model(path: Path, binary: Path | None):
+    """(name, graph, LocalModel or None): an output folder, or for benchmark_model also a bare .tflite."""
+    if binary is not None and not path.is_dir():  # benchmark_model runs any .tflite
+        graph = model_file(path)
+        with open(graph, "rb") as head:
+            require_tflite(head.read(8), printable(str(graph)))
+        return graph.stem, graph, None
+    if path.is_file() and path.suffix == ".tflite":
+        raise UsageError("{model} {path} is a bare .tflite: the app benchmarks a quantize output folder (it checks "
+                         "the model against its model.json); pass the folder, or use {tool} benchmark_model",
+                         "model", "tool", path=str(path))
+    model = load_model_folder(path)
+    return model.name, model.folder / contract.MODEL_FILE, model
+
+
+def _run_matrix(run, configs: list[tuple[int, str]], on_result) -> list[DeviceBenchResult]:
+    """Every configuration in turn; when cut off or stopped, the clean-up runs and the failure (or, for a stop,
+    `runtime.missing`) names what was not measured and anything left on the phone."""
+    results = []
+    try:
+        run.prepare()
+        for threads, delegate in configs:
+            results.append(run.measure(threads, delegate))
+            if on_result is not None:
+                on_result(results[-1])
+    except BaseException as exc:
+        left = run.tidy()
+        missing = ", ".join(configuration(*config) for config in configs[len(results):])
+        what = (f"not measured: {missing}" + (f" ({len(results)} measured before)" if results else "")
+                + (f"; left on the phone, for the next bench to remove: {', '.join(left)}" if left else ""))
+        if isinstance(exc, MobikitError) and not isinstance(exc, UsageError):
+            raise MobikitError(f"{exc}; {what}") from None
+        if not isinstance(exc, Exception):
+            runtime.missing.append(what)
+        raise
+    left = run.tidy()
+    if left:
+        runtime.notes.append(f"left on the phone, for the next bench to remove (it dropped off): {', '.join(left)}")
+    return results
+
+
+def check_request(tool: str, threads, delegates, warmup: int, runs: int,
+                  benchmark_binary: str | os.PathLike | None, timeout: float,
+                  seconds: tuple[float, float, float]) -> Path | None:
+    """The settings of a phone benchmark, checked before any phone is asked; returns the benchmark_model binary."""
     if tool not in TOOLS:
         raise UsageError("unknown {tool} {value!r}: choose {choices}", "tool", value=tool, choices=" or ".join(TOOLS))
     unknown = [d for d in delegates if d not in contract.DELEGATES]
     if unknown:
         raise UsageError("unknown {delegate} {value!r}: choose from {choices}", "delegate", value=unknown[0],
                          choices=", ".join(contract.DELEGATES))
+    warmup_min_secs, min_secs, max_secs = seconds
     if not (warmup_min_secs >= 0 and min_secs >= 0 and max_secs > 0):
         raise UsageError("warm-up and minimum seconds must be >= 0 and the maximum > 0")
     if not threads or not delegates or min(threads) < 1 or runs < 1 or warmup < 0:
@@ -240,25 +330,21 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     if max(threads) > MAX_THREADS:
         raise UsageError("{threads} takes at most %d threads (phones have 4 to 12 cores), got {value}" % MAX_THREADS,
                          "threads", value=max(threads))
-    binary = None
-    if tool == "benchmark_model":
-        if benchmark_binary is None:
-            raise UsageError("{tool} benchmark_model needs {benchmark_binary} PATH (TFLite's benchmark_model built "
-                             "for the phone's ABI, see 'mobikit devices')", "tool", "benchmark_binary")
-        binary = Path(benchmark_binary)
-        if not binary.is_file():
-            raise UsageError("{benchmark_binary} {path}: no such file", "benchmark_binary", path=str(binary))
     check_timeout(timeout)
-    reporter = reporter or Reporter()
-    model = load_model_folder(model_dir)
-    client = adb if isinstance(adb, Adb) else Adb(adb)
-    client, chosen = select_device(client, device)
-    configs = [(t, d) for t in threads for d in delegates]
-    if binary is not None:
-        results = _bench_benchmark_model(client, chosen, model, binary, configs, warmup, runs, timeout, reporter)
-    else:
-        results = _bench_app(client, chosen, model, configs, warmup, runs, timeout, reporter,
-                             (warmup_min_secs, min_secs, max_secs))
-    if all(r.error for r in results):
-        raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
-    return results
+    if tool != "benchmark_model":
+        if benchmark_binary is not None:
+            raise UsageError("{benchmark_binary} is for {tool} benchmark_model; the app needs no binary",
+                             "benchmark_binary", "tool")
+        given_apk(None)  # $MOBIKIT_APK, if set, must be an APK: checked before adb
+        return None
+    if benchmark_binary is None:
+        raise UsageError("{tool} benchmark_model needs {benchmark_binary} PATH (TFLite's benchmark_model built "
+                         "for the phone's ABI, see 'mobikit devices')", "tool", "benchmark_binary")
+    binary = Path(benchmark_binary)
+    if not binary.is_file():
+        raise UsageError("{benchmark_binary} {path}: no such file", "benchmark_binary", path=str(binary))
+    with open(binary, "rb") as head:
+        if head.read(4) != b"\x7fELF":
+            raise UsageError("{benchmark_binary} {path} is not a program for a phone (an Android binary is an ELF "
+                             "file)", "benchmark_binary", path=str(binary))
+    return binary

@@ -72,7 +72,9 @@ class _Signals:
     """Every stopping signal unwinds the run as KeyboardInterrupt (so every `finally` cleans up) and is recorded in
     `runtime`, where the library checks it too (an interrupt swallowed by TensorFlow still stops the run); which one
     it was decides the exit code. Inside `runtime.stop_deferred` (outputs moving into place), and once the command
-    has ended (its last line being printed, the temporary folder removed), a signal is only recorded."""
+    has ended (its last line being printed, the temporary folder removed), a signal is only recorded. Once a command
+    has started to print its result (`runtime.showing_result`), the run has succeeded: a signal then or later
+    changes neither its exit code nor its last line."""
 
     finishing = False
 
@@ -97,13 +99,14 @@ class _Signals:
 
 def _stopped(signals: _Signals) -> int:
     number = signals.received or signal.SIGINT
+    missing = f"; {'; '.join(runtime.missing)}" if runtime.missing else ""
     if runtime.written:
         err.print(f"{STOPPING_SIGNALS[number]}: stopped after {', '.join(runtime.written)} "
                   f"{'was' if len(runtime.written) == 1 else 'were'} written complete; nothing half-written was left "
-                  "and no other output changed")
+                  f"and no other output changed{missing}")
     else:
         err.print(f"{STOPPING_SIGNALS[number]}: stopped; nothing half-written was left and earlier outputs are "
-                  "unchanged")
+                  f"unchanged{missing}")
     return 128 + number
 
 
@@ -194,7 +197,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return _ended(exc, signals, argv)
         signals.finishing = True
         _notes()
-        if signals.received is not None or code == 130:
+        if (signals.received is not None and not runtime.result_shown()) or code == 130:
             return _stopped(signals)
         try:
             sys.stdout.flush()

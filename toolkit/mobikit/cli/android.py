@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import printable
+from ..runtime import showing_result
 from .common import JsonOpt, emit_json, out, reporter
 from .tables import devices_table
 
@@ -16,9 +17,16 @@ AdbOpt = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_H
 
 def devices(adb: Optional[Path] = AdbOpt, as_json: bool = JsonOpt):
     """List connected Android devices: serial, state, model, Android version, SDK, ABI, SoC."""
-    from ..android.adb import OFFLINE_FIX, UNAUTHORIZED_FIX, Adb
+    from ..android.adb import Adb
 
     found = Adb(adb).devices()
+    with showing_result():
+        show_devices(found, as_json)
+
+
+def show_devices(found, as_json: bool) -> None:
+    from ..android.adb import OFFLINE_FIX, UNAUTHORIZED_FIX
+
     if as_json:
         emit_json([d.to_json() for d in found])
         return
@@ -49,11 +57,20 @@ def deploy(
 
     result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=adb, timeout=timeout,
                         reporter=reporter())
+    with showing_result():
+        show_deploy(result, as_json)
+
+
+APP_STATES = {"installed": "app installed", "current": "app current",
+              "unchecked": "app as installed (no local APK to compare it with)"}
+
+
+def show_deploy(result, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_json())
         return
     upload = "uploaded" if result.upload == "uploaded" else "already on the device, upload skipped"
-    out.print(f"{result.model} → {result.device} ({result.serial}): app {result.app}, model {upload}, "
+    out.print(f"{result.model} → {result.device} ({result.serial}): {APP_STATES[result.app]}, model {upload}, "
               f"sha256 {result.sha256[:12]}… verified")
     if result.running:
         out.print(f"the app runs {printable(str(result.running['model']))} on {running_delegate(result.running)}")

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import MobikitError, UsageError
+from ..runtime import showing_result
 from .. import defaults
 from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, err, float_list, int_list, out, reporter,
                      stdout_to_stderr, weights_arg)
@@ -35,10 +36,23 @@ def bench(
     from ..benchmark import bench as run_bench
 
     delegates = tuple(part.strip().lower() for part in delegate.split(",") if part.strip())
-    with stdout_to_stderr():
-        results = run_bench(model, device=device, threads=tuple(int_list(threads, "threads")), delegates=delegates,
-                            warmup=warmup, runs=runs, min_seconds=min_seconds, tool=tool,
-                            benchmark_binary=benchmark_binary, adb=adb, compare_host=compare_host, reporter=reporter())
+    measured: list = []
+    try:
+        with stdout_to_stderr():
+            results = run_bench(model, device=device, threads=tuple(int_list(threads, "threads")),
+                                delegates=delegates, warmup=warmup, runs=runs, min_seconds=min_seconds, tool=tool,
+                                benchmark_binary=benchmark_binary, adb=adb, compare_host=compare_host,
+                                reporter=reporter(), on_result=measured.append)
+    except BaseException:
+        if measured:  # a phone run cut off or stopped: the rows measured before are kept; the last line says the rest
+            with showing_result():
+                show_bench(measured, model, as_json)
+        raise
+    with showing_result():
+        show_bench(results, model, as_json)
+
+
+def show_bench(results, model: Path, as_json: bool) -> None:
     if as_json:
         emit_json([r.to_json() for r in results])
         return
