@@ -226,12 +226,34 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     """
     if device is not None and device.lower() == HOST:
         raise UsageError("bench_device measures on a phone; use mobikit.latency.bench_host on this host")
+    binary = check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
+                           (warmup_min_secs, min_secs, max_secs))
+    reporter = reporter or Reporter()
+    model = load_model_folder(model_dir)
+    client = adb if isinstance(adb, Adb) else Adb(adb)
+    client, chosen = select_device(client, device)
+    configs = [(t, d) for t in threads for d in delegates]
+    if binary is not None:
+        results = _bench_benchmark_model(client, chosen, model, binary, configs, warmup, runs, timeout, reporter)
+    else:
+        results = _bench_app(client, chosen, model, configs, warmup, runs, timeout, reporter,
+                             (warmup_min_secs, min_secs, max_secs))
+    if all(r.error for r in results):
+        raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
+    return results
+
+
+def check_request(tool: str, threads, delegates, warmup: int, runs: int,
+                  benchmark_binary: str | os.PathLike | None, timeout: float,
+                  seconds: tuple[float, float, float]) -> Path | None:
+    """The settings of a phone benchmark, checked before any phone is asked; returns the benchmark_model binary."""
     if tool not in TOOLS:
         raise UsageError("unknown {tool} {value!r}: choose {choices}", "tool", value=tool, choices=" or ".join(TOOLS))
     unknown = [d for d in delegates if d not in contract.DELEGATES]
     if unknown:
         raise UsageError("unknown {delegate} {value!r}: choose from {choices}", "delegate", value=unknown[0],
                          choices=", ".join(contract.DELEGATES))
+    warmup_min_secs, min_secs, max_secs = seconds
     if not (warmup_min_secs >= 0 and min_secs >= 0 and max_secs > 0):
         raise UsageError("warm-up and minimum seconds must be >= 0 and the maximum > 0")
     if not threads or not delegates or min(threads) < 1 or runs < 1 or warmup < 0:
@@ -249,16 +271,4 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
         if not binary.is_file():
             raise UsageError("{benchmark_binary} {path}: no such file", "benchmark_binary", path=str(binary))
     check_timeout(timeout)
-    reporter = reporter or Reporter()
-    model = load_model_folder(model_dir)
-    client = adb if isinstance(adb, Adb) else Adb(adb)
-    client, chosen = select_device(client, device)
-    configs = [(t, d) for t in threads for d in delegates]
-    if binary is not None:
-        results = _bench_benchmark_model(client, chosen, model, binary, configs, warmup, runs, timeout, reporter)
-    else:
-        results = _bench_app(client, chosen, model, configs, warmup, runs, timeout, reporter,
-                             (warmup_min_secs, min_secs, max_secs))
-    if all(r.error for r in results):
-        raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
-    return results
+    return binary

@@ -143,13 +143,60 @@ def worst_layers_table(result, errors) -> Table:
     return table
 
 
-def devices_table(found) -> Table:
-    table = Table()
-    for column in ("serial", "state", "model", "android", "sdk", "abi", "soc"):
-        table.add_column(column)
-    for d in found:
-        table.add_row(d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""), d.abi or "", d.soc or "")
+def devices_table(listings) -> Table:
+    """A row per device of every adb server; a server that did not answer is one row with its error."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in ("server", "serial", "state", "model", "android", "sdk", "abi", "soc"):
+        table.add_column(column, overflow="fold")
+    for listing in listings:
+        if listing.error is not None:
+            table.add_row(listing.server.name, "", "error", listing.error, "", "", "", "")
+        for d in listing.devices:
+            table.add_row(listing.server.name, d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""),
+                          d.abi or "", d.soc or "")
     return table
+
+
+def farm_deploy_table(rows) -> Table:
+    """`deploy` on several phones: a row per phone, what the app runs now, or "error" (the error goes below)."""
+    table = Table(title="deploy", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in ("phone", "app", "model", "sha256", "runs on"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        result = row.result
+        if result is None:
+            table.add_row(phone_cell(row), "error", "", "", "")
+            continue
+        running = result.running or {}
+        used, nodes, total = (running.get(key) for key in ("delegate_used", "delegate_nodes", "graph_nodes"))
+        table.add_row(phone_cell(row), result.app, result.model, result.sha256[:12] + "…",
+                      MISSING if not running else f"{used} {nodes}/{total}")
+    return table
+
+
+def farm_bench_table(result) -> Table:
+    """`bench` on several phones at 80 columns: a row per phone and configuration; errors and the rest of the
+    fields (mean, peak memory, warm-up runs) in perf.json and --json."""
+    table = Table(title=f"latency in ms of {result.model} ({result.model_sha256[:12]}…) on "
+                        f"{len({(r.server, r.serial) for r in result.rows})} phone(s)",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("phone", overflow="fold", max_width=24)
+    for column in ("threads", "delegate", "runs", "median", "p90", "init", "first"):
+        table.add_column(column, justify="left" if column == "delegate" else "right", min_width=len(column),
+                         overflow="fold")
+    for r in result.rows:
+        if r.threads is None or r.error:
+            cells = [number(r.threads), r.delegate or MISSING, "error", "", "", "", ""]
+        else:
+            cells = [number(r.threads), delegate_label(r), number(r.runs),
+                     *(ms(value, unit=False) for value in (r.median_ms, r.p90_ms, r.init_ms, r.first_ms))]
+        table.add_row(phone_cell(r), *cells)
+    return table
+
+
+def phone_cell(row) -> str:
+    """A phone in a farm table: its model name, and where it is (SERVER/SERIAL) below."""
+    return f"{row.device}\n{row.server}/{row.serial or MISSING}"
 
 
 def dims(shape) -> str:
