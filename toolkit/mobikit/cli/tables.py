@@ -180,7 +180,7 @@ def farm_bench_table(result) -> Table:
     table = Table(title=f"latency in ms of {result.model} ({result.model_sha256[:12]}…) on "
                         f"{len({(r.server, r.serial) for r in result.rows})} phone(s)",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("phone", overflow="fold", max_width=24)
+    table.add_column("phone", overflow="fold", max_width=20)
     for column in ("threads", "delegate", "runs", "median", "p90", "init", "first"):
         table.add_column(column, justify="left" if column == "delegate" else "right", min_width=len(column),
                          overflow="fold")
