@@ -199,8 +199,8 @@ def test_bench_all_gives_one_table_and_one_perf_file_with_what_each_phone_measur
             (row,) = [r for r in rows if (r["server"], r["serial"]) == (farm.name(s), phone.serial)]
             assert len(phone.measured) == before[phone.serial] + 1  # one run per phone
             measured = phone.measured[-1]["measured"]
-            for key in ("runs", "warmup_runs", "init_ms", "first_ms", "mean_ms", "median_ms", "p90_ms",
-                        "delegate_used", "delegate_nodes", "graph_nodes", "peak_rss_mb"):
+            for key in ("runs", "warmup_runs", "warmup_mean_ms", "init_ms", "first_ms", "mean_ms", "median_ms",
+                        "p90_ms", "delegate_used", "delegate_nodes", "graph_nodes", "peak_rss_mb"):
                 assert row[key] == measured[key], (key, row, measured)
             assert row["device"] == phone.props["ro.product.model"] and row["error"] is None
             assert (row["threads"], row["delegate"]) == (2, "xnnpack") and row["runs"] == 12

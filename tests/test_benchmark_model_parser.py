@@ -16,21 +16,21 @@ def _read(shared, name: str) -> str:
 def test_recent_info_prefixed_format(shared):
     parsed = parse_benchmark_output(_read(shared, "recent_cpu_xnnpack_linux_2024.txt"))
     assert parsed == pytest.approx({
-        "runs": 74, "init_ms": 12.75, "first_ms": 14.744, "mean_ms": 13.5202, "min_ms": 13.105, "max_ms": 15.765,
+        "runs": 74, "init_ms": 12.75, "first_ms": 14.744, "warmup_mean_ms": 13.7643, "mean_ms": 13.5202, "min_ms": 13.105, "max_ms": 15.765,
         "std_ms": 0.47, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None})
 
 
 def test_2020_android_format_with_peak_memory(shared):
     parsed = parse_benchmark_output(_read(shared, "android_adb_shell_2020_peak_memory.txt"))
     assert parsed == pytest.approx({
-        "runs": 50, "init_ms": 0.855, "first_ms": 49.06, "mean_ms": 33.2094, "min_ms": 32.641, "max_ms": 34.005,
+        "runs": 50, "init_ms": 0.855, "first_ms": 49.06, "warmup_mean_ms": 34.8251, "mean_ms": 33.2094, "min_ms": 32.641, "max_ms": 34.005,
         "std_ms": 0.45, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": 12.8672})
 
 
 def test_2019_format_without_first_inference_line(shared):
     parsed = parse_benchmark_output(_read(shared, "old_format_2019_android.txt"))
     assert parsed == pytest.approx({
-        "runs": 15, "init_ms": 9.933, "first_ms": 127.425, "mean_ms": 66.7676, "min_ms": 66.699, "max_ms": 66.838,
+        "runs": 15, "init_ms": 9.933, "first_ms": 127.425, "warmup_mean_ms": 76.6059, "mean_ms": 66.7676, "min_ms": 66.699, "max_ms": 66.838,
         "std_ms": 0.039, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None})
 
 

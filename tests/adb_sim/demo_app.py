@@ -227,13 +227,15 @@ class DemoApp:
                 break
             invoke()
             warmups += 1
+        warmup_mean_ms = (time.perf_counter() - began) * 1e3 / warmups if warmups else None
         timed, began = [], time.perf_counter()
         while (len(timed) < runs or time.perf_counter() - began < min_secs) and time.perf_counter() - began < max_secs:
             if self.interrupted.is_set():
                 break
             timed.append(invoke())
         values = {"init_ms": init_ms, "first_ms": first_ms, "size_bytes": size, "peak_rss_mb": None,
-                  "timing": "native", "warmup_runs": warmups, "delegate_used": coverage["used"],
+                  "timing": "native", "warmup_runs": warmups, "warmup_mean_ms": warmup_mean_ms,
+                  "delegate_used": coverage["used"],
                   "delegate_nodes": coverage["nodes"], "graph_nodes": coverage["total_nodes"],
                   "delegate_note": coverage["note"]}
         if timed:

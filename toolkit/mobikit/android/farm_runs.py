@@ -5,7 +5,7 @@ Each phone runs the single-phone function — `deploy.deploy`, `device_bench.ben
 to its adb server and serial; a phone that fails or drops off is a row with its error and the others finish. Bench
 writes `perf.json` into a new output folder once every phone is done (atomically, under the output policy of
 `mobikit.outputs`): per phone and configuration, the fields Qualcomm AI Hub's perf.yaml and benchmark_model report —
-model digest, delegate and node coverage, threads, init/first/median/p90 ms, peak memory where the phone reports it,
+model digest, delegate and node coverage, threads, init/first/warm-up/median/p90 ms, peak memory where the phone reports it,
 the error.
 """
 
@@ -22,7 +22,8 @@ from ..progress import Reporter
 from . import contract
 from .deploy import DeployResult, check_apk, deploy, load_model_folder
 from .device_bench import DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS, bench_device, check_request
-from .farm import Server, Target, choose, list_devices, run_on_phones
+from .adb import check_timeout
+from .farm import ALL, Target, adb_servers, choose, list_devices, run_on_phones
 
 PERF_FILE = "perf.json"
 PERF_KIND = "perf"
@@ -44,6 +45,7 @@ class PerfRow:
     graph_nodes: int | None = None
     runs: int | None = None
     warmup_runs: int | None = None
+    warmup_mean_ms: float | None = None
     init_ms: float | None = None
     first_ms: float | None = None
     mean_ms: float | None = None
@@ -81,15 +83,18 @@ class FarmBench:
                 "results": [asdict(row) for row in self.rows], "failed": self.failed, "output": self.output}
 
 
-def bench_farm(model_dir: str | os.PathLike, device: str, servers: Sequence[Server], output: str | os.PathLike | None,
+def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequence[str] = (),
+               output: str | os.PathLike | None = None,
                tool: str = "app", threads: Sequence[int] = (2,), delegates: Sequence[str] = ("xnnpack",),
                warmup: int = 5, runs: int = 50, adb: str | os.PathLike | None = None,
                benchmark_binary: str | os.PathLike | None = None, timeout: float = DEFAULT_TIMEOUT,
                min_secs: float = MIN_SECS, reporter: Reporter | None = None) -> FarmBench:
-    """Benchmark a quantize output folder on every phone `device` names (`all`, or a comma-separated list), the
-    phones in parallel, and write `perf.json` into `output` (default: a new folder in ./mobikit-out)."""
+    """Benchmark a quantize output folder on every phone `device` names (`all`, or a comma-separated list) of the
+    adb `servers` (`HOST:PORT`; default $MOBIKIT_ADB_SERVERS, else this host's), the phones in parallel, and write
+    `perf.json` into `output` (default: a new folder in ./mobikit-out)."""
     from ..outputs import check_target, new_folder, write_text
 
+    servers = adb_servers(servers)
     check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
                   (WARMUP_MIN_SECS, min_secs, MAX_SECS))
     model = load_model_folder(model_dir)
@@ -141,10 +146,13 @@ class FarmDeployRow:
                 "deploy": self.result.to_json() if self.result else None, "error": self.error}
 
 
-def deploy_farm(output_dir: str | os.PathLike, device: str, servers: Sequence[Server],
+def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Sequence[str] = (),
                 apk: str | os.PathLike | None = None, launch: bool = True, adb: str | os.PathLike | None = None,
                 timeout: float = 30.0, reporter: Reporter | None = None) -> list[FarmDeployRow]:
-    """`deploy` on every phone `device` names (`all`, or a comma-separated list), in parallel: a row per phone."""
+    """`deploy` on every phone `device` names (`all`, or a comma-separated list) of the adb `servers` (as
+    `bench_farm`), in parallel: a row per phone."""
+    servers = adb_servers(servers)
+    check_timeout(timeout)
     load_model_folder(output_dir)  # checked before any phone is asked
     if apk is not None:
         check_apk(apk)

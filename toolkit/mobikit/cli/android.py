@@ -56,10 +56,9 @@ def deploy(
     from ..android.deploy import deploy as run_deploy
     from ..android.farm import adb_servers, is_several, one_phone
 
-    servers = adb_servers(adb_server or ())
     if is_several(device):
-        return deploy_several(output_dir, device, servers, apk, not no_launch, adb, timeout, as_json)
-    client, device = one_phone(servers, device, adb)
+        return deploy_several(output_dir, device, adb_server or (), apk, not no_launch, adb, timeout, as_json)
+    client, device = one_phone(adb_servers(adb_server or ()), device, adb)
     result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=client, timeout=timeout,
                         reporter=reporter())
     if as_json:

@@ -49,7 +49,7 @@ def bench(
         raise UsageError("{output} is for phones (perf.json): pass {device} with a phone, or 'all'", "output",
                          "device")
     if not on_host and (is_several(device) or output is not None):
-        return bench_several(model, device, adb_servers(adb_server or ()), output, tool, thread_counts, delegates,
+        return bench_several(model, device, adb_server or (), output, tool, thread_counts, delegates,
                              warmup, runs, adb, benchmark_binary, min_seconds, as_json)
     if not on_host:
         adb, device = one_phone(adb_servers(adb_server or ()), device, adb)

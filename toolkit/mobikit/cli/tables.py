@@ -147,10 +147,10 @@ def devices_table(listings) -> Table:
     """A row per device of every adb server; a server that did not answer is one row with its error."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for column in ("server", "serial", "state", "model", "android", "sdk", "abi", "soc"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", max_width=40 if column == "model" else None)
     for listing in listings:
         if listing.error is not None:
-            table.add_row(listing.server.name, "", "error", listing.error, "", "", "", "")
+            table.add_row(listing.server.name, MISSING, "unreachable", listing.error, "", "", "", "")
         for d in listing.devices:
             table.add_row(listing.server.name, d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""),
                           d.abi or "", d.soc or "")
@@ -158,19 +158,23 @@ def devices_table(listings) -> Table:
 
 
 def farm_deploy_table(rows) -> Table:
-    """`deploy` on several phones: a row per phone, what the app runs now, or "error" (the error goes below)."""
-    table = Table(title="deploy", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for column in ("phone", "app", "model", "sha256", "runs on"):
+    """`deploy` on several phones, at 80 columns: a row per phone, what the app runs now, or "error" (the error goes
+    below)."""
+    done = [row.result for row in rows if row.result]
+    title = f"deploy of {done[0].model} ({done[0].sha256[:12]}…)" if done else "deploy"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("phone", overflow="fold", max_width=32)
+    for column in ("app", "model upload", "the app runs"):
         table.add_column(column, overflow="fold")
     for row in rows:
         result = row.result
         if result is None:
-            table.add_row(phone_cell(row), "error", "", "", "")
+            table.add_row(phone_cell(row), "error", "", "")
             continue
         running = result.running or {}
         used, nodes, total = (running.get(key) for key in ("delegate_used", "delegate_nodes", "graph_nodes"))
-        table.add_row(phone_cell(row), result.app, result.model, result.sha256[:12] + "…",
-                      MISSING if not running else f"{used} {nodes}/{total}")
+        table.add_row(phone_cell(row), result.app, "verified" if result.upload == "uploaded" else "unchanged",
+                      f"{used} {nodes}/{total}" if running else "– (not launched)")
     return table
 
 
