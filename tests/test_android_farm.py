@@ -252,3 +252,35 @@ def test_a_dead_server_and_a_phone_that_drops_mid_bench_are_rows_the_others_fini
     assert finished["error"] is None and len(steady.measured) == before + 1
     assert finished["median_ms"] == steady.measured[-1]["measured"]["median_ms"]
     assert "error" in result.stdout and "perf data" in result.stdout
+
+
+def test_a_stopped_farm_bench_stops_every_phone_and_writes_nothing(farm, installed, model_dir, tmp_path):
+    """SIGTERM to mobikit alone (its adb processes do not get it): every thread's adb is ended, every phone's app
+    is force-stopped rather than left timing for nobody, and no perf folder appears."""
+    import signal
+    import sys
+
+    phones = [phone for phones in farm.phones for phone in phones]
+    output = tmp_path / "perf"
+    bench = subprocess.Popen([sys.executable, "-m", "mobikit", "bench", str(model_dir), "--device", "all", "--runs",
+                              "3", "--min-seconds", "60", "--output", str(output), *farm.flags],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def timing(phone):
+            top = phone.activities.top() if phone.activities else None
+            return top is not None and top.name == "BenchmarkActivity"
+
+        def host_waits(phone):  # the phone times and the host waits on its one logcat line
+            return timing(phone) and phone.commands[-1].startswith("logcat ")
+
+        Farm._wait(lambda: all(host_waits(phone) for phone in phones), "the four benchmarks", 60)
+        bench.send_signal(signal.SIGTERM)
+        _, stderr = bench.communicate(timeout=40)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait(10)
+    assert bench.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr and stderr.splitlines()[-1].startswith("terminated: stopped"), stderr
+    assert not output.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".mobikit-tmp")]
+    Farm._wait(lambda: not any(timing(phone) for phone in phones), "every phone force-stopped", 20)
