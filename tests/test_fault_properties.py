@@ -325,6 +325,26 @@ def test_class_folders_linking_outside_the_data_folder_are_not_classes(fresh, li
     assert len(found.outside) == sum(link != "sibling" for link in links)
 
 
+@pytest.mark.parametrize("name", ["SIGINT", "SIGALRM", "SIGTERM"])
+def test_a_stop_a_native_library_saw_keeps_the_exit_code_mobikit_chose(tmp_path, name):
+    """Signals at any moment: a stop that reached code a native library ran through `PyRun_String` (as TensorFlow's
+    and optree's do) left CPython's flag set, and `python -m mobikit` died by SIGINT (-2) after printing its
+    stop line (CI's train/10/ALRM). The entry point clears the flag before it exits with the code it chose."""
+    import subprocess
+    import sys
+
+    number = getattr(signal, name)
+    (tmp_path / "stopped_run").mkdir()
+    (tmp_path / "stopped_run" / "__main__.py").write_text(
+        "import ctypes, sys\n"
+        "from mobikit.__main__ import _forget_interrupts_already_handled\n"
+        "ctypes.pythonapi.PyRun_SimpleString(b'raise KeyboardInterrupt')  # the stop, caught inside native code\n"
+        "_forget_interrupts_already_handled()\n"
+        f"sys.exit({128 + number})\n")
+    ran = subprocess.run([sys.executable, "-m", "stopped_run"], cwd=tmp_path, capture_output=True, timeout=60)
+    assert ran.returncode == 128 + number, (ran.returncode, ran.stderr[-300:])
+
+
 # ------------------------------------------------------------------------------------------------ labels files
 
 @seed(SEED)
