@@ -102,7 +102,7 @@ def own_farm(tmp_path):
     """A farm of this test alone (it kills a server)."""
     home = tmp_path / "homes"
     home.mkdir()
-    started = Farm(home)
+    started = Farm(home, (("Pixel 8",), MODELS[1]))  # the first server dies with its one phone
     yield started
     started.stop()
 
@@ -240,7 +240,7 @@ def test_a_dead_server_and_a_phone_that_drops_mid_bench_are_rows_the_others_fini
     before = len(steady.measured)
     output = tmp_path / "perf"
     result = run_cli("bench", str(model_dir), "--device", "all", "--warmup", "2", "--runs", "5", "--min-seconds",
-                     "3", "--output", str(output), *flags, timeout=180)
+                     "2", "--output", str(output), *flags, timeout=180)
     assert_clean_failure(result, 1)
     assert "2 of 3 phones failed" in result.stderr.splitlines()[-1]
     rows = json.loads((output / "perf.json").read_text())["results"]
