@@ -72,8 +72,10 @@ class ServerListing:
         return [{"server": self.server.name, **device.to_json(), "error": None} for device in self.devices]
 
 
-def list_devices(servers: Sequence[Server], adb: str | os.PathLike | None = None) -> list[ServerListing]:
-    """Every device on every server, the servers asked in parallel; an unreachable server keeps its error."""
+def list_devices(servers: Sequence[str | Server] = (), adb: str | os.PathLike | None = None) -> list[ServerListing]:
+    """Every device on every server (`HOST:PORT`; default as `adb_servers`), the servers asked in parallel; an
+    unreachable server keeps its error."""
+    servers = [server if isinstance(server, Server) else parse_server(server) for server in servers] or adb_servers()
     client = Adb(adb)  # a missing adb binary is one error for the whole run, before any server is asked
 
     def ask(server: Server) -> ServerListing:
