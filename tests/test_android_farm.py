@@ -19,7 +19,7 @@ from adb_sim import SimDevice
 from support import assert_clean_failure, run_cli
 from test_android_device import ADB, _free_port, _write_model_folder, apk, tiny_tflite  # noqa: F401
 from mobikit.android import contract
-from mobikit.android.farm import Server, choose, list_devices, parse_server
+from mobikit.android.farm import Server, ServerListing, choose, list_devices, parse_server
 from mobikit.errors import UsageError
 
 pytestmark = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
@@ -168,6 +168,8 @@ def test_phones_are_chosen_by_serial_model_server_slash_serial_or_all(farm, mode
         choose(listings, "pixel 7")
     with pytest.raises(UsageError, match="no device matches 'iphone'"):
         choose(listings, "iphone")
+    with pytest.raises(UsageError, match="no Android device connected to 127.0.0.1:9"):
+        choose([ServerListing(Server("127.0.0.1:9", ("127.0.0.1", 9)))], "all")
     for bad in ("nohost", "127.0.0.1:0", "host:99999", ":5037"):
         with pytest.raises(UsageError, match="adb_server takes HOST:PORT"):
             parse_server(bad)

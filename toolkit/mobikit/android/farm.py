@@ -160,6 +160,8 @@ def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
                                    if matches else f"no device matches '{part}'; connected: {listing_text}")
         for listing, device in matches:
             chosen.setdefault((listing.server.name, device.serial), _target(listing, device))
+    if not chosen:
+        raise NoSuchDevice("no Android device connected to " + ", ".join(l.server.name for l in listings))
     return list(chosen.values())
 
 
