@@ -166,7 +166,7 @@ def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
 
 
 def _matching(found, listings, part: str) -> list:
-    server, slash, serial = part.rpartition("/")
+    server, slash, serial = part.partition("/")  # server names hold no "/"
     if slash and server in {listing.server.name for listing in listings}:
         return [(l, d) for l, d in found if l.server.name == server and d.serial == serial]
     return [(l, d) for l, d in found if d.serial == part] or \
