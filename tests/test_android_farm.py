@@ -1,5 +1,5 @@
-"""Several phones on several hosts (issue 26): the real `mobikit` CLI → the real adb client with `-H/-P` → two real adb
-servers (`adb -a -P PORT nodaemon server`, one per "host", both on 127.0.0.1) → two simulated phones each.
+"""Several phones on several hosts (issue 26): the real `mobikit` CLI → the real adb client with `-H/-P` → two real
+adb servers (`adb -a -P PORT nodaemon server`, one per "host", both on 127.0.0.1) → two simulated phones each.
 
 Every process a test starts (adb servers, simulated phones) is stopped by the fixture that started it, each wait is
 bounded. The servers run in the foreground (`nodaemon`), so a test can kill one, as a host that goes down.

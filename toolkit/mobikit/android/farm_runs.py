@@ -5,8 +5,8 @@ Each phone runs the single-phone function — `deploy.deploy`, `device_bench.ben
 to its adb server and serial; a phone that fails or drops off is a row with its error and the others finish. Bench
 writes `perf.json` into a new output folder once every phone is done (atomically, under the output policy of
 `mobikit.outputs`): per phone and configuration, the fields Qualcomm AI Hub's perf.yaml and benchmark_model report —
-model digest, delegate and node coverage, threads, init/first/warm-up/median/p90 ms, peak memory where the phone reports it,
-the error.
+model digest, delegate and node coverage, threads, init/first/warm-up/median/p90 ms, peak memory where the phone
+reports it, the error.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import MobikitError, printable
 from .common import JsonOpt, emit_json, out, reporter
-from .tables import devices_table, farm_deploy_table
+from .tables import devices_table, farm_deploy_table, phone_label
 
 AdbOpt = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_HOME/platform-tools, then PATH).")
 AdbServerOpt = typer.Option(None, "--adb-server", metavar="HOST:PORT",
@@ -92,7 +92,7 @@ def deploy_several(output_dir, device, servers, apk, launch, adb, timeout, as_js
     else:
         out.print(farm_deploy_table(rows))
         for row in failed:
-            out.print(f"{row.device} ({row.server}/{row.serial or '–'}): error: {row.error}")
+            out.print(f"{phone_label(row)}: error: {row.error}")
     if failed:
         raise MobikitError(f"{len(failed)} of {len(rows)} phones failed: their errors are above; the others "
                            "were deployed")

@@ -13,7 +13,8 @@ from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, err, float_l
                      stdout_to_stderr, weights_arg)
 from ..formatting import number
 from .android import AdbServerOpt
-from .tables import bench_errors, bench_table, confusions_table, farm_bench_table, sweep_skips, sweep_table
+from .tables import (bench_errors, bench_table, confusions_table, farm_bench_table, phone_label, sweep_skips,
+                     sweep_table)
 
 
 def bench(
@@ -88,8 +89,8 @@ def bench_several(model, device, servers, output, tool, threads, delegates, warm
         out.print(farm_bench_table(result))
         for row in result.rows:
             if row.error:
-                out.print(f"{row.device} ({row.server}/{row.serial or '–'}), {number(row.threads)} threads, "
-                          f"{row.delegate or '–'}: error: {row.error}")
+                where = phone_label(row) + (f", {number(row.threads)} threads, {row.delegate}" if row.threads else "")
+                out.print(f"{where}: error: {row.error}")
         out.print(f"perf data: {result.output}/perf.json")
     if result.failed:
         raise MobikitError(f"{len(result.failed)} of {len({(r.server, r.serial) for r in result.rows})} phones "

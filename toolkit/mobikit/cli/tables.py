@@ -199,8 +199,13 @@ def farm_bench_table(result) -> Table:
 
 
 def phone_cell(row) -> str:
-    """A phone in a farm table: its model name, and where it is (SERVER/SERIAL) below."""
-    return f"{row.device}\n{row.server}/{row.serial or MISSING}"
+    """A phone in a farm table: its model name, and where it is (SERVER/SERIAL) below; or a server that failed."""
+    return f"{row.device}\n{row.server}/{row.serial}" if row.serial else f"adb server\n{row.server}"
+
+
+def phone_label(row) -> str:
+    """The same on one line, for the error lines below a farm table."""
+    return f"{row.device} ({row.server}/{row.serial})" if row.serial else f"adb server {row.server}"
 
 
 def dims(shape) -> str:
