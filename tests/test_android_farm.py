@@ -141,6 +141,9 @@ def test_devices_lists_every_phone_of_every_server(farm):
     from_env = run_cli("devices", "--json", env={"MOBIKIT_ADB_SERVERS": f"{farm.name(0)},{farm.name(1)}"},
                        timeout=60)
     assert from_env.returncode == 0 and json.loads(from_env.stdout) == rows
+    bad_env = run_cli("devices", env={"MOBIKIT_ADB_SERVERS": f"{farm.name(0)},lab-2"}, timeout=60)
+    assert_clean_failure(bad_env, 2)
+    assert "$MOBIKIT_ADB_SERVERS takes HOST:PORT entries separated by commas, got 'lab-2'" in bad_env.stderr
     table = run_cli("devices", *farm.flags, timeout=60)
     assert table.returncode == 0, table.stderr
     lines = [line for line in table.stdout.splitlines() if line.strip()]

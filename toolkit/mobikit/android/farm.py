@@ -50,9 +50,15 @@ def parse_server(spec: str) -> Server:
 
 def adb_servers(given: Sequence[str] = ()) -> list[Server]:
     """The servers of this run: `given`, else $MOBIKIT_ADB_SERVERS, else the local default server."""
-    specs = list(given) or [part for part in os.environ.get(SERVERS_ENV, "").split(",") if part.strip()]
-    servers = list(dict.fromkeys(parse_server(spec) for spec in specs))
-    return servers or [Server(LOCAL)]
+    if given:
+        return list(dict.fromkeys(parse_server(spec) for spec in given))
+    servers = []
+    for part in (part for part in os.environ.get(SERVERS_ENV, "").split(",") if part.strip()):
+        try:
+            servers.append(parse_server(part))
+        except UsageError:
+            raise UsageError(f"${SERVERS_ENV} takes HOST:PORT entries separated by commas, got {part!r}") from None
+    return list(dict.fromkeys(servers)) or [Server(LOCAL)]
 
 
 @dataclass
