@@ -50,6 +50,9 @@ def bench(
         raise UsageError("{output} is for phones (perf.json): pass {device} with a phone, or 'all'", "output",
                          "device")
     if not on_host and (is_several(device) or output is not None):
+        if compare_host:
+            raise UsageError("{compare_host} goes with one phone, not with several or {output}", "compare_host",
+                             "output")
         return bench_several(model, device, adb_server or (), output, tool, thread_counts, delegates,
                              warmup, runs, adb, benchmark_binary, min_seconds, as_json)
     if not on_host:
