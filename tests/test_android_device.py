@@ -174,9 +174,9 @@ def deploy(env, model_dir, *extra):
 def test_devices_lists_the_simulated_pixel(adb_env, phone):
     result = run_cli("devices", "--json", env=adb_env, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [{"serial": phone.serial, "state": "device", "model": "Pixel 7",
-                                          "android": "14", "sdk": 34, "abi": "arm64-v8a", "soc": "Tensor G2",
-                                          "mobikit_version": mobikit.__version__}]
+    assert json.loads(result.stdout) == [{"server": "local", "serial": phone.serial, "state": "device",
+                                          "model": "Pixel 7", "android": "14", "sdk": 34, "abi": "arm64-v8a",
+                                          "soc": "Tensor G2", "error": None, "mobikit_version": mobikit.__version__}]
     table = run_cli("devices", env=adb_env, timeout=60)
     assert table.returncode == 0 and "Pixel 7" in table.stdout and phone.serial in table.stdout
 

@@ -16,7 +16,8 @@ def _read(shared, name: str) -> str:
 def test_recent_info_prefixed_format(shared):
     parsed = parse_benchmark_output(_read(shared, "recent_cpu_xnnpack_linux_2024.txt"))
     assert parsed == pytest.approx({
-        "runs": 74, "init_ms": 12.75, "first_ms": 14.744, "mean_ms": 13.5202, "min_ms": 13.105, "max_ms": 15.765,
+        "runs": 74, "init_ms": 12.75, "first_ms": 14.744, "warmup_mean_ms": 13.7643,
+        "mean_ms": 13.5202, "min_ms": 13.105, "max_ms": 15.765,
         "std_ms": 0.47, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None,
         "peak_rss_delta_mb": None})
 
@@ -24,7 +25,8 @@ def test_recent_info_prefixed_format(shared):
 def test_2020_android_format_with_peak_memory(shared):
     parsed = parse_benchmark_output(_read(shared, "android_adb_shell_2020_peak_memory.txt"))
     assert parsed == pytest.approx({
-        "runs": 50, "init_ms": 0.855, "first_ms": 49.06, "mean_ms": 33.2094, "min_ms": 32.641, "max_ms": 34.005,
+        "runs": 50, "init_ms": 0.855, "first_ms": 49.06, "warmup_mean_ms": 34.8251,
+        "mean_ms": 33.2094, "min_ms": 32.641, "max_ms": 34.005,
         "std_ms": 0.45, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None,
         "peak_rss_delta_mb": 12.8672})
 
@@ -32,7 +34,8 @@ def test_2020_android_format_with_peak_memory(shared):
 def test_2019_format_without_first_inference_line(shared):
     parsed = parse_benchmark_output(_read(shared, "old_format_2019_android.txt"))
     assert parsed == pytest.approx({
-        "runs": 15, "init_ms": 9.933, "first_ms": 127.425, "mean_ms": 66.7676, "min_ms": 66.699, "max_ms": 66.838,
+        "runs": 15, "init_ms": 9.933, "first_ms": 127.425, "warmup_mean_ms": 76.6059,
+        "mean_ms": 66.7676, "min_ms": 66.699, "max_ms": 66.838,
         "std_ms": 0.039, "p5_ms": None, "median_ms": None, "p95_ms": None, "peak_rss_mb": None,
         "peak_rss_delta_mb": None})
 
@@ -80,9 +83,10 @@ def test_all_same_stat_line():
 def test_one_run_phases_print_no_all_same_marker():
     """tensorflow/core/util/stats_calculator.h prints `count=1 curr=X` for one run: "(all same)" only when count > 1."""
     parsed = parse_benchmark_output("count=1 curr=1500\ncount=1 curr=1200\n")
-    assert parsed == pytest.approx({"runs": 1, "init_ms": None, "first_ms": 1.5, "mean_ms": 1.2, "min_ms": 1.2,
-                                    "max_ms": 1.2, "std_ms": 0.0, "p5_ms": None, "median_ms": None, "p95_ms": None,
-                                    "peak_rss_mb": None})
+    assert parsed == pytest.approx({"runs": 1, "init_ms": None, "first_ms": 1.5, "warmup_mean_ms": None,
+                                    "mean_ms": 1.2, "min_ms": 1.2, "max_ms": 1.2, "std_ms": 0.0, "p5_ms": None,
+                                    "median_ms": None, "p95_ms": None, "peak_rss_mb": None,
+                                    "peak_rss_delta_mb": None})
 
 
 def test_a_transcript_cut_before_its_timings_line(shared):

@@ -64,6 +64,7 @@ class OutputKind:
 KINDS = {kind.name: kind for kind in (
     OutputKind("quantize", True, describe="quantize output folder"),
     OutputKind("analysis", True, describe="analysis folder"),
+    OutputKind("perf", True, describe="phone benchmark folder"),
     OutputKind("sweep", True, describe="sweep folder"),
     OutputKind("sweep-cell", True, describe="sweep cell"),
     OutputKind("train", True, describe="train output folder"),

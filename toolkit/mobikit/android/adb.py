@@ -3,7 +3,9 @@
 adb is never run through a host shell. Everything sent to the device shell is quoted with `shlex.quote`, because
 `adb shell` joins its arguments with spaces and the device shell splits them again. Every call has a timeout, and
 every failure becomes a typed error carrying adb's own message. adb itself reads `ANDROID_SERIAL` and
-`ANDROID_ADB_SERVER_PORT` from the environment, which is passed through unchanged.
+`ANDROID_ADB_SERVER_PORT` from the environment, which is passed through unchanged. An `Adb` given a server
+(`HOST:PORT`) reaches it with adb's own `-H HOST -P PORT`. The adb processes of every thread are known, so a stopped
+run that drives several phones at once ends them all (`end_running`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -141,30 +144,54 @@ def find_adb(explicit: str | os.PathLike | None = None) -> str:
                       "or pass {adb} PATH, set $ADB, or set $ANDROID_HOME", "adb")
 
 
+_running: set[subprocess.Popen] = set()  # the adb processes of every thread, for `end_running`
+_running_lock = threading.Lock()
+
+
+def end_running() -> None:
+    """Kill every adb process still running (a stopped run that drove phones from several threads)."""
+    with _running_lock:
+        for process in _running:
+            process.kill()
+
+
 class Adb:
-    """One adb binary, optionally bound to one device serial (`adb -s SERIAL ...`)."""
+    """One adb binary, optionally bound to one adb server (`-H HOST -P PORT`) and to one device serial (`-s`)."""
 
     def __init__(self, path: str | os.PathLike | None = None, serial: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT):
+                 timeout: float = DEFAULT_TIMEOUT, server: tuple[str, int] | None = None):
         self.path = find_adb(path)
         self.serial = serial
         self.timeout = timeout
+        self.server = server
 
     def on(self, serial: str) -> "Adb":
         """The same adb, bound to one device."""
         bound = object.__new__(Adb)
-        bound.path, bound.serial, bound.timeout = self.path, serial, self.timeout
+        bound.path, bound.serial, bound.timeout, bound.server = self.path, serial, self.timeout, self.server
         return bound
 
     def run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        """Run `adb [-s SERIAL] ARGS` (no shell, stdin closed so adb never waits on the terminal)."""
-        argv = [self.path, *(["-s", self.serial] if self.serial else []), *args]
+        """Run `adb [-H HOST -P PORT] [-s SERIAL] ARGS` (no shell, stdin closed so adb never waits on the terminal)."""
+        server = ["-H", self.server[0], "-P", str(self.server[1])] if self.server else []
+        argv = [self.path, *server, *(["-s", self.serial] if self.serial else []), *args]
         limit = self.timeout if timeout is None else timeout
         try:
-            result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                    errors="replace", timeout=limit, env=outer_environment())
-        except subprocess.TimeoutExpired as exc:
-            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, errors="replace", env=outer_environment()) as process:
+                with _running_lock:
+                    _running.add(process)
+                try:
+                    stdout, stderr = process.communicate(timeout=limit)
+                except BaseException:  # timed out or stopped: adb must not outlive the call
+                    process.kill()
+                    stdout, stderr = process.communicate()
+                    raise
+                finally:
+                    with _running_lock:
+                        _running.discard(process)
+            result = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+        except subprocess.TimeoutExpired:
             raise AdbTimeout(f"adb {' '.join(args)[:60]} timed out after {limit:g} s", stderr) from None
         except OSError as exc:
             raise AdbNotFound(f"cannot run adb at {self.path}: {exc.strerror}") from None

@@ -42,6 +42,7 @@ def parse_benchmark_output(text: str) -> dict:
         for label, pattern in (
                 ("init_us", rf"\bInit: ({_NUMBER})"),
                 ("first_us", rf"First inference: ({_NUMBER})"),
+                ("warmup_us", rf"Warmup(?: \(avg\))?: ({_NUMBER})"),
                 ("avg_us", rf"(?:Inference \(avg\)|no stats): ({_NUMBER})"),
                 ("init_ms", rf"Initialized session in ({_NUMBER}) ?ms"),
                 ("peak_periodic", rf"Overall peak memory footprint \(MB\) via periodic monitoring: ({_NUMBER})"),
@@ -60,6 +61,7 @@ def parse_benchmark_output(text: str) -> dict:
         "init_ms": values["init_us"] * us if "init_us" in values else values.get("init_ms"),
         "first_ms": (values["first_us"] * us if "first_us" in values
                      else stat_lines[0]["first"] * us if stat_lines else None),
+        "warmup_mean_ms": values["warmup_us"] * us if "warmup_us" in values else None,
         "mean_ms": timed["avg"] * us if timed else values["avg_us"] * us,
         "min_ms": timed["min"] * us if timed else None,
         "max_ms": timed["max"] * us if timed else None,

@@ -39,7 +39,8 @@ DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
 RESULT_KEYS = ("device", "model", "threads", "delegate", "runs", "init_ms", "first_ms", "mean_ms", "median_ms",
                "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms", "size_bytes", "peak_rss_mb", "error",
                "device_model", "soc", "android", "timing", "wall_mean_ms", "wall_median_ms", "warmup_runs",
-               "interrupted", "delegate_used", "delegate_nodes", "graph_nodes", "delegate_note", "result_id")
+               "warmup_mean_ms", "interrupted", "delegate_used", "delegate_nodes", "graph_nodes", "delegate_note",
+               "result_id")
 RESULT_SUFFIX = ".json"
 LOGCAT_TAG = "mobikit"
 LOGCAT_PREFIX = "MOBIKIT_BENCH"  # one line "MOBIKIT_BENCH <json>" per finished benchmark

@@ -55,6 +55,7 @@ class DeviceBenchResult(BenchResult):
     timing: str | None = None  # "native" (LiteRT's own inference time) or "wall" (the call, copies included)
     wall_mean_ms: float | None = None
     warmup_runs: int | None = None
+    warmup_mean_ms: float | None = None  # benchmark_model's "Warmup (avg)", the app's mean of its warm-up runs
     interrupted: bool | None = None  # the benchmark activity left the foreground: no timing statistics, see `error`
     # benchmark_model's "Memory footprint delta from the start of the tool" (2020: "Peak memory footprint"): how much
     # the process's peak RSS (getrusage ru_maxrss) grew from the tool's start to the end of the timed runs, i.e. the
@@ -175,7 +176,7 @@ class _NativeRun:
 
 
 _TIMING_FIELDS = ("runs", "mean_ms", "median_ms", "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms",
-                  "timing", "wall_mean_ms")  # statistics of the timed runs: none for an interrupted run
+                  "timing", "wall_mean_ms", "warmup_mean_ms")  # statistics of the timed runs: none for an interrupted run
 
 
 class _AppRun:

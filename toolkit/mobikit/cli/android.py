@@ -7,55 +7,66 @@ from typing import Optional
 
 import typer
 
-from ..errors import printable
+from ..errors import MobikitError, printable
 from ..runtime import showing_result
 from .common import JsonOpt, emit_json, out, reporter
-from .tables import devices_table
+from .tables import devices_table, farm_deploy_table, phone_label
 
 AdbOpt = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_HOME/platform-tools, then PATH).")
+AdbServerOpt = typer.Option(None, "--adb-server", metavar="HOST:PORT",
+                            help="An adb server on another host ('adb -a -P PORT nodaemon server' there), reached "
+                                 "with adb's -H/-P; repeatable (default: $MOBIKIT_ADB_SERVERS, comma-separated, "
+                                 "else this host's). adb servers are unauthenticated: trusted networks only.")
+DEVICE_HELP = ("A phone: serial, model substring such as 'pixel', SERVER/SERIAL, 'all', or a comma-separated list "
+               "(default: $ANDROID_SERIAL or the only phone).")
 
 
-def devices(adb: Optional[Path] = AdbOpt, as_json: bool = JsonOpt):
-    """List connected Android devices: serial, state, model, Android version, SDK, ABI, SoC."""
-    from ..android.adb import Adb
+def devices(adb: Optional[Path] = AdbOpt, adb_server: Optional[list[str]] = AdbServerOpt, as_json: bool = JsonOpt):
+    """List the Android devices of every adb server: server, serial, state, model, Android version, SDK, ABI, SoC."""
+    from ..android.farm import adb_servers, list_devices
 
-    found = Adb(adb).devices()
+    listings = list_devices(adb_servers(adb_server or ()), adb)
     with showing_result():
-        show_devices(found, as_json)
+        show_devices(listings, as_json)
+    if all(listing.error for listing in listings):
+        raise MobikitError("no adb server answered: " + "; ".join(f"{l.server.name}: {l.error}" for l in listings))
 
 
-def show_devices(found, as_json: bool) -> None:
+def show_devices(listings, as_json: bool) -> None:
     from ..android.adb import OFFLINE_FIX, UNAUTHORIZED_FIX
 
     if as_json:
-        emit_json([d.to_json() for d in found])
-        return
-    if not found:
+        emit_json([row for listing in listings for row in listing.to_json()])
+    elif not any(listing.devices or listing.error for listing in listings):
         out.print("no devices connected (USB debugging on? for Wi-Fi: adb connect HOST:PORT)")
-        return
-    out.print(devices_table(found))
-    states = {d.state for d in found}
-    if "unauthorized" in states:
-        out.print(f"unauthorized: {UNAUTHORIZED_FIX}")
-    if states - {"device", "unauthorized"}:
-        out.print(f"offline: {OFFLINE_FIX}")
+    else:
+        out.print(devices_table(listings))
+        states = {d.state for listing in listings for d in listing.devices}
+        if "unauthorized" in states:
+            out.print(f"unauthorized: {UNAUTHORIZED_FIX}")
+        if states - {"device", "unauthorized"}:
+            out.print(f"offline: {OFFLINE_FIX}")
 
 
 def deploy(
     output_dir: Path = typer.Argument(..., help="A quantize output folder (model.tflite, labels.txt, model.json)."),
-    device: Optional[str] = typer.Option(None, "--device", help="Serial or model substring such as 'pixel' "
-                                                               "(default: $ANDROID_SERIAL or the only device)."),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
     apk: Optional[Path] = typer.Option(None, "--apk", help="Demo app APK (default: $MOBIKIT_APK, or the debug build "
                                                           "of the checkout you run in)."),
     no_launch: bool = typer.Option(False, "--no-launch", help="Upload only; do not start the camera activity."),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the app: to create its folder, then to report it runs the model."),
     adb: Optional[Path] = AdbOpt,
+    adb_server: Optional[list[str]] = AdbServerOpt,
     as_json: bool = JsonOpt,
 ):
     """Install the demo app if needed, upload the model verified by sha256, and switch the running app to it."""
     from ..android.deploy import deploy as run_deploy
+    from ..android.farm import adb_servers, is_several, one_phone
 
-    result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=adb, timeout=timeout,
+    if is_several(device):
+        return deploy_several(output_dir, device, adb_server or (), apk, not no_launch, adb, timeout, as_json)
+    client, device = one_phone(adb_servers(adb_server or ()), device, adb)
+    result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=client, timeout=timeout,
                         reporter=reporter())
     with showing_result():
         show_deploy(result, as_json)
@@ -84,3 +95,21 @@ def running_delegate(report: dict) -> str:
         f"{nodes} nodes" if nodes is not None else "no delegate"
     asked = report.get("delegate")
     return f"{used} ({coverage}" + (f"; {asked} was asked" if asked and asked != used else "") + ")"
+
+
+def deploy_several(output_dir, device, servers, apk, launch, adb, timeout, as_json) -> None:
+    """`deploy --device all` (or a list): one row per phone; exit 1 when any phone failed."""
+    from ..android.farm_runs import deploy_farm
+
+    rows = deploy_farm(output_dir, device, servers, apk, launch, adb, timeout, reporter())
+    failed = [row for row in rows if row.error]
+    with showing_result():
+        if as_json:
+            emit_json([row.to_json() for row in rows])
+        else:
+            out.print(farm_deploy_table(rows))
+            for row in failed:
+                out.print(f"{phone_label(row)}: error: {row.error}")
+    if failed:
+        raise MobikitError(f"{len(failed)} of {len(rows)} phones failed: their errors are above; the others "
+                           "were deployed")

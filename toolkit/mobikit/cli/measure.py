@@ -12,13 +12,17 @@ from ..runtime import showing_result
 from .. import defaults
 from .common import (Arch, ArchOpt, JsonOpt, ThreadsOpt, emit_json, err, float_list, int_list, out, reporter,
                      stdout_to_stderr, weights_arg)
-from .tables import bench_errors, bench_table, confusions_table, sweep_skips, sweep_table
+from ..formatting import number
+from .android import AdbServerOpt
+from .tables import (bench_errors, bench_table, confusions_table, farm_bench_table, phone_label, sweep_skips,
+                     sweep_table)
 
 
 def bench(
     model: Path = typer.Argument(..., help="A .tflite file or a quantize output folder (on a phone: the folder, "
                                            "whose model.json the app checks)."),
-    device: str = typer.Option("host", "--device", help="host, or a phone: serial or model substring (pixel)."),
+    device: str = typer.Option("host", "--device", help="host, or phones: serial, model substring (pixel), "
+                                                       "SERVER/SERIAL, 'all' or a comma-separated list (in parallel)."),
     threads: str = typer.Option("2", "--threads", help="Thread counts, comma-separated (1,2,4)."),
     delegate: str = typer.Option("xnnpack", "--delegate",
                                  help="host: xnnpack, cpu; phone: cpu, xnnpack, gpu, nnapi (comma-separated)."),
@@ -30,19 +34,36 @@ def bench(
                                                     help="benchmark_model binary for the device's ABI."),
     adb: Optional[Path] = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_HOME, PATH)."),
     compare_host: bool = typer.Option(False, "--compare-host", help="Phone: also benchmark the model on this host."),
+    adb_server: Optional[list[str]] = AdbServerOpt,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Phones: the folder for perf.json "
+                                          "[default with several phones: ./mobikit-out/<model>_perf_<UTC time>]."),
     as_json: bool = JsonOpt,
 ):
-    """Latency the way TFLite's benchmark_model measures it, on this host or on a phone."""
+    """Latency the way TFLite's benchmark_model measures it, on this host or on phones (several in parallel)."""
+    from ..android.adb import HOST
+    from ..android.farm import adb_servers, is_several, one_phone
     from ..benchmark import bench as run_bench
 
     delegates = tuple(part.strip().lower() for part in delegate.split(",") if part.strip())
+    thread_counts = tuple(int_list(threads, "threads"))
+    on_host = device.lower() == HOST
+    if output is not None and on_host:
+        raise UsageError("{output} is for phones (perf.json): pass {device} with a phone, or 'all'", "output",
+                         "device")
+    if not on_host and (is_several(device) or output is not None):
+        if compare_host:
+            raise UsageError("{compare_host} goes with one phone, not with several or {output}", "compare_host",
+                             "output")
+        return bench_several(model, device, adb_server or (), output, tool, thread_counts, delegates,
+                             warmup, runs, adb, benchmark_binary, min_seconds, as_json)
+    if not on_host:
+        adb, device = one_phone(adb_servers(adb_server or ()), device, adb)
     measured: list = []
     try:
         with stdout_to_stderr():
-            results = run_bench(model, device=device, threads=tuple(int_list(threads, "threads")),
-                                delegates=delegates, warmup=warmup, runs=runs, min_seconds=min_seconds, tool=tool,
-                                benchmark_binary=benchmark_binary, adb=adb, compare_host=compare_host,
-                                reporter=reporter(), on_result=measured.append)
+            results = run_bench(model, device=device, threads=thread_counts, delegates=delegates, warmup=warmup,
+                                runs=runs, min_seconds=min_seconds, tool=tool, benchmark_binary=benchmark_binary,
+                                adb=adb, compare_host=compare_host, reporter=reporter(), on_result=measured.append)
     except BaseException:
         if measured:  # a phone run cut off or stopped: the rows measured before are kept; the last line says the rest
             with showing_result():
@@ -68,6 +89,30 @@ def show_bench(results, model: Path, as_json: bool) -> None:
                   f"not full-integer: layers in float: {', '.join(layers) or '–'} (delegates such as NNAPI/NPU "
                   "may split the graph at them)")
     err.print("mean, p5, p95, min, max and peak memory: --json")  # a hint, not a result
+
+
+def bench_several(model, device, servers, output, tool, threads, delegates, warmup, runs, adb, benchmark_binary,
+                  min_seconds, as_json) -> None:
+    """`bench --device all` (or a list): one table, perf.json in the output folder, exit 1 when a phone failed."""
+    from ..android.farm_runs import bench_farm
+
+    with stdout_to_stderr():
+        result = bench_farm(model, device, servers, output, tool, threads, delegates, warmup, runs, adb,
+                            benchmark_binary, min_secs=min_seconds, reporter=reporter())
+    with showing_result():
+        if as_json:
+            emit_json(result.to_json())
+        else:
+            out.print(farm_bench_table(result))
+            for row in result.rows:
+                if row.error:
+                    where = phone_label(row) + (f", {number(row.threads)} threads, {row.delegate}" if row.threads
+                                                else "")
+                    out.print(f"{where}: error: {row.error}")
+            out.print(f"perf data: {result.output}/perf.json")
+    if result.failed:
+        raise MobikitError(f"{len(result.failed)} of {len({(r.server, r.serial) for r in result.rows})} phones "
+                           f"failed ({', '.join(result.failed)}): the others finished and are in perf.json")
 
 
 def evaluate(

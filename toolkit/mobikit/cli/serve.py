@@ -18,7 +18,11 @@ def serve(
                                                           "page to the network (no login: see the warning)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on; 0 picks a free one."),
     device: Optional[str] = typer.Option(None, "--device", help="Also open the page on this phone (serial or model "
-                                                                "substring such as 'pixel'), over adb reverse."),
+                                                                "substring such as 'pixel'), over adb reverse: a "
+                                                                "phone of this host's adb server only (no "
+                                                                "--adb-server: adb reverse reaches a port on the adb "
+                                                                "server's own host, so through a remote server it "
+                                                                "cannot reach mobikit's)."),
     adb: Optional[Path] = AdbOpt,
     as_json: bool = JsonOpt,
 ):

@@ -161,12 +161,64 @@ def worst_layers_table(result, errors) -> Table:
     return keep_whole(table, "layer", "op")
 
 
-def devices_table(found) -> Table:
+def devices_table(listings) -> Table:
+    """A row per device of every adb server; a server that did not answer is one row with its error."""
     table = Table(**COMPACT)
-    add_columns(table, ("serial", "state", "model", "android", "sdk", "abi", "soc"))
-    for d in found:
-        table.add_row(d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""), d.abi or "", d.soc or "")
-    return keep_whole(table, "serial", "state", "abi")
+    add_columns(table, ("server", "serial", "state", "model", "android", "sdk", "abi", "soc"))
+    for listing in listings:
+        if listing.error is not None:
+            table.add_row(listing.server.name, MISSING, "unreachable", listing.error, "", "", "", "")
+        for d in listing.devices:
+            table.add_row(listing.server.name, d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""),
+                          d.abi or "", d.soc or "")
+    return keep_whole(table, "server", "serial", "state", "abi")
+
+
+def farm_deploy_table(rows) -> Table:
+    """`deploy` on several phones, at 80 columns: a row per phone, what the app runs now, or "error" (the error goes
+    below)."""
+    done = [row.result for row in rows if row.result]
+    title = f"deploy of {done[0].model} ({done[0].sha256[:12]}…)" if done else "deploy"
+    table = Table(title=title, **COMPACT)
+    add_columns(table, ("phone", "app", "model upload", "the app runs"))
+    for row in rows:
+        result = row.result
+        if result is None:
+            table.add_row(phone_cell(row), "error", "", "")
+            continue
+        running = result.running or {}
+        used, nodes, total = (running.get(key) for key in ("delegate_used", "delegate_nodes", "graph_nodes"))
+        table.add_row(phone_cell(row), result.app, "verified" if result.upload == "uploaded" else "unchanged",
+                      f"{used} {nodes}/{total}" if running else "– (not launched)")
+    return table
+
+
+def farm_bench_table(result) -> Table:
+    """`bench` on several phones at 80 columns: a row per phone and configuration; errors and the rest of the
+    fields (mean, peak memory, warm-up runs) in perf.json and --json."""
+    table = Table(title=f"latency in ms of {result.model} ({result.model_sha256[:12]}…) on "
+                        f"{len({(r.server, r.serial) for r in result.rows})} phone(s)",
+                  **COMPACT)
+    columns = ("phone", "threads", "delegate", "runs", "median", "p90", "init", "first")
+    add_columns(table, columns, right=columns[1:2] + columns[3:])
+    for r in result.rows:
+        if r.threads is None or r.error:
+            cells = [number(r.threads), r.delegate or MISSING, "error", "", "", "", ""]
+        else:
+            cells = [number(r.threads), delegate_label(r), number(r.runs),
+                     *(ms(value, unit=False) for value in (r.median_ms, r.p90_ms, r.init_ms, r.first_ms))]
+        table.add_row(phone_cell(r), *cells)
+    return table
+
+
+def phone_cell(row) -> str:
+    """A phone in a farm table: its model name, and where it is (SERVER/SERIAL) below; or a server that failed."""
+    return f"{row.device}\n{row.server}/{row.serial}" if row.serial else f"adb server\n{row.server}"
+
+
+def phone_label(row) -> str:
+    """The same on one line, for the error lines below a farm table."""
+    return f"{row.device} ({row.server}/{row.serial})" if row.serial else f"adb server {row.server}"
 
 
 def dims(shape) -> str:

@@ -148,6 +148,7 @@ data class Measurement(
     val warmupRuns: Int = 0,
     val timing: String = TIMING_WALL,
     val interruption: String? = null,
+    val warmupMeanMs: Double? = null,  // benchmark_model's "Warmup (avg)": the warm-up phase's wall time per run
 )
 
 const val TIMING_NATIVE = "native"
@@ -182,6 +183,7 @@ fun <S : BenchmarkSession> measure(request: BenchmarkRequest, open: () -> S, clo
             session.run()
             warmups++
         }
+        val warmupMeanMs = if (warmups > 0) elapsedMs(warmStart) / warmups else null
         val native = mutableListOf<Double>()
         val wall = mutableListOf<Double>()
         var allNative = true
@@ -198,9 +200,9 @@ fun <S : BenchmarkSession> measure(request: BenchmarkRequest, open: () -> S, clo
             if (nanos == null || nanos <= 0) allNative = false else native += nanos / 1e6
         }
         return if (allNative && native.isNotEmpty()) {
-            Measurement(initMs, firstMs, native, wall, warmups, TIMING_NATIVE, interruption)
+            Measurement(initMs, firstMs, native, wall, warmups, TIMING_NATIVE, interruption, warmupMeanMs)
         } else {
-            Measurement(initMs, firstMs, wall, wall, warmups, TIMING_WALL, interruption)
+            Measurement(initMs, firstMs, wall, wall, warmups, TIMING_WALL, interruption, warmupMeanMs)
         }
     }
 }
@@ -285,7 +287,8 @@ data class BenchmarkResult(
             "peak_rss_mb" to peakRssMb, "error" to error, "device_model" to identity.deviceModel,
             "soc" to identity.soc, "android" to identity.android,
             "timing" to measurement?.timing, "wall_mean_ms" to wall?.meanMs, "wall_median_ms" to wall?.medianMs,
-            "warmup_runs" to measurement?.warmupRuns, "interrupted" to (measurement?.interruption != null),
+            "warmup_runs" to measurement?.warmupRuns,
+            "warmup_mean_ms" to measurement?.warmupMeanMs, "interrupted" to (measurement?.interruption != null),
             "delegate_used" to delegateReport?.used?.id, "delegate_nodes" to delegateReport?.nodes,
             "graph_nodes" to delegateReport?.totalNodes, "delegate_note" to delegateReport?.note,
             "result_id" to request.resultId,

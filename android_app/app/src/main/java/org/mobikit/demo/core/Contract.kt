@@ -36,7 +36,8 @@ object Contract {
     val RESULT_KEYS = listOf(
         "device", "model", "threads", "delegate", "runs", "init_ms", "first_ms", "mean_ms", "median_ms",
         "p5_ms", "p90_ms", "p95_ms", "min_ms", "max_ms", "std_ms", "size_bytes", "peak_rss_mb", "error",
-        "device_model", "soc", "android", "timing", "wall_mean_ms", "wall_median_ms", "warmup_runs", "interrupted",
+        "device_model", "soc", "android", "timing", "wall_mean_ms", "wall_median_ms", "warmup_runs", "warmup_mean_ms",
+        "interrupted",
         "delegate_used", "delegate_nodes", "graph_nodes", "delegate_note", "result_id",
     )
     const val RESULT_SUFFIX = ".json"

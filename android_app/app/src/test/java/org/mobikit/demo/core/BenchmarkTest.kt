@@ -80,6 +80,7 @@ class BenchmarkTest {
         assertEquals(5.0, measurement.initMs, 0.0)
         assertEquals(1.0, measurement.firstMs, 0.0)
         assertEquals(2, measurement.warmupRuns)
+        assertEquals(1.0, measurement.warmupMeanMs!!, 0.0)  // each warm-up run: 1 ms of wall time
         assertEquals(TIMING_NATIVE, measurement.timing)
         assertEquals(listOf(0.4, 0.4, 0.4), measurement.latenciesMs)
         assertEquals(listOf(1.0, 1.0, 1.0), measurement.wallMs)

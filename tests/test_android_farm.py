@@ -1,0 +1,291 @@
+"""Several phones on several hosts (issue 26): the real `mobikit` CLI → the real adb client with `-H/-P` → two real
+adb servers (`adb -a -P PORT nodaemon server`, one per "host", both on 127.0.0.1) → two simulated phones each.
+
+Every process a test starts (adb servers, simulated phones) is stopped by the fixture that started it, each wait is
+bounded. The servers run in the foreground (`nodaemon`), so a test can kill one, as a host that goes down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from adb_sim import SimDevice
+from support import assert_clean_failure, run_cli
+from test_android_device import ADB, _free_port, _write_model_folder, apk, tiny_tflite  # noqa: F401
+from mobikit.android import contract
+from mobikit.android.farm import Server, ServerListing, choose, list_devices, parse_server
+from mobikit.errors import UsageError
+
+pytestmark = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
+
+MODELS = (("Pixel 7", "Pixel 8"), ("Galaxy S23", "Pixel 7"))  # "Pixel 7" twice: one on each server
+
+
+def _adb(port: int, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([ADB, "-H", "127.0.0.1", "-P", str(port), *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class Farm:
+    """adb servers on 127.0.0.1 (own port, own HOME), each with its simulated phones connected."""
+
+    def __init__(self, home: Path, models=MODELS):
+        self.servers: list[tuple[int, subprocess.Popen]] = []
+        self.phones: list[list[SimDevice]] = []
+        try:
+            for index, names in enumerate(models):
+                port = _free_port()
+                (home / str(index)).mkdir()
+                server = subprocess.Popen([ADB, "-a", "-P", str(port), "nodaemon", "server"],
+                                          env={**os.environ, "HOME": str(home / str(index))},
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+                self.servers.append((port, server))
+                self._wait(lambda: _adb(port, "devices").returncode == 0, f"adb server on {port}")
+                self.phones.append([])
+                for name in names:
+                    phone = SimDevice(model=name).start()
+                    self.phones[-1].append(phone)
+                    assert "connected to" in _adb(port, "connect", phone.serial).stdout
+                    self._wait(lambda: f"{phone.serial}\tdevice" in _adb(port, "devices").stdout, phone.serial)
+        except BaseException:
+            self.stop()
+            raise
+
+    @staticmethod
+    def _wait(condition, what: str, limit: float = 20) -> None:
+        deadline = time.monotonic() + limit
+        while not condition():
+            assert time.monotonic() < deadline, f"{what} not ready in {limit} s"
+            time.sleep(0.1)
+
+    def name(self, index: int) -> str:
+        return f"127.0.0.1:{self.servers[index][0]}"
+
+    @property
+    def flags(self) -> list[str]:
+        return [arg for index in range(len(self.servers)) for arg in ("--adb-server", self.name(index))]
+
+    def kill(self, index: int) -> None:
+        """The host goes down: its adb server dies (SIGKILL) and its phones go with it."""
+        _, server = self.servers[index]
+        server.kill()
+        server.wait(10)
+        for phone in self.phones[index]:
+            phone.stop()
+
+    def stop(self) -> None:
+        for phone in (phone for phones in self.phones for phone in phones):
+            phone.away = False
+            phone.stop()
+        for _, server in self.servers:
+            if server.poll() is None:
+                server.kill()
+            server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory):
+    started = Farm(tmp_path_factory.mktemp("adb-homes"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def own_farm(tmp_path):
+    """A farm of this test alone (it kills a server)."""
+    home = tmp_path / "homes"
+    home.mkdir()
+    started = Farm(home, (("Pixel 8",), MODELS[1]))  # the first server dies with its one phone
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tiny_tflite) -> Path:  # noqa: F811
+    return _write_model_folder(tmp_path_factory.mktemp("model") / "tiny_int8", tiny_tflite,
+                               [f"class {i}" for i in range(10)])
+
+
+@pytest.fixture(scope="module")
+def installed(farm, model_dir, tmp_path_factory):
+    """The demo app on the four phones, deployed in parallel with `deploy --device all`."""
+    result = run_cli("deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path_factory.mktemp("apk"))),
+                     "--no-launch", "--json", *farm.flags, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _apk(folder: Path) -> Path:
+    import zipfile
+
+    path = folder / "app-debug.apk"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("AndroidManifest.xml", b"mobikit demo app (simulated)")
+    return path
+
+
+def test_devices_lists_every_phone_of_every_server(farm):
+    listed = run_cli("devices", "--json", *farm.flags, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert sorted((r["server"], r["serial"], r["model"], r["state"], r["error"]) for r in rows) == sorted(
+        (farm.name(s), phone.serial, phone.props["ro.product.model"], "device", None)
+        for s, phones in enumerate(farm.phones) for phone in phones)  # adb lists a server's phones in its order
+    from_env = run_cli("devices", "--json", env={"MOBIKIT_ADB_SERVERS": f"{farm.name(0)},{farm.name(1)}"},
+                       timeout=60)
+    assert from_env.returncode == 0 and json.loads(from_env.stdout) == rows
+    bad_env = run_cli("devices", env={"MOBIKIT_ADB_SERVERS": f"{farm.name(0)},lab-2"}, timeout=60)
+    assert_clean_failure(bad_env, 2)
+    assert "$MOBIKIT_ADB_SERVERS takes HOST:PORT entries separated by commas, got 'lab-2'" in bad_env.stderr
+    table = run_cli("devices", *farm.flags, timeout=60)
+    assert table.returncode == 0, table.stderr
+    lines = [line for line in table.stdout.splitlines() if line.strip()]
+    assert lines[0].split()[:3] == ["server", "serial", "state"]
+    for s, phones in enumerate(farm.phones):
+        for phone in phones:
+            assert any(farm.name(s) in line and phone.serial in line for line in lines), table.stdout
+
+
+def test_phones_are_chosen_by_serial_model_server_slash_serial_or_all(farm, model_dir):
+    servers = [parse_server(farm.name(0)), parse_server(farm.name(1))]
+    listings = list_devices(servers)
+    (a7, a8), (b23, b7) = farm.phones
+
+    def where(spec):
+        return [(t.server, t.serial) for t in choose(listings, spec)]
+
+    assert sorted(where("all")) == sorted((farm.name(s), p.serial) for s, phones in enumerate(farm.phones)
+                                          for p in phones)
+    assert where("galaxy") == [(farm.name(1), b23.serial)]
+    assert where(f"{farm.name(1)}/{b7.serial}, pixel 8") == [(farm.name(1), b7.serial), (farm.name(0), a8.serial)]
+    assert where(a7.serial) == [(farm.name(0), a7.serial)]
+    assert where(f"all,{a7.serial}") == where("all")  # a phone named twice runs once
+    with pytest.raises(UsageError, match="'pixel 7' matches 2 devices"):
+        choose(listings, "pixel 7")
+    with pytest.raises(UsageError, match="no device matches 'iphone'"):
+        choose(listings, "iphone")
+    with pytest.raises(UsageError, match="no Android device connected to 127.0.0.1:9"):
+        choose([ServerListing(Server("127.0.0.1:9", ("127.0.0.1", 9)))], "all")
+    for bad in ("nohost", "127.0.0.1:0", "host:99999", ":5037"):
+        with pytest.raises(UsageError, match="adb_server takes HOST:PORT"):
+            parse_server(bad)
+    assert parse_server("[::1]:5037") == Server("[::1]:5037", ("::1", 5037))
+
+    ambiguous = run_cli("bench", str(model_dir), "--device", "Pixel 7", *farm.flags, timeout=60)
+    assert_clean_failure(ambiguous, 2)
+    assert f"{farm.name(0)}/{a7.serial}" in ambiguous.stderr and f"{farm.name(1)}/{b7.serial}" in ambiguous.stderr
+
+
+def test_bench_all_gives_one_table_and_one_perf_file_with_what_each_phone_measured(farm, installed, model_dir,
+                                                                                   tmp_path):
+    assert sorted((r["server"], r["serial"], r["error"], r["deploy"]["upload"]) for r in installed) == sorted(
+        (farm.name(s), phone.serial, None, "uploaded") for s, phones in enumerate(farm.phones) for phone in phones)
+    before = {phone.serial: len(phone.measured) for phones in farm.phones for phone in phones}
+    output = tmp_path / "perf-run"
+    result = run_cli("bench", str(model_dir), "--device", "all", "--warmup", "2", "--runs", "12", "--min-seconds",
+                     "0", "--output", str(output), *farm.flags, timeout=180)
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("perf data:")[0].splitlines()
+    assert sum("latency in ms of tiny_int8" in line for line in table) == 1 and "on 4 phone(s)" in result.stdout
+    assert max(map(len, table)) <= 80, result.stdout
+    perf = json.loads((output / "perf.json").read_text())
+    assert perf["model_sha256"] == installed[0]["deploy"]["sha256"] and perf["failed"] == []
+    rows = perf["results"]
+    assert len(rows) == 4
+    for (s, phones) in enumerate(farm.phones):
+        for phone in phones:
+            (row,) = [r for r in rows if (r["server"], r["serial"]) == (farm.name(s), phone.serial)]
+            assert len(phone.measured) == before[phone.serial] + 1  # one run per phone
+            measured = phone.measured[-1]["measured"]
+            for key in ("runs", "warmup_runs", "warmup_mean_ms", "init_ms", "first_ms", "mean_ms", "median_ms",
+                        "p90_ms", "delegate_used", "delegate_nodes", "graph_nodes", "peak_rss_mb"):
+                assert row[key] == measured[key], (key, row, measured)
+            assert row["device"] == phone.props["ro.product.model"] and row["error"] is None
+            assert (row["threads"], row["delegate"]) == (2, "xnnpack") and row["runs"] == 12
+            assert any(phone.props["ro.product.model"] in line for line in table)
+    assert f"perf data: {output}/perf.json" in result.stdout
+    assert not [p for p in output.parent.iterdir() if p.name.startswith(".mobikit-tmp")]
+
+
+def test_a_dead_server_and_a_phone_that_drops_mid_bench_are_rows_the_others_finish(own_farm, model_dir, tmp_path):
+    import threading
+
+    flags = own_farm.flags
+    deployed = run_cli("deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)), "--no-launch",
+                       "--json", *flags, timeout=120)
+    assert deployed.returncode == 0, deployed.stderr
+    own_farm.kill(0)
+    listed = run_cli("devices", "--json", *flags, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    dead, *alive = json.loads(listed.stdout)
+    assert (dead["server"], dead["state"], dead["serial"]) == (own_farm.name(0), "unreachable", None)
+    assert "cannot connect" in dead["error"] or "refused" in dead["error"], dead
+    assert sorted(r["serial"] for r in alive) == sorted(p.serial for p in own_farm.phones[1])
+
+    steady, dropping = own_farm.phones[1]
+
+    def pull_cable_while_timing():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            top = dropping.activities.top() if dropping.activities else None
+            if top is not None and top.name == "BenchmarkActivity":
+                time.sleep(0.3)
+                dropping.pull_cable(dropping._connections[-1])
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=pull_cable_while_timing, daemon=True).start()
+    before = len(steady.measured)
+    output = tmp_path / "perf"
+    result = run_cli("bench", str(model_dir), "--device", "all", "--warmup", "2", "--runs", "5", "--min-seconds",
+                     "2", "--output", str(output), *flags, timeout=180)
+    assert_clean_failure(result, 1)
+    assert "2 of 3 phones failed" in result.stderr.splitlines()[-1]
+    rows = json.loads((output / "perf.json").read_text())["results"]
+    by_phone = {(r["server"], r["serial"]): r for r in rows}
+    assert len(rows) == 3
+    assert "adb server unreachable" in by_phone[(own_farm.name(0), None)]["error"]
+    assert by_phone[(own_farm.name(1), dropping.serial)]["error"]
+    finished = by_phone[(own_farm.name(1), steady.serial)]
+    assert finished["error"] is None and len(steady.measured) == before + 1
+    assert finished["median_ms"] == steady.measured[-1]["measured"]["median_ms"]
+    assert "error" in result.stdout and "perf data" in result.stdout
+
+
+def test_a_stopped_farm_bench_stops_every_phone_and_writes_nothing(farm, installed, model_dir, tmp_path):
+    """SIGTERM to mobikit alone (its adb processes do not get it): every thread's adb is ended, every phone's app
+    is force-stopped rather than left timing for nobody, and no perf folder appears."""
+    import signal
+    import sys
+
+    phones = [phone for phones in farm.phones for phone in phones]
+    output = tmp_path / "perf"
+    bench = subprocess.Popen([sys.executable, "-m", "mobikit", "bench", str(model_dir), "--device", "all", "--runs",
+                              "3", "--min-seconds", "60", "--output", str(output), *farm.flags],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def timing(phone):
+            top = phone.activities.top() if phone.activities else None
+            return top is not None and top.name == "BenchmarkActivity"
+
+        def host_waits(phone):  # the phone times and the host waits on its one logcat line
+            return timing(phone) and phone.commands[-1].startswith("logcat ")
+
+        Farm._wait(lambda: all(host_waits(phone) for phone in phones), "the four benchmarks", 60)
+        bench.send_signal(signal.SIGTERM)
+        _, stderr = bench.communicate(timeout=40)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait(10)
+    assert bench.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr and stderr.splitlines()[-1].startswith("terminated: stopped"), stderr
+    assert not output.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".mobikit-tmp")]
+    Farm._wait(lambda: not any(timing(phone) for phone in phones), "every phone force-stopped", 20)

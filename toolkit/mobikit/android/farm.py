@@ -1,0 +1,239 @@
+"""Several phones on several hosts: adb servers, the listing across them, the choice of phones, and one run per phone
+in parallel.
+
+adb is the farm engine: each host runs its own adb server (`adb -a -P PORT nodaemon server`), and mobikit reaches it
+with adb's own client flags `-H HOST -P PORT` — no transport of mobikit's own. An adb server is unauthenticated:
+whoever reaches its port controls every phone on it, so servers belong on trusted networks only. Servers come from
+`--adb-server HOST:PORT` (repeatable), else `$MOBIKIT_ADB_SERVERS` (comma-separated), else the local server adb
+itself starts (named `local`). A server that cannot be reached is one entry with its error, never the failure of the
+whole listing. Each phone is driven by the single-phone functions (deploy.py, device_bench.py) in its own thread, one
+run per phone at a time; a stop kills every adb process of every thread (`adb.end_running`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import MobikitError, UsageError, first_line
+from ..progress import Reporter
+from ..runtime import raise_if_stopped
+from .adb import OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice, end_running
+
+SERVERS_ENV = "MOBIKIT_ADB_SERVERS"
+LOCAL = "local"  # the name of adb's own default server (ANDROID_ADB_SERVER_PORT or 5037 on this host)
+ALL = "all"
+STOP_GRACE = 15.0  # seconds a stopped run waits for its phone threads (their adb processes are killed first)
+
+
+@dataclass(frozen=True)
+class Server:
+    """One adb server: `name` as the user wrote it (`HOST:PORT`, or `local`) and where adb's `-H/-P` point."""
+
+    name: str
+    address: tuple[str, int] | None = None  # None: adb's default server, reached the way adb itself chooses
+
+
+def parse_server(spec: str) -> Server:
+    """`HOST:PORT` (an IPv6 address in brackets: `[::1]:5037`) → Server; anything else is a usage error."""
+    match = re.fullmatch(r"\s*(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})\s*", spec)
+    port = int(match.group(2)) if match else 0
+    if not match or not 0 < port < 65536:
+        raise UsageError("{adb_server} takes HOST:PORT (an adb server started with 'adb -a -P PORT nodaemon "
+                         "server' on HOST), got {value!r}", "adb_server", value=spec)
+    host = match.group(1).strip("[]")
+    return Server(f"{match.group(1)}:{port}", (host, port))
+
+
+def adb_servers(given: Sequence[str] = ()) -> list[Server]:
+    """The servers of this run: `given`, else $MOBIKIT_ADB_SERVERS, else the local default server."""
+    if given:
+        return list(dict.fromkeys(parse_server(spec) for spec in given))
+    servers = []
+    for part in (part for part in os.environ.get(SERVERS_ENV, "").split(",") if part.strip()):
+        try:
+            servers.append(parse_server(part))
+        except UsageError:
+            raise UsageError(f"${SERVERS_ENV} takes HOST:PORT entries separated by commas, got {part!r}") from None
+    return list(dict.fromkeys(servers)) or [Server(LOCAL)]
+
+
+@dataclass
+class ServerListing:
+    """What one server answered: its devices, or the error that kept it from answering."""
+
+    server: Server
+    devices: list[Device] = field(default_factory=list)
+    error: str | None = None
+    adb: Adb | None = None
+
+    def to_json(self) -> list[dict]:
+        """Rows of `mobikit devices --json`: one per device, or one carrying the server's error."""
+        if self.error is not None:
+            return [{"server": self.server.name, **{key: None for key in Device.__dataclass_fields__},
+                     "state": "unreachable", "error": self.error}]
+        return [{"server": self.server.name, **device.to_json(), "error": None} for device in self.devices]
+
+
+def list_devices(servers: Sequence[str | Server] = (), adb: str | os.PathLike | None = None) -> list[ServerListing]:
+    """Every device on every server (`HOST:PORT`; default as `adb_servers`), the servers asked in parallel; an
+    unreachable server keeps its error."""
+    servers = [server if isinstance(server, Server) else parse_server(server) for server in servers] or adb_servers()
+    client = Adb(adb)  # a missing adb binary is one error for the whole run, before any server is asked
+
+    def ask(server: Server) -> ServerListing:
+        on_server = Adb(client.path, server=server.address)
+        return ServerListing(server, on_server.devices(), adb=on_server)
+
+    outcomes = in_parallel(list(servers), ask)
+    return [outcome if error is None else ServerListing(server, error=error)
+            for server, (outcome, error) in zip(servers, outcomes)]
+
+
+@dataclass
+class Target:
+    """A phone a run was asked for: where it is, and the error that already keeps it from running (an unreachable
+    server, an unauthorized or offline phone), if any."""
+
+    server: str
+    serial: str | None
+    device: Device | None = None
+    adb: Adb | None = None  # bound to the server and the serial
+    error: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.server}/{self.serial}" if self.serial else self.server
+
+    @property
+    def name(self) -> str:
+        return self.device.name if self.device else self.where
+
+
+def one_phone(servers: Sequence[Server], spec: str | None,
+              adb: str | os.PathLike | None) -> tuple[str | os.PathLike | Adb | None, str | None]:
+    """The (adb, device) to hand a single-phone function: unchanged on the local server alone, else the one phone
+    `spec` names across the servers, bound to its server."""
+    if list(servers) == [Server(LOCAL)]:
+        return adb, spec
+    if is_several(spec):
+        raise UsageError("{device} names one phone here (several: 'mobikit bench' and 'mobikit deploy')", "device")
+    (phone,) = choose(list_devices(servers, adb), spec)
+    if phone.error is not None:
+        raise DeviceUnavailable(phone.error)
+    return phone.adb, phone.serial
+
+
+def is_several(spec: str | None) -> bool:
+    """Whether `--device` asks for several phones (`all`, or a comma-separated list)."""
+    return spec is not None and (spec.strip().lower() == ALL or "," in spec)
+
+
+def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
+    """The phones `spec` names: each comma-separated part is `all`, a serial, `SERVER/SERIAL` or a case-insensitive
+    part of the model name, and must name one phone (or, `all`, every one); without a spec, $ANDROID_SERIAL or the
+    only phone. A part naming none or several is a usage error listing the candidates."""
+    found = [(listing, device) for listing in listings for device in listing.devices]
+    listing_text = "; ".join(f"{listing.server.name}/{device.describe()}" for listing, device in found) or "none"
+    parts = [part.strip() for part in (spec or os.environ.get("ANDROID_SERIAL") or "").split(",") if part.strip()]
+    if not parts:
+        if len(found) != 1:
+            unreachable = [f"{l.server.name} ({l.error})" for l in listings if l.error]
+            if not found:
+                raise NoSuchDevice("no Android device connected" + (
+                    f"; unreachable: {'; '.join(unreachable)}" if unreachable else
+                    " (check the cable and USB debugging, then 'mobikit devices')"))
+            raise NoSuchDevice("{count} devices are connected: {listing} — pass {device} SERIAL, SERVER/SERIAL, a "
+                               "model name or 'all'", "device", count=len(found), listing=listing_text)
+        parts = [f"{found[0][0].server.name}/{found[0][1].serial}"]
+    chosen: dict[tuple[str, str], Target] = {}
+    for part in parts:
+        if part.lower() == ALL:
+            for listing in listings:
+                if listing.error is not None:
+                    chosen.setdefault((listing.server.name, ""), Target(listing.server.name, None,
+                                                                        error=f"adb server unreachable: "
+                                                                              f"{listing.error}"))
+            matches = found
+        else:
+            matches = _matching(found, listings, part)
+            if len(matches) != 1:
+                names = "; ".join(f"{l.server.name}/{d.describe()}" for l, d in matches)
+                raise NoSuchDevice(f"'{part}' matches {len(matches)} devices: {names} — name one as SERVER/SERIAL"
+                                   if matches else f"no device matches '{part}'; connected: {listing_text}")
+        for listing, device in matches:
+            chosen.setdefault((listing.server.name, device.serial), _target(listing, device))
+    if not chosen:
+        raise NoSuchDevice("no Android device connected to " + ", ".join(l.server.name for l in listings))
+    return list(chosen.values())
+
+
+def _matching(found, listings, part: str) -> list:
+    server, slash, serial = part.partition("/")  # server names hold no "/"
+    if slash and server in {listing.server.name for listing in listings}:
+        return [(l, d) for l, d in found if l.server.name == server and d.serial == serial]
+    return [(l, d) for l, d in found if d.serial == part] or \
+           [(l, d) for l, d in found if d.model and part.lower() in d.model.lower()]
+
+
+def _target(listing: ServerListing, device: Device) -> Target:
+    target = Target(listing.server.name, device.serial, device, listing.adb.on(device.serial))
+    if device.state != "device":
+        fix = UNAUTHORIZED_FIX if device.state == "unauthorized" else OFFLINE_FIX
+        target.error = f"device {device.serial} is {device.state}: {fix}"
+    return target
+
+
+class PhoneReporter(Reporter):
+    """One phone's notes, each line prefixed with the phone, on the run's reporter (threads share it)."""
+
+    def __init__(self, parent: Reporter, target: Target):
+        super().__init__()
+        self.parent, self.prefix = parent, f"{target.name} ({target.where})"
+
+    def info(self, message: str) -> None:
+        self.parent.info(f"{self.prefix}: {message}")
+
+    def warn(self, message: str) -> None:
+        self.parent.warn(f"{self.prefix}: {message}")
+
+
+def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
+    """`work(item)` for every item, each in its own thread: (result, None) or (None, the error's one line), in
+    order. A stop (Ctrl-C, a signal) kills every adb process the threads run, waits for them briefly, and
+    re-raises."""
+    outcomes: list = [(None, "not run")] * len(items)
+
+    def run(index: int, item) -> None:
+        try:
+            outcomes[index] = (work(item), None)
+        except MobikitError as exc:
+            outcomes[index] = (None, str(exc))
+        except BaseException as exc:  # noqa: B036 — a stop inside a thread ends that thread's run, nothing more
+            outcomes[index] = (None, "stopped" if isinstance(exc, KeyboardInterrupt) else first_line(exc))
+
+    threads = [threading.Thread(target=run, args=(index, item), daemon=True) for index, item in enumerate(items)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+                raise_if_stopped()
+    except BaseException:
+        end_running()
+        for thread in threads:
+            thread.join(STOP_GRACE / len(threads))
+        raise
+    return outcomes
+
+
+def run_on_phones(targets: Sequence[Target], work: Callable[[Target, Reporter], object],
+                  reporter: Reporter) -> list[tuple[Target, object, str | None]]:
+    """`work(target, reporter)` on every phone that can run, in parallel; (target, result, error) per phone."""
+    runnable = [t for t in targets if t.error is None]
+    outcomes = dict(zip(map(id, runnable), in_parallel(runnable, lambda t: work(t, PhoneReporter(reporter, t)))))
+    return [(t, *outcomes[id(t)]) if t.error is None else (t, None, t.error) for t in targets]

@@ -1,0 +1,166 @@
+"""`deploy` and `bench` on several phones at once (farm.py chooses them): a row per phone (and configuration), and
+for bench the run's perf data file.
+
+Each phone runs the single-phone function — `deploy.deploy`, `device_bench.bench_device` — in its own thread, bound
+to its adb server and serial; a phone that fails or drops off is a row with its error and the others finish. Bench
+writes `perf.json` into a new output folder once every phone is done (atomically, under the output policy of
+`mobikit.outputs`): per phone and configuration, the fields Qualcomm AI Hub's perf.yaml and benchmark_model report —
+model digest, delegate and node coverage, threads, init/first/warm-up/median/p90 ms, peak memory where the phone
+reports it, the error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..progress import Reporter
+from . import contract
+from .deploy import DeployResult, check_apk, deploy, load_model_folder
+from .device_bench import DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS, bench_device, check_request
+from .adb import check_timeout
+from .farm import ALL, Target, adb_servers, choose, list_devices, run_on_phones
+
+PERF_FILE = "perf.json"
+PERF_KIND = "perf"
+
+
+@dataclass
+class PerfRow:
+    """One phone and configuration of a farm benchmark (a phone whose whole run failed: one row, its error)."""
+
+    server: str
+    serial: str | None
+    device: str
+    soc: str | None = None
+    android: str | None = None
+    threads: int | None = None
+    delegate: str | None = None
+    delegate_used: str | None = None
+    delegate_nodes: int | None = None
+    graph_nodes: int | None = None
+    runs: int | None = None
+    warmup_runs: int | None = None
+    warmup_mean_ms: float | None = None
+    init_ms: float | None = None
+    first_ms: float | None = None
+    mean_ms: float | None = None
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    peak_rss_mb: float | None = None  # None where the phone does not report it
+    timing: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, target: Target, result=None, error: str | None = None) -> PerfRow:
+        device = target.device
+        row = cls(target.server, target.serial, target.name, device.soc if device else None,
+                  device.android if device else None, error=error)
+        for name in cls.__dataclass_fields__:
+            if result is not None and name not in ("server", "serial", "device", "soc", "android"):
+                setattr(row, name, getattr(result, name, None))
+        return row
+
+
+@dataclass
+class FarmBench:
+    """A benchmark over several phones: what ran, where, and the folder holding its perf.json."""
+
+    model: str
+    model_sha256: str
+    tool: str
+    settings: dict
+    rows: list[PerfRow] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # phones (SERVER/SERIAL) on which no configuration ran
+    output: str | None = None
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "model_sha256": self.model_sha256, "tool": self.tool, "settings": self.settings,
+                "results": [asdict(row) for row in self.rows], "failed": self.failed, "output": self.output}
+
+
+def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequence[str] = (),
+               output: str | os.PathLike | None = None,
+               tool: str = "app", threads: Sequence[int] = (2,), delegates: Sequence[str] = ("xnnpack",),
+               warmup: int = 5, runs: int = 50, adb: str | os.PathLike | None = None,
+               benchmark_binary: str | os.PathLike | None = None, timeout: float = DEFAULT_TIMEOUT,
+               min_secs: float = MIN_SECS, reporter: Reporter | None = None) -> FarmBench:
+    """Benchmark a quantize output folder on every phone `device` names (`all`, or a comma-separated list) of the
+    adb `servers` (`HOST:PORT`; default $MOBIKIT_ADB_SERVERS, else this host's), the phones in parallel, and write
+    `perf.json` into `output` (default: a new folder in ./mobikit-out)."""
+    from ..outputs import check_target, new_folder, write_text
+
+    servers = adb_servers(servers)
+    check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
+                  (WARMUP_MIN_SECS, min_secs, MAX_SECS))
+    model = load_model_folder(model_dir)
+    target = check_target(output or default_output(model.name), PERF_KIND, [model.folder])
+    reporter = reporter or Reporter()
+    phones = choose(list_devices(servers, adb), device)
+    reporter.info(f"benchmarking {model.name} on {len(phones)} phone(s) in parallel ...")
+
+    def bench_one(phone: Target, phone_reporter: Reporter):
+        return bench_device(model.folder, phone.serial, tool, list(threads), list(delegates), warmup, runs,
+                            adb=phone.adb, benchmark_binary=benchmark_binary, timeout=timeout,
+                            reporter=phone_reporter, min_secs=min_secs)
+
+    result = FarmBench(model.name, model.sha256[contract.MODEL_FILE], tool,
+                       {"threads": list(threads), "delegates": list(delegates), "warmup": warmup, "runs": runs,
+                        "min_seconds": min_secs, "servers": [server.name for server in servers]})
+    for phone, results, error in run_on_phones(phones, bench_one, reporter):
+        if error is not None:
+            result.rows.append(PerfRow.of(phone, error=error))
+            result.failed.append(phone.where)
+        else:
+            result.rows += [PerfRow.of(phone, r, r.error) for r in results]
+    with new_folder(target, PERF_KIND, [model.folder]) as staging:
+        result.output = str(target)
+        write_text(staging / PERF_FILE, json.dumps(result.to_json(), indent=2) + "\n")
+    return result
+
+
+def default_output(model: str) -> Path:
+    """./mobikit-out/<model>_perf_<UTC time>, a new folder per run (never an earlier run's)."""
+    base = Path("mobikit-out") / f"{model}_perf_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    candidate, number = base, 1
+    while os.path.lexists(candidate):
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
+
+
+@dataclass
+class FarmDeployRow:
+    server: str
+    serial: str | None
+    device: str
+    result: DeployResult | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return {"server": self.server, "serial": self.serial, "device": self.device,
+                "deploy": self.result.to_json() if self.result else None, "error": self.error}
+
+
+def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Sequence[str] = (),
+                apk: str | os.PathLike | None = None, launch: bool = True, adb: str | os.PathLike | None = None,
+                timeout: float = 30.0, reporter: Reporter | None = None) -> list[FarmDeployRow]:
+    """`deploy` on every phone `device` names (`all`, or a comma-separated list) of the adb `servers` (as
+    `bench_farm`), in parallel: a row per phone."""
+    servers = adb_servers(servers)
+    check_timeout(timeout)
+    load_model_folder(output_dir)  # checked before any phone is asked
+    if apk is not None:
+        check_apk(apk)
+    reporter = reporter or Reporter()
+    phones = choose(list_devices(servers, adb), device)
+
+    def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
+        return deploy(output_dir, phone.serial, apk, launch, adb=phone.adb, timeout=timeout, reporter=phone_reporter)
+
+    return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error)
+            for phone, result, error in run_on_phones(phones, deploy_one, reporter)]
