@@ -508,9 +508,11 @@ def _staged(target: Path, kind: OutputKind | None, param: str) -> Iterator[_Stag
 
 @contextmanager
 def new_folder(path: str | os.PathLike, kind: str, inputs: Iterable = (), param: str = "output",
-               seed: Path | None = None) -> Iterator[Path]:
+               seed: Path | None = None, keep_when_stopped: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder (or a copy of `seed`, an output folder being updated); when the block succeeds
-    it becomes `path` in one step, replacing mobikit's earlier output there. On failure nothing changes."""
+    it becomes `path` in one step, replacing mobikit's earlier output there. On failure nothing changes. With
+    `keep_when_stopped` (what a stopped run measured before the stop), it lands after a stop too, where nothing
+    is there to replace."""
     target = check_target(path, kind, inputs, param)
     with _staged(target, KINDS[kind], param) as item:
         if seed is not None:
@@ -519,7 +521,8 @@ def new_folder(path: str | os.PathLike, kind: str, inputs: Iterable = (), param:
         else:
             item.staged.mkdir()
         yield item.staged
-        raise_if_stopped()  # a stopped run never replaces anything, whatever swallowed the interrupt
+        if not (keep_when_stopped and not os.path.lexists(target)):
+            raise_if_stopped()  # a stopped run never replaces anything, whatever swallowed the interrupt
         _write_folder_mark(item.staged, kind)
         _permissions(item.staged)
         _finish(item)

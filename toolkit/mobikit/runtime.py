@@ -8,6 +8,7 @@ not silence all of it), so the noisy calls run inside `captured_output`, which k
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from contextlib import contextmanager
 
@@ -16,9 +17,21 @@ class CapturedOutput:
     text: str = ""
 
 
+_fd_lock = threading.RLock()  # fds 1 and 2 belong to the process: one capture at a time, whatever the thread
+
+
 @contextmanager
 def captured_output():
-    """Collect everything written to fds 1 and 2 (C++ and Python alike) while the block runs."""
+    """Collect everything written to fds 1 and 2 (C++ and Python alike) while the block runs. Captures in several
+    threads (one per phone) take turns: interleaved, each would put back the fds the other had swapped in, and the
+    run's result would be printed into a deleted file."""
+    with _fd_lock:
+        with _captured_fds() as captured:
+            yield captured
+
+
+@contextmanager
+def _captured_fds():
     sys.stdout.flush()
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))

@@ -173,7 +173,7 @@ class Adb:
 
     def run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """Run `adb [-H HOST -P PORT] [-s SERIAL] ARGS` (no shell, stdin closed so adb never waits on the terminal)."""
-        server = ["-H", self.server[0], "-P", str(self.server[1])] if self.server else []
+        server = ["-H", host_argument(self.server[0]), "-P", str(self.server[1])] if self.server else []
         argv = [self.path, *server, *(["-s", self.serial] if self.serial else []), *args]
         limit = self.timeout if timeout is None else timeout
         try:
@@ -239,6 +239,11 @@ class Adb:
         """All system properties in one round trip (`getprop` prints `[key]: [value]` lines)."""
         output = self.shell("getprop", timeout=30).stdout
         return dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]\s*$", output, re.MULTILINE))
+
+
+def host_argument(host: str) -> str:
+    """A host as adb's `-H` takes it: an IPv6 address in brackets (adb reads `-H ::1` as host `:` and port `:1`)."""
+    return f"[{host}]" if ":" in host else host
 
 
 def _is_transport_error(stderr: str) -> bool:

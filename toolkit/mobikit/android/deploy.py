@@ -455,7 +455,7 @@ def upload_model(adb: Adb, model: LocalModel, reporter: Reporter) -> bool:
             with stop_deferred():
                 layout = checked_step(adb, model, layout, step, reporter)
             if layout.live.new:
-                written.append(f"{model.name} on the phone")
+                written.append(f"{model.name} on the phone {adb.serial}")
             continue
         layout = checked_step(adb, model, layout, step, reporter)
         if step is UPLOAD_FILES and not layout.upload.new:

@@ -11,7 +11,9 @@ it takes a quantize output folder or a bare .tflite. Both report how many nodes 
 LiteRT's "Replacing N out of M node(s)" line.
 
 What a bench puts on the phone goes again whatever happens (success, failure, stop): benchmark_model and the graph
-live in a folder of their own under /data/local/tmp for one run, and each app result file is removed once read. If
+live in a folder of their own under /data/local/tmp for one run (with the app, that folder is empty: it marks the phone
+as taken, so a second bench refuses at once instead of force-stopping the first's benchmark), and each app result
+file is removed once read. If
 the phone drops off, mobikit waits a few seconds for it before giving up, names what stayed, and the next bench from
 this machine removes it. Rows measured before a run was cut or stopped are kept; the failure or stop line names the
 configurations that were not measured.
@@ -110,6 +112,27 @@ def _remove_leftovers(adb: Adb) -> None:
             adb.shell("rm", "-rf", *(f"{folder}/{name}" for name in stale), check=False)
 
 
+def _run_folder() -> str:
+    return f"{REMOTE_TMP}/{RUN_FOLDER_PREFIX}{_host_id()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _claim(adb: Adb, folder: str) -> None:
+    """Make this run's folder, which tells other benches the phone is taken, and refuse when another bench's is
+    there: two at once would each force-stop the other's benchmark, and the loser would wait out its timeout.
+    (Two starting at the same moment both refuse.)"""
+    adb.shell("mkdir", folder)
+    pattern = re.compile(rf"{RUN_FOLDER_PREFIX}([0-9a-f]{{8}})-(\d+)-[0-9a-f]{{8}}")
+    others = [match for name in adb.shell("ls", REMOTE_TMP, check=False).stdout.split()
+              if (match := pattern.fullmatch(name)) and f"{REMOTE_TMP}/{name}" != folder]
+    if not others:
+        return
+    adb.shell("rm", "-rf", folder, check=False)
+    other = others[0]
+    whose = (f"process {other[2]} on this machine" if other[1] == _host_id() else
+             f"another machine; if none runs there, remove its folder: adb shell rm -rf {REMOTE_TMP}/{other[0]}")
+    raise MobikitError(f"another mobikit bench is using this phone ({whose}): run this one when it has finished")
+
+
 def _tidy(adb: Adb, commands: list[tuple[str, ...]]) -> bool:
     """Run clean-up commands to the end even when stopped; a phone that dropped off is waited for briefly. False
     when it stayed away, so they could not run."""
@@ -136,13 +159,13 @@ class _NativeRun:
                  timeout: float, reporter: Reporter):
         self.adb, self.device, self.name, self.graph, self.binary = adb, device, name, graph, binary
         self.warmup, self.runs, self.timeout, self.reporter = warmup, runs, timeout, reporter
-        self.folder = f"{REMOTE_TMP}/{RUN_FOLDER_PREFIX}{_host_id()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.folder = _run_folder()
         self.made = False
 
     def prepare(self) -> None:
         _remove_leftovers(self.adb)
         self.made = True  # from here the folder may exist, whatever the answer says
-        self.adb.shell("mkdir", self.folder)
+        _claim(self.adb, self.folder)
         for local, remote in ((self.binary, BENCHMARK_BINARY), (self.graph, GRAPH)):
             self.adb.push([local], f"{self.folder}/{remote}", timeout=transfer_timeout(local.stat().st_size))
         self.adb.shell("chmod", "755", f"{self.folder}/{BENCHMARK_BINARY}")
@@ -187,11 +210,14 @@ class _AppRun:
         self.adb, self.device, self.model, self.warmup, self.runs = adb, device, model, warmup, runs
         self.timeout, self.reporter, self.seconds = timeout, reporter, seconds
         self.pending: str | None = None  # the result file of the request in flight, or not yet removed
+        self.folder, self.made = _run_folder(), False  # empty: it marks the phone as taken by this run
 
     def prepare(self) -> None:
+        _remove_leftovers(self.adb)
+        self.made = True
+        _claim(self.adb, self.folder)
         refuse_replacing(self.adb, self.model)
         deploy_to(self.adb, self.device, self.model, self.reporter, launch=False)
-        _remove_leftovers(self.adb)
 
     def measure(self, threads: int, delegate: str) -> DeviceBenchResult:
         self.reporter.info(f"app benchmark: {configuration(threads, delegate)} ...")
@@ -226,11 +252,12 @@ class _AppRun:
 
     def tidy(self) -> list[str]:
         """A request in flight is force-stopped (the phone must not go on timing for nobody) and its result file
-        removed; returns it when the phone could not be reached."""
-        if self.pending is None:
+        removed, and the run's folder; returns them when the phone could not be reached."""
+        commands = [("am", "force-stop", contract.PACKAGE), ("rm", "-f", self.pending)] if self.pending else []
+        commands += [("rm", "-rf", self.folder)] if self.made else []
+        if not commands or _tidy(self.adb, commands):
             return []
-        commands = [("am", "force-stop", contract.PACKAGE), ("rm", "-f", self.pending)]
-        return [] if _tidy(self.adb, commands) else [self.pending]
+        return [path for path in (self.pending, self.made and self.folder) if path]
 
 
 MAX_THREADS = 64  # 100000 threads took the phone (simulated) down; no phone has more than a few dozen cores
@@ -258,7 +285,7 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     binary = check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
                            (warmup_min_secs, min_secs, max_secs))
     reporter = reporter or Reporter()
-    name, graph, model = _local_model(Path(model_dir), binary)
+    name, graph, model = local_model(Path(model_dir), binary)
     client = adb if isinstance(adb, Adb) else Adb(adb)
     client, chosen = select_device(client, device)
     if binary is not None:
@@ -271,7 +298,7 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     return results
 
 
-def _local_model(path: Path, binary: Path | None):
+def local_model(path: Path, binary: Path | None):
     """(name, graph, LocalModel or None): an output folder, or for benchmark_model also a bare .tflite."""
     if binary is not None and not path.is_dir():  # benchmark_model runs any .tflite
         graph = model_file(path)

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import MobikitError, UsageError, first_line
+from ..errors import MobikitError, UsageError, first_line, printable
 from ..progress import Reporter
 from ..runtime import raise_if_stopped
 from .adb import OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice, end_running
@@ -48,17 +48,46 @@ def parse_server(spec: str) -> Server:
     return Server(f"{match.group(1)}:{port}", (host, port))
 
 
-def adb_servers(given: Sequence[str] = ()) -> list[Server]:
-    """The servers of this run: `given`, else $MOBIKIT_ADB_SERVERS, else the local default server."""
+def adb_servers(given: Sequence[str] = (), reporter: Reporter | None = None) -> list[Server]:
+    """The servers of this run: `given`, else $MOBIKIT_ADB_SERVERS, else the local default server. A server named
+    twice (`127.0.0.1:5037` and `localhost:5037`) is asked once, under its first name, and `reporter` says so."""
     if given:
-        return list(dict.fromkeys(parse_server(spec) for spec in given))
+        return _distinct([parse_server(spec) for spec in given], reporter)
     servers = []
     for part in (part for part in os.environ.get(SERVERS_ENV, "").split(",") if part.strip()):
         try:
             servers.append(parse_server(part))
         except UsageError:
             raise UsageError(f"${SERVERS_ENV} takes HOST:PORT entries separated by commas, got {part!r}") from None
-    return list(dict.fromkeys(servers)) or [Server(LOCAL)]
+    return _distinct(servers, reporter) or [Server(LOCAL)]
+
+
+def _distinct(servers: list[Server], reporter: Reporter | None) -> list[Server]:
+    """One entry per adb server: names whose addresses resolve to a common one (and port) are the same server,
+    whose phones would otherwise each run twice, racing with themselves."""
+    kept: list[tuple[Server, set]] = []
+    for server in servers:
+        addresses = _resolved(server)
+        same = next((first for first, known in kept if known & addresses), None)
+        if same is None:
+            kept.append((server, addresses))
+        elif server.name != same.name and reporter is not None:
+            reporter.warn(f"{printable(server.name)} is the adb server {printable(same.name)} again: its phones run "
+                          "once")
+    return [server for server, _ in kept]
+
+
+def _resolved(server: Server) -> set:
+    """(address, port) pairs a server's host resolves to; its name alone when it does not resolve (its listing then
+    says why)."""
+    import socket
+
+    host, port = server.address
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return {(host.lower(), port)}
+    return {(info[4][0], port) for info in infos} or {(host.lower(), port)}
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """`deploy` and `bench` on several phones at once (farm.py chooses them): a row per phone (and configuration), and
 for bench the run's perf data file.
 
-Each phone runs the single-phone function — `deploy.deploy`, `device_bench.bench_device` — in its own thread, bound
-to its adb server and serial; a phone that fails or drops off is a row with its error and the others finish. Bench
-writes `perf.json` into a new output folder once every phone is done (atomically, under the output policy of
-`mobikit.outputs`): per phone and configuration, the fields Qualcomm AI Hub's perf.yaml and benchmark_model report —
+Each phone runs the single-phone function — `deploy.deploy_to`, `device_bench.bench_device` — in its own thread,
+bound to its adb server and serial; a phone that fails or drops off is a row with its error (after the rows it
+measured before) and the others finish. Bench writes `perf.json` into a new output folder once every phone is done,
+or stopped, if anything was measured (atomically, under the output policy of `mobikit.outputs`): per phone and
+configuration, the fields Qualcomm AI Hub's perf.yaml and benchmark_model report —
 model digest, delegate and node coverage, threads, init/first/warm-up/median/p90 ms, peak memory where the phone
 reports it, the error.
 """
@@ -16,12 +17,14 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+from .. import runtime
+from ..description import file_sha256
 from ..progress import Reporter
-from . import contract
-from .deploy import DeployResult, check_apk, deploy, load_model_folder
-from .device_bench import DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS, bench_device, check_request
+from .deploy import DeployResult, deploy_to, given_apk, load_model_folder
+from .device_bench import (DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS, bench_device, check_request,
+                           configuration, local_model)
 from .adb import check_timeout
 from .farm import ALL, Target, adb_servers, choose, list_devices, run_on_phones
 
@@ -75,12 +78,16 @@ class FarmBench:
     tool: str
     settings: dict
     rows: list[PerfRow] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # phones (SERVER/SERIAL) on which no configuration ran
-    output: str | None = None
+    failed: list[str] = field(default_factory=list)  # phones (SERVER/SERIAL) whose run failed or was stopped
+    output: str | None = None  # None when nothing was measured (or a stop kept perf.json from replacing one)
 
     def to_json(self) -> dict:
         return {"model": self.model, "model_sha256": self.model_sha256, "tool": self.tool, "settings": self.settings,
                 "results": [asdict(row) for row in self.rows], "failed": self.failed, "output": self.output}
+
+    @property
+    def measured(self) -> list[PerfRow]:
+        return [row for row in self.rows if row.error is None]
 
 
 def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequence[str] = (),
@@ -88,39 +95,83 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
                tool: str = "app", threads: Sequence[int] = (2,), delegates: Sequence[str] = ("xnnpack",),
                warmup: int = 5, runs: int = 50, adb: str | os.PathLike | None = None,
                benchmark_binary: str | os.PathLike | None = None, timeout: float = DEFAULT_TIMEOUT,
-               min_secs: float = MIN_SECS, reporter: Reporter | None = None) -> FarmBench:
-    """Benchmark a quantize output folder on every phone `device` names (`all`, or a comma-separated list) of the
-    adb `servers` (`HOST:PORT`; default $MOBIKIT_ADB_SERVERS, else this host's), the phones in parallel, and write
-    `perf.json` into `output` (default: a new folder in ./mobikit-out)."""
-    from ..outputs import check_target, new_folder, write_text
+               min_secs: float = MIN_SECS, reporter: Reporter | None = None,
+               on_result: Callable[[FarmBench], None] | None = None) -> FarmBench:
+    """Benchmark a quantize output folder (with benchmark_model also a bare .tflite) on every phone `device` names
+    (`all`, or a comma-separated list) of the adb `servers` (`HOST:PORT`; default $MOBIKIT_ADB_SERVERS, else this
+    host's), the phones in parallel, and write `perf.json` into `output` (default: a new folder in ./mobikit-out)
+    when anything was measured. Rows measured before a phone failed, or before a stop, are kept (a stop still writes
+    them, into a new folder only); `on_result` gets the result before a stop is raised again."""
+    from ..outputs import check_target
 
-    servers = adb_servers(servers)
-    check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
-                  (WARMUP_MIN_SECS, min_secs, MAX_SECS))
-    model = load_model_folder(model_dir)
-    target = check_target(output or default_output(model.name), PERF_KIND, [model.folder])
     reporter = reporter or Reporter()
+    servers = adb_servers(servers, reporter)
+    binary = check_request(tool, threads, delegates, warmup, runs, benchmark_binary, timeout,
+                           (WARMUP_MIN_SECS, min_secs, MAX_SECS))
+    name, graph, _ = local_model(Path(model_dir), binary)
+    target = check_target(output or default_output(name), PERF_KIND, [Path(model_dir)])
     phones = choose(list_devices(servers, adb), device)
-    reporter.info(f"benchmarking {model.name} on {len(phones)} phone(s) in parallel ...")
+    reporter.info(f"benchmarking {name} on {len(phones)} phone(s) in parallel ...")
+    measured: dict[int, list] = {id(phone): [] for phone in phones}
 
     def bench_one(phone: Target, phone_reporter: Reporter):
-        return bench_device(model.folder, phone.serial, tool, list(threads), list(delegates), warmup, runs,
+        return bench_device(model_dir, phone.serial, tool, list(threads), list(delegates), warmup, runs,
                             adb=phone.adb, benchmark_binary=benchmark_binary, timeout=timeout,
-                            reporter=phone_reporter, min_secs=min_secs)
+                            reporter=phone_reporter, min_secs=min_secs, on_result=measured[id(phone)].append)
 
-    result = FarmBench(model.name, model.sha256[contract.MODEL_FILE], tool,
+    result = FarmBench(name, file_sha256(graph), tool,
                        {"threads": list(threads), "delegates": list(delegates), "warmup": warmup, "runs": runs,
                         "min_seconds": min_secs, "servers": [server.name for server in servers]})
-    for phone, results, error in run_on_phones(phones, bench_one, reporter):
+    configs = [configuration(t, d) for t in threads for d in delegates]
+    try:
+        outcomes = run_on_phones(phones, bench_one, reporter)
+    except KeyboardInterrupt:  # a stop: the rows measured before it are kept
+        _collect(result, [(phone, None, _stopped(phone, measured[id(phone)], configs)) for phone in phones],
+                 measured)
+        runtime.missing.append(_not_measured(phones, measured, configs))
+        _finish(result, target, model_dir, on_result)
+        raise
+    _collect(result, outcomes, measured)
+    _finish(result, target, model_dir, on_result)
+    return result
+
+
+def _collect(result: FarmBench, outcomes, measured: dict[int, list]) -> None:
+    """Each phone's rows: what it measured (also before it failed), then its error, if any."""
+    for phone, _, error in outcomes:
+        result.rows += [PerfRow.of(phone, row, row.error) for row in measured.get(id(phone), [])]
         if error is not None:
             result.rows.append(PerfRow.of(phone, error=error))
             result.failed.append(phone.where)
-        else:
-            result.rows += [PerfRow.of(phone, r, r.error) for r in results]
-    with new_folder(target, PERF_KIND, [model.folder]) as staging:
+
+
+def _stopped(phone: Target, measured: list, configs: list[str]) -> str | None:
+    if phone.error is not None:
+        return phone.error
+    if len(measured) < len(configs):
+        return f"stopped; not measured: {', '.join(configs[len(measured):])}"
+    return None
+
+
+def _not_measured(phones: Sequence[Target], measured: dict[int, list], configs: list[str]) -> str:
+    """The stop line's part: per phone, the configurations it did not measure."""
+    parts = [f"{phone.name} ({phone.where}): " + ("all" if not measured[id(phone)] else
+                                                  ", ".join(configs[len(measured[id(phone)]):]))
+             for phone in phones if len(measured[id(phone)]) < len(configs)]
+    return "not measured: " + "; ".join(parts) if parts else "every phone was measured"
+
+
+def _finish(result: FarmBench, target: Path, model_dir, on_result) -> None:
+    """perf.json, when anything was measured; on a stop only as a new folder (a stopped run replaces nothing)."""
+    from ..outputs import new_folder
+
+    if result.measured:
+        with new_folder(target, PERF_KIND, [Path(model_dir)], keep_when_stopped=True) as staging:
+            text = json.dumps({**result.to_json(), "output": str(target)}, indent=2) + "\n"
+            (staging / PERF_FILE).write_text(text, "utf-8", "surrogateescape")  # the folder lands whole
         result.output = str(target)
-        write_text(staging / PERF_FILE, json.dumps(result.to_json(), indent=2) + "\n")
-    return result
+    if on_result is not None:
+        on_result(result)
 
 
 def default_output(model: str) -> Path:
@@ -150,17 +201,17 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
                 apk: str | os.PathLike | None = None, launch: bool = True, adb: str | os.PathLike | None = None,
                 timeout: float = 30.0, reporter: Reporter | None = None) -> list[FarmDeployRow]:
     """`deploy` on every phone `device` names (`all`, or a comma-separated list) of the adb `servers` (as
-    `bench_farm`), in parallel: a row per phone."""
-    servers = adb_servers(servers)
-    check_timeout(timeout)
-    load_model_folder(output_dir)  # checked before any phone is asked
-    if apk is not None:
-        check_apk(apk)
+    `bench_farm`), in parallel: a row per phone. The folder is loaded and checked once, before any phone is
+    asked."""
     reporter = reporter or Reporter()
+    servers = adb_servers(servers, reporter)
+    check_timeout(timeout)
+    model = load_model_folder(output_dir)
+    given_apk(apk)
     phones = choose(list_devices(servers, adb), device)
 
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
-        return deploy(output_dir, phone.serial, apk, launch, adb=phone.adb, timeout=timeout, reporter=phone_reporter)
+        return deploy_to(phone.adb, phone.device, model, phone_reporter, apk, launch, timeout)
 
     return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error)
             for phone, result, error in run_on_phones(phones, deploy_one, reporter)]

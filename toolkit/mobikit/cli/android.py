@@ -9,7 +9,7 @@ import typer
 
 from ..errors import MobikitError, printable
 from ..runtime import showing_result
-from .common import JsonOpt, emit_json, out, reporter
+from .common import JsonOpt, emit_json, err, out, reporter
 from .tables import devices_table, farm_deploy_table, phone_label
 
 AdbOpt = typer.Option(None, "--adb", help="adb binary (default: $ADB, $ANDROID_HOME/platform-tools, then PATH).")
@@ -25,7 +25,7 @@ def devices(adb: Optional[Path] = AdbOpt, adb_server: Optional[list[str]] = AdbS
     """List the Android devices of every adb server: server, serial, state, model, Android version, SDK, ABI, SoC."""
     from ..android.farm import adb_servers, list_devices
 
-    listings = list_devices(adb_servers(adb_server or ()), adb)
+    listings = list_devices(adb_servers(adb_server or (), reporter()), adb)
     with showing_result():
         show_devices(listings, as_json)
     if all(listing.error for listing in listings):
@@ -41,6 +41,9 @@ def show_devices(listings, as_json: bool) -> None:
         out.print("no devices connected (USB debugging on? for Wi-Fi: adb connect HOST:PORT)")
     else:
         out.print(devices_table(listings))
+        for listing in listings:
+            if listing.error is not None:
+                err.print(f"adb server {listing.server.name}: error: {listing.error}")
         states = {d.state for listing in listings for d in listing.devices}
         if "unauthorized" in states:
             out.print(f"unauthorized: {UNAUTHORIZED_FIX}")
@@ -65,7 +68,7 @@ def deploy(
 
     if is_several(device):
         return deploy_several(output_dir, device, adb_server or (), apk, not no_launch, adb, timeout, as_json)
-    client, device = one_phone(adb_servers(adb_server or ()), device, adb)
+    client, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb)
     result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=client, timeout=timeout,
                         reporter=reporter())
     with showing_result():
@@ -108,8 +111,8 @@ def deploy_several(output_dir, device, servers, apk, launch, adb, timeout, as_js
             emit_json([row.to_json() for row in rows])
         else:
             out.print(farm_deploy_table(rows))
-            for row in failed:
-                out.print(f"{phone_label(row)}: error: {row.error}")
+        for row in failed:
+            err.print(f"{phone_label(row)}: error: {row.error}")
     if failed:
-        raise MobikitError(f"{len(failed)} of {len(rows)} phones failed: their errors are above; the others "
-                           "were deployed")
+        others = "none was deployed" if len(failed) == len(rows) else "the others were deployed"
+        raise MobikitError(f"{len(failed)} of {len(rows)} phones failed: their errors are above; {others}")

@@ -57,7 +57,7 @@ def bench(
         return bench_several(model, device, adb_server or (), output, tool, thread_counts, delegates,
                              warmup, runs, adb, benchmark_binary, min_seconds, as_json)
     if not on_host:
-        adb, device = one_phone(adb_servers(adb_server or ()), device, adb)
+        adb, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb)
     measured: list = []
     try:
         with stdout_to_stderr():
@@ -93,26 +93,47 @@ def show_bench(results, model: Path, as_json: bool) -> None:
 
 def bench_several(model, device, servers, output, tool, threads, delegates, warmup, runs, adb, benchmark_binary,
                   min_seconds, as_json) -> None:
-    """`bench --device all` (or a list): one table, perf.json in the output folder, exit 1 when a phone failed."""
+    """`bench --device all` (or a list): one table, perf.json in the output folder, exit 1 when a phone failed. A
+    stop shows the rows measured before it; its last line names the rest."""
     from ..android.farm_runs import bench_farm
 
-    with stdout_to_stderr():
-        result = bench_farm(model, device, servers, output, tool, threads, delegates, warmup, runs, adb,
-                            benchmark_binary, min_secs=min_seconds, reporter=reporter())
+    shown: list = []
+    try:
+        with stdout_to_stderr():
+            result = bench_farm(model, device, servers, output, tool, threads, delegates, warmup, runs, adb,
+                                benchmark_binary, min_secs=min_seconds, reporter=reporter(), on_result=shown.append)
+    except KeyboardInterrupt:
+        if shown and shown[0].measured:
+            with showing_result():
+                show_farm_bench(shown[0], as_json)
+        raise
     with showing_result():
-        if as_json:
-            emit_json(result.to_json())
-        else:
-            out.print(farm_bench_table(result))
-            for row in result.rows:
-                if row.error:
-                    where = phone_label(row) + (f", {number(row.threads)} threads, {row.delegate}" if row.threads
-                                                else "")
-                    out.print(f"{where}: error: {row.error}")
-            out.print(f"perf data: {result.output}/perf.json")
+        show_farm_bench(result, as_json)
     if result.failed:
-        raise MobikitError(f"{len(result.failed)} of {len({(r.server, r.serial) for r in result.rows})} phones "
-                           f"failed ({', '.join(result.failed)}): the others finished and are in perf.json")
+        raise MobikitError(farm_bench_failure(result))
+
+
+def show_farm_bench(result, as_json: bool) -> None:
+    if as_json:
+        emit_json(result.to_json())
+    elif result.measured:
+        out.print(farm_bench_table(result))
+    for row in result.rows:
+        if row.error:
+            where = phone_label(row) + (f", {number(row.threads)} threads, {row.delegate}" if row.threads else "")
+            err.print(f"{where}: error: {row.error}")
+    if result.output and not as_json:
+        out.print(f"perf data: {result.output}/perf.json")
+
+
+def farm_bench_failure(result) -> str:
+    """The last line of a farm bench that did not measure everything: true to what did and did not run."""
+    phones = len({(r.server, r.serial) for r in result.rows})
+    failed = f"{len(result.failed)} of {phones} phones failed ({', '.join(result.failed)})"
+    if not result.measured:
+        return f"{failed}: nothing was measured, so no perf.json was written; the errors are above"
+    return (f"{failed}; the {len(result.measured)} row(s) measured, theirs included, are in "
+            f"{result.output}/perf.json; the errors are above")
 
 
 def evaluate(

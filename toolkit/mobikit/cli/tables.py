@@ -162,12 +162,12 @@ def worst_layers_table(result, errors) -> Table:
 
 
 def devices_table(listings) -> Table:
-    """A row per device of every adb server; a server that did not answer is one row with its error."""
+    """A row per device of every adb server; a server that did not answer is one row (its error goes below)."""
     table = Table(**COMPACT)
     add_columns(table, ("server", "serial", "state", "model", "android", "sdk", "abi", "soc"))
     for listing in listings:
         if listing.error is not None:
-            table.add_row(listing.server.name, MISSING, "unreachable", listing.error, "", "", "", "")
+            table.add_row(listing.server.name, MISSING, "unreachable", "", "", "", "", "")
         for d in listing.devices:
             table.add_row(listing.server.name, d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""),
                           d.abi or "", d.soc or "")
