@@ -134,3 +134,42 @@ def assert_one_error(result: subprocess.CompletedProcess, code: int) -> str:
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     return errors[0]
+
+
+def after_shell_command(phone, words: tuple[str, ...], nth: int = 1):
+    """A condition for `run_and_signal`: the `nth` shell command starting with `words` (counted from now) has
+    reached the simulated `phone`."""
+    from adb_sim.device import ShellDrop
+
+    state = {"seen": len(phone.commands), "matched": 0}
+
+    def reached() -> bool:
+        while state["seen"] < len(phone.commands):
+            state["matched"] += ShellDrop(words).matches(phone.commands[state["seen"]])
+            state["seen"] += 1
+        return state["matched"] >= nth
+
+    return reached
+
+
+def run_and_signal(argv: list[str], ready, number: int, env: dict | None = None,
+                   limit: float = 150) -> subprocess.CompletedProcess:
+    """`mobikit ARGV` in its own session, sent signal `number` as soon as `ready()` holds (polled every 5 ms);
+    afterwards nothing of the run may still be running (its adb clients went with it)."""
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "mobikit", *argv], env={**os.environ, **(env or {})},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + limit
+    while process.poll() is None and time.monotonic() < deadline:
+        if ready():
+            process.send_signal(number)
+            break
+        time.sleep(0.005)
+    stdout, stderr = process.communicate(timeout=limit)
+    try:
+        os.killpg(process.pid, 0)
+        raise AssertionError("processes of the run are still running")
+    except ProcessLookupError:
+        pass
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

@@ -230,33 +230,48 @@ def test_a_dead_server_and_a_phone_that_drops_mid_bench_are_rows_the_others_fini
     assert sorted(r["serial"] for r in alive) == sorted(p.serial for p in own_farm.phones[1])
 
     steady, dropping = own_farm.phones[1]
+    before = {phone.serial: len(phone.measured) for phone in (steady, dropping)}
+    sent = len(dropping.commands)
 
-    def pull_cable_while_timing():
-        deadline = time.monotonic() + 60
+    def second_timing() -> bool:  # the first configuration measured; the host waits on the second's line
+        commands = dropping.commands[sent:]
+        return len(dropping.measured) > before[dropping.serial] and commands[-1].startswith("logcat ") and \
+            sum("BenchmarkActivity" in command for command in commands) == 2
+
+    def pull_cable_while_timing_the_second():
+        deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
-            top = dropping.activities.top() if dropping.activities else None
-            if top is not None and top.name == "BenchmarkActivity":
-                time.sleep(0.3)
-                dropping.pull_cable(dropping._connections[-1])
+            if second_timing():
+                for connection in list(dropping._connections):
+                    dropping.pull_cable(connection)
                 return
-            time.sleep(0.05)
+            time.sleep(0.02)
 
-    threading.Thread(target=pull_cable_while_timing, daemon=True).start()
-    before = len(steady.measured)
+    threading.Thread(target=pull_cable_while_timing_the_second, daemon=True).start()
     output = tmp_path / "perf"
-    result = run_cli("bench", str(model_dir), "--device", "all", "--warmup", "2", "--runs", "5", "--min-seconds",
-                     "2", "--output", str(output), *flags, timeout=180)
+    result = run_cli("bench", str(model_dir), "--device", "all", "--threads", "1,2", "--warmup", "2", "--runs", "5",
+                     "--min-seconds", "2", "--output", str(output), *flags, timeout=180)
     assert_clean_failure(result, 1)
     assert "2 of 3 phones failed" in result.stderr.splitlines()[-1]
-    rows = json.loads((output / "perf.json").read_text())["results"]
-    by_phone = {(r["server"], r["serial"]): r for r in rows}
-    assert len(rows) == 3
-    assert "adb server unreachable" in by_phone[(own_farm.name(0), None)]["error"]
-    assert by_phone[(own_farm.name(1), dropping.serial)]["error"]
+    perf = json.loads((output / "perf.json").read_text())
+    rows = perf["results"]
+    by_phone = {}
+    for row in rows:
+        by_phone.setdefault((row["server"], row["serial"]), []).append(row)
+    assert len(rows) == 5  # the dead server; steady's two; dropping's one measured, then its error
+    assert "adb server unreachable" in by_phone[(own_farm.name(0), None)][0]["error"]
+    kept, cut = by_phone[(own_farm.name(1), dropping.serial)]
+    assert (kept["threads"], kept["error"]) == (1, None)
+    assert kept["median_ms"] == dropping.measured[before[dropping.serial]]["measured"]["median_ms"]
+    assert "not measured: 2 threads xnnpack (1 measured before)" in cut["error"]
+    assert sorted(perf["failed"]) == sorted([own_farm.name(0), f"{own_farm.name(1)}/{dropping.serial}"])
     finished = by_phone[(own_farm.name(1), steady.serial)]
-    assert finished["error"] is None and len(steady.measured) == before + 1
-    assert finished["median_ms"] == steady.measured[-1]["measured"]["median_ms"]
-    assert "error" in result.stdout and "perf data" in result.stdout
+    assert [r["error"] for r in finished] == [None, None] and len(steady.measured) == before[steady.serial] + 2
+    assert [r["median_ms"] for r in finished] == [m["measured"]["median_ms"] for m in steady.measured[-2:]]
+    table = result.stdout.split("perf data:")[0]
+    assert sum(dropping.props["ro.product.model"] in line for line in table.splitlines()) == 2, result.stdout
+    assert "error:" not in result.stdout and "perf data" in result.stdout  # the error lines are on stderr
+    assert f"{dropping.props['ro.product.model']} ({own_farm.name(1)}/{dropping.serial}): error:" in result.stderr
 
 
 def test_a_stopped_farm_bench_stops_every_phone_and_writes_nothing(farm, installed, model_dir, tmp_path):
@@ -289,3 +304,166 @@ def test_a_stopped_farm_bench_stops_every_phone_and_writes_nothing(farm, install
     assert "Traceback" not in stderr and stderr.splitlines()[-1].startswith("terminated: stopped"), stderr
     assert not output.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".mobikit-tmp")]
     Farm._wait(lambda: not any(timing(phone) for phone in phones), "every phone force-stopped", 20)
+
+
+def test_output_captures_in_phone_threads_take_turns_so_stdout_stays_the_terminal():
+    """Each phone thread loads the model (LiteRT, inside `captured_output`, which swaps fds 1 and 2). Interleaved,
+    one thread put back the fd the other had swapped in: stdout then pointed at a deleted file and `deploy --device
+    all --json` printed nothing, exit 0. Forced here into that interleaving: each capture must take its turn."""
+    import threading
+
+    from mobikit.runtime import captured_output
+
+    before = os.fstat(1)
+    first_in, second_in, texts = threading.Event(), threading.Event(), {}
+
+    def first():
+        with captured_output() as captured:
+            os.write(1, b"first")
+            first_in.set()
+            second_in.wait(2)  # interleaved: the second enters now; taking turns: it cannot, until this one is out
+        texts["first"] = captured.text
+
+    def second():
+        first_in.wait(10)
+        with captured_output() as captured:
+            second_in.set()
+            os.write(1, b"second")
+        texts["second"] = captured.text
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    after = os.fstat(1)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    assert texts == {"first": "first", "second": "second"}
+
+
+def test_one_server_under_two_names_runs_each_phone_once_and_json_is_one_document(farm, installed, model_dir,
+                                                                                  tmp_path):
+    port = farm.servers[0][0]
+    phones = [phone for phones in farm.phones for phone in phones]
+    started = {phone.serial: len(phone.commands) for phone in phones}
+    result = run_cli("deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)), "--json",
+                     *farm.flags, "--adb-server", f"localhost:{port}", timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)  # launched: the app switches to the model on each phone
+    assert sorted((r["server"], r["serial"]) for r in rows) == sorted(
+        (farm.name(s), phone.serial) for s, phones in enumerate(farm.phones) for phone in phones)
+    assert all(r["deploy"]["running"]["model"] == model_dir.name for r in rows)
+    for phone in phones:
+        switched = [c for c in phone.commands[started[phone.serial]:] if c.startswith("am start")]
+        assert len(switched) == 1, (phone.serial, switched)
+    warnings = [line for line in result.stderr.splitlines() if "again" in line]
+    assert warnings == [f"warning: localhost:{port} is the adb server {farm.name(0)} again: its phones run once"]
+
+
+def test_an_ipv6_server_is_reached_in_brackets(farm):
+    import socket
+
+    port = farm.servers[0][0]
+    try:
+        socket.create_connection(("::1", port), timeout=5).close()
+    except OSError:
+        pytest.skip("the adb server does not listen on ::1 here (no IPv6 loopback)")
+    listed = run_cli("devices", "--json", "--adb-server", f"[::1]:{port}", timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(r["serial"] for r in json.loads(listed.stdout)) == sorted(p.serial for p in farm.phones[0])
+
+
+def test_a_bare_tflite_runs_with_benchmark_model_on_every_phone(farm, model_dir, tmp_path):
+    import hashlib
+
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes((model_dir / "model.tflite").read_bytes())
+    binary = tmp_path / "benchmark_model"
+    binary.write_bytes(b"\x7fELF simulated benchmark_model")
+    output = tmp_path / "perf"
+    result = run_cli("bench", str(bare), "--device", "all", "--tool", "benchmark_model", "--benchmark-binary",
+                     str(binary), "--runs", "3", "--warmup", "1", "--output", str(output), "--json", *farm.flags,
+                     timeout=180)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["model_sha256"] == hashlib.sha256(bare.read_bytes()).hexdigest() and printed["failed"] == []
+    assert len(printed["results"]) == 4 and all(r["error"] is None and r["median_ms"] for r in printed["results"])
+    assert json.loads((output / "perf.json").read_text())["results"] == printed["results"]
+
+
+def test_a_farm_bench_with_every_server_dead_writes_nothing_and_says_so(model_dir, tmp_path):
+    dead = [arg for _ in range(2) for arg in ("--adb-server", f"127.0.0.1:{_free_port()}")]
+    output = tmp_path / "perf"
+    result = run_cli("bench", str(model_dir), "--device", "all", "--output", str(output), *dead, timeout=60)
+    assert_clean_failure(result, 1)
+    assert result.stderr.splitlines()[-1].endswith("nothing was measured, so no perf.json was written; the errors "
+                                                   "are above")
+    assert "the others" not in result.stderr and result.stdout == ""
+    assert not output.exists() and list(tmp_path.iterdir()) == []
+    listed = run_cli("devices", *dead[:2], timeout=60)
+    assert_clean_failure(listed, 1)
+    assert max(map(len, listed.stdout.splitlines())) <= 80 and len(listed.stdout.splitlines()) == 3, listed.stdout
+    assert f"adb server {dead[1]}: error: " in listed.stderr
+
+
+def _timing(phone) -> bool:
+    top = phone.activities.top() if phone.activities else None
+    return top is not None and top.name == "BenchmarkActivity"
+
+
+def test_a_second_bench_on_phones_another_bench_uses_fails_at_once_and_leaves_it_running(farm, installed,
+                                                                                       model_dir, tmp_path):
+    import signal
+    import sys
+
+    phones = [phone for phones in farm.phones for phone in phones]
+    first = subprocess.Popen([sys.executable, "-m", "mobikit", "bench", str(model_dir), "--device", "all", "--runs",
+                              "3", "--min-seconds", "60", "--output", str(tmp_path / "first"), *farm.flags],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        Farm._wait(lambda: all(_timing(phone) for phone in phones), "the first bench timing", 60)
+        second = run_cli("bench", str(model_dir), "--device", "all", "--runs", "3", "--output",
+                         str(tmp_path / "second"), *farm.flags, timeout=120)  # the first one still times
+        assert all(_timing(phone) for phone in phones)  # not force-stopped by the second
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+    assert_clean_failure(second, 1)
+    busy = f"another mobikit bench is using this phone (process {first.pid} on this machine)"
+    assert sum(busy in line for line in second.stderr.splitlines()) == 4, second.stderr
+    assert second.stderr.splitlines()[-1].endswith("nothing was measured, so no perf.json was written; the errors "
+                                                   "are above")
+    assert not (tmp_path / "second").exists()
+
+
+def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, installed, model_dir, tmp_path):
+    import signal
+
+    from support import run_and_signal
+
+    phones = [phone for phones in farm.phones for phone in phones]
+    before = {phone.serial: len(phone.measured) for phone in phones}
+    output = tmp_path / "perf"
+    result = run_and_signal(["bench", str(model_dir), "--device", "all", "--threads", "1,2,3", "--warmup", "1",
+                             "--runs", "3", "--min-seconds", "2", "--output", str(output), "--json", *farm.flags],
+                            lambda: all(len(p.measured) > before[p.serial] for p in phones), signal.SIGTERM)
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr
+    printed = json.loads(result.stdout)
+    assert json.loads((output / "perf.json").read_text())["results"] == printed["results"]
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"terminated: stopped after {output} was written complete"), last
+    for s, server_phones in enumerate(farm.phones):
+        for phone in server_phones:
+            rows = [r for r in printed["results"] if (r["server"], r["serial"]) == (farm.name(s), phone.serial)]
+            measured = [r for r in rows if r["error"] is None]
+            assert 1 <= len(measured) < 3 and [r["threads"] for r in measured] == [1, 2][:len(measured)]
+            assert [r["median_ms"] for r in measured] == [
+                m["measured"]["median_ms"] for m in phone.measured[before[phone.serial]:][:len(measured)]]
+            (stopped,) = [r for r in rows if r["error"]]
+            missing = ", ".join(f"{t} thread{'s' if t > 1 else ''} xnnpack" for t in range(len(measured) + 1, 4))
+            assert stopped["error"] == f"stopped; not measured: {missing}"
+            assert f"{phone.props['ro.product.model']} ({farm.name(s)}/{phone.serial}): {missing}" in last
+    Farm._wait(lambda: not any(_timing(phone) for phone in phones), "every phone force-stopped", 20)

@@ -23,7 +23,7 @@ import pytest
 
 from adb_sim.device import ShellDrop
 from mobikit.android import contract
-from support import assert_one_error, run_cli
+from support import after_shell_command, assert_one_error, run_and_signal, run_cli
 from test_android_device import (ADB, _bench, _phone, _plug_back_in, _write_model_folder, adb_env, apk,  # noqa: F401
                                  deploy, eventually, model_dir, phone, tiny_tflite)
 
@@ -55,23 +55,6 @@ def _results_left(phone) -> list[str]:
 
 def _last_line(stderr: str) -> str:
     return [line for line in stderr.splitlines() if line.strip()][-1]
-
-
-def _stopped(env: dict, phone, argv: list[str], words: tuple[str, ...], number: int, nth: int = 1):
-    """`mobikit ARGV`, sent `number` once the `nth` shell command starting with `words` has reached the phone."""
-    process = subprocess.Popen([sys.executable, "-m", "mobikit", *argv], env={**os.environ, **env},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    seen, deadline, matched = len(phone.commands), time.monotonic() + 150, 0
-    while process.poll() is None and time.monotonic() < deadline:
-        while seen < len(phone.commands):
-            matched += ShellDrop(words).matches(phone.commands[seen])
-            seen += 1
-        if matched >= nth:
-            process.send_signal(number)
-            break
-        time.sleep(0.005)
-    stdout, stderr = process.communicate(timeout=150)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 # --- D: a bare .tflite -------------------------------------------------------------------------------------------
@@ -115,9 +98,9 @@ def test_benchmark_model_leaves_data_local_tmp_as_it_found_it(adb_env, phone, mo
     failed = _bench(adb_env, model_dir, *argv, "--delegate", "gpu")  # no GPU on the simulated phone
     assert "no configuration ran" in assert_one_error(failed, 1)
     assert _tree(phone, TMP) == before
-    stopped = _stopped(adb_env, phone, ["bench", str(model_dir), "--device", "pixel", *argv, "--delegate", "cpu",
-                                        "--runs", "5000", "--json"], (f"{TMP}/mobikit-bench-*/benchmark_model",),
-                       signal.SIGINT)
+    timing = after_shell_command(phone, (f"{TMP}/mobikit-bench-*/benchmark_model",))
+    stopped = run_and_signal(["bench", str(model_dir), "--device", "pixel", *argv, "--delegate", "cpu", "--runs",
+                              "5000", "--json"], timing, signal.SIGINT, adb_env)
     assert stopped.returncode == 130 and _last_line(stopped.stderr).startswith("interrupted: stopped"), \
         stopped.stderr
     assert _tree(phone, TMP) == before
@@ -183,7 +166,7 @@ def test_a_stop_mid_bench_prints_the_measured_rows_and_names_the_rest(adb_env, p
     assert deploy(adb_env, model_dir, "--apk", str(apk), "--no-launch").returncode == 0
     argv = ["bench", str(model_dir), "--device", "pixel", "--warmup", "2", "--runs", "5000", "--min-seconds", "0",
             "--threads", "1,2", "--delegate", "cpu", "--json"]
-    result = _stopped(adb_env, phone, argv, _second_request(), number, nth=2)
+    result = run_and_signal(argv, after_shell_command(phone, _second_request(), nth=2), number, adb_env)
     assert result.returncode == 128 + number, result.stderr
     (row,) = json.loads(result.stdout)
     assert (row["threads"], row["delegate"], row["error"], row["runs"]) == (1, "cpu", None, 5000)

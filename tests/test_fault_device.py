@@ -13,9 +13,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -23,7 +20,7 @@ import pytest
 from adb_sim.device import CUT_MOMENTS, ShellDrop
 from fault_harness import SEED_VARIABLE, run_seed
 from mobikit.android import contract
-from support import run_cli
+from support import after_shell_command, run_and_signal, run_cli
 from test_android_device import (ADB, FOLDERS, MODEL, _holds, _phone, _plug_back_in, _set_up, adb_env, apk,  # noqa: F401
                                  deploy, tiny_tflite, versions)
 
@@ -89,8 +86,8 @@ def test_a_device_fault_at_any_command_keeps_a_complete_model(adb_env, versions,
     with _phone(adb_env) as phone:
         _set_up(phone, apk, versions["v1"])
         if case.fault in STOPS:
-            result = _stopped_run(adb_env, phone, ["deploy", str(versions["v2"]), "--apk", str(apk), "--json"], words,
-                                  STOPS[case.fault])
+            result = run_and_signal(["deploy", str(versions["v2"]), "--apk", str(apk), "--json"],
+                                    after_shell_command(phone, words), STOPS[case.fault], adb_env)
             expected = {0, 128 + STOPS[case.fault]}
         else:
             phone.faults.drop_shell = ShellDrop(words, case.when, 0.5 if case.fault == "loose" else None)
@@ -127,7 +124,7 @@ def test_a_device_fault_mid_bench_keeps_the_rows_and_leaves_nothing(adb_env, ver
     with _phone(adb_env) as phone:
         _set_up(phone, apk, versions["v1"])
         if case.fault in STOPS:
-            result = _stopped_run(adb_env, phone, argv, words, STOPS[case.fault], nth)
+            result = run_and_signal(argv, after_shell_command(phone, words, nth), STOPS[case.fault], adb_env)
             expected = {0, 128 + STOPS[case.fault]}
         else:
             phone.faults.drop_shell = ShellDrop(words, case.when, 0.5 if case.fault == "loose" else None, nth)
@@ -155,26 +152,3 @@ def test_a_device_fault_mid_bench_keeps_the_rows_and_leaves_nothing(adb_env, ver
         results = phone.host_path(contract.RESULTS_DIR)
         assert not results.is_dir() or os.listdir(results) == [], (os.listdir(results), reproduce)
         assert os.listdir(phone.host_path("/data/local/tmp")) == ["app.apk"], reproduce
-
-
-def _stopped_run(env, phone, argv, words, number, nth: int = 1) -> subprocess.CompletedProcess:
-    """`mobikit ARGV`, sent `number` as soon as the `nth` command starting with `words` has reached the phone."""
-    process = subprocess.Popen([sys.executable, "-m", "mobikit", *argv], env={**os.environ, **env},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    seen, matched = len(phone.commands), 0
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        while seen < len(phone.commands):
-            matched += ShellDrop(words).matches(phone.commands[seen])
-            seen += 1
-        if matched >= nth:
-            process.send_signal(number)
-            break
-        time.sleep(0.005)
-    stdout, stderr = process.communicate(timeout=120)
-    try:  # nothing of the run left: its adb clients went with it
-        os.killpg(process.pid, 0)
-        raise AssertionError("processes of the run are still running")
-    except ProcessLookupError:
-        pass
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

@@ -19,7 +19,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import MobikitError, UsageError
+from ..errors import MobikitError, UsageError, printable
 from ..runtime import outer_environment
 
 DEFAULT_TIMEOUT = 60.0
@@ -269,9 +269,9 @@ def select_device(adb: Adb, spec: str | None) -> tuple[Adb, Device]:
         raise NoSuchDevice("no Android device connected (check the cable and USB debugging, then 'mobikit devices')")
     if not matches:
         hint = f" ({_fix_hint(devices)})" if any(d.state != "device" for d in devices) else ""
-        raise NoSuchDevice(f"no device matches '{spec}'; connected: {listing}{hint}")
+        raise NoSuchDevice(f"no device matches '{printable(spec)}'; connected: {listing}{hint}")
     if len(matches) > 1:
-        what = f"'{spec}' matches" if spec else "several devices are connected:"
+        what = f"'{printable(spec)}' matches" if spec else "several devices are connected:"
         raise NoSuchDevice("{what} {count} devices: {listing} — pass {device} SERIAL", "device", what=what,
                            count=len(matches), listing="; ".join(d.describe() for d in matches))
     device = matches[0]

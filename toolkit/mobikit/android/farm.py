@@ -191,8 +191,9 @@ def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
             matches = _matching(found, listings, part)
             if len(matches) != 1:
                 names = "; ".join(f"{l.server.name}/{d.describe()}" for l, d in matches)
-                raise NoSuchDevice(f"'{part}' matches {len(matches)} devices: {names} — name one as SERVER/SERIAL"
-                                   if matches else f"no device matches '{part}'; connected: {listing_text}")
+                raise NoSuchDevice(f"'{printable(part)}' matches {len(matches)} devices: {names} — name one as "
+                                   "SERVER/SERIAL" if matches else
+                                   f"no device matches '{printable(part)}'; connected: {listing_text}")
         for listing, device in matches:
             chosen.setdefault((listing.server.name, device.serial), _target(listing, device))
     if not chosen:

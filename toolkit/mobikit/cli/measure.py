@@ -132,7 +132,7 @@ def farm_bench_failure(result) -> str:
     failed = f"{len(result.failed)} of {phones} phones failed ({', '.join(result.failed)})"
     if not result.measured:
         return f"{failed}: nothing was measured, so no perf.json was written; the errors are above"
-    return (f"{failed}; the {len(result.measured)} row(s) measured, theirs included, are in "
+    return (f"{failed}; the {len(result.measured)} row(s) measured (some before a failure, too) are in "
             f"{result.output}/perf.json; the errors are above")
 
 
