@@ -169,7 +169,8 @@ def run_and_signal(argv: list[str], ready, number: int, env: dict | None = None,
     stdout, stderr = process.communicate(timeout=limit)
     try:
         os.killpg(process.pid, 0)
-        raise AssertionError("processes of the run are still running")
+        left = subprocess.run(["ps", "-o", "pid,args", "-g", str(process.pid)], capture_output=True, text=True)
+        raise AssertionError(f"processes of the run are still running: {left.stdout}\n{stderr}")
     except ProcessLookupError:
         pass
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

@@ -146,13 +146,23 @@ def find_adb(explicit: str | os.PathLike | None = None) -> str:
 
 _running: set[subprocess.Popen] = set()  # the adb processes of every thread, for `end_running`
 _running_lock = threading.Lock()
+_ending = threading.Event()  # set by `end_running`: what the threads still run is clean-up, and short
+ENDING_TIMEOUT = 5.0  # seconds an adb call may take once the run is ending
 
 
 def end_running() -> None:
-    """Kill every adb process still running (a stopped run that drove phones from several threads)."""
+    """Kill every adb process still running (a stopped run that drove phones from several threads); from now on
+    each new one (a thread's clean-up, or a wait it started just before it noticed) is ended within ENDING_TIMEOUT,
+    so none outlives the run's grace period."""
+    _ending.set()
     with _running_lock:
         for process in _running:
             process.kill()
+
+
+def resume_running() -> None:
+    """A new run of several phones: adb calls get their full time again."""
+    _ending.clear()
 
 
 class Adb:
@@ -176,6 +186,8 @@ class Adb:
         server = ["-H", host_argument(self.server[0]), "-P", str(self.server[1])] if self.server else []
         argv = [self.path, *server, *(["-s", self.serial] if self.serial else []), *args]
         limit = self.timeout if timeout is None else timeout
+        if _ending.is_set():
+            limit = min(limit, ENDING_TIMEOUT)
         try:
             with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, errors="replace", env=outer_environment()) as process:

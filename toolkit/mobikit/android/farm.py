@@ -15,13 +15,15 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import MobikitError, UsageError, first_line, printable
 from ..progress import Reporter
 from ..runtime import raise_if_stopped
-from .adb import OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice, end_running
+from .adb import (OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice, end_running,
+                  resume_running)
 
 SERVERS_ENV = "MOBIKIT_ADB_SERVERS"
 LOCAL = "local"  # the name of adb's own default server (ANDROID_ADB_SERVER_PORT or 5037 on this host)
@@ -246,6 +248,7 @@ def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
             outcomes[index] = (None, "stopped" if isinstance(exc, KeyboardInterrupt) else first_line(exc))
 
     threads = [threading.Thread(target=run, args=(index, item), daemon=True) for index, item in enumerate(items)]
+    resume_running()
     for thread in threads:
         thread.start()
     try:
@@ -255,8 +258,9 @@ def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
                 raise_if_stopped()
     except BaseException:
         end_running()
+        deadline = time.monotonic() + STOP_GRACE
         for thread in threads:
-            thread.join(STOP_GRACE / len(threads))
+            thread.join(max(0.0, deadline - time.monotonic()))
         raise
     return outcomes
 
