@@ -105,7 +105,8 @@ def test_the_thread_count_reaches_the_interpreter(tiny_kinds):
 
 def _by_hand(path, images):
     """Scores computed without mobikit: LiteRT's own interpreter, quantization written out in the test. A model
-    without metadata takes its pixels p as (p − 127.5) / 127.5, quantized with its input scale and zero point."""
+    without metadata takes its pixels p as (p − 127.5) / 127.5, quantized with its input scale and zero point,
+    except a uint8 input, which takes p itself (its own quantization is its normalization)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
@@ -117,6 +118,8 @@ def _by_hand(path, images):
         value = ((pixels - 127.5) / 127.5)[None]
         if source["dtype"] == np.float32:
             value = value.astype(np.float32)
+        elif source["dtype"] == np.uint8:
+            value = pixels[None].astype(np.uint8)
         else:
             scale, zero = source["quantization"]
             info = np.iinfo(source["dtype"])

@@ -305,23 +305,14 @@ def _where(request: SweepRequest, count: int) -> str:
     return f"in {workers} local worker process{'es' * (workers > 1)}"
 
 
-def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None, **options) -> SweepResult:
-    """Run (or reuse) every cell of the grid, then write sweep.csv, sweep.md and the two PNG figures."""
-    from contextlib import closing
-
-    request = request or SweepRequest(**options)
-    reporter = reporter or Reporter()
-    request.validate()
-    start = time.perf_counter()
-    output = claim_folder(request.output, "sweep", (request.calib, request.eval, request.weights))
-    (output / "cells").mkdir(exist_ok=True)
-    record_files(output, "sweep")  # an interrupted first cell must leave a folder the rerun accepts as its own
+def _plan(request: SweepRequest, output: Path, reporter: Reporter) -> tuple[list[Cell], list[str], list]:
+    """Every cell of the grid: reused from an earlier run, skipped with a reason, or pending as (index, weights)."""
     inputs = request.inputs()
     weights_label = {None: "none (untrained)", "imagenet": "imagenet"}.get(request.weights, str(request.weights))
     grid = [(alpha, resolution) for alpha in request.alphas for resolution in request.resolutions]
     cells: list[Cell] = []
     prefixes: list[str] = []
-    pending: list[tuple[int, str | None]] = []  # (index in cells, weights) of the cells to run
+    pending: list[tuple[int, str | None]] = []
     for index, (alpha, resolution) in enumerate(grid, 1):
         name = cell_name(request.arch, alpha, resolution)
         folder = output / "cells" / name
@@ -346,6 +337,42 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
                 _store(output, folder, cell)  # a failed download is slow: remembered until the file is in the cache
             continue
         pending.append((len(cells) - 1, weights))
+    return cells, prefixes, pending
+
+
+def _collect(request: SweepRequest, output: Path, reporter: Reporter, runs, cells: list[Cell],
+             prefixes: list[str], pending: list) -> None:
+    """Store each finished cell as it arrives, so a stopped sweep keeps every cell that completed."""
+    for position, outcome in runs:
+        index = pending[position][0]
+        cell, prefix = cells[index], prefixes[index]
+        if isinstance(outcome, sweep_workers.Lost):
+            cell.status, cell.reason = "failed", outcome.reason
+        elif isinstance(outcome.error, UsageError):
+            raise outcome.error
+        elif outcome.error is not None:
+            cell.status, cell.reason = "failed", str(outcome.error)
+        else:
+            cells[index] = cell = outcome.cell  # from another process: a copy of the one sent
+            _store_model(request, output / "cells" / cell.name, outcome.files)
+            _store(output, output / "cells" / cell.name, cell)
+            reporter.info(f"{prefix}: done in {cell.seconds:.0f} s")
+            continue
+        reporter.warn(f"{prefix} failed: {cell.reason}")
+
+
+def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None, **options) -> SweepResult:
+    """Run (or reuse) every cell of the grid, then write sweep.csv, sweep.md and the two PNG figures."""
+    from contextlib import closing
+
+    request = request or SweepRequest(**options)
+    reporter = reporter or Reporter()
+    request.validate()
+    start = time.perf_counter()
+    output = claim_folder(request.output, "sweep", (request.calib, request.eval, request.weights))
+    (output / "cells").mkdir(exist_ok=True)
+    record_files(output, "sweep")  # an interrupted first cell must leave a folder the rerun accepts as its own
+    cells, prefixes, pending = _plan(request, output, reporter)
     if pending and (request.jobs > 1 or request.ray is not None):
         reporter.info(f"quantizing and measuring {len(pending)} cell{'s' * (len(pending) > 1)} "
                       f"{_where(request, len(pending))}")
@@ -355,22 +382,7 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
                                  reporter, request.jobs, request.ray, lambda position: reporter.info(
                                      f"{prefixes[pending[position][0]]}: quantizing and measuring"))
     with closing(runs):
-        for position, outcome in runs:
-            index = pending[position][0]
-            cell, prefix = cells[index], prefixes[index]
-            if isinstance(outcome, sweep_workers.Lost):
-                cell.status, cell.reason = "failed", outcome.reason
-            elif isinstance(outcome.error, UsageError):
-                raise outcome.error
-            elif outcome.error is not None:
-                cell.status, cell.reason = "failed", str(outcome.error)
-            else:
-                cells[index] = cell = outcome.cell  # from another process: a copy of the one sent
-                _store_model(request, output / "cells" / cell.name, outcome.files)
-                _store(output, output / "cells" / cell.name, cell)
-                reporter.info(f"{prefix}: done in {cell.seconds:.0f} s")
-                continue
-            reporter.warn(f"{prefix} failed: {cell.reason}")
+        _collect(request, output, reporter, runs, cells, prefixes, pending)
     done = [cell for cell in cells if cell.status == "done"]
     metric = "top1" if done and all(cell.labelled for cell in done) else "agreement"
     files = _write_summary(output, request, cells, metric, reporter)

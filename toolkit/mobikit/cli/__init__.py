@@ -80,11 +80,19 @@ class _Signals:
 
     def __enter__(self):
         self.saved = {number: signal.signal(number, self._stop) for number in STOPPING_SIGNALS}
+        self.saved_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
     def __exit__(self, *exc):
         for number, handler in self.saved.items():
             signal.signal(number, handler)
+        sys.unraisablehook = self.saved_hook
+
+    def _unraisable(self, unraisable):
+        """Our KeyboardInterrupt raised inside a finalizer (`__del__`) cannot unwind the run; the stop is recorded
+        and the library's own checks end the run, so Python's "Exception ignored" traceback would only be noise."""
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.saved_hook(unraisable)
 
     @property
     def received(self) -> int | None:
