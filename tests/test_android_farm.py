@@ -171,6 +171,9 @@ def test_phones_are_chosen_by_serial_model_server_slash_serial_or_all(farm, mode
         choose(listings, "pixel 7")
     with pytest.raises(UsageError, match="no device matches 'iphone'"):
         choose(listings, "iphone")
+    with pytest.raises(UsageError) as escaped:  # user text printed literally, control characters escaped
+        choose(listings, "pix\x1b[2J")
+    assert "no device matches 'pix\\x1b[2J'" in str(escaped.value)
     with pytest.raises(UsageError, match="no Android device connected to 127.0.0.1:9"):
         choose([ServerListing(Server("127.0.0.1:9", ("127.0.0.1", 9)))], "all")
     for bad in ("nohost", "127.0.0.1:0", "host:99999", ":5037"):
