@@ -5,8 +5,8 @@ adb is the farm engine: each host runs its own adb server (`adb -a -P PORT nodae
 with adb's own client flags `-H HOST -P PORT` — no transport of mobikit's own. An adb server is unauthenticated:
 whoever reaches its port controls every phone on it, so servers belong on trusted networks only. Servers come from
 `--adb-server HOST:PORT` (repeatable), else `$MOBIKIT_ADB_SERVERS` (comma-separated), else the local server adb
-itself starts (named `local`). A server that cannot be reached is one entry with its error, never the failure of the
-whole listing. Each phone is driven by the single-phone functions (deploy.py, device_bench.py) in its own thread, one
+itself starts (named `local`); one server under two names (`127.0.0.1:5037`, `localhost:5037`) is asked once. A
+server that cannot be reached is one entry with its error, never the failure of the whole listing. Each phone is driven by the single-phone functions (deploy.py, device_bench.py) in its own thread, one
 run per phone at a time; a stop kills every adb process of every thread (`adb.end_running`).
 """
 
