@@ -319,7 +319,9 @@ def test_the_host_runs_nothing_on_the_phone_while_it_times(adb_env, model_dir, a
         during = phone.commands[before:]
         start = next(i for i, c in enumerate(during) if c.startswith("am start") and "BenchmarkActivity" in c)
         after_start = [c.split()[0] for c in during[start + 1:]]
-        assert after_start == ["logcat", "rm"], during[start:]  # one blocking wait, then the cleanup
+        # one blocking wait, then the cleanup: the result file, then the run's folder (it marked the phone taken)
+        assert after_start == ["logcat", "rm", "rm"], during[start:]
+        assert during[-1].startswith("rm -rf /data/local/tmp/mobikit-bench-"), during[-1]
         assert "-W" in during[start].split() and "-S" in during[start].split()
         row = json.loads(result.stdout)[0]
         assert row["warmup_runs"] >= 1 and row["wall_mean_ms"] > 0 and row["timing"] == "native"
