@@ -112,9 +112,35 @@ def flag_errors(call: list[str]) -> list[str]:
             for flag in args if flag.startswith("-") and flag != "-" and flag.split("=")[0] not in known]
 
 
+def accounted_for(fence: Fence) -> bool:
+    """A block is output (`text`), runs (a shell or Python block), or says on the line before why it cannot."""
+    return fence.lang == "text" or fence.skip is not None or fence.lang in RUN
+
+
 def test_every_block_says_what_it_is():
     unlabelled = [str(fence) for fence in ALL if not fence.lang]
     assert not unlabelled, f"label these blocks (```text for output, ```bash for commands): {unlabelled}"
+    unexplained = [str(fence) for fence in ALL if not accounted_for(fence)]
+    assert not unexplained, f"these blocks neither run nor say why not (<!-- skip: the reason -->): {unexplained}"
+
+
+def test_a_block_that_neither_runs_nor_says_why_fails(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```kotlin\nval x = 1\n```\n\n<!-- skip: needs a phone -->\n```kotlin\nval y = 2\n```\n\n"
+                    "```text\noutput\n```\n\n```bash\ntrue\n```\n")
+    assert [accounted_for(fence) for fence in fences(page)] == [False, True, True, True]
+
+
+def test_skipped_python_blocks_parse():
+    """A Python block that cannot run is still compiled, so a syntax slip in it fails here."""
+    skipped = [fence for fence in ALL if fence.lang == "python" and fence.skip is not None]
+    errors = []
+    for fence in skipped:
+        try:
+            compile(fence.code, str(fence), "exec")
+        except SyntaxError as error:
+            errors.append(f"{fence}: line {error.lineno}: {error.msg}")
+    assert skipped and not errors, "\n".join(errors)
 
 
 def test_every_mobikit_line_uses_real_commands_and_flags():
