@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -203,16 +204,68 @@ def run_fence(fence: Fence, work: Path, env: dict) -> subprocess.CompletedProces
                           stdin=subprocess.DEVNULL)
 
 
+def quantize_line(fence: Fence) -> str | None:
+    """The command of a shell block that is one plain `mobikit quantize …` line (no variables, no shell syntax)."""
+    code = shell_lines(fence).strip() if fence.lang in SHELLS else ""
+    plain = code.startswith("mobikit quantize ") and not re.search(r"[\n$;&|<>`#\\(){}*?~'\"]", code)
+    return code if plain else None
+
+
+class QuantizeRuns:
+    """One test session's quantize blocks: the first block with a given line runs; a later block (on any page) with
+    the byte-identical line, under the same KERAS_HOME rule, is not run again when its folder holds none of the
+    paths the first run created: those files are copied in at the same relative paths (so the output folder has the
+    same relative name) and the first run's result stands for it. Any other block, or the same line in a folder
+    that already holds one of those paths, runs for real."""
+
+    def __init__(self, store: Path):
+        self.store = store
+        self.done: dict[tuple[str, str], tuple[Path, list[Path], subprocess.CompletedProcess]] = {}
+
+    def run(self, fence: Fence, work: Path, env: dict) -> subprocess.CompletedProcess:
+        line = quantize_line(fence)
+        if line is None:
+            return run_fence(fence, work, env)
+        key = (line, "shared" if env["KERAS_HOME"] == str(KERAS_HOME) else "empty")
+        if key in self.done:
+            kept, created, result = self.done[key]
+            if not any((work / path).exists() or (work / path).is_symlink() for path in created):
+                for path in created:
+                    if (kept / path).is_dir():
+                        (work / path).mkdir()
+                    else:
+                        shutil.copy2(kept / path, work / path)
+                return result
+            return run_fence(fence, work, env)
+        before = set(work.rglob("*"))
+        result = run_fence(fence, work, env)
+        if result.returncode == 0:
+            kept = self.store / f"run_{len(self.done)}"
+            created = sorted(path.relative_to(work) for path in set(work.rglob("*")) - before)
+            for path in created:  # sorted: a folder comes before what it holds
+                if (work / path).is_dir():
+                    (kept / path).mkdir(parents=True)
+                else:
+                    shutil.copy2(work / path, kept / path)
+            self.done[key] = (kept, created, result)
+        return result
+
+
+@pytest.fixture(scope="session")
+def quantize_runs(tmp_path_factory) -> QuantizeRuns:
+    return QuantizeRuns(tmp_path_factory.mktemp("quantize-runs"))
+
+
 RUNNABLE_PAGES = [page for page in PAGES if any(f.lang in RUN and f.skip is None for f in fences(page))]
 
 
 @pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE_PAGES])
-def test_page_runs(page, tmp_path):
+def test_page_runs(page, tmp_path, quantize_runs):
     work, env = _session(tmp_path, page)
     for fence in fences(page):
         if fence.lang not in RUN or fence.skip is not None:
             continue
-        result = run_fence(fence, work, env)
+        result = quantize_runs.run(fence, work, env)
         assert result.returncode == 0, (f"{fence} failed (exit {result.returncode}):\n{fence.code}\n--- stdout\n"
                                         f"{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}")
         assert "Traceback" not in result.stderr, f"{fence}:\n{result.stderr[-3000:]}"
@@ -228,6 +281,35 @@ def test_the_runner_keeps_shell_variables_and_stops_on_errors(tmp_path):
     failing = Fence(page, 99, "bash", "false\necho not reached\n", None)
     result = run_fence(failing, work, env)
     assert result.returncode != 0 and "not reached" not in result.stdout
+
+
+def test_an_identical_quantize_line_reuses_the_first_runs_files(tmp_path):
+    """Here `mobikit` on PATH is a script that counts its calls and writes an output folder: the subject is the
+    runner's bookkeeping, not quantize."""
+    page = tmp_path / "page.md"
+    page.write_text("```bash\nmobikit quantize --alpha 0.25\n```\n\n```bash\nmobikit quantize --alpha 0.5\n```\n\n"
+                    "```bash\nmobikit quantize --alpha 0.25 && true\n```\n")
+    same, other, not_plain = fences(page)
+    assert quantize_line(same) == "mobikit quantize --alpha 0.25" and quantize_line(not_plain) is None
+    runs, calls = QuantizeRuns(tmp_path / "store"), tmp_path / "calls"
+    sessions = []
+    for name in ("first", "second", "third"):
+        (tmp_path / name).mkdir()
+        work, env = _session(tmp_path / name, page)
+        (tmp_path / name / "bin" / "mobikit").write_text(
+            f'#!/bin/sh\necho "$@" >> "{calls}"\nmkdir -p mobikit-out/m\necho "$@" > mobikit-out/m/model.tflite\n')
+        sessions.append((work, env))
+    (first, first_env), (second, second_env), (third, third_env) = sessions
+    assert runs.run(same, first, first_env).returncode == 0
+    assert runs.run(same, second, second_env).returncode == 0  # copied, not run
+    assert (second / "mobikit-out" / "m" / "model.tflite").read_text() == "quantize --alpha 0.25\n"
+    assert calls.read_text() == "quantize --alpha 0.25\n"
+    assert runs.run(other, second, second_env).returncode == 0  # another line runs
+    (third / "mobikit-out").mkdir()  # a path the first run created: this folder is not where it started
+    assert runs.run(same, third, third_env).returncode == 0
+    assert runs.run(not_plain, third, third_env).returncode == 0
+    assert calls.read_text().splitlines() == ["quantize --alpha 0.25", "quantize --alpha 0.5"] + \
+        ["quantize --alpha 0.25"] * 2
 
 
 # ------------------------------------------------------------------------------------------------ the pages
