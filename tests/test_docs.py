@@ -1,5 +1,6 @@
 """The README and the docs site as a reader meets them: every code block runs offline, or says why it cannot and has
-its `mobikit` flags checked; the command pages say what `--help` says; the API page lists every public name; the
+its `mobikit` flags checked (a block repeating an earlier block's plain `mobikit quantize` line reuses that run's
+output folder: `QuantizeRuns`); the command pages say what `--help` says; the API page lists every public name; the
 README stays a front page. The conventions are in docs/development.md ("Every code block runs")."""
 
 from __future__ import annotations
@@ -227,16 +228,19 @@ class QuantizeRuns:
         if line is None:
             return run_fence(fence, work, env)
         key = (line, "shared" if env["KERAS_HOME"] == str(KERAS_HOME) else "empty")
-        if key in self.done:
-            kept, created, result = self.done[key]
-            if not any((work / path).exists() or (work / path).is_symlink() for path in created):
-                for path in created:
-                    if (kept / path).is_dir():
-                        (work / path).mkdir()
-                    else:
-                        shutil.copy2(kept / path, work / path)
-                return result
+        if key not in self.done:
+            return self._first(key, fence, work, env)
+        kept, created, result = self.done[key]
+        if any((work / path).exists() or (work / path).is_symlink() for path in created):
             return run_fence(fence, work, env)
+        for path in created:  # sorted: a folder comes before what it holds
+            if (kept / path).is_dir():
+                (work / path).mkdir()
+            else:
+                shutil.copy2(kept / path, work / path)
+        return result
+
+    def _first(self, key: tuple[str, str], fence: Fence, work: Path, env: dict) -> subprocess.CompletedProcess:
         before = set(work.rglob("*"))
         result = run_fence(fence, work, env)
         if result.returncode == 0:
