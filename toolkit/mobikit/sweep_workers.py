@@ -4,8 +4,9 @@ A task runs in a private temporary folder of the process that runs it and return
 back the cell and its model folder's files): only the driver writes into the output, so a worker stopped or killed
 mid-cell leaves nothing half-written there, and the output's marker never records a worker's scratch. The local
 pool starts its workers with 'spawn' (TensorFlow's threads do not survive a fork); they ignore SIGINT, which a
-terminal sends to the whole process group, and the driver terminates them when it stops, however it stops. Ray retries a task whose worker
-died (`RAY_RETRIES` times); Ray is imported only when a sweep asks for it.
+terminal sends to the whole process group, the driver terminates them when it stops, and they end by themselves when
+the driver dies (killed). Ray retries a task whose worker died (`RAY_RETRIES` times); Ray is imported only when a
+sweep asks for it.
 """
 
 from __future__ import annotations
@@ -66,6 +67,24 @@ def _in_worker(task: Callable, args: tuple):
         return task(*args, Reporter())
 
 
+def _end_with_parent() -> None:
+    """Run first in each pool worker: it ends as soon as the driver does, however the driver ends (SIGKILL, out of
+    memory), rather than holding its memory forever (and spawn's resource tracker with it). Spawn gives each child a
+    pipe (`parent_process().sentinel`, a handle on Windows) that is ready once the parent has gone."""
+    import multiprocessing
+    import os
+    import threading
+    from multiprocessing.connection import wait
+
+    sentinel = multiprocessing.parent_process().sentinel
+
+    def watch():
+        wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mobikit-parent-watch", daemon=True).start()
+
+
 @contextmanager
 def _sigint_ignored():
     """Processes started in the block ignore SIGINT from their first instruction (an ignored signal stays ignored
@@ -86,7 +105,7 @@ def _in_pool(task: Callable, arguments: Sequence[tuple], jobs: int) -> Iterator[
     from concurrent.futures.process import BrokenProcessPool
 
     executor = ProcessPoolExecutor(max_workers=min(jobs, len(arguments)),
-                                   mp_context=multiprocessing.get_context("spawn"))
+                                   mp_context=multiprocessing.get_context("spawn"), initializer=_end_with_parent)
     try:
         with _sigint_ignored():  # the pool starts its processes as tasks are submitted
             futures = {executor.submit(_in_worker, task, args): position for position, args in enumerate(arguments)}
