@@ -1,5 +1,6 @@
 """The README and the docs site as a reader meets them: every code block runs offline, or says why it cannot and has
-its `mobikit` flags checked; the command pages say what `--help` says; the API page lists every public name; the
+its `mobikit` flags checked (a block repeating an earlier block's plain `mobikit quantize` line reuses that run's
+output folder: `QuantizeRuns`); the command pages say what `--help` says; the API page lists every public name; the
 README stays a front page. The conventions are in docs/development.md ("Every code block runs")."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -112,9 +114,35 @@ def flag_errors(call: list[str]) -> list[str]:
             for flag in args if flag.startswith("-") and flag != "-" and flag.split("=")[0] not in known]
 
 
+def accounted_for(fence: Fence) -> bool:
+    """A block is output (`text`), runs (a shell or Python block), or says on the line before why it cannot."""
+    return fence.lang == "text" or fence.skip is not None or fence.lang in RUN
+
+
 def test_every_block_says_what_it_is():
     unlabelled = [str(fence) for fence in ALL if not fence.lang]
     assert not unlabelled, f"label these blocks (```text for output, ```bash for commands): {unlabelled}"
+    unexplained = [str(fence) for fence in ALL if not accounted_for(fence)]
+    assert not unexplained, f"these blocks neither run nor say why not (<!-- skip: the reason -->): {unexplained}"
+
+
+def test_a_block_that_neither_runs_nor_says_why_fails(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```kotlin\nval x = 1\n```\n\n<!-- skip: needs a phone -->\n```kotlin\nval y = 2\n```\n\n"
+                    "```text\noutput\n```\n\n```bash\ntrue\n```\n")
+    assert [accounted_for(fence) for fence in fences(page)] == [False, True, True, True]
+
+
+def test_skipped_python_blocks_parse():
+    """A Python block that cannot run is still compiled, so a syntax slip in it fails here."""
+    skipped = [fence for fence in ALL if fence.lang == "python" and fence.skip is not None]
+    errors = []
+    for fence in skipped:
+        try:
+            compile(fence.code, str(fence), "exec")
+        except SyntaxError as error:
+            errors.append(f"{fence}: line {error.lineno}: {error.msg}")
+    assert skipped and not errors, "\n".join(errors)
 
 
 def test_every_mobikit_line_uses_real_commands_and_flags():
@@ -177,16 +205,71 @@ def run_fence(fence: Fence, work: Path, env: dict) -> subprocess.CompletedProces
                           stdin=subprocess.DEVNULL)
 
 
+def quantize_line(fence: Fence) -> str | None:
+    """The command of a shell block that is one plain `mobikit quantize …` line (no variables, no shell syntax)."""
+    code = shell_lines(fence).strip() if fence.lang in SHELLS else ""
+    plain = code.startswith("mobikit quantize ") and not re.search(r"[\n$;&|<>`#\\(){}*?~'\"]", code)
+    return code if plain else None
+
+
+class QuantizeRuns:
+    """One test session's quantize blocks: the first block with a given line runs; a later block (on any page) with
+    the byte-identical line, under the same KERAS_HOME rule, is not run again when its folder holds none of the
+    paths the first run created: those files are copied in at the same relative paths (so the output folder has the
+    same relative name) and the first run's result stands for it. Any other block, or the same line in a folder
+    that already holds one of those paths, runs for real."""
+
+    def __init__(self, store: Path):
+        self.store = store
+        self.done: dict[tuple[str, str], tuple[Path, list[Path], subprocess.CompletedProcess]] = {}
+
+    def run(self, fence: Fence, work: Path, env: dict) -> subprocess.CompletedProcess:
+        line = quantize_line(fence)
+        if line is None:
+            return run_fence(fence, work, env)
+        key = (line, "shared" if env["KERAS_HOME"] == str(KERAS_HOME) else "empty")
+        if key not in self.done:
+            return self._first(key, fence, work, env)
+        kept, created, result = self.done[key]
+        if any((work / path).exists() or (work / path).is_symlink() for path in created):
+            return run_fence(fence, work, env)
+        for path in created:  # sorted: a folder comes before what it holds
+            if (kept / path).is_dir():
+                (work / path).mkdir()
+            else:
+                shutil.copy2(kept / path, work / path)
+        return result
+
+    def _first(self, key: tuple[str, str], fence: Fence, work: Path, env: dict) -> subprocess.CompletedProcess:
+        before = set(work.rglob("*"))
+        result = run_fence(fence, work, env)
+        if result.returncode == 0:
+            kept = self.store / f"run_{len(self.done)}"
+            created = sorted(path.relative_to(work) for path in set(work.rglob("*")) - before)
+            for path in created:  # sorted: a folder comes before what it holds
+                if (work / path).is_dir():
+                    (kept / path).mkdir(parents=True)
+                else:
+                    shutil.copy2(work / path, kept / path)
+            self.done[key] = (kept, created, result)
+        return result
+
+
+@pytest.fixture(scope="session")
+def quantize_runs(tmp_path_factory) -> QuantizeRuns:
+    return QuantizeRuns(tmp_path_factory.mktemp("quantize-runs"))
+
+
 RUNNABLE_PAGES = [page for page in PAGES if any(f.lang in RUN and f.skip is None for f in fences(page))]
 
 
 @pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE_PAGES])
-def test_page_runs(page, tmp_path):
+def test_page_runs(page, tmp_path, quantize_runs):
     work, env = _session(tmp_path, page)
     for fence in fences(page):
         if fence.lang not in RUN or fence.skip is not None:
             continue
-        result = run_fence(fence, work, env)
+        result = quantize_runs.run(fence, work, env)
         assert result.returncode == 0, (f"{fence} failed (exit {result.returncode}):\n{fence.code}\n--- stdout\n"
                                         f"{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}")
         assert "Traceback" not in result.stderr, f"{fence}:\n{result.stderr[-3000:]}"
@@ -202,6 +285,35 @@ def test_the_runner_keeps_shell_variables_and_stops_on_errors(tmp_path):
     failing = Fence(page, 99, "bash", "false\necho not reached\n", None)
     result = run_fence(failing, work, env)
     assert result.returncode != 0 and "not reached" not in result.stdout
+
+
+def test_an_identical_quantize_line_reuses_the_first_runs_files(tmp_path):
+    """Here `mobikit` on PATH is a script that counts its calls and writes an output folder: the subject is the
+    runner's bookkeeping, not quantize."""
+    page = tmp_path / "page.md"
+    page.write_text("```bash\nmobikit quantize --alpha 0.25\n```\n\n```bash\nmobikit quantize --alpha 0.5\n```\n\n"
+                    "```bash\nmobikit quantize --alpha 0.25 && true\n```\n")
+    same, other, not_plain = fences(page)
+    assert quantize_line(same) == "mobikit quantize --alpha 0.25" and quantize_line(not_plain) is None
+    runs, calls = QuantizeRuns(tmp_path / "store"), tmp_path / "calls"
+    sessions = []
+    for name in ("first", "second", "third"):
+        (tmp_path / name).mkdir()
+        work, env = _session(tmp_path / name, page)
+        (tmp_path / name / "bin" / "mobikit").write_text(
+            f'#!/bin/sh\necho "$@" >> "{calls}"\nmkdir -p mobikit-out/m\necho "$@" > mobikit-out/m/model.tflite\n')
+        sessions.append((work, env))
+    (first, first_env), (second, second_env), (third, third_env) = sessions
+    assert runs.run(same, first, first_env).returncode == 0
+    assert runs.run(same, second, second_env).returncode == 0  # copied, not run
+    assert (second / "mobikit-out" / "m" / "model.tflite").read_text() == "quantize --alpha 0.25\n"
+    assert calls.read_text() == "quantize --alpha 0.25\n"
+    assert runs.run(other, second, second_env).returncode == 0  # another line runs
+    (third / "mobikit-out").mkdir()  # a path the first run created: this folder is not where it started
+    assert runs.run(same, third, third_env).returncode == 0
+    assert runs.run(not_plain, third, third_env).returncode == 0
+    assert calls.read_text().splitlines() == ["quantize --alpha 0.25", "quantize --alpha 0.5"] + \
+        ["quantize --alpha 0.25"] * 2
 
 
 # ------------------------------------------------------------------------------------------------ the pages

@@ -72,7 +72,7 @@ def _running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigkill"])
 def test_a_stop_ends_every_worker_and_writes_no_cell(tmp_path, how):
     output = tmp_path / "out"
     # its own session, as a terminal's foreground job: Ctrl-C is SIGINT to the whole process group
@@ -87,17 +87,20 @@ def test_a_stop_ends_every_worker_and_writes_no_cell(tmp_path, how):
         time.sleep(3)  # into the cells: the workers import TensorFlow and build
         if how == "ctrl-c":
             os.killpg(process.pid, signal.SIGINT)
-        else:
-            process.send_signal(signal.SIGTERM)
+        else:  # a SIGKILLed driver cannot stop its workers: they must see it gone and end by themselves
+            process.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGTERM)
         stderr = process.communicate(timeout=60)[1]
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == (130 if how == "ctrl-c" else 143), stderr
+    assert process.returncode == {"ctrl-c": 130, "sigterm": 143, "sigkill": -signal.SIGKILL}[how], stderr
     assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1].startswith("interrupted: stopped" if how == "ctrl-c" else
-                                                      "terminated: stopped")
-    deadline = time.monotonic() + 15  # spawn's resource tracker ends when it reads the driver's end of its pipe
+    if how != "sigkill":
+        last = stderr.strip().splitlines()[-1]
+        assert last.startswith("interrupted: stopped" if how == "ctrl-c" else "terminated: stopped"), stderr
+        assert "written complete" not in last  # no cell finished: the claimed folder is not an output written
+    # spawn's resource tracker ends when it reads the end of its pipe, which the driver and every worker hold
+    deadline = time.monotonic() + 15
     while [pid for pid in workers if _running(pid)] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in workers if _running(pid)]
@@ -114,25 +117,56 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     """A head and a worker node on 127.0.0.1, one CPU each, each in its own temporary folder (short: Ray's socket
-    paths must fit 107 bytes); stopped, every Ray process with it, however the test ends."""
+    paths must fit 107 bytes) and its own process group, yielded as (address, folder, {node: process group}); every
+    process of both killed however the tests end (by group: `ray stop` would stop every cluster on the machine).
+    Shared by this module's Ray tests; the one that stops the head node runs last."""
     ray = str(Path(sys.executable).with_name("ray"))
     port, root = _free_port(), tmp_path_factory.mktemp("ray")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    groups = {}
 
-    def start(*args):
-        started = subprocess.run([ray, "start", "--num-cpus", "1", "--disable-usage-stats", *args],
-                                 capture_output=True, text=True, env=env, timeout=180)
-        assert started.returncode == 0, started.stdout + started.stderr
+    def start(node, *args):
+        started = subprocess.Popen([ray, "start", "--num-cpus", "1", "--disable-usage-stats", "--temp-dir",
+                                    str(root / node), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env=env, start_new_session=True)
+        groups[node] = started.pid  # a session of its own: every process the node starts is in this group
+        output = started.communicate(timeout=180)[0]
+        assert started.returncode == 0, output
 
     try:
-        start("--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", str(root / "head"))
-        start("--address", f"127.0.0.1:{port}", "--temp-dir", str(root / "worker"))
-        yield f"127.0.0.1:{port}", root
+        start("head", "--head", "--port", str(port), "--include-dashboard", "false")
+        start("worker", "--address", f"127.0.0.1:{port}")
+        yield f"127.0.0.1:{port}", root, groups
     finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        for group in groups.values():
+            _kill_group(group)
+        for pid in _named(root):  # Ray's worker processes, each in a process group of its own
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _kill_group(group: int) -> None:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _named(root: Path) -> list[int]:
+    """The processes whose command line names `root`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(root).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def _ray_task_workers(root: Path) -> list[int]:
@@ -153,7 +187,7 @@ def _ray_task_workers(root: Path) -> list[int]:
 
 
 def test_ray_cluster_sweep_survives_a_killed_worker(one_process, ray_cluster, tmp_path):
-    address, root = ray_cluster
+    address, root, _groups = ray_cluster
     output = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "mobikit", "sweep", *GRID, "--ray", address, "--output",
                                 str(output), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -170,16 +204,28 @@ def test_ray_cluster_sweep_survives_a_killed_worker(one_process, ray_cluster, tm
             process.kill()
     assert process.returncode == 0, stderr
     assert "as Ray tasks on" in stderr and "Traceback" not in stderr
+    # Ray's own lines (its coloured "(raylet) A worker died" notes, its C++ client's log) are not mobikit's to print
+    assert "(raylet)" not in stderr and "\x1b" not in stderr
     cells = swept_cells(output, stdout)
     assert [cell["status"] for cell in cells] == ["done", "done"]  # the killed cell ran again (Ray's max_retries)
     assert cells == one_process
     assert not [path for path in output.rglob("*") if path.name.startswith(".mobikit-tmp-")]
 
 
-def test_ray_without_a_cluster_is_one_error_in_seconds(tmp_path):
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.255.255.1"])  # refused; nothing answers (no route, or dropped)
+def test_ray_without_a_cluster_is_one_error_in_seconds(tmp_path, host):
     port = _free_port()  # nothing listens there: Ray's own client would retry it for minutes
-    result = run_cli("sweep", *GRID, "--ray", f"127.0.0.1:{port}", "--output", str(tmp_path / "out"), timeout=120)
+    result = run_cli("sweep", *GRID, "--ray", f"{host}:{port}", "--output", str(tmp_path / "out"), timeout=120)
     assert "cannot reach the Ray cluster" in assert_one_error(result, 1)
+    assert not (tmp_path / "out").exists()  # the cluster is joined before the sweep folder is made
+
+
+@pytest.mark.parametrize("args, message", [(("--ray", ""), "or auto, got ''"),
+                                           (("--jobs", "1", "--ray", "auto"), "give one of them")])
+def test_ray_usage_errors(tmp_path, args, message):
+    result = run_cli("sweep", *GRID, *args, "--output", str(tmp_path / "out"))
+    assert message in assert_one_error(result, 2)
+    assert not (tmp_path / "out").exists()
 
 
 def test_ray_not_installed_is_one_usage_error(tmp_path):
@@ -190,3 +236,25 @@ def test_ray_not_installed_is_one_usage_error(tmp_path):
                              str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert "pip install 'mobikit[ray]'" in assert_one_error(result, 2)
     assert not (tmp_path / "out").exists()
+
+
+def test_ray_head_node_lost_mid_sweep_is_one_error(ray_cluster, tmp_path):
+    """Last of the module: it stops the shared cluster's head node, as `ray stop --force` there does."""
+    address, root, groups = ray_cluster
+    output = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "mobikit", "sweep", *GRID, "--ray", address, "--output",
+                                str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not _ray_task_workers(root) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _ray_task_workers(root), "no Ray worker ran a cell"
+        _kill_group(groups["head"])
+        stdout, stderr = process.communicate(timeout=180)  # Ray alone would end the process after 60 s, wordless
+    finally:
+        if process.poll() is None:
+            process.kill()
+    error = assert_one_error(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), 1)
+    assert f"the Ray cluster at {address} went away" in error, stderr
+    assert "(raylet)" not in stderr and "\x1b" not in stderr
+    check_target(output, "sweep")  # the folder is as its marker recorded it: a rerun resumes it

@@ -570,6 +570,7 @@ def claim_folder(path: str | os.PathLike, kind: str, inputs: Iterable = (), para
     if not target.is_dir():
         with new_folder(target, kind, inputs, param):
             pass
+        runtime.written.remove(str(target))  # not written complete: a stop message must not say it was
     return target
 
 

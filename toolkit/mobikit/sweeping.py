@@ -55,7 +55,7 @@ class SweepRequest:
     eval_samples: int | None = None
     threads: int = defaults.THREADS
     bias_correction: bool | None = None
-    jobs: int = 1  # cells at once in local worker processes
+    jobs: int | None = None  # cells at once in local worker processes (None: one after another, here)
     ray: str | None = None  # a Ray cluster's address ("auto": the one running here) to run each cell as a task
 
     def validate(self) -> None:
@@ -76,10 +76,10 @@ class SweepRequest:
         if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1) or self.threads < 1:
             raise UsageError("{calib_samples}, {eval_samples} and {threads} must be >= 1", "calib_samples",
                              "eval_samples", "threads")
-        if self.jobs < 1:
+        if self.jobs is not None and self.jobs < 1:
             raise UsageError("{jobs} must be >= 1", "jobs")
         if self.ray is not None:
-            if self.jobs != 1:
+            if self.jobs is not None:
                 raise UsageError("{jobs} runs cells on this machine and {ray} on a Ray cluster: give one of them",
                                  "jobs", "ray")
             check_ray(self.ray)
@@ -369,20 +369,21 @@ def sweep(request: SweepRequest | None = None, reporter: Reporter | None = None,
     reporter = reporter or Reporter()
     request.validate()
     start = time.perf_counter()
-    output = claim_folder(request.output, "sweep", (request.calib, request.eval, request.weights))
-    (output / "cells").mkdir(exist_ok=True)
-    record_files(output, "sweep")  # an interrupted first cell must leave a folder the rerun accepts as its own
-    cells, prefixes, pending = _plan(request, output, reporter)
-    if pending and (request.jobs > 1 or request.ray is not None):
-        reporter.info(f"quantizing and measuring {len(pending)} cell{'s' * (len(pending) > 1)} "
-                      f"{_where(request, len(pending))}")
-    anywhere = request.absolute()  # a worker's current folder is not ours
-    runs = sweep_workers.run_all(run_cell, [(anywhere, cells[index], weights and str(Path(weights).resolve()))
-                                            for index, weights in pending],
-                                 reporter, request.jobs, request.ray, lambda position: reporter.info(
-                                     f"{prefixes[pending[position][0]]}: quantizing and measuring"))
-    with closing(runs):
-        _collect(request, output, reporter, runs, cells, prefixes, pending)
+    with sweep_workers.ray_connected(request.ray):  # first: a cluster that cannot be reached leaves no folder
+        output = claim_folder(request.output, "sweep", (request.calib, request.eval, request.weights))
+        (output / "cells").mkdir(exist_ok=True)
+        record_files(output, "sweep")  # an interrupted first cell must leave a folder the rerun accepts as its own
+        cells, prefixes, pending = _plan(request, output, reporter)
+        if pending and ((request.jobs or 1) > 1 or request.ray is not None):
+            reporter.info(f"quantizing and measuring {len(pending)} cell{'s' * (len(pending) > 1)} "
+                          f"{_where(request, len(pending))}")
+        anywhere = request.absolute()  # a worker's current folder is not ours
+        runs = sweep_workers.run_all(run_cell, [(anywhere, cells[index], weights and str(Path(weights).resolve()))
+                                                for index, weights in pending],
+                                     reporter, request.jobs or 1, request.ray, lambda position: reporter.info(
+                                         f"{prefixes[pending[position][0]]}: quantizing and measuring"))
+        with closing(runs):
+            _collect(request, output, reporter, runs, cells, prefixes, pending)
     done = [cell for cell in cells if cell.status == "done"]
     metric = "top1" if done and all(cell.labelled for cell in done) else "agreement"
     files = _write_summary(output, request, cells, metric, reporter)

@@ -177,7 +177,8 @@ def sweep(
     bias_correction: Optional[bool] = typer.Option(
         None, "--bias-correction/--no-bias-correction", help="Empirical bias correction [default: on]."),
     output: Path = typer.Option(..., "--output", "-o", help="Sweep folder (reused: finished cells are kept)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Cells at once, each in its own local process."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Cells at once, each in its own local process "
+                                       "(not with --ray) [default: 1, in this process]."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run each cell as a task on this Ray cluster (HOST:PORT, "
                                       "or auto); needs pip install 'mobikit[ray]'."),
     as_json: bool = JsonOpt,
