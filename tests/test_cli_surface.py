@@ -258,6 +258,27 @@ def test_first_run_shows_top1_and_says_why_it_did_not_search(tmp_path):
     assert report["eval"]["labelled"] and report["eval"]["n"] == 19 and not report.get("fallback")
 
 
+@pytest.mark.parametrize("count", [199, 200])
+def test_the_default_target_applies_from_200_labelled_images(count):
+    """The other side of the first run's rule, in-process: the fallback budget that decides whether a search runs,
+    given `count` labelled verification images (names carrying an ImageNet synset) and no target of the user's."""
+    from types import SimpleNamespace
+
+    from mobikit import defaults, quantization
+    from mobikit.images import ImageSet
+    from mobikit.labels import imagenet
+    from mobikit.quantize_request import QuantizeRequest
+    from mobikit.progress import Reporter
+
+    images = ImageSet([Path(f"n01440764_{i}.JPEG") for i in range(count)], 224)
+    run = SimpleNamespace(eval_images=images, calib=object(), class_list=imagenet(), reporter=Reporter())
+    budget = quantization._fallback_budget(QuantizeRequest(), run)
+    if count < defaults.MIN_TARGET_IMAGES:
+        assert budget is None
+    else:
+        assert budget is not None and budget.max_drop == defaults.MAX_DROP
+
+
 def test_an_explicit_target_searches_and_its_sentence_is_printed_once(tmp_path):
     result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--max-drop", "100",
                      "--output", str(tmp_path / "searched"))
