@@ -223,11 +223,13 @@ def test_ray_without_a_cluster_is_one_error_in_seconds(tmp_path, host):
 def test_ray_at_a_port_that_accepts_but_never_answers_is_one_error_in_seconds(tmp_path):
     """Something listens (another service, a firewall's tarpit) but is not Ray: Ray's own client waited 125 s."""
     import socket
+    import threading
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        port = listener.getsockname()[1]  # the backlog accepts connections; nothing ever answers on them
-        result = run_cli("sweep", *GRID, "--ray", f"127.0.0.1:{port}", "--output", str(tmp_path / "out"),
-                         timeout=60)
+        held = []  # accepted connections, kept open and never answered
+        threading.Thread(target=lambda: held.extend(iter(listener.accept, None)), daemon=True).start()
+        result = run_cli("sweep", *GRID, "--ray", f"127.0.0.1:{listener.getsockname()[1]}", "--output",
+                         str(tmp_path / "out"), timeout=60)
     assert "cannot reach the Ray cluster" in assert_one_error(result, 1)
     assert not (tmp_path / "out").exists()
 
