@@ -171,11 +171,9 @@ def _quiet_ray_init(address: str):
 
     from .runtime import captured_output
 
-    # read by ray.init, unless the user set them: the C++ client's log level (it logs on fd 2), how many seconds
-    # (one attempt each) to try a head that accepts connections but does not answer as Ray (20 by default), and how
-    # long its RPC client waits for such a head (60 s, twice, by default: a silent listener took 125 s)
-    settings = {"RAY_BACKEND_LOG_LEVEL": "fatal", "RAY_gcs_server_port_wait_time_s": str(RAY_CONNECT_SECONDS),
-                "RAY_gcs_rpc_server_reconnect_timeout_s": str(RAY_CONNECT_SECONDS)}
+    # read by ray.init, unless the user set them: the C++ client's log level (it logs on fd 2), and how many
+    # seconds (one attempt each) to try a head that accepts connections but does not answer as Ray (20 by default)
+    settings = {"RAY_BACKEND_LOG_LEVEL": "fatal", "RAY_gcs_server_port_wait_time_s": str(RAY_CONNECT_SECONDS)}
     added = [name for name in settings if name not in os.environ]
     os.environ.update({name: settings[name] for name in added})
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
