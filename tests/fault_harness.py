@@ -19,6 +19,7 @@ Invariants, checked on every case:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -31,6 +32,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from support import still_running
 
 SEED_VARIABLE = "MOBIKIT_FAULT_SEED"
 CASES_VARIABLE = "MOBIKIT_FAULT_CASES"
@@ -332,12 +335,10 @@ def _violations(case: Case, command: Command, ws: Path, temp: Path, pid: int, re
     after = _files(ws)
     outputs = set(command.outputs)
     # 5. nothing left running
-    try:
-        os.killpg(pid, 0)
+    if still_running(pid):
         found.append("processes of the run are still running after it exited")
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
     # 4. exit code and one final line
     killed = case.fault == "KILL" and delivered
     expected = {0}

@@ -167,10 +167,22 @@ def run_and_signal(argv: list[str], ready, number: int, env: dict | None = None,
             break
         time.sleep(0.005)
     stdout, stderr = process.communicate(timeout=limit)
-    try:
-        os.killpg(process.pid, 0)
-        left = subprocess.run(["ps", "-o", "pid,args", "-g", str(process.pid)], capture_output=True, text=True)
-        raise AssertionError(f"processes of the run are still running: {left.stdout}\n{stderr}")
-    except ProcessLookupError:
-        pass
+    left = still_running(process.pid)
+    if left:
+        raise AssertionError(f"processes of the run are still running: {left}\n{stderr}")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def still_running(session: int, grace: float = 5) -> list[str]:
+    """The processes of `session` (a run started with `start_new_session`) that are alive after up to `grace`
+    seconds, as `ps` lines. A zombie has ended: its exit status only waits for a parent (init, once the run's own
+    process is gone) to collect it, which a loaded machine may do late."""
+    import time
+
+    deadline = time.monotonic() + grace
+    while True:
+        listed = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-g", str(session)], capture_output=True, text=True)
+        alive = [line.strip() for line in listed.stdout.splitlines() if line.strip() and line.split()[0][0] != "Z"]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
