@@ -26,6 +26,7 @@ from .deploy import DeployResult, deploy_to, given_apk, load_model_folder
 from .device_bench import (DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS, bench_device, check_request,
                            configuration, local_model)
 from .adb import check_timeout
+from .phone_claim import claimed
 from .farm import ALL, Target, adb_servers, choose, list_devices, run_on_phones
 
 PERF_FILE = "perf.json"
@@ -111,7 +112,9 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
     name, graph, _ = local_model(Path(model_dir), binary)
     target = check_target(output or default_output(name), PERF_KIND, [Path(model_dir)])
     phones = choose(list_devices(servers, adb), device)
-    reporter.info(f"benchmarking {name} on {len(phones)} phone(s) in parallel ...")
+    dead = sum(not phone.serial for phone in phones)
+    reporter.info(f"benchmarking {name} on {len(phones) - dead} phone(s) in parallel"
+                  + (f" ({dead} adb server(s) unreachable)" if dead else "") + " ...")
     measured: dict[int, list] = {id(phone): [] for phone in phones}
 
     def bench_one(phone: Target, phone_reporter: Reporter):
@@ -211,7 +214,8 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     phones = choose(list_devices(servers, adb), device)
 
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
-        return deploy_to(phone.adb, phone.device, model, phone_reporter, apk, launch, timeout)
+        with claimed(phone.adb, "deploy"):
+            return deploy_to(phone.adb, phone.device, model, phone_reporter, apk, launch, timeout)
 
     return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error)
             for phone, result, error in run_on_phones(phones, deploy_one, reporter)]
