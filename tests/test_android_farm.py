@@ -541,3 +541,32 @@ def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, i
             assert stopped["error"] == f"stopped; not measured: {missing}"
             assert f"{phone.props['ro.product.model']} ({farm.name(s)}/{phone.serial}): {missing}" in last
     Farm._wait(lambda: not any(_timing(phone) for phone in phones), "every phone force-stopped", 20)
+
+
+def test_two_benches_with_one_output_on_other_phones_keep_both_perf_files(farm, installed, model_dir, tmp_path):
+    """Both printed `perf data: same/perf.json`, and the later one silently replaced the other's rows."""
+    import sys
+
+    first_phone, second_phone = farm.phones[0]
+    output = tmp_path / "same"
+    first = subprocess.Popen([sys.executable, "-m", "mobikit", "bench", str(model_dir), "--device",
+                              f"{farm.name(0)}/{first_phone.serial}", "--runs", "3", "--min-seconds", "6",
+                              "--output", str(output), "--json", *farm.flags],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        Farm._wait(lambda: _timing(first_phone), "the first bench timing", 60)
+        second = run_cli("bench", str(model_dir), "--device", f"{farm.name(0)}/{second_phone.serial}", "--runs",
+                         "3", "--min-seconds", "0", "--output", str(output), "--json", *farm.flags, timeout=120)
+        assert second.returncode == 0, second.stderr
+        stdout, stderr = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+    assert first.returncode == 0, stderr
+    renamed = tmp_path / "same.2"
+    assert f"{output} appeared while this bench ran (another run's?): writing {renamed} instead" in stderr
+    assert json.loads(stdout)["output"] == str(renamed) and json.loads(second.stdout)["output"] == str(output)
+    for folder, phone in ((output, second_phone), (renamed, first_phone)):
+        assert [r["serial"] for r in json.loads((folder / "perf.json").read_text())["results"]] == [phone.serial]
+

@@ -15,6 +15,7 @@ import uuid
 from contextlib import contextmanager
 
 from ..errors import MobikitError
+from ..runtime import stop_deferred
 from .adb import Adb, AdbError
 
 REMOTE_TMP = "/data/local/tmp"
@@ -77,7 +78,8 @@ def claimed(adb: Adb, verb: str):
     try:
         yield
     finally:
-        try:
-            adb.shell("rm", "-rf", folder, timeout=10, check=False)
-        except AdbError:
-            pass
+        with stop_deferred():  # a stop meanwhile is acted on once the folder is gone
+            try:
+                adb.shell("rm", "-rf", folder, timeout=10, check=False)
+            except AdbError:
+                pass
