@@ -12,7 +12,8 @@ LiteRT's "Replacing N out of M node(s)" line.
 
 What a bench puts on the phone goes again whatever happens (success, failure, stop): benchmark_model and the graph
 live in a folder of their own under /data/local/tmp for one run (with the app, that folder is empty: it marks the phone
-as taken, so a second bench refuses at once instead of force-stopping the first's benchmark), and each app result
+as taken (phone_claim.py), so a second bench or a deploy refuses at once instead of force-stopping the first's
+benchmark), and each app result
 file is removed once read. If
 the phone drops off, mobikit waits a few seconds for it before giving up, names what stayed, and the next bench from
 this machine removes it. Rows measured before a run was cut or stopped are kept; the failure or stop line names the
