@@ -217,11 +217,14 @@ def test_deploy_installs_uploads_verifies_and_launches(adb_env, phone, model_dir
     assert app.received == [None, "tiny_int8"], app.received  # started once to create its folder, then the model
     assert any(line.startswith("sha256sum ") and ".tiny_int8.upload" in line for line in phone.commands)
 
-    pushes_before = len([c for c in phone.commands if c.startswith("mkdir")])
+    def pushes() -> int:  # upload folders made (not the run's phone marker under /data/local/tmp)
+        return len([c for c in phone.commands if c.startswith("mkdir") and "/data/local/tmp/" not in c])
+
+    pushes_before = pushes()
     again = deploy(adb_env, model_dir, "--device", "PIXEL", "--apk", str(apk))
     assert again.returncode == 0, again.stderr
     assert (json.loads(again.stdout)["app"], json.loads(again.stdout)["upload"]) == ("current", "unchanged")
-    assert len([c for c in phone.commands if c.startswith("mkdir")]) == pushes_before
+    assert pushes() == pushes_before
     assert app.received == [None, "tiny_int8", "tiny_int8"], app.received
     assert app.running["sha256"] == report["sha256"]
 

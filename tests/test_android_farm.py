@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from adb_sim import SimDevice
-from support import assert_clean_failure, run_cli
+from support import assert_clean_failure, assert_one_error, run_cli
 from test_android_device import ADB, _free_port, _write_model_folder, apk, tiny_tflite  # noqa: F401
 from mobikit.android import contract
 from mobikit.android.farm import Server, ServerListing, choose, list_devices, parse_server
@@ -255,7 +255,7 @@ def test_a_dead_server_and_a_phone_that_drops_mid_bench_are_rows_the_others_fini
     result = run_cli("bench", str(model_dir), "--device", "all", "--threads", "1,2", "--warmup", "2", "--runs", "5",
                      "--min-seconds", "2", "--output", str(output), *flags, timeout=180)
     assert_clean_failure(result, 1)
-    assert "2 of 3 phones failed" in result.stderr.splitlines()[-1]
+    assert "1 of 2 phones failed and 1 adb server was unreachable" in result.stderr.splitlines()[-1]
     perf = json.loads((output / "perf.json").read_text())
     rows = perf["results"]
     by_phone = {}
@@ -402,6 +402,8 @@ def test_a_farm_bench_with_every_server_dead_writes_nothing_and_says_so(model_di
     assert result.stderr.splitlines()[-1].endswith("nothing was measured, so no perf.json was written; the errors "
                                                    "are above")
     assert "the others" not in result.stderr and result.stdout == ""
+    assert "2 adb servers were unreachable" in result.stderr.splitlines()[-1]  # never "2 of 2 phones failed"
+    assert "on 0 phone(s) in parallel (2 adb server(s) unreachable)" in result.stderr
     assert not output.exists() and list(tmp_path.iterdir()) == []
     listed = run_cli("devices", *dead[:2], timeout=60)
     assert_clean_failure(listed, 1)
@@ -414,8 +416,10 @@ def _timing(phone) -> bool:
     return top is not None and top.name == "BenchmarkActivity"
 
 
-def test_a_second_bench_on_phones_another_bench_uses_fails_at_once_and_leaves_it_running(farm, installed,
-                                                                                       model_dir, tmp_path):
+def test_a_second_bench_or_a_deploy_on_phones_a_bench_uses_fails_at_once_and_leaves_it_running(
+        farm, installed, model_dir, tmp_path):
+    """Deploy took the phones from under a running bench (its rows came out interrupted): it now refuses the same way
+    a second bench does, through the one phone marker."""
     import signal
     import sys
 
@@ -428,6 +432,9 @@ def test_a_second_bench_on_phones_another_bench_uses_fails_at_once_and_leaves_it
         second = run_cli("bench", str(model_dir), "--device", "all", "--runs", "3", "--output",
                          str(tmp_path / "second"), *farm.flags, timeout=120)  # the first one still times
         assert all(_timing(phone) for phone in phones)  # not force-stopped by the second
+        deployed = run_cli("deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)), "--json",
+                           *farm.flags, timeout=120)
+        assert all(_timing(phone) for phone in phones)  # nor by the deploy
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
     finally:
@@ -440,6 +447,65 @@ def test_a_second_bench_on_phones_another_bench_uses_fails_at_once_and_leaves_it
     assert second.stderr.splitlines()[-1].endswith("nothing was measured, so no perf.json was written; the errors "
                                                    "are above")
     assert not (tmp_path / "second").exists()
+    assert_clean_failure(deployed, 1)
+    assert sum(busy in line for line in deployed.stderr.splitlines()) == 4, deployed.stderr
+    assert [row["error"] is not None for row in json.loads(deployed.stdout)] == [True] * 4
+    assert deployed.stderr.splitlines()[-1] == "error: 4 of 4 phones failed: their errors are above; none was deployed"
+
+
+def test_a_deploy_reaching_one_phone_twice_deploys_it_once_and_says_why(own_farm, model_dir, tmp_path):
+    """One phone on both servers: two threads raced on its upload folder ("mv ... .upload: No such file or
+    directory", then "... is not a folder, so not one mobikit made"). The phone marker lets one of them run."""
+    twice = own_farm.phones[0][0]
+    port = own_farm.servers[1][0]
+    assert "connected to" in _adb(port, "connect", twice.serial).stdout
+    Farm._wait(lambda: f"{twice.serial}\tdevice" in _adb(port, "devices").stdout, twice.serial)
+    result = run_cli("deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)), "--no-launch",
+                     "--json", *own_farm.flags, timeout=120)
+    assert_clean_failure(result, 1)
+    rows = json.loads(result.stdout)
+    failed = [row for row in rows if row["error"]]
+    assert len(rows) == 4 and [row["serial"] for row in failed] == [twice.serial], rows
+    assert failed[0]["error"] == "this run reaches this phone a second time (through another adb server): it runs once"
+    assert ".upload" not in result.stderr and "not a folder" not in result.stderr
+    assert sorted(row["serial"] for row in rows if row["error"] is None) == sorted(
+        phone.serial for phones in own_farm.phones for phone in phones)
+    assert result.stderr.splitlines()[-1].startswith("error: 1 of 4 phones failed")
+
+
+@pytest.mark.parametrize("verb", ["deploy", "bench"])
+@pytest.mark.parametrize("empty", [" ", ",,"])
+def test_an_empty_device_is_a_usage_error_naming_it(farm, model_dir, verb, empty):
+    result = run_cli(verb, str(model_dir), "--device", empty, *farm.flags, timeout=60)
+    assert assert_one_error(result, 2) == f"error: --device is empty ({empty!r}): pass a serial, SERVER/SERIAL, a " \
+                                          "model name or 'all'"
+
+
+def test_an_interrupted_row_makes_the_farm_bench_fail(farm, installed, model_dir, tmp_path):
+    """Its row said "interrupted", but the run exited 0 with `failed: []`."""
+    import threading
+
+    phone = farm.phones[0][1]
+    where = f"{farm.name(0)}/{phone.serial}"
+    sent = len(phone.commands)
+
+    def press_home_while_timing():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("BenchmarkActivity" in c for c in phone.commands[sent:]):
+            time.sleep(0.02)
+        time.sleep(1.5)  # past the warm-up (0 runs, 0.5 s), into the timed runs
+        phone.press_home()
+
+    threading.Thread(target=press_home_while_timing, daemon=True).start()
+    result = run_cli("bench", str(model_dir), "--device", where, "--threads", "1,2", "--warmup", "0", "--runs", "3",
+                     "--min-seconds", "4", "--output", str(tmp_path / "perf"), "--json", *farm.flags, timeout=180)
+    assert_clean_failure(result, 1)
+    printed = json.loads(result.stdout)
+    assert printed["failed"] == [where]
+    errors = [row["error"] for row in printed["results"]]
+    assert len(errors) == 3 and errors.count(None) == 1, errors  # the other configuration ran clean
+    assert any(error and error.startswith("the app reports: interrupted") for error in errors[:2]), errors
+    assert "was interrupted (its activity left the foreground)" in printed["results"][-1]["error"]
 
 
 def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, installed, model_dir, tmp_path):
@@ -478,3 +544,32 @@ def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, i
             assert stopped["error"] == f"stopped; not measured: {missing}"
             assert f"{phone.props['ro.product.model']} ({farm.name(s)}/{phone.serial}): {missing}" in last
     Farm._wait(lambda: not any(_timing(phone) for phone in phones), "every phone force-stopped", 20)
+
+
+def test_two_benches_with_one_output_on_other_phones_keep_both_perf_files(farm, installed, model_dir, tmp_path):
+    """Both printed `perf data: same/perf.json`, and the later one silently replaced the other's rows."""
+    import sys
+
+    first_phone, second_phone = farm.phones[0]
+    output = tmp_path / "same"
+    first = subprocess.Popen([sys.executable, "-m", "mobikit", "bench", str(model_dir), "--device",
+                              f"{farm.name(0)}/{first_phone.serial}", "--runs", "3", "--min-seconds", "6",
+                              "--output", str(output), "--json", *farm.flags],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        Farm._wait(lambda: _timing(first_phone), "the first bench timing", 60)
+        second = run_cli("bench", str(model_dir), "--device", f"{farm.name(0)}/{second_phone.serial}", "--runs",
+                         "3", "--min-seconds", "0", "--output", str(output), "--json", *farm.flags, timeout=120)
+        assert second.returncode == 0, second.stderr
+        stdout, stderr = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+    assert first.returncode == 0, stderr
+    renamed = tmp_path / "same.2"
+    assert f"{output} appeared while this bench ran (another run's?): writing {renamed} instead" in stderr
+    assert json.loads(stdout)["output"] == str(renamed) and json.loads(second.stdout)["output"] == str(output)
+    for folder, phone in ((output, second_phone), (renamed, first_phone)):
+        assert [r["serial"] for r in json.loads((folder / "perf.json").read_text())["results"]] == [phone.serial]
+

@@ -28,6 +28,7 @@ from ..progress import Reporter
 from . import contract
 from ..runtime import stop_deferred, written
 from .adb import Adb, AdbError, Device, ShellError, check_timeout, select_device, transfer_timeout
+from .phone_claim import claimed
 from .app_log import new_request_id, wait_for_report
 
 APK_ENV = "MOBIKIT_APK"
@@ -487,7 +488,8 @@ def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | 
     model = load_model_folder(output_dir)
     given_apk(apk)
     adb, chosen = select_device(adb if isinstance(adb, Adb) else Adb(adb), device)
-    return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
+    with claimed(adb, "deploy"):  # not while another deploy or a bench uses the phone
+        return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
 
 
 def deploy_to(adb: Adb, device: Device, model: LocalModel, reporter: Reporter, apk: str | os.PathLike | None = None,

@@ -12,7 +12,8 @@ LiteRT's "Replacing N out of M node(s)" line.
 
 What a bench puts on the phone goes again whatever happens (success, failure, stop): benchmark_model and the graph
 live in a folder of their own under /data/local/tmp for one run (with the app, that folder is empty: it marks the phone
-as taken, so a second bench refuses at once instead of force-stopping the first's benchmark), and each app result
+as taken (phone_claim.py), so a second bench or a deploy refuses at once instead of force-stopping the first's
+benchmark), and each app result
 file is removed once read. If
 the phone drops off, mobikit waits a few seconds for it before giving up, names what stayed, and the next bench from
 this machine removes it. Rows measured before a run was cut or stopped are kept; the failure or stop line names the
@@ -21,11 +22,8 @@ configurations that were not measured.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -42,10 +40,9 @@ from .app_log import new_request_id, wait_for_report
 from .benchmark_model import BENCHMARK_BINARY, GRAPH, benchmark_model_args, failure_line, parse_benchmark_output
 from .coverage import delegate_report
 from .deploy import RECONNECT_WAIT, deploy_to, given_apk, load_model_folder, refuse_replacing, start_activity
+from .phone_claim import claim, remove_stale, run_folder
 
 TOOLS = ("app", "benchmark_model")
-REMOTE_TMP = "/data/local/tmp"
-RUN_FOLDER_PREFIX = "mobikit-bench-"  # + this host's id, the process id and a random part: one folder per run
 DEFAULT_TIMEOUT = 300.0
 # benchmark_model's defaults for --warmup_min_secs, --min_secs and --max_secs
 WARMUP_MIN_SECS, MIN_SECS, MAX_SECS = 0.5, 1.0, 150.0
@@ -84,53 +81,15 @@ def configuration(threads: int, delegate: str) -> str:
 
 # --- what a bench leaves on the phone: nothing --------------------------------------------------------------------
 
-def _host_id() -> str:
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # it runs, as another user
-        pass
-    return False
-
-
 def _remove_leftovers(adb: Adb) -> None:
     """What earlier benches from this machine could not remove (the phone had dropped off): their run folders,
     when their process is gone, and app result files, which no later run reads."""
-    own = re.compile(rf"{RUN_FOLDER_PREFIX}{_host_id()}-(\d+)-[0-9a-f]{{8}}")
-    for folder, pattern, gone in (
-            (REMOTE_TMP, own, lambda match: _process_gone(int(match[1]))),
-            (contract.RESULTS_DIR, re.compile(rf"mobikit-[0-9a-f]{{12}}{re.escape(contract.RESULT_SUFFIX)}"),
-             lambda match: True)):
-        listed = adb.shell("ls", folder, check=False)
-        stale = [name for name in listed.stdout.split() if (match := pattern.fullmatch(name)) and gone(match)]
-        if stale and listed.exit_code == 0:
-            adb.shell("rm", "-rf", *(f"{folder}/{name}" for name in stale), check=False)
-
-
-def _run_folder() -> str:
-    return f"{REMOTE_TMP}/{RUN_FOLDER_PREFIX}{_host_id()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def _claim(adb: Adb, folder: str) -> None:
-    """Make this run's folder, which tells other benches the phone is taken, and refuse when another bench's is
-    there: two at once would each force-stop the other's benchmark, and the loser would wait out its timeout.
-    (Two starting at the same moment both refuse.)"""
-    adb.shell("mkdir", folder)
-    pattern = re.compile(rf"{RUN_FOLDER_PREFIX}([0-9a-f]{{8}})-(\d+)-[0-9a-f]{{8}}")
-    others = [match for name in adb.shell("ls", REMOTE_TMP, check=False).stdout.split()
-              if (match := pattern.fullmatch(name)) and f"{REMOTE_TMP}/{name}" != folder]
-    if not others:
-        return
-    adb.shell("rm", "-rf", folder, check=False)
-    other = others[0]
-    whose = (f"process {other[2]} on this machine" if other[1] == _host_id() else
-             f"another machine; if none runs there, remove its folder: adb shell rm -rf {REMOTE_TMP}/{other[0]}")
-    raise MobikitError(f"another mobikit bench is using this phone ({whose}): run this one when it has finished")
+    remove_stale(adb)
+    pattern = re.compile(rf"mobikit-[0-9a-f]{{12}}{re.escape(contract.RESULT_SUFFIX)}")
+    listed = adb.shell("ls", contract.RESULTS_DIR, check=False)
+    stale = [name for name in listed.stdout.split() if pattern.fullmatch(name)]
+    if stale and listed.exit_code == 0:
+        adb.shell("rm", "-rf", *(f"{contract.RESULTS_DIR}/{name}" for name in stale), check=False)
 
 
 def _tidy(adb: Adb, commands: list[tuple[str, ...]]) -> bool:
@@ -159,13 +118,13 @@ class _NativeRun:
                  timeout: float, reporter: Reporter):
         self.adb, self.device, self.name, self.graph, self.binary = adb, device, name, graph, binary
         self.warmup, self.runs, self.timeout, self.reporter = warmup, runs, timeout, reporter
-        self.folder = _run_folder()
+        self.folder = run_folder("bench")
         self.made = False
 
     def prepare(self) -> None:
         _remove_leftovers(self.adb)
         self.made = True  # from here the folder may exist, whatever the answer says
-        _claim(self.adb, self.folder)
+        claim(self.adb, self.folder)
         for local, remote in ((self.binary, BENCHMARK_BINARY), (self.graph, GRAPH)):
             self.adb.push([local], f"{self.folder}/{remote}", timeout=transfer_timeout(local.stat().st_size))
         self.adb.shell("chmod", "755", f"{self.folder}/{BENCHMARK_BINARY}")
@@ -210,12 +169,12 @@ class _AppRun:
         self.adb, self.device, self.model, self.warmup, self.runs = adb, device, model, warmup, runs
         self.timeout, self.reporter, self.seconds = timeout, reporter, seconds
         self.pending: str | None = None  # the result file of the request in flight, or not yet removed
-        self.folder, self.made = _run_folder(), False  # empty: it marks the phone as taken by this run
+        self.folder, self.made = run_folder("bench"), False  # empty: it marks the phone as taken by this run
 
     def prepare(self) -> None:
         _remove_leftovers(self.adb)
         self.made = True
-        _claim(self.adb, self.folder)
+        claim(self.adb, self.folder)
         refuse_replacing(self.adb, self.model)
         deploy_to(self.adb, self.device, self.model, self.reporter, launch=False)
 
@@ -295,6 +254,9 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     results = _run_matrix(run, [(t, d) for t in threads for d in delegates], on_result)
     if all(r.error for r in results):
         raise MobikitError(f"no configuration ran on {chosen.name}: {results[0].error}")
+    if any(r.interrupted for r in results):  # no clean number: the run failed, its rows are still shown
+        raise MobikitError(f"the benchmark on {chosen.name} was interrupted (its activity left the foreground); "
+                           "the rows measured are shown")
     return results
 
 

@@ -148,6 +148,7 @@ def one_phone(servers: Sequence[Server], spec: str | None,
               adb: str | os.PathLike | None) -> tuple[str | os.PathLike | Adb | None, str | None]:
     """The (adb, device) to hand a single-phone function: unchanged on the local server alone, else the one phone
     `spec` names across the servers, bound to its server."""
+    check_not_empty(spec)
     if list(servers) == [Server(LOCAL)]:
         return adb, spec
     if is_several(spec):
@@ -156,6 +157,13 @@ def one_phone(servers: Sequence[Server], spec: str | None,
     if phone.error is not None:
         raise DeviceUnavailable(phone.error)
     return phone.adb, phone.serial
+
+
+def check_not_empty(spec: str | None) -> None:
+    """`--device ' '` or `--device ,,` names no phone: a usage error, not a choice of the only phone."""
+    if spec is not None and not spec.replace(",", "").strip():
+        raise UsageError("{device} is empty ({value!r}): pass a serial, SERVER/SERIAL, a model name or 'all'",
+                         "device", value=spec)
 
 
 def is_several(spec: str | None) -> bool:
@@ -167,6 +175,7 @@ def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
     """The phones `spec` names: each comma-separated part is `all`, a serial, `SERVER/SERIAL` or a case-insensitive
     part of the model name, and must name one phone (or, `all`, every one); without a spec, $ANDROID_SERIAL or the
     only phone. A part naming none or several is a usage error listing the candidates."""
+    check_not_empty(spec)
     found = [(listing, device) for listing in listings for device in listing.devices]
     listing_text = "; ".join(f"{listing.server.name}/{device.describe()}" for listing, device in found) or "none"
     parts = [part.strip() for part in (spec or os.environ.get("ANDROID_SERIAL") or "").split(",") if part.strip()]
@@ -271,3 +280,16 @@ def run_on_phones(targets: Sequence[Target], work: Callable[[Target, Reporter], 
     runnable = [t for t in targets if t.error is None]
     outcomes = dict(zip(map(id, runnable), in_parallel(runnable, lambda t: work(t, PhoneReporter(reporter, t)))))
     return [(t, *outcomes[id(t)]) if t.error is None else (t, None, t.error) for t in targets]
+
+
+def failure_summary(failed: Sequence[tuple[str, str | None]], every: Sequence[tuple[str, str | None]]) -> str:
+    """"1 of 4 phones failed and 1 adb server was unreachable": (server, serial) pairs, serial None for a server
+    that answered no listing — a server is never counted as a phone."""
+    phones = {key for key in every if key[1]}
+    failed_phones = {key for key in failed if key[1]}
+    servers = {server for server, serial in failed if not serial}
+    parts = [f"{len(failed_phones)} of {len(phones)} phone{'s' if len(phones) != 1 else ''} failed"] \
+        if failed_phones or not servers else []
+    if servers:
+        parts.append(f"{len(servers)} adb server{' was' if len(servers) == 1 else 's were'} unreachable")
+    return " and ".join(parts)

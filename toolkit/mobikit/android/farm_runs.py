@@ -21,11 +21,13 @@ from typing import Callable, Sequence
 
 from .. import runtime
 from ..description import file_sha256
+from ..errors import printable
 from ..progress import Reporter
 from .deploy import DeployResult, deploy_to, given_apk, load_model_folder
 from .device_bench import (DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS, bench_device, check_request,
                            configuration, local_model)
 from .adb import check_timeout
+from .phone_claim import claimed
 from .farm import ALL, Target, adb_servers, choose, list_devices, run_on_phones
 
 PERF_FILE = "perf.json"
@@ -110,8 +112,11 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
                            (WARMUP_MIN_SECS, min_secs, MAX_SECS))
     name, graph, _ = local_model(Path(model_dir), binary)
     target = check_target(output or default_output(name), PERF_KIND, [Path(model_dir)])
+    free = not os.path.lexists(target)  # if another run's perf data lands there meanwhile, it stays
     phones = choose(list_devices(servers, adb), device)
-    reporter.info(f"benchmarking {name} on {len(phones)} phone(s) in parallel ...")
+    dead = sum(not phone.serial for phone in phones)
+    reporter.info(f"benchmarking {name} on {len(phones) - dead} phone(s) in parallel"
+                  + (f" ({dead} adb server(s) unreachable)" if dead else "") + " ...")
     measured: dict[int, list] = {id(phone): [] for phone in phones}
 
     def bench_one(phone: Target, phone_reporter: Reporter):
@@ -129,10 +134,10 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
         _collect(result, [(phone, None, _stopped(phone, measured[id(phone)], configs)) for phone in phones],
                  measured)
         runtime.missing.append(_not_measured(phones, measured, configs))
-        _finish(result, target, model_dir, on_result)
+        _finish(result, target, free, model_dir, on_result, reporter)
         raise
     _collect(result, outcomes, measured)
-    _finish(result, target, model_dir, on_result)
+    _finish(result, target, free, model_dir, on_result, reporter)
     return result
 
 
@@ -161,11 +166,17 @@ def _not_measured(phones: Sequence[Target], measured: dict[int, list], configs: 
     return "not measured: " + "; ".join(parts) if parts else "every phone was measured"
 
 
-def _finish(result: FarmBench, target: Path, model_dir, on_result) -> None:
-    """perf.json, when anything was measured; on a stop only as a new folder (a stopped run replaces nothing)."""
-    from ..outputs import new_folder
+def _finish(result: FarmBench, target: Path, free: bool, model_dir, on_result, reporter: Reporter) -> None:
+    """perf.json, when anything was measured; on a stop only as a new folder (a stopped run replaces nothing). A
+    target that was free when the run started and is taken now (another bench with the same output, on other
+    phones) is not replaced: the data goes beside it, under a new name."""
+    from ..outputs import free_name, new_folder
 
     if result.measured:
+        if free and os.path.lexists(target):
+            taken, target = target, free_name(target)
+            reporter.warn(f"{printable(str(taken))} appeared while this bench ran (another run's?): writing "
+                         f"{printable(str(target))} instead")
         with new_folder(target, PERF_KIND, [Path(model_dir)], keep_when_stopped=True) as staging:
             text = json.dumps({**result.to_json(), "output": str(target)}, indent=2) + "\n"
             (staging / PERF_FILE).write_text(text, "utf-8", "surrogateescape")  # the folder lands whole
@@ -211,7 +222,8 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     phones = choose(list_devices(servers, adb), device)
 
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
-        return deploy_to(phone.adb, phone.device, model, phone_reporter, apk, launch, timeout)
+        with claimed(phone.adb, "deploy"):
+            return deploy_to(phone.adb, phone.device, model, phone_reporter, apk, launch, timeout)
 
     return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error)
             for phone, result, error in run_on_phones(phones, deploy_one, reporter)]

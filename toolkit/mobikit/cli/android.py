@@ -102,6 +102,7 @@ def running_delegate(report: dict) -> str:
 
 def deploy_several(output_dir, device, servers, apk, launch, adb, timeout, as_json) -> None:
     """`deploy --device all` (or a list): one row per phone; exit 1 when any phone failed."""
+    from ..android.farm import failure_summary
     from ..android.farm_runs import deploy_farm
 
     rows = deploy_farm(output_dir, device, servers, apk, launch, adb, timeout, reporter())
@@ -115,4 +116,5 @@ def deploy_several(output_dir, device, servers, apk, launch, adb, timeout, as_js
             err.print(f"{phone_label(row)}: error: {row.error}")
     if failed:
         others = "none was deployed" if len(failed) == len(rows) else "the others were deployed"
-        raise MobikitError(f"{len(failed)} of {len(rows)} phones failed: their errors are above; {others}")
+        keys = [(row.server, row.serial) for row in failed], [(row.server, row.serial) for row in rows]
+        raise MobikitError(f"{failure_summary(*keys)}: their errors are above; {others}")

@@ -128,8 +128,11 @@ def show_farm_bench(result, as_json: bool) -> None:
 
 def farm_bench_failure(result) -> str:
     """The last line of a farm bench that did not measure everything: true to what did and did not run."""
-    phones = len({(r.server, r.serial) for r in result.rows})
-    failed = f"{len(result.failed)} of {phones} phones failed ({', '.join(result.failed)})"
+    from ..android.farm import failure_summary
+
+    keys = [(r.server, r.serial) for r in result.rows]
+    gone = [(server, serial) for server, serial in keys if (f"{server}/{serial}" if serial else server) in result.failed]
+    failed = f"{failure_summary(gone, keys)} ({', '.join(result.failed)})"
     if not result.measured:
         return f"{failed}: nothing was measured, so no perf.json was written; the errors are above"
     return (f"{failed}; the {len(result.measured)} row(s) measured (some before a failure, too) are in "

@@ -197,7 +197,7 @@ def farm_bench_table(result) -> Table:
     """`bench` on several phones at 80 columns: a row per phone and configuration; errors and the rest of the
     fields (mean, peak memory, warm-up runs) in perf.json and --json."""
     table = Table(title=f"latency in ms of {result.model} ({result.model_sha256[:12]}…) on "
-                        f"{len({(r.server, r.serial) for r in result.rows})} phone(s)",
+                        f"{len({(r.server, r.serial) for r in result.rows if r.serial})} phone(s)",
                   **COMPACT)
     columns = ("phone", "threads", "delegate", "runs", "median", "p90", "init", "first")
     add_columns(table, columns, right=columns[1:2] + columns[3:])
