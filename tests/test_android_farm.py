@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from adb_sim import SimDevice
+from android_build import require_core_build
 from support import assert_clean_failure, assert_one_error, run_cli
 from test_android_device import ADB, _free_port, _write_model_folder, apk, tiny_tflite  # noqa: F401
 from mobikit.android import contract
@@ -92,6 +93,7 @@ class Farm:
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
+    require_core_build()  # the simulated app's Kotlin core, compiled before a run waits on a phone (minutes)
     started = Farm(tmp_path_factory.mktemp("adb-homes"))
     yield started
     started.stop()
@@ -100,6 +102,7 @@ def farm(tmp_path_factory):
 @pytest.fixture
 def own_farm(tmp_path):
     """A farm of this test alone (it kills a server)."""
+    require_core_build()
     home = tmp_path / "homes"
     home.mkdir()
     started = Farm(home, (("Pixel 8",), MODELS[1]))  # the first server dies with its one phone
@@ -573,3 +576,76 @@ def test_two_benches_with_one_output_on_other_phones_keep_both_perf_files(farm, 
     for folder, phone in ((output, second_phone), (renamed, first_phone)):
         assert [r["serial"] for r in json.loads((folder / "perf.json").read_text())["results"]] == [phone.serial]
 
+
+
+def _earlier_output(farm, model_dir, folder: Path) -> bytes:
+    """An earlier bench's output at `folder` (one phone, succeeded): its perf.json bytes."""
+    first = farm.phones[0][0]
+    earlier = run_cli("bench", str(model_dir), "--device", f"{farm.name(0)}/{first.serial}", "--runs", "3",
+                      "--warmup", "0", "--min-seconds", "0", "--output", str(folder), *farm.flags, timeout=120)
+    assert earlier.returncode == 0, earlier.stderr
+    return (folder / "perf.json").read_bytes()
+
+
+def test_a_failed_bench_never_replaces_an_earlier_output_it_writes_beside_it(farm, installed, model_dir, tmp_path):
+    """`-o DIR` naming an earlier bench's output: a run with a failed phone (here an adb server that does not answer)
+    exited 1 and overwrote DIR/perf.json with its partial rows."""
+    output = tmp_path / "res.v1"  # a dot in the name: the new name is res.v1.2, not res.2.v1
+    before = _earlier_output(farm, model_dir, output)
+    dead = ["--adb-server", f"127.0.0.1:{_free_port()}"]
+    result = run_cli("bench", str(model_dir), "--device", "all", "--runs", "3", "--warmup", "0", "--min-seconds",
+                     "0", "--output", str(output), "--json", *farm.flags, *dead, timeout=180)
+    assert_clean_failure(result, 1)
+    assert (output / "perf.json").read_bytes() == before
+    beside = tmp_path / "res.v1.2"
+    printed = json.loads(result.stdout)
+    assert printed["output"] == str(beside)
+    assert json.loads((beside / "perf.json").read_text())["results"] == printed["results"]
+    assert len([r for r in printed["results"] if r["error"] is None]) == 4
+    assert f"warning: {output} holds an earlier output and this run failed: writing {beside} instead" in \
+        result.stderr
+    assert f"are in {beside}/perf.json" in result.stderr.splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res.v1", "res.v1.2"]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_stopped_bench_into_an_existing_output_prints_its_rows_and_writes_beside_it(farm, installed, model_dir,
+                                                                                      tmp_path, as_json):
+    """Ctrl-C after the 1-thread rows with `-o EXISTING`: exit 130, empty stdout, every measured row lost."""
+    import signal
+
+    from support import run_and_signal
+
+    output = tmp_path / "existing"
+    before = _earlier_output(farm, model_dir, output)
+    phones = [phone for phones in farm.phones for phone in phones]
+    sent = {phone.serial: len(phone.commands) for phone in phones}
+
+    def second_asked(phone) -> bool:
+        return sum("BenchmarkActivity" in command for command in phone.commands[sent[phone.serial]:]) >= 2
+
+    result = run_and_signal(["bench", str(model_dir), "--device", "all", "--threads", "1,2", "--warmup", "0",
+                             "--runs", "3", "--min-seconds", "30", "--output", str(output), *farm.flags]
+                            + (["--json"] if as_json else []),
+                            lambda: all(second_asked(phone) for phone in phones), signal.SIGINT)
+    assert result.returncode == 130, result.stderr
+    assert (output / "perf.json").read_bytes() == before
+    beside = tmp_path / "existing.2"
+    written = json.loads((beside / "perf.json").read_text())
+    assert [r["threads"] for r in written["results"] if r["error"] is None] == [1] * 4
+    if as_json:
+        assert json.loads(result.stdout)["results"] == written["results"]
+    else:
+        assert sum(phone.props["ro.product.model"] in result.stdout for phone in phones) >= 3, result.stdout
+        assert f"perf data: {beside}/perf.json" in result.stdout
+    assert str(beside) in result.stderr.splitlines()[-1]
+
+
+def test_a_taken_folder_name_gets_a_number_appended_to_the_whole_name(tmp_path):
+    from mobikit.outputs import free_name
+
+    (tmp_path / "mobilenet_v1_0.25_128_int8_perf_20261203T000000Z").mkdir()
+    assert free_name(tmp_path / "mobilenet_v1_0.25_128_int8_perf_20261203T000000Z").name == \
+        "mobilenet_v1_0.25_128_int8_perf_20261203T000000Z.2"
+    (tmp_path / "convert.log").write_text("")
+    assert free_name(tmp_path / "convert.log", extension=True).name == "convert.2.log"

@@ -80,7 +80,7 @@ def run_converter(convert: Callable[[], bytes], what: str, log_path: Path | None
         where = ""
         if log_path is not None:
             try:
-                log_path = free_name(log_path)
+                log_path = free_name(log_path, extension=True)
                 write_text(log_path, text)
                 where = f" (full log: {log_path})"
             except (OSError, MobikitError):

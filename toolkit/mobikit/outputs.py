@@ -580,12 +580,14 @@ def record_files(folder: str | os.PathLike, kind: str) -> None:
         _write_folder_mark(Path(folder), kind)
 
 
-def free_name(path: str | os.PathLike) -> Path:
-    """`path` if nothing is there, else the first free `stem.N.suffix` beside it (for logs that must not replace
-    anything)."""
+def free_name(path: str | os.PathLike, extension: bool = False) -> Path:
+    """`path` if nothing is there, else the first free `NAME.N` beside it, N appended to the whole name (`res.v1` →
+    `res.v1.2`: a dot in a folder's name is not an extension); with `extension` (a log file) N goes before the
+    file's extension instead (`convert.log` → `convert.2.log`)."""
     path = Path(path)
+    stem, suffix = (path.stem, path.suffix) if extension else (path.name, "")
     candidate, number = path, 1
     while os.path.lexists(candidate):
         number += 1
-        candidate = path.with_name(f"{path.stem}.{number}{path.suffix}")
+        candidate = path.with_name(f"{stem}.{number}{suffix}")
     return candidate

@@ -134,7 +134,7 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
         _collect(result, [(phone, None, _stopped(phone, measured[id(phone)], configs)) for phone in phones],
                  measured)
         runtime.missing.append(_not_measured(phones, measured, configs))
-        _finish(result, target, free, model_dir, on_result, reporter)
+        _finish(result, target, free, model_dir, on_result, reporter, stopped=True)
         raise
     _collect(result, outcomes, measured)
     _finish(result, target, free, model_dir, on_result, reporter)
@@ -166,33 +166,35 @@ def _not_measured(phones: Sequence[Target], measured: dict[int, list], configs: 
     return "not measured: " + "; ".join(parts) if parts else "every phone was measured"
 
 
-def _finish(result: FarmBench, target: Path, free: bool, model_dir, on_result, reporter: Reporter) -> None:
-    """perf.json, when anything was measured; on a stop only as a new folder (a stopped run replaces nothing). A
-    target that was free when the run started and is taken now (another bench with the same output, on other
-    phones) is not replaced: the data goes beside it, under a new name."""
+def _finish(result: FarmBench, target: Path, free: bool, model_dir, on_result, reporter: Reporter,
+            stopped: bool = False) -> None:
+    """perf.json, when anything was measured. Only a run that succeeded replaces an earlier output at `target`; a
+    failed or stopped run, or one whose free target was taken meanwhile (another bench with the same output, on other
+    phones), writes beside it under a new name (`free_name`) and says so. `on_result` gets the result whatever
+    happens to the file."""
     from ..outputs import free_name, new_folder
 
-    if result.measured:
-        if free and os.path.lexists(target):
-            taken, target = target, free_name(target)
-            reporter.warn(f"{printable(str(taken))} appeared while this bench ran (another run's?): writing "
-                         f"{printable(str(target))} instead")
-        with new_folder(target, PERF_KIND, [Path(model_dir)], keep_when_stopped=True) as staging:
-            text = json.dumps({**result.to_json(), "output": str(target)}, indent=2) + "\n"
-            (staging / PERF_FILE).write_text(text, "utf-8", "surrogateescape")  # the folder lands whole
-        result.output = str(target)
-    if on_result is not None:
-        on_result(result)
+    try:
+        if result.measured:
+            if os.path.lexists(target) and (free or stopped or result.failed):
+                taken, target = target, free_name(target)
+                why = ("appeared while this bench ran (another run's?)" if free else
+                       "holds an earlier output and this run " + ("was stopped" if stopped else "failed"))
+                reporter.warn(f"{printable(str(taken))} {why}: writing {printable(str(target))} instead")
+            with new_folder(target, PERF_KIND, [Path(model_dir)], keep_when_stopped=True) as staging:
+                text = json.dumps({**result.to_json(), "output": str(target)}, indent=2) + "\n"
+                (staging / PERF_FILE).write_text(text, "utf-8", "surrogateescape")  # the folder lands whole
+            result.output = str(target)
+    finally:
+        if on_result is not None:
+            on_result(result)
 
 
 def default_output(model: str) -> Path:
-    """./mobikit-out/<model>_perf_<UTC time>, a new folder per run (never an earlier run's)."""
-    base = Path("mobikit-out") / f"{model}_perf_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    candidate, number = base, 1
-    while os.path.lexists(candidate):
-        number += 1
-        candidate = base.with_name(f"{base.name}-{number}")
-    return candidate
+    """./mobikit-out/<model>_perf_<UTC time>, a new folder per run (never an earlier run's: `….2` when taken)."""
+    from ..outputs import free_name
+
+    return free_name(Path("mobikit-out") / f"{model}_perf_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
 
 
 @dataclass
