@@ -649,3 +649,70 @@ def test_a_taken_folder_name_gets_a_number_appended_to_the_whole_name(tmp_path):
         "mobilenet_v1_0.25_128_int8_perf_20261203T000000Z.2"
     (tmp_path / "convert.log").write_text("")
     assert free_name(tmp_path / "convert.log", extension=True).name == "convert.2.log"
+
+
+def test_one_server_through_two_addresses_is_one_server_under_the_first_name(farm, installed, model_dir, tmp_path):
+    """127.0.0.1:P and 127.0.0.2:P resolve apart but reach one server (`adb -a` listens on every address): each
+    phone ran once, the other name's rows were errors, exit 1 "2 of 4 phones failed", the winner's name varied."""
+    port = farm.servers[0][0]
+    phones = farm.phones[0]
+    twice = ["--adb-server", f"127.0.0.1:{port}", "--adb-server", f"127.0.0.2:{port}"]
+    result = run_cli("deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)), "--no-launch",
+                     "--json", *twice, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert sorted((r["server"], r["serial"], r["error"]) for r in rows) == sorted(
+        (f"127.0.0.1:{port}", phone.serial, None) for phone in phones)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: 127.0.0.2:{port} lists the same phones as the adb server 127.0.0.1:{port}: "
+                        "taken as that server again, its phones run once"]
+    # either name of a merged server picks its phone
+    for name in (f"127.0.0.2:{port}", f"localhost:{port}"):
+        named = run_cli("deploy", str(model_dir), "--device", f"{name}/{phones[1].serial}", "--apk",
+                        str(_apk(tmp_path)), "--no-launch", "--json", *twice, "--adb-server", f"localhost:{port}",
+                        timeout=120)
+        assert named.returncode == 0, named.stderr
+        assert json.loads(named.stdout)["serial"] == phones[1].serial
+
+
+@pytest.mark.parametrize("value", ["all", "pixel 7,pixel 8"])
+def test_android_serial_names_one_phone_as_adb_reads_it(farm, model_dir, value):
+    result = run_cli("deploy", str(model_dir), "--no-launch", *farm.flags, env={"ANDROID_SERIAL": value}, timeout=60)
+    assert assert_one_error(result, 2) == f"error: $ANDROID_SERIAL names one phone, as adb reads it, got '{value}': " \
+                                          "for several pass --device all or a comma-separated list"
+
+
+def test_a_server_that_does_not_answer_beside_others_is_a_warning(farm, installed, model_dir, tmp_path):
+    phone = farm.phones[0][0]
+    dead = f"127.0.0.1:{_free_port()}"
+    result = run_cli("deploy", str(model_dir), "--device", f"{farm.name(0)}/{phone.serial}", "--apk",
+                     str(_apk(tmp_path)), "--no-launch", "--json", *farm.flags, "--adb-server", dead, timeout=120)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: adb server {dead} did not answer: "), warnings
+
+
+@pytest.mark.parametrize("value", [" ", ",,"])
+def test_a_blank_servers_variable_is_a_usage_error_naming_it(value):
+    result = run_cli("devices", env={"MOBIKIT_ADB_SERVERS": value}, timeout=60)
+    assert assert_one_error(result, 2).startswith("error: $MOBIKIT_ADB_SERVERS takes HOST:PORT entries separated by "
+                                                  "commas, got '")
+
+
+def test_a_huge_device_is_echoed_cut_and_a_multi_line_phone_error_is_one_line(farm, model_dir):
+    from mobikit.android.adb import AdbError
+    from mobikit.android.farm import in_parallel
+
+    result = run_cli("bench", str(model_dir), "--device", "x" * 100_000, *farm.flags, timeout=60)
+    line = assert_one_error(result, 2)
+    assert line.startswith("error: no device matches 'xxx") and "x" * 200 + "…'" in line and len(line) < 2000
+
+    def fails(_):  # adb's stderr after its server was killed spans lines
+        raise AdbError("'adb shell am' failed", "* daemon not running\nerror: protocol fault (couldn't read status)\n")
+
+    def fails_plainly(_):
+        from mobikit.errors import MobikitError
+        raise MobikitError("first\n  second\n")
+
+    assert in_parallel([1, 2], lambda item: fails(item) if item == 1 else fails_plainly(item)) == [
+        (None, "'adb shell am' failed: protocol fault (couldn't read status)"), (None, "first; second")]

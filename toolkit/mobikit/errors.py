@@ -54,3 +54,18 @@ def printable(name: str) -> str:
     """A path as text that prints: bytes that are not UTF-8 as \\xNN escapes, control characters as escapes."""
     raw = os.fsencode(name).decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in raw)
+
+
+ECHO_LIMIT = 200  # characters of a user's value a message echoes
+
+
+def echoed(value: str, limit: int = ECHO_LIMIT) -> str:
+    """A user's value as a message quotes it: `printable`, and cut with an ellipsis past `limit` characters (a
+    100,000-character --device is not echoed whole)."""
+    text = printable(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def one_line(text: str) -> str:
+    """A multi-line message (adb's stderr after a server died) as one line: its non-empty lines joined."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import MobikitError, UsageError, first_line, printable
+from ..errors import MobikitError, UsageError, echoed, first_line, one_line, printable
 from ..progress import Reporter
 from ..runtime import raise_if_stopped
 from .adb import (OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice, end_running,
@@ -37,6 +37,11 @@ class Server:
 
     name: str
     address: tuple[str, int] | None = None  # None: adb's default server, reached the way adb itself chooses
+    aliases: tuple[str, ...] = ()  # the other names given for this same server (merged), each accepted in SERVER/SERIAL
+
+    @property
+    def names(self) -> set[str]:
+        return {self.name, *self.aliases}
 
 
 def parse_server(spec: str) -> Server:
@@ -45,7 +50,7 @@ def parse_server(spec: str) -> Server:
     port = int(match.group(2)) if match else 0
     if not match or not 0 < port < 65536:
         raise UsageError("{adb_server} takes HOST:PORT (an adb server started with 'adb -a -P PORT nodaemon "
-                         "server' on HOST), got {value!r}", "adb_server", value=spec)
+                         "server' on HOST), got '{value}'", "adb_server", value=echoed(spec))
     host = match.group(1).strip("[]")
     return Server(f"{match.group(1)}:{port}", (host, port))
 
@@ -55,12 +60,13 @@ def adb_servers(given: Sequence[str] = (), reporter: Reporter | None = None) -> 
     twice (`127.0.0.1:5037` and `localhost:5037`) is asked once, under its first name, and `reporter` says so."""
     if given:
         return _distinct([parse_server(spec) for spec in given], reporter)
-    servers = []
-    for part in (part for part in os.environ.get(SERVERS_ENV, "").split(",") if part.strip()):
+    value, servers = os.environ.get(SERVERS_ENV, ""), []
+    for part in [part for part in value.split(",") if part.strip()] or ([value] if value else []):
         try:
             servers.append(parse_server(part))
-        except UsageError:
-            raise UsageError(f"${SERVERS_ENV} takes HOST:PORT entries separated by commas, got {part!r}") from None
+        except UsageError:  # also a variable of blanks or commas alone, as `--adb-server ' '` is
+            raise UsageError(f"${SERVERS_ENV} takes HOST:PORT entries separated by commas, got "
+                             f"'{echoed(part)}'") from None
     return _distinct(servers, reporter) or [Server(LOCAL)]
 
 
@@ -70,13 +76,22 @@ def _distinct(servers: list[Server], reporter: Reporter | None) -> list[Server]:
     kept: list[tuple[Server, set]] = []
     for server in servers:
         addresses = _resolved(server)
-        same = next((first for first, known in kept if known & addresses), None)
-        if same is None:
+        index = next((i for i, (_, known) in enumerate(kept) if known & addresses), None)
+        if index is None:
             kept.append((server, addresses))
-        elif server.name != same.name and reporter is not None:
-            reporter.warn(f"{printable(server.name)} is the adb server {printable(same.name)} again: its phones run "
-                          "once")
+            continue
+        same = kept[index][0]
+        if server.name not in same.names:
+            kept[index] = (_merged(same, server), kept[index][1] | addresses)
+            if reporter is not None:
+                reporter.warn(f"{printable(server.name)} is the adb server {printable(same.name)} again: its phones "
+                              "run once")
     return [server for server, _ in kept]
+
+
+def _merged(first: Server, again: Server) -> Server:
+    """`first` (its name wins) also answering to `again`'s names."""
+    return Server(first.name, first.address, first.aliases + tuple(n for n in again.names if n not in first.names))
 
 
 def _resolved(server: Server) -> set:
@@ -109,9 +124,12 @@ class ServerListing:
         return [{"server": self.server.name, **device.to_json(), "error": None} for device in self.devices]
 
 
-def list_devices(servers: Sequence[str | Server] = (), adb: str | os.PathLike | None = None) -> list[ServerListing]:
+def list_devices(servers: Sequence[str | Server] = (), adb: str | os.PathLike | None = None,
+                 reporter: Reporter | None = None) -> list[ServerListing]:
     """Every device on every server (`HOST:PORT`; default as `adb_servers`), the servers asked in parallel; an
-    unreachable server keeps its error."""
+    unreachable server keeps its error. Servers that list the very same phones (one server reached through two
+    names that resolve apart: 127.0.0.1 and 127.0.0.2, ::1 and 127.0.0.1) are one listing, under the first name
+    given, and `reporter` says so."""
     servers = [server if isinstance(server, Server) else parse_server(server) for server in servers] or adb_servers()
     client = Adb(adb)  # a missing adb binary is one error for the whole run, before any server is asked
 
@@ -120,8 +138,26 @@ def list_devices(servers: Sequence[str | Server] = (), adb: str | os.PathLike | 
         return ServerListing(server, on_server.devices(), adb=on_server)
 
     outcomes = in_parallel(list(servers), ask)
-    return [outcome if error is None else ServerListing(server, error=error)
-            for server, (outcome, error) in zip(servers, outcomes)]
+    listings = [outcome if error is None else ServerListing(server, error=error)
+                for server, (outcome, error) in zip(servers, outcomes)]
+    return _same_phones_once(listings, reporter)
+
+
+def _same_phones_once(listings: list[ServerListing], reporter: Reporter | None) -> list[ServerListing]:
+    kept: list[ServerListing] = []
+    for listing in listings:
+        serials = {device.serial for device in listing.devices}
+        same = next((i for i, known in enumerate(kept) if serials and known.error is None and
+                     {device.serial for device in known.devices} == serials), None)
+        if listing.error is not None or same is None:
+            kept.append(listing)
+            continue
+        first = kept[same]
+        kept[same] = ServerListing(_merged(first.server, listing.server), first.devices, adb=first.adb)
+        if reporter is not None:
+            reporter.warn(f"{printable(listing.server.name)} lists the same phones as the adb server "
+                          f"{printable(first.server.name)}: taken as that server again, its phones run once")
+    return kept
 
 
 @dataclass
@@ -144,16 +180,17 @@ class Target:
         return self.device.name if self.device else self.where
 
 
-def one_phone(servers: Sequence[Server], spec: str | None,
-              adb: str | os.PathLike | None) -> tuple[str | os.PathLike | Adb | None, str | None]:
+def one_phone(servers: Sequence[Server], spec: str | None, adb: str | os.PathLike | None,
+              reporter: Reporter | None = None) -> tuple[str | os.PathLike | Adb | None, str | None]:
     """The (adb, device) to hand a single-phone function: unchanged on the local server alone, else the one phone
     `spec` names across the servers, bound to its server."""
     check_not_empty(spec)
+    serial_from_env()
     if list(servers) == [Server(LOCAL)]:
         return adb, spec
     if is_several(spec):
         raise UsageError("{device} names one phone here (several: 'mobikit bench' and 'mobikit deploy')", "device")
-    (phone,) = choose(list_devices(servers, adb), spec)
+    (phone,) = choose(list_devices(servers, adb, reporter), spec, reporter)
     if phone.error is not None:
         raise DeviceUnavailable(phone.error)
     return phone.adb, phone.serial
@@ -166,19 +203,36 @@ def check_not_empty(spec: str | None) -> None:
                          "device", value=spec)
 
 
+def serial_from_env() -> str | None:
+    """$ANDROID_SERIAL names one phone, as adb reads it (a serial, or here also SERVER/SERIAL or a model name);
+    `all` or a list there is a usage error: several phones are asked for with `--device`."""
+    value = os.environ.get("ANDROID_SERIAL", "").strip() or None
+    if is_several(value):
+        raise UsageError("$ANDROID_SERIAL names one phone, as adb reads it, got '{value}': for several pass "
+                         "{device} all or a comma-separated list", "device", value=echoed(value))
+    return value
+
+
 def is_several(spec: str | None) -> bool:
     """Whether `--device` asks for several phones (`all`, or a comma-separated list)."""
     return spec is not None and (spec.strip().lower() == ALL or "," in spec)
 
 
-def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
+def choose(listings: Sequence[ServerListing], spec: str | None, reporter: Reporter | None = None) -> list[Target]:
     """The phones `spec` names: each comma-separated part is `all`, a serial, `SERVER/SERIAL` or a case-insensitive
     part of the model name, and must name one phone (or, `all`, every one); without a spec, $ANDROID_SERIAL or the
-    only phone. A part naming none or several is a usage error listing the candidates."""
+    only phone. A part naming none or several is a usage error listing the candidates. Without `all`, a server that
+    did not answer while others did is one warning on `reporter` (with `all` it is a row of its own)."""
     check_not_empty(spec)
     found = [(listing, device) for listing in listings for device in listing.devices]
     listing_text = "; ".join(f"{listing.server.name}/{device.describe()}" for listing, device in found) or "none"
-    parts = [part.strip() for part in (spec or os.environ.get("ANDROID_SERIAL") or "").split(",") if part.strip()]
+    parts = [part.strip() for part in spec.split(",") if part.strip()] if spec else \
+        [part for part in [serial_from_env()] if part]
+    if reporter is not None and ALL not in {part.lower() for part in parts} and \
+            any(listing.error is None for listing in listings):
+        for listing in listings:
+            if listing.error is not None:
+                reporter.warn(f"adb server {printable(listing.server.name)} did not answer: {listing.error}")
     if not parts:
         if len(found) != 1:
             unreachable = [f"{l.server.name} ({l.error})" for l in listings if l.error]
@@ -202,9 +256,9 @@ def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
             matches = _matching(found, listings, part)
             if len(matches) != 1:
                 names = "; ".join(f"{l.server.name}/{d.describe()}" for l, d in matches)
-                raise NoSuchDevice(f"'{printable(part)}' matches {len(matches)} devices: {names} — name one as "
+                raise NoSuchDevice(f"'{echoed(part)}' matches {len(matches)} devices: {names} — name one as "
                                    "SERVER/SERIAL" if matches else
-                                   f"no device matches '{printable(part)}'; connected: {listing_text}")
+                                   f"no device matches '{echoed(part)}'; connected: {listing_text}")
         for listing, device in matches:
             chosen.setdefault((listing.server.name, device.serial), _target(listing, device))
     if not chosen:
@@ -214,8 +268,8 @@ def choose(listings: Sequence[ServerListing], spec: str | None) -> list[Target]:
 
 def _matching(found, listings, part: str) -> list:
     server, slash, serial = part.partition("/")  # server names hold no "/"
-    if slash and server in {listing.server.name for listing in listings}:
-        return [(l, d) for l, d in found if l.server.name == server and d.serial == serial]
+    if slash and any(server in listing.server.names for listing in listings):
+        return [(l, d) for l, d in found if server in l.server.names and d.serial == serial]
     return [(l, d) for l, d in found if d.serial == part] or \
            [(l, d) for l, d in found if d.model and part.lower() in d.model.lower()]
 
@@ -252,7 +306,7 @@ def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
         try:
             outcomes[index] = (work(item), None)
         except MobikitError as exc:
-            outcomes[index] = (None, str(exc))
+            outcomes[index] = (None, one_line(str(exc)))
         except BaseException as exc:  # noqa: B036 — a stop inside a thread ends that thread's run, nothing more
             outcomes[index] = (None, "stopped" if isinstance(exc, KeyboardInterrupt) else first_line(exc))
 

@@ -113,7 +113,7 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
     name, graph, _ = local_model(Path(model_dir), binary)
     target = check_target(output or default_output(name), PERF_KIND, [Path(model_dir)])
     free = not os.path.lexists(target)  # if another run's perf data lands there meanwhile, it stays
-    phones = choose(list_devices(servers, adb), device)
+    phones = choose(list_devices(servers, adb, reporter), device, reporter)
     dead = sum(not phone.serial for phone in phones)
     reporter.info(f"benchmarking {name} on {len(phones) - dead} phone(s) in parallel"
                   + (f" ({dead} adb server(s) unreachable)" if dead else "") + " ...")
@@ -221,7 +221,7 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     check_timeout(timeout)
     model = load_model_folder(output_dir)
     given_apk(apk)
-    phones = choose(list_devices(servers, adb), device)
+    phones = choose(list_devices(servers, adb, reporter), device, reporter)
 
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
         with claimed(phone.adb, "deploy"):

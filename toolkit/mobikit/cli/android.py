@@ -25,7 +25,7 @@ def devices(adb: Optional[Path] = AdbOpt, adb_server: Optional[list[str]] = AdbS
     """List the Android devices of every adb server: server, serial, state, model, Android version, SDK, ABI, SoC."""
     from ..android.farm import adb_servers, list_devices
 
-    listings = list_devices(adb_servers(adb_server or (), reporter()), adb)
+    listings = list_devices(adb_servers(adb_server or (), reporter()), adb, reporter())
     with showing_result():
         show_devices(listings, as_json)
     if all(listing.error for listing in listings):
@@ -68,7 +68,7 @@ def deploy(
 
     if is_several(device):
         return deploy_several(output_dir, device, adb_server or (), apk, not no_launch, adb, timeout, as_json)
-    client, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb)
+    client, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb, reporter())
     result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=client, timeout=timeout,
                         reporter=reporter())
     with showing_result():

@@ -57,7 +57,7 @@ def bench(
         return bench_several(model, device, adb_server or (), output, tool, thread_counts, delegates,
                              warmup, runs, adb, benchmark_binary, min_seconds, as_json)
     if not on_host:
-        adb, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb)
+        adb, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb, reporter())
     measured: list = []
     try:
         with stdout_to_stderr():
