@@ -394,21 +394,36 @@ def test_a_bare_tflite_runs_with_benchmark_model_on_every_phone(farm, model_dir,
     assert json.loads((output / "perf.json").read_text())["results"] == printed["results"]
 
 
-def test_a_farm_bench_with_every_server_dead_writes_nothing_and_says_so(model_dir, tmp_path):
-    dead = [arg for _ in range(2) for arg in ("--adb-server", f"127.0.0.1:{_free_port()}")]
+def test_with_every_server_dead_devices_deploy_and_bench_say_no_server_answered(model_dir, tmp_path):
+    """`deploy --device pixel` said "no device matches 'pixel'" (exit 2, blaming --device) where `devices` said "no
+    adb server answered" (exit 1): every verb now says the latter, naming each server, and writes nothing."""
+    ports = [_free_port() for _ in range(2)]
+    dead = [arg for port in ports for arg in ("--adb-server", f"127.0.0.1:{port}")]
     output = tmp_path / "perf"
-    result = run_cli("bench", str(model_dir), "--device", "all", "--output", str(output), *dead, timeout=60)
-    assert_clean_failure(result, 1)
-    assert result.stderr.splitlines()[-1].endswith("nothing was measured, so no perf.json was written; the errors "
-                                                   "are above")
-    assert "the others" not in result.stderr and result.stdout == ""
-    assert "2 adb servers were unreachable" in result.stderr.splitlines()[-1]  # never "2 of 2 phones failed"
-    assert "on 0 phone(s) in parallel (2 adb server(s) unreachable)" in result.stderr
+    runs = {"bench all": run_cli("bench", str(model_dir), "--device", "all", "--output", str(output), *dead,
+                                 timeout=60),
+            "bench pixel": run_cli("bench", str(model_dir), "--device", "pixel", *dead, timeout=60),
+            "deploy pixel": run_cli("deploy", str(model_dir), "--device", "pixel", *dead, timeout=60),
+            "deploy all": run_cli("deploy", str(model_dir), "--device", "all", *dead, timeout=60),
+            "deploy": run_cli("deploy", str(model_dir), *dead[:2], timeout=60)}
+    for verb, result in runs.items():
+        line = assert_one_error(result, 1)
+        assert line.startswith(f"error: no adb server answered: 127.0.0.1:{ports[0]}: "), (verb, line)
+        assert "no device matches" not in result.stderr and result.stdout == "", (verb, result.stderr)
+        assert (f"127.0.0.1:{ports[1]}: " in line) == (verb != "deploy"), (verb, line)
     assert not output.exists() and list(tmp_path.iterdir()) == []
     listed = run_cli("devices", *dead[:2], timeout=60)
-    assert_clean_failure(listed, 1)
+    assert assert_one_error(listed, 1).startswith(f"error: no adb server answered: 127.0.0.1:{ports[0]}: ")
     assert max(map(len, listed.stdout.splitlines())) <= 80 and len(listed.stdout.splitlines()) == 3, listed.stdout
-    assert f"adb server {dead[1]}: error: " in listed.stderr
+
+
+def test_a_device_matching_nothing_names_the_servers_that_did_not_answer(farm, model_dir):
+    """Servers answered and none of their phones matched: a usage error, naming the dead server too (its phones
+    might have been the one meant)."""
+    dead = f"127.0.0.1:{_free_port()}"
+    result = run_cli("deploy", str(model_dir), "--device", "iphone", *farm.flags, "--adb-server", dead, timeout=60)
+    line = assert_one_error(result, 2)
+    assert line.startswith("error: no device matches 'iphone'; connected: ") and f"did not answer: {dead} (" in line
 
 
 def _timing(phone) -> bool:
