@@ -349,3 +349,17 @@ def test_device_path_exit_codes(adb_env, model_dir, binary, apk, tmp_path):
             assert "protocol fault" in line, (argv, line)
     finally:
         server.close()
+
+
+# --- P: --timeout bounds every adb call of deploy -----------------------------------------------------------------
+
+def test_the_apps_first_start_is_bounded_by_deploys_timeout(adb_env, model_dir, apk):
+    """The first deploy starts the app once (`am start -W`, so that it makes its files folder): that call waited
+    adb's own 60 s whatever `--timeout` said. It is bounded by `--timeout`, as every adb call of deploy is."""
+    with _phone(adb_env, app_start_delay=20) as slow:
+        result = run_cli("deploy", str(model_dir), "--apk", str(apk), "--timeout", "6", env=adb_env, timeout=120)
+        line = assert_one_error(result, 1)
+        assert line == (f"error: {contract.PACKAGE}/.MainActivity did not start within 6 s (the app's first start can "
+                        "take longer: raise --timeout, and keep the phone unlocked with the screen on)")
+        assert [c for c in slow.commands if c.startswith("am start")] == \
+            [f"am start -W -n {contract.PACKAGE}/.MainActivity"]

@@ -222,8 +222,9 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     phones = choose(list_devices(servers, adb), device)
 
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
-        with claimed(phone.adb, "deploy"):
-            return deploy_to(phone.adb, phone.device, model, phone_reporter, apk, launch, timeout)
+        bounded = phone.adb.within(timeout)
+        with claimed(bounded, "deploy"):
+            return deploy_to(bounded, phone.device, model, phone_reporter, apk, launch, timeout)
 
     return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error)
             for phone, result, error in run_on_phones(phones, deploy_one, reporter)]

@@ -56,7 +56,9 @@ def deploy(
     apk: Optional[Path] = typer.Option(None, "--apk", help="Demo app APK (default: $MOBIKIT_APK, or the debug build "
                                                           "of the checkout you run in)."),
     no_launch: bool = typer.Option(False, "--no-launch", help="Upload only; do not start the camera activity."),
-    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the app: to create its folder, then to report it runs the model."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds each adb call may take (an upload: plus its "
+                                                           "size at 2 MB/s) and each wait for the app: to create its "
+                                                           "folder, then to report it runs the model."),
     adb: Optional[Path] = AdbOpt,
     adb_server: Optional[list[str]] = AdbServerOpt,
     as_json: bool = JsonOpt,
