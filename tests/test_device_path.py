@@ -359,7 +359,7 @@ def test_the_apps_first_start_is_bounded_by_deploys_timeout(adb_env, model_dir, 
     with _phone(adb_env, app_start_delay=20) as slow:
         result = run_cli("deploy", str(model_dir), "--apk", str(apk), "--timeout", "6", env=adb_env, timeout=120)
         line = assert_one_error(result, 1)
-        assert line == (f"error: {contract.PACKAGE}/.MainActivity did not start within 6 s (the app's first start can "
-                        "take longer: raise --timeout, and keep the phone unlocked with the screen on)")
+        assert line == (f"error: {contract.PACKAGE}/.MainActivity did not start within 6 s: keep the phone unlocked "
+                        "with the screen on, or allow more time (deploy --timeout)")
         assert [c for c in slow.commands if c.startswith("am start")] == \
             [f"am start -W -n {contract.PACKAGE}/.MainActivity"]

@@ -227,8 +227,8 @@ def start_activity(adb: Adb, activity: str, extras: dict[str, str | int | float]
     try:
         result = adb.shell(*argv, check=False)
     except AdbTimeout:
-        raise MobikitError(f"{component} did not start within {adb.timeout:g} s (the app's first start can take "
-                           "longer: raise --timeout, and keep the phone unlocked with the screen on)") from None
+        raise MobikitError(f"{component} did not start within {adb.timeout:g} s: keep the phone unlocked with the "
+                           "screen on, or allow more time (deploy --timeout)") from None
     text = result.stdout + result.stderr
     if result.exit_code != 0 or "Error" in text:
         error = next((line for line in text.splitlines() if "Error" in line), text.strip() or "no output")

@@ -126,8 +126,7 @@ class _NativeRun:
         self.made = True  # from here the folder may exist, whatever the answer says
         claim(self.adb, self.folder)
         for local, remote in ((self.binary, BENCHMARK_BINARY), (self.graph, GRAPH)):
-            self.adb.push([local], f"{self.folder}/{remote}",
-                          timeout=transfer_timeout(local.stat().st_size, self.adb.timeout))
+            self.adb.push([local], f"{self.folder}/{remote}", timeout=transfer_timeout(local.stat().st_size))
         self.adb.shell("chmod", "755", f"{self.folder}/{BENCHMARK_BINARY}")
 
     def measure(self, threads: int, delegate: str) -> DeviceBenchResult:
@@ -177,7 +176,7 @@ class _AppRun:
         self.made = True
         claim(self.adb, self.folder)
         refuse_replacing(self.adb, self.model)
-        deploy_to(self.adb, self.device, self.model, self.reporter, launch=False, timeout=self.timeout)
+        deploy_to(self.adb, self.device, self.model, self.reporter, launch=False)
 
     def measure(self, threads: int, delegate: str) -> DeviceBenchResult:
         self.reporter.info(f"app benchmark: {configuration(threads, delegate)} ...")
@@ -236,7 +235,7 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
     A configuration that fails on the device (e.g. no GPU delegate) gets its `error` set and the matrix goes on;
     when every configuration fails, that is an error. A run cut off (phone gone) or stopped raises, its message (or,
     for a stop, `runtime.missing`) naming the configurations not measured. `device` is a serial or model substring
-    (`host` is not handled here); `timeout` bounds each single run, and every adb call. With the app, warm-up lasts `warmup` runs and at
+    (`host` is not handled here); `timeout` bounds each single run. With the app, warm-up lasts `warmup` runs and at
     least `warmup_min_secs`, timing `runs` runs and at least `min_secs`, never past `max_secs` (benchmark_model's
     rules).
     """
@@ -246,7 +245,8 @@ def bench_device(model_dir: str | os.PathLike, device: str | None, tool: str = "
                            (warmup_min_secs, min_secs, max_secs))
     reporter = reporter or Reporter()
     name, graph, model = local_model(Path(model_dir), binary)
-    client, chosen = select_device((adb if isinstance(adb, Adb) else Adb(adb)).within(timeout), device)
+    client = adb if isinstance(adb, Adb) else Adb(adb)
+    client, chosen = select_device(client, device)
     if binary is not None:
         run = _NativeRun(client, chosen, name, graph, binary, warmup, runs, timeout, reporter)
     else:
