@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from adb_sim import SimDevice
-from support import assert_clean_failure, assert_one_error, run_cli
+from support import assert_clean_failure, assert_one_error, elf_program, run_cli
 from test_android_device import ADB, _free_port, _write_model_folder, apk, tiny_tflite  # noqa: F401
 from mobikit.android import contract
 from mobikit.android.farm import Server, ServerListing, choose, list_devices, parse_server
@@ -382,7 +382,7 @@ def test_a_bare_tflite_runs_with_benchmark_model_on_every_phone(farm, model_dir,
     bare = tmp_path / "bare.tflite"
     bare.write_bytes((model_dir / "model.tflite").read_bytes())
     binary = tmp_path / "benchmark_model"
-    binary.write_bytes(b"\x7fELF simulated benchmark_model")
+    elf_program(binary)
     output = tmp_path / "perf"
     result = run_cli("bench", str(bare), "--device", "all", "--tool", "benchmark_model", "--benchmark-binary",
                      str(binary), "--runs", "3", "--warmup", "1", "--output", str(output), "--json", *farm.flags,
