@@ -147,7 +147,10 @@ def test_devices_lists_every_phone_of_every_server(farm):
     table = run_cli("devices", *farm.flags, timeout=60)
     assert table.returncode == 0, table.stderr
     lines = [line for line in table.stdout.splitlines() if line.strip()]
-    assert lines[0].split()[:3] == ["server", "serial", "state"]
+    assert lines[1].split()[:3] == ["server", "serial", "state"] and lines[0].split() == ["android"]  # (sdk) below
+    narrow = run_cli("devices", *farm.flags, env={"COLUMNS": "40"}, timeout=60)  # every column, no word broken
+    assert narrow.returncode == 0 and narrow.stdout.split()[:9] == ["android", "server", "serial", "state", "model",
+                                                                    "(sdk)", "abi", "soc", farm.name(0)], narrow.stdout
     for s, phones in enumerate(farm.phones):
         for phone in phones:
             assert any(farm.name(s) in line and phone.serial in line for line in lines), table.stdout
@@ -255,7 +258,10 @@ def test_a_dead_server_and_a_phone_that_drops_mid_bench_are_rows_the_others_fini
     result = run_cli("bench", str(model_dir), "--device", "all", "--threads", "1,2", "--warmup", "2", "--runs", "5",
                      "--min-seconds", "2", "--output", str(output), *flags, timeout=180)
     assert_clean_failure(result, 1)
-    assert "1 of 2 phones failed and 1 adb server was unreachable" in result.stderr.splitlines()[-1]
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"error: 1 of 2 phones failed and 1 adb server was unreachable ({own_farm.name(0)}; "
+                           f"{own_farm.name(1)}/{dropping.serial}: not measured: 2 threads xnnpack); the 3 row(s) "
+                           "measured"), last  # the configurations the dropped phone did not measure, not just it
     perf = json.loads((output / "perf.json").read_text())
     rows = perf["results"]
     by_phone = {}
