@@ -345,6 +345,33 @@ def test_a_stop_a_native_library_saw_keeps_the_exit_code_mobikit_chose(tmp_path,
     assert ran.returncode == 128 + number, (ran.returncode, ran.stderr[-300:])
 
 
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_stop_inside_a_finalizer_while_loading_ends_the_run(tmp_path, name):
+    """Signals at any moment: a SIGTERM that landed while Python ran a `__del__` during loading raised the loading
+    handler's SystemExit where Python ignores it ("Exception ignored"); the stop line was printed and then the whole
+    bench ran and exited 0 (an outside attack, 1 run in 24). The run must end with the code its line announced."""
+    import subprocess
+    import sys
+
+    number = getattr(signal, name)
+    (tmp_path / "loading").mkdir()
+    (tmp_path / "loading" / "__main__.py").write_text(
+        "import os, signal, time\n"
+        "from mobikit.__main__ import stop_cleanly_while_loading\n"
+        "stop_cleanly_while_loading()\n"
+        "class Finalized:\n"
+        "    def __del__(self):\n"
+        f"        os.kill(os.getpid(), {int(number)})\n"
+        "        for _ in range(200): time.sleep(0.005)\n"
+        "Finalized()\n"
+        "print('loading went on')\n")
+    ran = subprocess.run([sys.executable, "-m", "loading"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 128 + number, (ran.returncode, ran.stderr[-400:])
+    assert "loading went on" not in ran.stdout
+    assert ran.stderr.count("stopped before anything started") == 1 and "Exception ignored" not in ran.stderr, \
+        ran.stderr
+
+
 # ------------------------------------------------------------------------------------------------ labels files
 
 @seed(SEED)

@@ -15,6 +15,19 @@ def _stopped_while_loading(number, _frame) -> None:
     sys.exit(128 + number)
 
 
+def _exit_if_stopped_in_a_finalizer(unraisable) -> None:
+    """A signal that lands while Python runs a finalizer (`__del__`, a weakref callback) raises our SystemExit where
+    Python prints and ignores it, and loading would go on to run the whole command. Nothing has started yet, so the
+    process ends here, with the code the line above announced."""
+    if isinstance(unraisable.exc_value, SystemExit) and unraisable.exc_value.code in _LOADING_EXIT_CODES:
+        sys.stderr.flush()
+        os._exit(unraisable.exc_value.code)
+    sys.__unraisablehook__(unraisable)
+
+
+_LOADING_EXIT_CODES = {128 + getattr(signal, name) for name in STOP_SIGNALS}
+
+
 def _standard_error_open() -> None:
     """A closed fd 2 would be taken by the next file opened (and written into): hold it with /dev/null."""
     try:
@@ -27,9 +40,14 @@ def _standard_error_open() -> None:
         sys.stderr = open(2, "w", closefd=False)
 
 
-def run() -> None:
+def stop_cleanly_while_loading() -> None:
     for name in STOP_SIGNALS:
         signal.signal(getattr(signal, name), _stopped_while_loading)
+    sys.unraisablehook = _exit_if_stopped_in_a_finalizer
+
+
+def run() -> None:
+    stop_cleanly_while_loading()
     _standard_error_open()
     from .cli import main
 
