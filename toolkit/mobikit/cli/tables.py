@@ -232,8 +232,9 @@ def farm_bench_table(result) -> Table:
 
 
 def phone_cell(row) -> str:
-    """A phone in a farm table: its model name, and where it is (SERVER/SERIAL) below; or a server that failed."""
-    return f"{row.device}\n{row.server}/{row.serial}" if row.serial else f"adb server\n{row.server}"
+    """A phone in a farm table: its model name, and where it is (SERVER/ over SERIAL, two words that fit 80 columns
+    whole beside the timings) below; or a server that failed."""
+    return f"{row.device}\n{row.server}/\n{row.serial}" if row.serial else f"adb server\n{row.server}"
 
 
 def phone_label(row) -> str:
