@@ -302,8 +302,10 @@ LINKS = st.lists(st.sampled_from([".", "..", "outside", "sibling", "outside-nest
 @given(LINKS)
 def test_class_folders_linking_outside_the_data_folder_are_not_classes(fresh, links):
     """Symlinked class folders (to `.`, `..`, anywhere outside): never classes, and skipped with a note. Before the
-    fix `up -> ..` became a class holding every image of the parent."""
+    fix `up -> ..` became a class holding every image of the parent; and eval and the int8 step of
+    `train --quantize` still walked through such links (an outside attack)."""
     from mobikit.datasets import discover
+    from mobikit.images import find_images
 
     root = fresh()
     data, outside = root / "data", root / "elsewhere" / "deeper"
@@ -323,6 +325,9 @@ def test_class_folders_linking_outside_the_data_folder_are_not_classes(fresh, li
             "test_class_folders_linking_outside_the_data_folder_are_not_classes"))
     assert all(sample.path.resolve().is_relative_to(data.resolve()) for sample in found.samples)
     assert len(found.outside) == sum(link != "sibling" for link in links)
+    listed = find_images(data)  # how calibration, eval and train --quantize's int8 step list a folder
+    assert all(data.resolve() in path.resolve().parents for path in listed), (listed, reproduce(
+        "test_class_folders_linking_outside_the_data_folder_are_not_classes"))
 
 
 @pytest.mark.parametrize("name", ["SIGINT", "SIGALRM", "SIGTERM"])
@@ -492,8 +497,9 @@ def test_an_image_header_declaring_any_size_is_read_or_skipped(fresh, image, tai
     """Decompression bombs and hostile headers: an image declaring more than 100 MP (a 629-byte JPEG, a 48 KB PNG
     declaring 20000×20000) is skipped from its header (read_image returns None, the caller counts it), never decoded,
     never an exception. Before the fix such a JPEG was decoded (22 s, 1.2 GB) and Pillow's DecompressionBombError
-    then escaped: a crash after the slow steps, a converter log left behind."""
-    from mobikit.images import MAX_PIXELS, read_image
+    then escaped: a crash after the slow steps, a converter log left behind. The probe agrees: a folder of such
+    images was refused only after the slow steps (a valid 20000×20000 PNG, 107 s: an outside attack)."""
+    from mobikit.images import MAX_PIXELS, probe_images, read_image
 
     kind, width, height = image
     make = {"png": _png_header, "bmp": _bmp_header, "gif": _gif_header, "jpeg": _jpeg_header}[kind]
@@ -503,6 +509,8 @@ def test_an_image_header_declaring_any_size_is_read_or_skipped(fresh, image, tai
     if width * height > MAX_PIXELS:
         assert decoded is None, (kind, width, height, reproduce(
             "test_an_image_header_declaring_any_size_is_read_or_skipped"))
+        with pytest.raises(UsageError):  # and so does the probe, before the slow steps
+            probe_images([path], "calib")
     assert decoded is None or (decoded.ndim == 3 and decoded.shape[2] == 3)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import IMAGE_SUFFIXES, read_image
+from .images import IMAGE_SUFFIXES, leads_outside, read_image
 from .errors import UsageError, printable
 from .labels import ClassList
 from .preprocess import center_crop, crop_geometry
@@ -58,14 +58,6 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _leads_outside(folder: Path, root: Path) -> bool:
-    """A class folder that is a link to the data folder itself, one holding it, or anywhere outside it."""
-    if not folder.is_symlink():
-        return False
-    target, base = folder.resolve(), root.resolve()
-    return target == base or target in base.parents or base not in target.parents
-
-
 def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | None = None) -> ClassFolders:
     """Read a class-folder tree; with `classes` (the training classes) every folder must name one of them."""
     root = Path(folder)
@@ -74,7 +66,7 @@ def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | No
     if not root.is_dir():
         raise UsageError(f"{role} folder not found: {root}")
     candidates = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    subfolders = [p for p in candidates if not _leads_outside(p, root)]
+    subfolders = [p for p in candidates if not (p.is_symlink() and leads_outside(p, root))]
     outside = tuple(p.name for p in candidates if p not in subfolders)
     if not subfolders:
         raise UsageError(f"{role} folder {root} has no class sub-folders (expected one folder of images per class, "

@@ -37,7 +37,9 @@ def embedded_images(part: str = "calibration") -> Path:
 
 
 def find_images(folder: str | os.PathLike, param: str = "calib") -> list[Path]:
-    """Image files below `folder`, sorted by path; a UsageError when the folder is missing or has none."""
+    """Image files below `folder`, sorted by path; a UsageError when the folder is missing or has none. Linked
+    files count; a linked folder is entered only when it stays inside `folder` (`up -> ..` would read the user's
+    other folders)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError("{%s} takes a folder of images; {path} is a file" % param, param, path=str(folder))
@@ -45,6 +47,7 @@ def find_images(folder: str | os.PathLike, param: str = "calib") -> list[Path]:
         raise UsageError("{%s} folder not found: {path}" % param, param, path=str(folder))
     found: list[Path] = []
     seen: set[tuple[int, int]] = set()
+    root = folder.resolve()
     pending = [folder]
     while pending:  # iterative: folders nested thousands deep must not exhaust the stack
         current = pending.pop()
@@ -59,7 +62,8 @@ def find_images(folder: str | os.PathLike, param: str = "calib") -> list[Path]:
         for entry in entries:
             try:
                 if entry.is_dir():
-                    pending.append(Path(entry.path))
+                    if not (entry.is_symlink() and leads_outside(Path(entry.path), root)):
+                        pending.append(Path(entry.path))
                 elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
                     found.append(Path(entry.path))
             except OSError:
@@ -67,6 +71,11 @@ def find_images(folder: str | os.PathLike, param: str = "calib") -> list[Path]:
     if not found:
         raise UsageError("no images ({suffixes}) in {path}", suffixes=", ".join(IMAGE_SUFFIXES), path=str(folder))
     return sorted(found)
+
+
+def leads_outside(link: Path, root: Path) -> bool:
+    """Whether a linked folder leads to the folder `root` itself, one holding it, or anywhere outside it."""
+    return root.resolve() not in link.resolve().parents
 
 
 def sample(paths: list[Path], count: int | None, seed: int = SEED) -> list[Path]:
@@ -137,6 +146,9 @@ def _decodes(path: Path) -> bool:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError:
         return False
+    header = _header(data.tobytes()) if data.size else None
+    if header is not None and header[0] > MAX_PIXELS:
+        return False  # read_image skips it: so does the probe, before anything slow
     return bool(data.size) and cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None
 
 

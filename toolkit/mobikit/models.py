@@ -163,7 +163,15 @@ def weights_file(weights: str | os.PathLike) -> Path:
     if not path.name.endswith((".h5", ".keras")):
         raise UsageError("{weights} must be imagenet, none, or a .h5, .weights.h5 or .keras file, got {name}",
                          "weights", name=path.name)
+    check_keras_format(path, "weights")
     check_keras_archive(path, "weights")
+    if path.suffix == ".keras":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            if "model.weights.h5" not in archive.namelist():
+                raise UsageError("{weights} {path} holds no model.weights.h5: not a model Keras saved", "weights",
+                                 path=str(path))
     return path
 
 
