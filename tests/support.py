@@ -186,3 +186,19 @@ def still_running(session: int, grace: float = 5) -> list[str]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.1)
+
+
+ELF_MACHINES = {"arm64-v8a": (183, 64), "armeabi-v7a": (40, 32), "x86_64": (62, 64), "x86": (3, 32)}
+
+
+def elf_program(path: Path, abi: str = "arm64-v8a", kind: int = 3) -> Path:
+    """A file with the ELF header of a position-independent program (ET_DYN, as Android's are) for `abi`; the
+    simulated phone runs `benchmark_model` by name, so the header is all a test needs (ELF spec, System V gABI)."""
+    import struct
+
+    machine, bits = ELF_MACHINES[abi]
+    ident = b"\x7fELF" + bytes([1 if bits == 32 else 2, 1, 1, 0]) + bytes(8)  # class, little-endian, version 1
+    header = struct.pack("<16sHHIIIIIHHHHHH" if bits == 32 else "<16sHHIQQQIHHHHHH", ident, kind, machine, 1, 0,
+                         0, 0, 0, 52 if bits == 32 else 64, 0, 0, 0, 0, 0)
+    path.write_bytes(header + b" simulated benchmark_model")
+    return path

@@ -24,7 +24,7 @@ from adb_sim import SimDevice
 from adb_sim.device import ShellDrop
 from adb_sim.shell import run_argv
 from android_build import require_core_build
-from support import assert_clean_failure, run_cli
+from support import assert_clean_failure, elf_program, run_cli
 import mobikit
 from mobikit.android import contract
 from mobikit.android.deploy import ABSENT, UNVERIFIED, UPLOAD_FILES, Folder, Layout, next_step
@@ -550,7 +550,7 @@ def test_bench_app_reports_an_error_when_every_configuration_fails(adb_env, phon
 @pytest.mark.parametrize("output_format", ["2024", "2019"])
 def test_bench_with_benchmark_model(adb_env, model_dir, tmp_path, output_format):
     binary = tmp_path / "benchmark_model"
-    binary.write_bytes(b"\x7fELF simulated benchmark_model")
+    elf_program(binary)
     with _phone(adb_env, benchmark_format=output_format) as device:
         result = _bench(adb_env, model_dir, "--tool", "benchmark_model", "--benchmark-binary", str(binary),
                         "--threads", "2", "--delegate", "xnnpack,nnapi,gpu")

@@ -17,7 +17,7 @@ import pytest
 
 from adb_sim import SimDevice
 from android_build import require_core_build
-from support import assert_clean_failure, assert_one_error, run_cli
+from support import assert_clean_failure, assert_one_error, elf_program, run_cli
 from test_android_device import ADB, _free_port, _write_model_folder, apk, tiny_tflite  # noqa: F401
 from mobikit.android import contract
 from mobikit.android.farm import Server, ServerListing, choose, list_devices, parse_server
@@ -150,7 +150,11 @@ def test_devices_lists_every_phone_of_every_server(farm):
     table = run_cli("devices", *farm.flags, timeout=60)
     assert table.returncode == 0, table.stderr
     lines = [line for line in table.stdout.splitlines() if line.strip()]
-    assert lines[0].split()[:3] == ["server", "serial", "state"]
+    assert lines[1].split()[:3] == ["server", "serial", "state"] and lines[0].split() == ["android"]  # (sdk) below
+    narrow = run_cli("devices", *farm.flags, env={"COLUMNS": "40"}, timeout=60)  # every column, no word broken
+    assert narrow.returncode == 0 and narrow.stdout.split()[:8] == ["android", "server", "serial", "state", "model",
+                                                                    "(sdk)", "abi", "soc"], narrow.stdout
+    assert sum(line.startswith(farm.name(0)) for line in narrow.stdout.splitlines()) == 2, narrow.stdout
     for s, phones in enumerate(farm.phones):
         for phone in phones:
             assert any(farm.name(s) in line and phone.serial in line for line in lines), table.stdout
@@ -258,7 +262,10 @@ def test_a_dead_server_and_a_phone_that_drops_mid_bench_are_rows_the_others_fini
     result = run_cli("bench", str(model_dir), "--device", "all", "--threads", "1,2", "--warmup", "2", "--runs", "5",
                      "--min-seconds", "2", "--output", str(output), *flags, timeout=180)
     assert_clean_failure(result, 1)
-    assert "1 of 2 phones failed and 1 adb server was unreachable" in result.stderr.splitlines()[-1]
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"error: 1 of 2 phones failed and 1 adb server was unreachable ({own_farm.name(0)}; "
+                           f"{own_farm.name(1)}/{dropping.serial}: not measured: 2 threads xnnpack); the 3 row(s) "
+                           "measured"), last  # the configurations the dropped phone did not measure, not just it
     perf = json.loads((output / "perf.json").read_text())
     rows = perf["results"]
     by_phone = {}
@@ -385,7 +392,7 @@ def test_a_bare_tflite_runs_with_benchmark_model_on_every_phone(farm, model_dir,
     bare = tmp_path / "bare.tflite"
     bare.write_bytes((model_dir / "model.tflite").read_bytes())
     binary = tmp_path / "benchmark_model"
-    binary.write_bytes(b"\x7fELF simulated benchmark_model")
+    elf_program(binary)
     output = tmp_path / "perf"
     result = run_cli("bench", str(bare), "--device", "all", "--tool", "benchmark_model", "--benchmark-binary",
                      str(binary), "--runs", "3", "--warmup", "1", "--output", str(output), "--json", *farm.flags,
@@ -397,21 +404,36 @@ def test_a_bare_tflite_runs_with_benchmark_model_on_every_phone(farm, model_dir,
     assert json.loads((output / "perf.json").read_text())["results"] == printed["results"]
 
 
-def test_a_farm_bench_with_every_server_dead_writes_nothing_and_says_so(model_dir, tmp_path):
-    dead = [arg for _ in range(2) for arg in ("--adb-server", f"127.0.0.1:{_free_port()}")]
+def test_with_every_server_dead_devices_deploy_and_bench_say_no_server_answered(model_dir, tmp_path):
+    """`deploy --device pixel` said "no device matches 'pixel'" (exit 2, blaming --device) where `devices` said "no
+    adb server answered" (exit 1): every verb now says the latter, naming each server, and writes nothing."""
+    ports = [_free_port() for _ in range(2)]
+    dead = [arg for port in ports for arg in ("--adb-server", f"127.0.0.1:{port}")]
     output = tmp_path / "perf"
-    result = run_cli("bench", str(model_dir), "--device", "all", "--output", str(output), *dead, timeout=60)
-    assert_clean_failure(result, 1)
-    assert result.stderr.splitlines()[-1].endswith("nothing was measured, so no perf.json was written; the errors "
-                                                   "are above")
-    assert "the others" not in result.stderr and result.stdout == ""
-    assert "2 adb servers were unreachable" in result.stderr.splitlines()[-1]  # never "2 of 2 phones failed"
-    assert "on 0 phone(s) in parallel (2 adb server(s) unreachable)" in result.stderr
+    runs = {"bench all": run_cli("bench", str(model_dir), "--device", "all", "--output", str(output), *dead,
+                                 timeout=60),
+            "bench pixel": run_cli("bench", str(model_dir), "--device", "pixel", *dead, timeout=60),
+            "deploy pixel": run_cli("deploy", str(model_dir), "--device", "pixel", *dead, timeout=60),
+            "deploy all": run_cli("deploy", str(model_dir), "--device", "all", *dead, timeout=60),
+            "deploy": run_cli("deploy", str(model_dir), *dead[:2], timeout=60)}
+    for verb, result in runs.items():
+        line = assert_one_error(result, 1)
+        assert line.startswith(f"error: no adb server answered: 127.0.0.1:{ports[0]}: "), (verb, line)
+        assert "no device matches" not in result.stderr and result.stdout == "", (verb, result.stderr)
+        assert (f"127.0.0.1:{ports[1]}: " in line) == (verb != "deploy"), (verb, line)
     assert not output.exists() and list(tmp_path.iterdir()) == []
     listed = run_cli("devices", *dead[:2], timeout=60)
-    assert_clean_failure(listed, 1)
-    assert max(map(len, listed.stdout.splitlines())) <= 80 and len(listed.stdout.splitlines()) == 3, listed.stdout
-    assert f"adb server {dead[1]}: error: " in listed.stderr
+    assert assert_one_error(listed, 1).startswith(f"error: no adb server answered: 127.0.0.1:{ports[0]}: ")
+    assert max(map(len, listed.stdout.splitlines())) <= 80 and len(listed.stdout.splitlines()) == 4, listed.stdout
+
+
+def test_a_device_matching_nothing_names_the_servers_that_did_not_answer(farm, model_dir):
+    """Servers answered and none of their phones matched: a usage error, naming the dead server too (its phones
+    might have been the one meant)."""
+    dead = f"127.0.0.1:{_free_port()}"
+    result = run_cli("deploy", str(model_dir), "--device", "iphone", *farm.flags, "--adb-server", dead, timeout=60)
+    line = assert_one_error(result, 2)
+    assert line.startswith("error: no device matches 'iphone'; connected: ") and f"did not answer: {dead} (" in line
 
 
 def _timing(phone) -> bool:

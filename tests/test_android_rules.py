@@ -24,7 +24,7 @@ from adb_sim.device import DeviceFsError
 from adb_sim.shell import run_argv
 from adb_sim.storage import other_app_writes
 from mobikit.android import contract
-from support import assert_clean_failure, run_cli
+from support import assert_clean_failure, elf_program, run_cli
 from test_android_device import (ADB, _phone, _write_model_folder, adb, adb_env, apk, deploy,  # noqa: F401
                                  model_dir, tiny_classifier, tiny_tflite)
 
@@ -270,7 +270,7 @@ def test_every_bench_result_says_how_many_nodes_the_delegate_took(adb_env, stati
 
 def test_benchmark_model_results_carry_coverage_too(adb_env, static_model, tmp_path):
     binary = tmp_path / "benchmark_model"
-    binary.write_bytes(b"\x7fELF simulated benchmark_model")
+    elf_program(binary)
     with _phone(adb_env, gpu=True):
         result = _bench(adb_env, static_model, "--tool", "benchmark_model", "--benchmark-binary", str(binary),
                         "--delegate", "gpu,nnapi")

@@ -223,6 +223,32 @@ def test_every_table_reads_at_80_columns(tiny_output, tmp_path):
         _reads_at_80(_rendered(table, 80), _rendered(table, 1000), *whole)
 
 
+def test_a_table_breaks_no_word_and_drops_no_column_on_a_narrow_terminal():
+    """`mobikit devices` split its header "androi" over "d" at 80 columns with an IPv6 server, and dropped columns
+    at COLUMNS=40: no column is narrower than its longest word now; when the longest words do not fit the terminal,
+    the table is as wide as they are (the terminal wraps its lines), never cut."""
+    from mobikit.android.adb import Device
+    from mobikit.android.farm import ServerListing, parse_server
+    from mobikit.cli import tables
+
+    listings = [ServerListing(parse_server("[::1]:5037"), [
+        Device("127.0.0.1:41945", "device", "Pixel 7", "14", 34, "arm64-v8a", "Tensor G2"),
+        Device("R5CT1234567890ABCDEF", "unauthorized")]),
+        ServerListing(parse_server("[fd00::2]:5037"), error="cannot connect")]
+    words = {word for listing in listings for device in listing.devices for word in
+             (device.serial, device.state, *(device.model or "").split(), device.abi, *(device.soc or "").split())
+             if word} | {"server", "serial", "state", "model", "android", "(sdk)", "abi", "soc", "[::1]:5037",
+                         "[fd00::2]:5037", "14", "(34)", "unreachable"}
+    for width in (80, 40):  # printed as the CLI prints (cli.common.out): no markup, lines never cut by Rich
+        console = Console(width=width, record=True, file=open("/dev/null", "w"), markup=False, highlight=False,
+                          soft_wrap=True)
+        console.print(tables.devices_table(listings))
+        text = console.export_text()
+        shown = {word for line in text.splitlines() for word in line.split() if not word.startswith("─")} - {"–"}
+        assert shown == words and "…" not in text, (width, text)  # every word whole, none missing
+        assert max(len(line.rstrip()) for line in text.splitlines()) <= 80, text
+
+
 def test_bench_shows_progress_on_stderr_and_the_table_on_stdout(tiny_output):
     result = run_cli("bench", str(tiny_output), "--threads", "1,2", "--runs", "5", "--min-seconds", "0.05",
                      env={"COLUMNS": "80"})

@@ -23,7 +23,7 @@ import pytest
 
 from adb_sim.device import ShellDrop
 from mobikit.android import contract
-from support import after_shell_command, assert_one_error, run_and_signal, run_cli
+from support import after_shell_command, assert_one_error, elf_program, run_and_signal, run_cli
 from test_android_device import (ADB, _bench, _phone, _plug_back_in, _write_model_folder, adb_env, apk,  # noqa: F401
                                  deploy, eventually, model_dir, phone, tiny_tflite)
 
@@ -37,7 +37,7 @@ STATISTICS = ("runs", "mean_ms", "median_ms", "p5_ms", "p90_ms", "p95_ms", "min_
 @pytest.fixture
 def binary(tmp_path) -> Path:
     path = tmp_path / "benchmark_model"
-    path.write_bytes(b"\x7fELF simulated benchmark_model")
+    elf_program(path)
     return path
 
 
@@ -349,3 +349,46 @@ def test_device_path_exit_codes(adb_env, model_dir, binary, apk, tmp_path):
             assert "protocol fault" in line, (argv, line)
     finally:
         server.close()
+
+
+# --- P: --timeout bounds every adb call of deploy -----------------------------------------------------------------
+
+def test_the_apps_first_start_is_bounded_by_deploys_timeout(adb_env, model_dir, apk):
+    """The first deploy starts the app once (`am start -W`, so that it makes its files folder): that call waited
+    adb's own 60 s whatever `--timeout` said. It is bounded by `--timeout`, as every adb call of deploy is."""
+    with _phone(adb_env, app_start_delay=20) as slow:
+        result = run_cli("deploy", str(model_dir), "--apk", str(apk), "--timeout", "6", env=adb_env, timeout=120)
+        line = assert_one_error(result, 1)
+        assert line == (f"error: {contract.PACKAGE}/.MainActivity did not start within 6 s: keep the phone unlocked "
+                        "with the screen on, or allow more time (deploy --timeout)")
+        assert [c for c in slow.commands if c.startswith("am start")] == \
+            [f"am start -W -n {contract.PACKAGE}/.MainActivity"]
+
+
+# --- Q: a benchmark_model binary for the phone's ABI --------------------------------------------------------------
+
+def test_benchmark_binary_must_be_an_elf_program_for_an_abi_the_phone_runs(adb_env, phone, model_dir, tmp_path):
+    """`--benchmark-binary` took any file starting with `\\x7fELF` and pushed it, whatever it was built for. Its ELF
+    header is read now: a file that is no program is a usage error before any phone is asked; a program for another
+    ABI than the phone's `ro.product.cpu.abilist` is that phone's error, before anything is pushed to it."""
+    script = tmp_path / "benchmark_model.sh"
+    script.write_text("#!/system/bin/sh\n")
+    for path, says in ((script, "is not a program for a phone (an Android binary is an ELF file)"),
+                       (elf_program(tmp_path / "benchmark_model.o", kind=1), "is an ELF file but not a program")):
+        line = assert_one_error(_bench(adb_env, model_dir, "--tool", "benchmark_model", "--benchmark-binary",
+                                       str(path)), 2)
+        assert line == f"error: --benchmark-binary {path} {says}" + (" (ELF type 1)" if path.suffix == ".o" else "")
+    assert phone.commands == []  # refused before the phone was asked anything
+
+    x86_64 = elf_program(tmp_path / "benchmark_model_x86_64", "x86_64")
+    line = assert_one_error(_bench(adb_env, model_dir, "--tool", "benchmark_model", "--benchmark-binary",
+                                   str(x86_64)), 1)
+    assert line.startswith(f"error: the benchmark_model binary {x86_64} is built for x86_64, but Pixel 7 runs "
+                           "arm64-v8a (ro.product.cpu.abilist): pass one built for arm64-v8a; not measured: "), line
+    assert not [c for c in phone.commands if "mobikit-bench-" in c] and _tree(phone, TMP) == {}
+
+    phone.props["ro.product.cpu.abilist"] = "arm64-v8a,armeabi-v7a"  # a phone that runs 32-bit arm code too
+    arm = elf_program(tmp_path / "benchmark_model_arm", "armeabi-v7a")
+    result = _bench(adb_env, model_dir, "--tool", "benchmark_model", "--benchmark-binary", str(arm), "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert [row["error"] for row in json.loads(result.stdout)] == [None]

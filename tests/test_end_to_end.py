@@ -33,7 +33,7 @@ from adb_sim.storage import internal_dir
 from android_build import CORE, CORE_TESTS, find_toolchain, kotlinc, require_core_build
 from mobikit.android import contract
 from mobikit.stats import summarize
-from support import embedded_images, run_cli
+from support import elf_program, embedded_images, run_cli
 
 ADB = shutil.which("adb")
 pytestmark = pytest.mark.skipif(ADB is None, reason="adb is not installed (Debian/Ubuntu: apt-get install adb)")
@@ -195,7 +195,7 @@ def test_deploy_then_bench_reports_exactly_what_the_phone_measured(request, adb_
         assert (row["device"], row["model"]) == ("Pixel 7", folder.name)
 
     binary = tmp_path / "benchmark_model"
-    binary.write_bytes(b"\x7fELF simulated benchmark_model")
+    elf_program(binary)
     native = _bench(adb_env, folder, "--tool", "benchmark_model", "--benchmark-binary", str(binary))
     runs = [record for record in phone.measured if record["tool"] == "benchmark_model"]
     assert [(row["threads"], row["delegate"]) for row in native] == asked and len(runs) == len(asked)

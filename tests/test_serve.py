@@ -157,6 +157,22 @@ def test_phone_path_reverse_view_and_cleanup(tiny_output, adb_env, phone):
 
 
 @needs_adb
+def test_the_farms_adb_servers_are_not_used_and_a_warning_says_why(tiny_output, adb_env, phone):
+    """`serve --device` silently ignored $MOBIKIT_ADB_SERVERS: it still takes the phone of this host's server (adb
+    reverse reaches only the adb server's own host), and one warning line says so."""
+    server = Server(str(tiny_output), "--device", "pixel", env={**adb_env, "MOBIKIT_ADB_SERVERS": "lab-1:5037"})
+    try:
+        assert server.session["serial"] == phone.serial and server.session["opened_on_phone"]
+    finally:
+        result = server.stop(signal.SIGINT)
+    assert result.returncode == 130, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if "MOBIKIT_ADB_SERVERS" in line]
+    assert warning == ("warning: serve --device uses this host's adb server only, not $MOBIKIT_ADB_SERVERS "
+                       "(lab-1:5037): adb reverse carries the phone's connections to the adb server's own host, "
+                       "which must be this one")
+
+
+@needs_adb
 def test_no_device(tiny_output, adb_env):
     line = assert_one_error(run_cli("serve", str(tiny_output), "--port", "0", "--device", "pixel", env=adb_env), 2)
     assert "no Android device connected" in line

@@ -102,6 +102,9 @@ class SimDevice:
             "ro.product.model": model, "ro.product.name": "panther", "ro.product.device": "panther",
             "ro.product.manufacturer": "Google", "ro.hardware": "panther", "ro.build.version.release": android,
             "ro.build.version.sdk": str(sdk), "ro.product.cpu.abi": "arm64-v8a", "ro.soc.model": soc,
+            # Build.SUPPORTED_ABIS (developer.android.com/reference/android/os/Build#SUPPORTED_ABIS), most preferred
+            # first; a Tensor G2 runs 64-bit code only (source.android.com/docs/core/architecture/64-bit-builds)
+            "ro.product.cpu.abilist": "arm64-v8a",
             "ro.soc.manufacturer": "Google", "ro.serialno": "SIM" + format(id(self) & 0xFFFFFF, "06X"),
         }
         self.has_sha256sum, self.gpu, self.benchmark_format = has_sha256sum, gpu, benchmark_format

@@ -154,7 +154,7 @@ def serving(folders: list[str | os.PathLike], host: str = DEFAULT_HOST, port: in
     models = _distinct_names([load_served_model(folder, reporter) for folder in folders])
     table = routes(models_json([model.to_page(i) for i, model in enumerate(models)]),
                    [model.model_bytes for model in models])
-    phone = _choose_phone(adb, device) if device is not None else None
+    phone = _choose_phone(adb, device, reporter) if device is not None else None
     server = WebServer(table, host, port).start()
     try:
         shown_host = f"[{server.host}]" if ":" in server.host else server.host
@@ -170,9 +170,18 @@ def serving(folders: list[str | os.PathLike], host: str = DEFAULT_HOST, port: in
         server.stop()
 
 
-def _choose_phone(adb, device: str):
+def _choose_phone(adb, device: str, reporter: Reporter):
+    """A phone of this host's adb server only: `adb reverse` listens on the phone and carries each connection to a
+    port on the adb server's own host, so through another host's server the phone would reach that host, not this
+    server. $MOBIKIT_ADB_SERVERS (the farm's servers) is therefore not used, and a warning says so."""
     from .android.adb import Adb, select_device
+    from .android.farm import SERVERS_ENV
+    from .errors import printable
 
+    if os.environ.get(SERVERS_ENV, "").strip():
+        reporter.warn(f"serve --device uses this host's adb server only, not ${SERVERS_ENV} "
+                      f"({printable(os.environ[SERVERS_ENV])}): adb reverse carries the phone's connections to the "
+                      "adb server's own host, which must be this one")
     return select_device(Adb(adb), device)
 
 

@@ -10,6 +10,7 @@ run that drives several phones at once ends them all (`end_running`).
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shlex
@@ -26,9 +27,13 @@ DEFAULT_TIMEOUT = 60.0
 TRANSFER_RATE = 2e6  # bytes/s a transfer is allowed at its slowest (adb over Wi-Fi); a pulled cable is noticed then
 
 
-def transfer_timeout(size_bytes: int) -> float:
-    """How long an install or push of `size_bytes` may take before the connection counts as cut."""
-    return DEFAULT_TIMEOUT / 2 + size_bytes / TRANSFER_RATE
+LISTING_TIMEOUT = 30.0  # `adb devices -l` and `getprop`: at most this, or the client's own bound when shorter
+
+
+def transfer_timeout(size_bytes: int, base: float = DEFAULT_TIMEOUT / 2) -> float:
+    """How long an install or push of `size_bytes` may take before the connection counts as cut: `base` seconds
+    (a verb's --timeout), plus the time the bytes take at the slowest rate allowed."""
+    return base + size_bytes / TRANSFER_RATE
 
 
 MAX_TIMEOUT = 24 * 3600  # a day: longer waits overflow the OS's timers (1e7 s did, after deploy had switched the app)
@@ -177,8 +182,15 @@ class Adb:
 
     def on(self, serial: str) -> "Adb":
         """The same adb, bound to one device."""
-        bound = object.__new__(Adb)
-        bound.path, bound.serial, bound.timeout, bound.server = self.path, serial, self.timeout, self.server
+        bound = copy.copy(self)
+        bound.serial = serial
+        return bound
+
+    def within(self, timeout: float) -> "Adb":
+        """The same adb, each call bounded by `timeout` seconds unless it names a bound of its own (a transfer's
+        grows with its size, `transfer_timeout`): a verb's --timeout, for every call the verb makes."""
+        bound = copy.copy(self)
+        bound.timeout = timeout
         return bound
 
     def run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -230,7 +242,7 @@ class Adb:
 
     def devices(self) -> list[Device]:
         """Every device the adb server knows, with properties for those that answer."""
-        listing = self.run("devices", "-l", timeout=30)
+        listing = self.run("devices", "-l", timeout=min(LISTING_TIMEOUT, self.timeout))
         devices = []
         for line in listing.stdout.splitlines():
             parts = line.split()
@@ -249,7 +261,7 @@ class Adb:
 
     def getprops(self) -> dict[str, str]:
         """All system properties in one round trip (`getprop` prints `[key]: [value]` lines)."""
-        output = self.shell("getprop", timeout=30).stdout
+        output = self.shell("getprop", timeout=min(LISTING_TIMEOUT, self.timeout)).stdout
         return dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]\s*$", output, re.MULTILINE))
 
 

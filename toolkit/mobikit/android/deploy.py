@@ -27,7 +27,7 @@ from ..errors import MobikitError, UsageError, printable
 from ..progress import Reporter
 from . import contract
 from ..runtime import stop_deferred, written
-from .adb import Adb, AdbError, Device, ShellError, check_timeout, select_device, transfer_timeout
+from .adb import Adb, AdbError, AdbTimeout, Device, ShellError, check_timeout, select_device, transfer_timeout
 from .phone_claim import claimed
 from .app_log import new_request_id, wait_for_report
 
@@ -207,7 +207,8 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> s
     if base is not None and remote_sha256(adb, [base]).get(base) == file_sha256(local):
         return "current"
     reporter.info(f"installing {local} ...")
-    result = adb.run("install", "-r", "-g", str(local), timeout=transfer_timeout(local.stat().st_size), check=False)
+    result = adb.run("install", "-r", "-g", str(local), timeout=transfer_timeout(local.stat().st_size, adb.timeout),
+                     check=False)
     if result.returncode != 0 or "Success" not in result.stdout:
         raise ShellError(f"adb install {local.name}", result.returncode, result.stdout,
                          (result.stderr + result.stdout).strip())
@@ -217,12 +218,17 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> s
 def start_activity(adb: Adb, activity: str, extras: dict[str, str | int | float] | None = None,
                    flags: tuple[str, ...] = ("-W",)) -> str:
     """`am start -n PACKAGE/.Activity` with typed extras (`--es` for strings and numbers with a fraction, `--ei` for
-    ints); `-W` waits until Android has launched it (or delivered the intent). Returns am's report."""
+    ints); `-W` waits until Android has launched it (or delivered the intent), at most the client's bound (the verb's
+    --timeout). Returns am's report."""
     component = f"{contract.PACKAGE}/{activity[len(contract.PACKAGE):]}"
     argv = ["am", "start", *flags, "-n", component]
     for key, value in (extras or {}).items():
         argv += ["--ei" if isinstance(value, int) and not isinstance(value, bool) else "--es", key, str(value)]
-    result = adb.shell(*argv, check=False)
+    try:
+        result = adb.shell(*argv, check=False)
+    except AdbTimeout:
+        raise MobikitError(f"{component} did not start within {adb.timeout:g} s: keep the phone unlocked with the "
+                           "screen on, or allow more time (deploy --timeout)") from None
     text = result.stdout + result.stderr
     if result.exit_code != 0 or "Error" in text:
         error = next((line for line in text.splitlines() if "Error" in line), text.strip() or "no output")
@@ -401,7 +407,8 @@ def take_step(adb: Adb, model: LocalModel, step: Step, reporter: Reporter) -> No
         adb.shell("mkdir", "-p", paths[step.source])
         reporter.info(f"uploading {model.name} ({(model.folder / contract.MODEL_FILE).stat().st_size:,} bytes) ...")
         files = [model.folder / name for name in contract.MODEL_FILES]
-        adb.push(files, paths[step.source] + "/", timeout=transfer_timeout(sum(f.stat().st_size for f in files)))
+        adb.push(files, paths[step.source] + "/",
+                 timeout=transfer_timeout(sum(f.stat().st_size for f in files), adb.timeout))
 
 
 def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | None, exc: AdbError) -> MobikitError:
@@ -487,13 +494,16 @@ def deploy(output_dir: str | os.PathLike, device: str | None = None, apk: str | 
     check_timeout(timeout)
     model = load_model_folder(output_dir)
     given_apk(apk)
-    adb, chosen = select_device(adb if isinstance(adb, Adb) else Adb(adb), device)
+    adb, chosen = select_device((adb if isinstance(adb, Adb) else Adb(adb)).within(timeout), device)
     with claimed(adb, "deploy"):  # not while another deploy or a bench uses the phone
         return deploy_to(adb, chosen, model, reporter or Reporter(), apk, launch, timeout)
 
 
 def deploy_to(adb: Adb, device: Device, model: LocalModel, reporter: Reporter, apk: str | os.PathLike | None = None,
               launch: bool = True, timeout: float = APP_START_TIMEOUT) -> DeployResult:
+    """Deploy on a chosen phone; `timeout` bounds every adb call (transfers: plus their size's time) and each wait
+    for the app."""
+    adb = adb.within(timeout)
     app = ensure_app(adb, apk, reporter)
     ensure_models_dir(adb, reporter, timeout)
     uploaded = upload_model(adb, model, reporter)

@@ -122,6 +122,7 @@ class _NativeRun:
         self.made = False
 
     def prepare(self) -> None:
+        check_abi(self.binary, self.adb, self.device)
         _remove_leftovers(self.adb)
         self.made = True  # from here the folder may exist, whatever the answer says
         claim(self.adb, self.folder)
@@ -333,8 +334,41 @@ def check_request(tool: str, threads, delegates, warmup: int, runs: int,
     binary = Path(benchmark_binary)
     if not binary.is_file():
         raise UsageError("{benchmark_binary} {path}: no such file", "benchmark_binary", path=str(binary))
-    with open(binary, "rb") as head:
-        if head.read(4) != b"\x7fELF":
-            raise UsageError("{benchmark_binary} {path} is not a program for a phone (an Android binary is an ELF "
-                             "file)", "benchmark_binary", path=str(binary))
+    elf_abi(binary)
     return binary
+
+
+ELF_ABIS = {183: "arm64-v8a", 40: "armeabi-v7a", 62: "x86_64", 3: "x86"}  # ELF e_machine → Android ABI
+
+
+def elf_abi(binary: Path) -> str:
+    """The Android ABI a program is built for, from its ELF header (e_ident, then e_type and e_machine); a usage
+    error for a file that is not an ELF executable for one of Android's ABIs."""
+    import struct
+
+    with open(binary, "rb") as file:
+        header = file.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF" or header[5] not in (1, 2):  # EI_DATA: little or big endian
+        raise UsageError("{benchmark_binary} {path} is not a program for a phone (an Android binary is an ELF "
+                         "file)", "benchmark_binary", path=str(binary))
+    kind, machine = struct.unpack("<HH" if header[5] == 1 else ">HH", header[16:20])
+    if kind not in (2, 3):  # ET_EXEC, ET_DYN (Android's executables are position-independent: ET_DYN)
+        raise UsageError("{benchmark_binary} {path} is an ELF file but not a program (ELF type {kind})",
+                         "benchmark_binary", path=str(binary), kind=kind)
+    if machine not in ELF_ABIS:
+        raise UsageError("{benchmark_binary} {path} is a program for ELF machine {machine}, not for a phone's "
+                         "ABI ({abis})", "benchmark_binary", path=str(binary), machine=machine,
+                         abis=", ".join(ELF_ABIS.values()))
+    return ELF_ABIS[machine]
+
+
+def check_abi(binary: Path, adb: Adb, device: Device) -> None:
+    """benchmark_model must be built for an ABI the phone runs: one of `ro.product.cpu.abilist` (Build.SUPPORTED_ABIS;
+    an arm64 phone may run 32-bit arm too), else `ro.product.cpu.abi`; checked before anything is pushed."""
+    built = elf_abi(binary)
+    props = adb.getprops()
+    abis = [abi for abi in (props.get("ro.product.cpu.abilist") or device.abi or "").split(",") if abi]
+    if abis and built not in abis:
+        raise MobikitError(f"the benchmark_model binary {printable(str(binary))} is built for {built}, but "
+                           f"{device.name} runs {', '.join(abis)} (ro.product.cpu.abilist): pass one built for "
+                           f"{abis[0]}")

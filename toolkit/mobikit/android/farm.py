@@ -218,14 +218,25 @@ def is_several(spec: str | None) -> bool:
     return spec is not None and (spec.strip().lower() == ALL or "," in spec)
 
 
+def check_answered(listings: Sequence[ServerListing]) -> None:
+    """No adb server answered: a runtime error (exit 1) naming each server and why — never "no device matches", which
+    would blame the user's `--device` for a dead server (`devices`, `deploy` and `bench` alike)."""
+    if all(listing.error is not None for listing in listings):
+        raise MobikitError("no adb server answered: " + "; ".join(f"{l.server.name}: {l.error}" for l in listings))
+
+
 def choose(listings: Sequence[ServerListing], spec: str | None, reporter: Reporter | None = None) -> list[Target]:
     """The phones `spec` names: each comma-separated part is `all`, a serial, `SERVER/SERIAL` or a case-insensitive
     part of the model name, and must name one phone (or, `all`, every one); without a spec, $ANDROID_SERIAL or the
-    only phone. A part naming none or several is a usage error listing the candidates. Without `all`, a server that
-    did not answer while others did is one warning on `reporter` (with `all` it is a row of its own)."""
+    only phone. A part naming none or several is a usage error listing the candidates (and the servers that did not
+    answer); no server answering is a runtime error (`check_answered`). Without `all`, a server that did not answer
+    while others did is one warning on `reporter` (with `all` it is a row of its own)."""
     check_not_empty(spec)
+    check_answered(listings)
     found = [(listing, device) for listing in listings for device in listing.devices]
+    unreachable = "; ".join(f"{l.server.name} ({l.error})" for l in listings if l.error)
     listing_text = "; ".join(f"{listing.server.name}/{device.describe()}" for listing, device in found) or "none"
+    listing_text += f"; did not answer: {unreachable}" if unreachable else ""
     parts = [part.strip() for part in spec.split(",") if part.strip()] if spec else \
         [part for part in [serial_from_env()] if part]
     if reporter is not None and ALL not in {part.lower() for part in parts} and \
@@ -235,10 +246,9 @@ def choose(listings: Sequence[ServerListing], spec: str | None, reporter: Report
                 reporter.warn(f"adb server {printable(listing.server.name)} did not answer: {listing.error}")
     if not parts:
         if len(found) != 1:
-            unreachable = [f"{l.server.name} ({l.error})" for l in listings if l.error]
             if not found:
                 raise NoSuchDevice("no Android device connected" + (
-                    f"; unreachable: {'; '.join(unreachable)}" if unreachable else
+                    f"; did not answer: {unreachable}" if unreachable else
                     " (check the cable and USB debugging, then 'mobikit devices')"))
             raise NoSuchDevice("{count} devices are connected: {listing} — pass {device} SERIAL, SERVER/SERIAL, a "
                                "model name or 'all'", "device", count=len(found), listing=listing_text)

@@ -91,6 +91,12 @@ class FarmBench:
     def measured(self) -> list[PerfRow]:
         return [row for row in self.rows if row.error is None]
 
+    def not_measured(self, where: str) -> list[str]:
+        """The configurations a phone (SERVER/SERIAL) has no clean row for, in the order they were asked."""
+        done = {(row.threads, row.delegate) for row in self.measured if f"{row.server}/{row.serial}" == where}
+        return [configuration(threads, delegate) for threads in self.settings["threads"]
+                for delegate in self.settings["delegates"] if (threads, delegate) not in done]
+
 
 def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequence[str] = (),
                output: str | os.PathLike | None = None,
@@ -224,8 +230,9 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     phones = choose(list_devices(servers, adb, reporter), device, reporter)
 
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
-        with claimed(phone.adb, "deploy"):
-            return deploy_to(phone.adb, phone.device, model, phone_reporter, apk, launch, timeout)
+        bounded = phone.adb.within(timeout)
+        with claimed(bounded, "deploy"):
+            return deploy_to(bounded, phone.device, model, phone_reporter, apk, launch, timeout)
 
     return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error)
             for phone, result, error in run_on_phones(phones, deploy_one, reporter)]

@@ -23,13 +23,12 @@ DEVICE_HELP = ("A phone: serial, model substring such as 'pixel', SERVER/SERIAL,
 
 def devices(adb: Optional[Path] = AdbOpt, adb_server: Optional[list[str]] = AdbServerOpt, as_json: bool = JsonOpt):
     """List the Android devices of every adb server: server, serial, state, model, Android version, SDK, ABI, SoC."""
-    from ..android.farm import adb_servers, list_devices
+    from ..android.farm import adb_servers, check_answered, list_devices
 
     listings = list_devices(adb_servers(adb_server or (), reporter()), adb, reporter())
     with showing_result():
         show_devices(listings, as_json)
-    if all(listing.error for listing in listings):
-        raise MobikitError("no adb server answered: " + "; ".join(f"{l.server.name}: {l.error}" for l in listings))
+    check_answered(listings)
 
 
 def show_devices(listings, as_json: bool) -> None:
@@ -57,7 +56,9 @@ def deploy(
     apk: Optional[Path] = typer.Option(None, "--apk", help="Demo app APK (default: $MOBIKIT_APK, or the debug build "
                                                           "of the checkout you run in)."),
     no_launch: bool = typer.Option(False, "--no-launch", help="Upload only; do not start the camera activity."),
-    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for the app: to create its folder, then to report it runs the model."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds each adb call may take (an upload: plus its "
+                                                           "size at 2 MB/s) and each wait for the app: to create its "
+                                                           "folder, then to report it runs the model."),
     adb: Optional[Path] = AdbOpt,
     adb_server: Optional[list[str]] = AdbServerOpt,
     as_json: bool = JsonOpt,

@@ -132,7 +132,11 @@ def farm_bench_failure(result) -> str:
 
     keys = [(r.server, r.serial) for r in result.rows]
     gone = [(server, serial) for server, serial in keys if (f"{server}/{serial}" if serial else server) in result.failed]
-    failed = f"{failure_summary(gone, keys)} ({', '.join(result.failed)})"
+    phones = {f"{r.server}/{r.serial}" for r in result.rows if r.serial}  # the rest: servers that did not answer
+    named = [f"{where}: not measured: {', '.join(missing)}" if (missing := where in phones and
+                                                                result.not_measured(where)) else where
+             for where in result.failed]
+    failed = f"{failure_summary(gone, keys)} ({'; '.join(named)})"
     if not result.measured:
         return f"{failed}: nothing was measured, so no perf.json was written; the errors are above"
     return (f"{failed}; the {len(result.measured)} row(s) measured (some before a failure, too) are in "

@@ -22,7 +22,8 @@ def serve(
                                                                 "phone of this host's adb server only (no "
                                                                 "--adb-server: adb reverse reaches a port on the adb "
                                                                 "server's own host, so through a remote server it "
-                                                                "cannot reach mobikit's)."),
+                                                                "cannot reach mobikit's; $MOBIKIT_ADB_SERVERS is "
+                                                                "not used either)."),
     adb: Optional[Path] = AdbOpt,
     as_json: bool = JsonOpt,
 ):

@@ -1,7 +1,8 @@
 """Every console table and summary line of the command line, built from the library's typed results.
 
 Tables read at 80 columns: the wide ones are compact (no outer frame, one space between columns), every column folds
-a value too long for it onto the next line rather than cutting it, and paths go on the lines around a table, not in it.
+a value too long for it onto the next line rather than cutting it, no column is narrower than its longest word
+(`ReadableTable`: no word is broken, no column dropped), and paths go on the lines around a table, not in it.
 """
 
 from __future__ import annotations
@@ -20,19 +21,36 @@ def add_columns(table: Table, names, right=()) -> None:
         table.add_column(name, justify="right" if name in right else "left", overflow="fold")
 
 
+class ReadableTable(Table):
+    """Rich's table, except that no column gets narrower than its longest word (header or value): Rich shrinks
+    columns below that when the terminal is narrow — breaking words ("androi" over "d") — and drops them at width 0.
+    Here a narrow terminal wraps values down to their longest word; when even that does not fit, the table is as
+    wide as its longest words and the terminal wraps its lines; no column is ever dropped."""
+
+    def __rich_console__(self, console, options):
+        for column in self.columns:
+            column.min_width = max(longest_word(str(cell)) for cell in (column.header, *column.cells))
+        needed = sum(column.min_width + self._get_padding_width(column._index) for column in self.columns)
+        yield from super().__rich_console__(console, options.update_width(max(needed + self._extra_width,
+                                                                              options.max_width)))
+
+
 def keep_whole(table: Table, *names: str) -> Table:
-    """Give the named columns (names and identifiers without spaces) the width of their longest value, so that a
-    narrow terminal wraps the other columns first."""
+    """Never wrap the named columns (names and identifiers without spaces), so that a narrow terminal wraps the
+    other columns first."""
     for column in table.columns:
-        if column.header in names:
-            column.width = max(len(str(cell)) for cell in (column.header, *column.cells))
+        column.no_wrap = column.header in names
     return table
+
+
+def longest_word(text: str) -> int:
+    return max(map(len, text.split()), default=1)
 
 
 def profile_table(result, standard_conv: bool) -> Table:
     """The papers' Table 1 columns (type / stride, filter shape, input size) with each layer's Keras name and cost;
     a layer's output size is the next row's input size (and in --json)."""
-    table = Table(title=f"MobileNet {result.arch} α{result.alpha:g} @{result.resolution}"
+    table = ReadableTable(title=f"MobileNet {result.arch} α{result.alpha:g} @{result.resolution}"
                   + (" (standard conv)" if standard_conv else ""), **COMPACT)
     add_columns(table, ("layer", "type /\nstride", "filter\nshape", "input\nsize", "params", "mult-adds"),
                 right=("params", "mult-adds"))
@@ -46,7 +64,7 @@ def profile_table(result, standard_conv: bool) -> Table:
 
 def quantize_table(result) -> Table:
     ev, latency = result.eval, result.latency_ms
-    table = Table(title=f"{result.model} → {result.output_dir}")
+    table = ReadableTable(title=f"{result.model} → {result.output_dir}")
     add_columns(table, ("", "float", result.mode), right=("float", result.mode))
     if ev.labelled:
         table.add_row("top-1", pct(ev.float_top1), pct(ev.quant_top1))
@@ -64,7 +82,7 @@ def fallback_table(fallback) -> Table:
     split = fallback.split
     where = "" if split is None else (f", in-sample on {len(split.report)} images" if split.in_sample
                                       else f", on {len(split.selection)} selection images")
-    table = Table(title=f"float fallback search{where} — target: {fallback.target}", **COMPACT)
+    table = ReadableTable(title=f"float fallback search{where} — target: {fallback.target}", **COMPACT)
     columns = ("layers in float", "top-1", "agreement", "latency", "× int8", "meets\ntarget")
     add_columns(table, columns, right=columns[1:])
     for step in fallback.steps:
@@ -82,12 +100,12 @@ def bench_table(results) -> Table:
     devices = list(dict.fromkeys(r.device for r in results))
     sizes = {megabytes(r.size_bytes) for r in results if r.size_bytes}
     title = f"latency in ms on {', '.join(devices)}" + (f" — model {sizes.pop()}" if len(sizes) == 1 else "")
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table = ReadableTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     if len(devices) > 1:
         table.add_column("device", overflow="fold")
     for column in BENCH_COLUMNS:
-        table.add_column(column, justify="left" if column == "delegate" else "right", min_width=len(column),
-                         overflow="fold", no_wrap=column != "delegate")  # a phone's "gpu→xnnpack 31/31" folds
+        table.add_column(column, justify="left" if column == "delegate" else "right", overflow="fold",
+                         no_wrap=column != "delegate")  # a phone's "gpu→xnnpack 31/31" folds
     for r in results:
         cells = [number(r.threads), delegate_label(r)]
         if r.error:
@@ -115,7 +133,7 @@ def delegate_label(result) -> str:
 
 
 def confusions_table(confusions: list[dict]) -> Table:
-    table = Table(title="most frequent confusions")
+    table = ReadableTable(title="most frequent confusions")
     add_columns(table, ("true", "predicted", "count"), right=("count",))
     for row in confusions:
         table.add_row(row["true"], row["predicted"], str(row["count"]))
@@ -124,7 +142,7 @@ def confusions_table(confusions: list[dict]) -> Table:
 
 def sweep_table(result, arch: str) -> Table:
     top1 = result.metric == "top1"
-    table = Table(title=f"sweep of MobileNet {arch}", **COMPACT)  # its folder: on the "wrote" line below
+    table = ReadableTable(title=f"sweep of MobileNet {arch}", **COMPACT)  # its folder: on the "wrote" line below
     accuracy_columns = ("float\ntop-1", "int8\ntop-1") if top1 else ("int8\nagreement",)
     columns = ("α", "R", "mult-adds", *accuracy_columns, "float\nms", "int8\nms", "int8\nsize", "status")
     add_columns(table, columns, right=columns[:-1])
@@ -151,8 +169,8 @@ def sweep_skips(result) -> list[str]:
 
 def worst_layers_table(result, errors) -> Table:
     """The error per layer and the int8 step (scale) it is measured in; the zero points are in analysis.csv."""
-    table = Table(title=f"{result.model}: worst layers by RMSE/scale on {result.calib_samples} calibration images",
-                  **COMPACT)
+    table = ReadableTable(title=f"{result.model}: worst layers by RMSE/scale on {result.calib_samples} calibration "
+                                "images", **COMPACT)
     columns = ("layer", "op", "RMSE/\nscale", "mean\nerror", "max\n|error|", "scale")
     add_columns(table, columns, right=columns[2:])
     for error in errors:
@@ -162,15 +180,17 @@ def worst_layers_table(result, errors) -> Table:
 
 
 def devices_table(listings) -> Table:
-    """A row per device of every adb server; a server that did not answer is one row (its error goes below)."""
-    table = Table(**COMPACT)
-    add_columns(table, ("server", "serial", "state", "model", "android", "sdk", "abi", "soc"))
+    """A row per device of every adb server; a server that did not answer is one row (its error goes below). The
+    Android version and its SDK level share a column ("14 (34)"), so that a 20-character serial, an IPv6 server
+    and "unauthorized" still fit 80 columns with no word broken."""
+    table = ReadableTable(**COMPACT)
+    add_columns(table, ("server", "serial", "state", "model", "android\n(sdk)", "abi", "soc"))
     for listing in listings:
         if listing.error is not None:
-            table.add_row(listing.server.name, MISSING, "unreachable", "", "", "", "", "")
+            table.add_row(listing.server.name, MISSING, "unreachable", "", "", "", "")
         for d in listing.devices:
-            table.add_row(listing.server.name, d.serial, d.state, d.model or "", d.android or "", str(d.sdk or ""),
-                          d.abi or "", d.soc or "")
+            android = " ".join(part for part in (d.android, f"({d.sdk})" if d.sdk else None) if part)
+            table.add_row(listing.server.name, d.serial, d.state, d.model or "", android, d.abi or "", d.soc or "")
     return keep_whole(table, "server", "serial", "state", "abi")
 
 
@@ -179,7 +199,7 @@ def farm_deploy_table(rows) -> Table:
     below)."""
     done = [row.result for row in rows if row.result]
     title = f"deploy of {done[0].model} ({done[0].sha256[:12]}…)" if done else "deploy"
-    table = Table(title=title, **COMPACT)
+    table = ReadableTable(title=title, **COMPACT)
     add_columns(table, ("phone", "app", "model upload", "the app runs"))
     for row in rows:
         result = row.result
@@ -196,7 +216,7 @@ def farm_deploy_table(rows) -> Table:
 def farm_bench_table(result) -> Table:
     """`bench` on several phones at 80 columns: a row per phone and configuration; errors and the rest of the
     fields (mean, peak memory, warm-up runs) in perf.json and --json."""
-    table = Table(title=f"latency in ms of {result.model} ({result.model_sha256[:12]}…) on "
+    table = ReadableTable(title=f"latency in ms of {result.model} ({result.model_sha256[:12]}…) on "
                         f"{len({(r.server, r.serial) for r in result.rows if r.serial})} phone(s)",
                   **COMPACT)
     columns = ("phone", "threads", "delegate", "runs", "median", "p90", "init", "first")
@@ -212,8 +232,9 @@ def farm_bench_table(result) -> Table:
 
 
 def phone_cell(row) -> str:
-    """A phone in a farm table: its model name, and where it is (SERVER/SERIAL) below; or a server that failed."""
-    return f"{row.device}\n{row.server}/{row.serial}" if row.serial else f"adb server\n{row.server}"
+    """A phone in a farm table: its model name, and where it is (SERVER/ over SERIAL, two words that fit 80 columns
+    whole beside the timings) below; or a server that failed."""
+    return f"{row.device}\n{row.server}/\n{row.serial}" if row.serial else f"adb server\n{row.server}"
 
 
 def phone_label(row) -> str:
@@ -228,7 +249,7 @@ def dims(shape) -> str:
 
 def tensors_table(result) -> Table:
     """A model file's inputs and outputs with their quantization; a free dimension shows as -1."""
-    table = Table(title="inputs and outputs", **COMPACT)
+    table = ReadableTable(title="inputs and outputs", **COMPACT)
     add_columns(table, ("", "name", "dtype", "shape", "scale", "zero\npoint"), right=("scale", "zero\npoint"))
     for role, items in (("input", result.inputs), ("output", result.outputs)):
         for tensor in items:
@@ -239,7 +260,7 @@ def tensors_table(result) -> Table:
 
 
 def ops_table(result) -> Table:
-    table = Table(title=f"ops ({sum(result.op_counts.values())})")
+    table = ReadableTable(title=f"ops ({sum(result.op_counts.values())})")
     add_columns(table, ("op", "count"), right=("count",))
     for name, count in result.op_counts.items():
         table.add_row(name, str(count))
@@ -248,7 +269,7 @@ def ops_table(result) -> Table:
 
 def train_table(result) -> Table:
     """Precision, recall and F1 per class on the test split."""
-    table = Table(title=f"test split: {pct(result.test.accuracy)} of {result.test.n} images right")
+    table = ReadableTable(title=f"test split: {pct(result.test.accuracy)} of {result.test.n} images right")
     add_columns(table, ("class", "precision", "recall", "F1", "images"), right=("precision", "recall", "F1", "images"))
     for row in result.test.per_class:
         table.add_row(row["class"], number(row["precision"], ".3f"), number(row["recall"], ".3f"),
