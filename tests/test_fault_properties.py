@@ -330,23 +330,27 @@ def test_class_folders_linking_outside_the_data_folder_are_not_classes(fresh, li
         "test_class_folders_linking_outside_the_data_folder_are_not_classes"))
 
 
+def _run_as_main(folder: Path, source: str):
+    """`python -m` on a module holding `source`, as `mobikit` runs: the entry point's rules apply under `-m`."""
+    import subprocess
+    import sys
+
+    (folder / "entry").mkdir()
+    (folder / "entry" / "__main__.py").write_text(source)
+    return subprocess.run([sys.executable, "-m", "entry"], cwd=folder, capture_output=True, text=True, timeout=60)
+
+
 @pytest.mark.parametrize("name", ["SIGINT", "SIGALRM", "SIGTERM"])
 def test_a_stop_a_native_library_saw_keeps_the_exit_code_mobikit_chose(tmp_path, name):
     """Signals at any moment: a stop that reached code a native library ran through `PyRun_String` (as TensorFlow's
     and optree's do) left CPython's flag set, and `python -m mobikit` died by SIGINT (-2) after printing its
     stop line (CI's train/10/ALRM). The entry point clears the flag before it exits with the code it chose."""
-    import subprocess
-    import sys
-
     number = getattr(signal, name)
-    (tmp_path / "stopped_run").mkdir()
-    (tmp_path / "stopped_run" / "__main__.py").write_text(
-        "import ctypes, sys\n"
-        "from mobikit.__main__ import _forget_interrupts_already_handled\n"
-        "ctypes.pythonapi.PyRun_SimpleString(b'raise KeyboardInterrupt')  # the stop, caught inside native code\n"
-        "_forget_interrupts_already_handled()\n"
-        f"sys.exit({128 + number})\n")
-    ran = subprocess.run([sys.executable, "-m", "stopped_run"], cwd=tmp_path, capture_output=True, timeout=60)
+    ran = _run_as_main(tmp_path, "import ctypes, sys\n"
+                       "from mobikit.__main__ import _forget_interrupts_already_handled\n"
+                       "ctypes.pythonapi.PyRun_SimpleString(b'raise KeyboardInterrupt')  # the stop, in native code\n"
+                       "_forget_interrupts_already_handled()\n"
+                       f"sys.exit({128 + number})\n")
     assert ran.returncode == 128 + number, (ran.returncode, ran.stderr[-300:])
 
 
@@ -355,22 +359,16 @@ def test_a_stop_inside_a_finalizer_while_loading_ends_the_run(tmp_path, name):
     """Signals at any moment: a SIGTERM that landed while Python ran a `__del__` during loading raised the loading
     handler's SystemExit where Python ignores it ("Exception ignored"); the stop line was printed and then the whole
     bench ran and exited 0 (an outside attack, 1 run in 24). The run must end with the code its line announced."""
-    import subprocess
-    import sys
-
     number = getattr(signal, name)
-    (tmp_path / "loading").mkdir()
-    (tmp_path / "loading" / "__main__.py").write_text(
-        "import os, signal, time\n"
-        "from mobikit.__main__ import stop_cleanly_while_loading\n"
-        "stop_cleanly_while_loading()\n"
-        "class Finalized:\n"
-        "    def __del__(self):\n"
-        f"        os.kill(os.getpid(), {int(number)})\n"
-        "        for _ in range(200): time.sleep(0.005)\n"
-        "Finalized()\n"
-        "print('loading went on')\n")
-    ran = subprocess.run([sys.executable, "-m", "loading"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    ran = _run_as_main(tmp_path, "import os, time\n"
+                       "from mobikit.__main__ import stop_cleanly_while_loading\n"
+                       "stop_cleanly_while_loading()\n"
+                       "class Finalized:\n"
+                       "    def __del__(self):\n"
+                       f"        os.kill(os.getpid(), {int(number)})\n"
+                       "        for _ in range(200): time.sleep(0.005)\n"
+                       "Finalized()\n"
+                       "print('loading went on')\n")
     assert ran.returncode == 128 + number, (ran.returncode, ran.stderr[-400:])
     assert "loading went on" not in ran.stdout
     assert ran.stderr.count("stopped before anything started") == 1 and "Exception ignored" not in ran.stderr, \
