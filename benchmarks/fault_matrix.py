@@ -3,7 +3,7 @@ every fault (signals INT/TERM/HUP/USR1/ALRM/KILL, closed or broken standard stre
 against the five invariants of tests/fault_harness.py. Run before resolving a reliability issue; CI runs a seeded
 sample of the same cases (tests/test_fault_cases.py).
 
-    nice -n 5 python benchmarks/fault_matrix.py                       # everything (about 2 h on 2 cores)
+    nice -n 5 python benchmarks/fault_matrix.py                       # everything (about 85 min on 2 cores)
     python benchmarks/fault_matrix.py --command quantize --fault TERM  # a slice
     python benchmarks/fault_matrix.py --case train/12/INT             # one case (the reproduction line)
 
