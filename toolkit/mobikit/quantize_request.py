@@ -9,7 +9,7 @@ from pathlib import Path
 from . import defaults
 from .convert import IO_TYPES, Mode, mode_of
 from .errors import UsageError
-from .labels import read_labels_file
+from .labels import class_list_for, imagenet, read_labels_file
 from .models import weights_file
 from .qat import QatSettings
 
@@ -103,5 +103,7 @@ class QuantizeRequest:
             weights_file(self.weights)  # a file Keras would refuse after the model is built is refused here
         if self.model is not None and not Path(self.model).is_file():
             raise UsageError("{model} not found: {path}", "model", path=str(self.model))
-        if self.labels is not None:
+        if self.labels is not None and self.model is None:
+            class_list_for(len(imagenet()), self.labels)  # built from the table: the ImageNet classifier
+        elif self.labels is not None:
             read_labels_file(self.labels)  # a missing or unreadable file is refused before the model is built
