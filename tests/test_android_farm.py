@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -568,6 +569,9 @@ def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, i
             missing = ", ".join(f"{t} thread{'s' if t > 1 else ''} xnnpack" for t in range(len(measured) + 1, 4))
             assert stopped["error"] == f"stopped; not measured: {missing}"
             assert f"{phone.props['ro.product.model']} ({farm.name(s)}/{phone.serial}): {missing}" in last
+            # no configuration starts after the stop (a phone's thread does not get the signal: it checks)
+            asked = sum("BenchmarkActivity" in command for command in phone.commands[sent[phone.serial]:])
+            assert asked <= len(measured) + 1, (asked, len(measured))
     Farm._wait(lambda: not any(_timing(phone) for phone in phones), "every phone force-stopped", 20)
 
 
@@ -702,6 +706,39 @@ def test_android_serial_names_one_phone_as_adb_reads_it(farm, model_dir, value):
     result = run_cli("deploy", str(model_dir), "--no-launch", *farm.flags, env={"ANDROID_SERIAL": value}, timeout=60)
     assert assert_one_error(result, 2) == f"error: $ANDROID_SERIAL names one phone, as adb reads it, got '{value}': " \
                                           "for several pass --device all or a comma-separated list"
+    phone = farm.phones[0][0]  # --device wins over the variable, as adb's -s does
+    chosen = run_cli("deploy", str(model_dir), "--no-launch", "--device", f"{farm.name(0)}/{phone.serial}", "--json",
+                     *farm.flags, env={"ANDROID_SERIAL": value}, timeout=120)
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout)["serial"] == phone.serial
+
+
+def test_deploy_timeout_bounds_the_listing_of_a_server_that_never_answers(model_dir):
+    """An adb server that accepts and never answers held `deploy --timeout 5` for the listing's own 30 s."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def hold() -> None:
+        try:
+            while True:
+                held.append(listener.accept()[0])
+        except OSError:  # closed by the test
+            pass
+
+    threading.Thread(target=hold, daemon=True).start()
+    silent = f"127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        for device in ("all", "pixel"):
+            result = run_cli("deploy", str(model_dir), "--device", device, "--timeout", "3", "--adb-server", silent,
+                             timeout=60)
+            line = assert_one_error(result, 1)
+            assert line == f"error: no adb server answered: {silent}: adb devices -l timed out after 3 s", line
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
 
 
 def test_a_server_that_does_not_answer_beside_others_is_a_warning(farm, installed, model_dir, tmp_path):

@@ -26,7 +26,7 @@ from ..description import ModelDescription, file_sha256, load_output_folder
 from ..errors import MobikitError, UsageError, printable
 from ..progress import Reporter
 from . import contract
-from ..runtime import stop_deferred, written
+from ..runtime import raise_if_stopped, stop_deferred, written
 from .adb import Adb, AdbError, AdbTimeout, Device, ShellError, check_timeout, select_device, transfer_timeout
 from .phone_claim import claimed
 from .app_log import new_request_id, wait_for_report
@@ -34,7 +34,7 @@ from .app_log import new_request_id, wait_for_report
 APK_ENV = "MOBIKIT_APK"
 CHECKOUT_APP = Path("android_app")  # a mobikit checkout's Android project, relative to the checkout root
 DEBUG_APK = Path("app") / "build" / "outputs" / "apk" / "debug" / "app-debug.apk"  # relative to the project
-NO_APK_HELP = (f"pass --apk PATH or set ${APK_ENV} to the demo app's APK; to build one, run "
+NO_APK_HELP = (f"set ${APK_ENV} to the demo app's APK (deploy also takes --apk PATH); to build one, run "
                "'./gradlew assembleDebug' in android_app/ of a mobikit checkout (needs an Android SDK), or take "
                "app-debug.apk from the project's GitHub Android workflow")
 APP_START_TIMEOUT = 30.0
@@ -506,7 +506,9 @@ def deploy_to(adb: Adb, device: Device, model: LocalModel, reporter: Reporter, a
     adb = adb.within(timeout)
     app = ensure_app(adb, apk, reporter)
     ensure_models_dir(adb, reporter, timeout)
+    raise_if_stopped()  # a phone's thread does not see the stop's signal: no step starts after it
     uploaded = upload_model(adb, model, reporter)
+    raise_if_stopped()
     running = switch_app_to(adb, model, timeout, reporter) if launch else None
     return DeployResult(device.name, device.serial, model.name, f"{contract.MODELS_DIR}/{model.name}",
                         model.sha256[contract.MODEL_FILE], app, "uploaded" if uploaded else "unchanged", launch,

@@ -283,6 +283,7 @@ def _run_matrix(run, configs: list[tuple[int, str]], on_result) -> list[DeviceBe
     try:
         run.prepare()
         for threads, delegate in configs:
+            runtime.raise_if_stopped()  # a phone's thread does not see the stop's signal: no run starts after it
             results.append(run.measure(threads, delegate))
             if on_result is not None:
                 on_result(results[-1])

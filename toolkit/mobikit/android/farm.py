@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from ..errors import MobikitError, UsageError, echoed, first_line, one_line, printable
 from ..progress import Reporter
 from ..runtime import raise_if_stopped
-from .adb import (OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice, end_running,
-                  resume_running)
+from .adb import (LISTING_TIMEOUT, OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice,
+                  end_running, resume_running)
 
 SERVERS_ENV = "MOBIKIT_ADB_SERVERS"
 LOCAL = "local"  # the name of adb's own default server (ANDROID_ADB_SERVER_PORT or 5037 on this host)
@@ -125,16 +125,16 @@ class ServerListing:
 
 
 def list_devices(servers: Sequence[str | Server] = (), adb: str | os.PathLike | None = None,
-                 reporter: Reporter | None = None) -> list[ServerListing]:
+                 reporter: Reporter | None = None, timeout: float = LISTING_TIMEOUT) -> list[ServerListing]:
     """Every device on every server (`HOST:PORT`; default as `adb_servers`), the servers asked in parallel; an
     unreachable server keeps its error. Servers that list the very same phones (one server reached through two
     names that resolve apart: 127.0.0.1 and 127.0.0.2, ::1 and 127.0.0.1) are one listing, under the first name
-    given, and `reporter` says so."""
+    given, and `reporter` says so. `timeout` bounds each server's answer (deploy's --timeout when shorter)."""
     servers = [server if isinstance(server, Server) else parse_server(server) for server in servers] or adb_servers()
     client = Adb(adb)  # a missing adb binary is one error for the whole run, before any server is asked
 
     def ask(server: Server) -> ServerListing:
-        on_server = Adb(client.path, server=server.address)
+        on_server = Adb(client.path, server=server.address, timeout=timeout)
         return ServerListing(server, on_server.devices(), adb=on_server)
 
     outcomes = in_parallel(list(servers), ask)
@@ -181,16 +181,18 @@ class Target:
 
 
 def one_phone(servers: Sequence[Server], spec: str | None, adb: str | os.PathLike | None,
-              reporter: Reporter | None = None) -> tuple[str | os.PathLike | Adb | None, str | None]:
+              reporter: Reporter | None = None,
+              timeout: float = LISTING_TIMEOUT) -> tuple[str | os.PathLike | Adb | None, str | None]:
     """The (adb, device) to hand a single-phone function: unchanged on the local server alone, else the one phone
     `spec` names across the servers, bound to its server."""
     check_not_empty(spec)
-    serial_from_env()
+    if spec is None:
+        serial_from_env()  # --device wins over the variable, as adb's -s does
     if list(servers) == [Server(LOCAL)]:
         return adb, spec
     if is_several(spec):
         raise UsageError("{device} names one phone here (several: 'mobikit bench' and 'mobikit deploy')", "device")
-    (phone,) = choose(list_devices(servers, adb, reporter), spec, reporter)
+    (phone,) = choose(list_devices(servers, adb, reporter, timeout), spec, reporter)
     if phone.error is not None:
         raise DeviceUnavailable(phone.error)
     return phone.adb, phone.serial

@@ -28,6 +28,7 @@ from .device_bench import (DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS,
                            configuration, local_model)
 from .adb import check_timeout
 from .phone_claim import claimed
+from .adb import LISTING_TIMEOUT
 from .farm import ALL, Target, adb_servers, choose, list_devices, run_on_phones
 
 PERF_FILE = "perf.json"
@@ -227,7 +228,7 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     check_timeout(timeout)
     model = load_model_folder(output_dir)
     given_apk(apk)
-    phones = choose(list_devices(servers, adb, reporter), device, reporter)
+    phones = choose(list_devices(servers, adb, reporter, min(timeout, LISTING_TIMEOUT)), device, reporter)
 
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
         bounded = phone.adb.within(timeout)

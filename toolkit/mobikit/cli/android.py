@@ -64,12 +64,15 @@ def deploy(
     as_json: bool = JsonOpt,
 ):
     """Install the demo app if needed, upload the model verified by sha256, and switch the running app to it."""
+    from ..android.adb import LISTING_TIMEOUT, check_timeout
     from ..android.deploy import deploy as run_deploy
     from ..android.farm import adb_servers, is_several, one_phone
 
     if is_several(device):
         return deploy_several(output_dir, device, adb_server or (), apk, not no_launch, adb, timeout, as_json)
-    client, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb, reporter())
+    check_timeout(timeout)  # before it bounds the listing
+    client, device = one_phone(adb_servers(adb_server or (), reporter()), device, adb, reporter(),
+                               min(timeout, LISTING_TIMEOUT))
     result = run_deploy(output_dir, device, apk, launch=not no_launch, adb=client, timeout=timeout,
                         reporter=reporter())
     with showing_result():
