@@ -163,8 +163,15 @@ def weights_file(weights: str | os.PathLike) -> Path:
     if not path.name.endswith((".h5", ".keras")):
         raise UsageError("{weights} must be imagenet, none, or a .h5, .weights.h5 or .keras file, got {name}",
                          "weights", name=path.name)
-    check_keras_format(path, "weights")
     check_keras_archive(path, "weights")
+    return path
+
+
+def given_weights_file(weights: str | os.PathLike) -> Path:
+    """A weights file the user named, checked before TensorFlow loads: one Keras would refuse only after the model
+    is built is a usage error here (a corrupt file in keras' cache stays a runtime failure of the build)."""
+    path = weights_file(weights)
+    check_keras_format(path, "weights")
     if path.suffix == ".keras":
         import zipfile
 
@@ -231,6 +238,8 @@ def build_to_file(output: str | os.PathLike, arch: str = "v1", alpha: float = 1.
                   standard_conv: bool = False) -> Path:
     """`build_model`, saved as a `.keras` file; the output is checked before anything is built."""
     check_target(output, "keras-model", (weights if weights not in (None, "none", "imagenet") else None,))
+    if weights not in (None, "none", "imagenet"):
+        given_weights_file(weights)
     return save_model(build_model(arch, alpha, resolution, classes, True, weights, standard_conv), output)
 
 

@@ -10,7 +10,6 @@ from . import defaults
 from .convert import IO_TYPES, Mode, mode_of
 from .errors import UsageError
 from .labels import class_list_for, imagenet, read_labels_file
-from .models import weights_file
 from .qat import QatSettings
 
 
@@ -99,8 +98,6 @@ class QuantizeRequest:
             raise UsageError("{max_fallback_layers} must be >= 1 and {max_latency_ratio} a number > 0 (use "
                              "{strict_int8} to forbid fallback)", "max_fallback_layers", "max_latency_ratio",
                              "strict_int8")
-        if self.weights not in (None, "none", "imagenet"):
-            weights_file(self.weights)  # a file Keras would refuse after the model is built is refused here
         if self.model is not None and not Path(self.model).is_file():
             raise UsageError("{model} not found: {path}", "model", path=str(self.model))
         if self.labels is not None and self.model is None:

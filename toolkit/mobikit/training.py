@@ -24,7 +24,7 @@ from .features import (Features, Network, augmenter, backbone_features, block_in
 from .fitting import HeldOutScores, fit_blocks, fit_head, held_out_scores, predict
 from .images import MAX_PIXELS
 from .latency import peak_rss_mb
-from .models import weights_file
+from .models import given_weights_file
 from .outputs import check_target, new_folder, write_bytes, write_text, written_together
 from .progress import Reporter
 from .recipe import RECIPE, Recipe, Settings, settings_for
@@ -72,7 +72,7 @@ class TrainRequest:
         if self.threads < 1:
             raise UsageError("{threads} must be >= 1", "threads")
         if self.weights not in (None, "none", "imagenet"):
-            weights_file(self.weights)  # a file Keras would refuse after the images are read is refused here
+            given_weights_file(self.weights)
         if self.qat and not self.quantize:
             raise UsageError("{qat} fine-tunes the int8 model {quantize} writes: add {quantize}", "qat", "quantize")
 
