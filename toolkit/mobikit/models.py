@@ -167,9 +167,12 @@ def weights_file(weights: str | os.PathLike) -> Path:
     return path
 
 
-def given_weights_file(weights: str | os.PathLike) -> Path:
-    """A weights file the user named, checked before TensorFlow loads: one Keras would refuse only after the model
-    is built is a usage error here (a corrupt file in keras' cache stays a runtime failure of the build)."""
+def check_given_weights(weights: str | os.PathLike | None) -> None:
+    """A `--weights` value the user gave, checked before TensorFlow loads: a file Keras would refuse only after the
+    model is built is a usage error here (a corrupt file in keras' cache stays a runtime failure of the build);
+    "imagenet" and none pass."""
+    if weights in (None, "none", "imagenet"):
+        return
     path = weights_file(weights)
     check_keras_format(path, "weights")
     if path.suffix == ".keras":
@@ -179,7 +182,6 @@ def given_weights_file(weights: str | os.PathLike) -> Path:
             if "model.weights.h5" not in archive.namelist():
                 raise UsageError("{weights} {path} holds no model.weights.h5: not a model Keras saved", "weights",
                                  path=str(path))
-    return path
 
 
 MAX_KERAS_BYTES = 1 << 30  # a MobileNet .keras holds tens of MB (V2 α1.4 float: ~25 MB); more is not one
@@ -238,8 +240,7 @@ def build_to_file(output: str | os.PathLike, arch: str = "v1", alpha: float = 1.
                   standard_conv: bool = False) -> Path:
     """`build_model`, saved as a `.keras` file; the output is checked before anything is built."""
     check_target(output, "keras-model", (weights if weights not in (None, "none", "imagenet") else None,))
-    if weights not in (None, "none", "imagenet"):
-        given_weights_file(weights)
+    check_given_weights(weights)
     return save_model(build_model(arch, alpha, resolution, classes, True, weights, standard_conv), output)
 
 

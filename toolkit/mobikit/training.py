@@ -24,7 +24,7 @@ from .features import (Features, Network, augmenter, backbone_features, block_in
 from .fitting import HeldOutScores, fit_blocks, fit_head, held_out_scores, predict
 from .images import MAX_PIXELS
 from .latency import peak_rss_mb
-from .models import given_weights_file
+from .models import check_given_weights
 from .outputs import check_target, new_folder, write_bytes, write_text, written_together
 from .progress import Reporter
 from .recipe import RECIPE, Recipe, Settings, settings_for
@@ -71,8 +71,7 @@ class TrainRequest:
             raise UsageError("{seed} must be >= 0, got {value}", "seed", value=self.seed)
         if self.threads < 1:
             raise UsageError("{threads} must be >= 1", "threads")
-        if self.weights not in (None, "none", "imagenet"):
-            given_weights_file(self.weights)
+        check_given_weights(self.weights)
         if self.qat and not self.quantize:
             raise UsageError("{qat} fine-tunes the int8 model {quantize} writes: add {quantize}", "qat", "quantize")
 
@@ -175,8 +174,9 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
              if folder is not None}
     for found in (train_folders, *given.values()):
         if found.outside:
+            more = ", …" if len(found.outside) > 3 else ""
             reporter.warn(f"{len(found.outside)} class folders in {found.root} are links leading outside it "
-                          f"({', '.join(map(repr, found.outside[:3]))}{', …' if len(found.outside) > 3 else ''}): not used as classes")
+                          f"({', '.join(map(repr, found.outside[:3]))}{more}): not used as classes")
     if train_folders.loose_files:
         reporter.warn(f"{train_folders.loose_files} images directly in {request.data} carry no class (not in a "
                       "class folder) and are ignored")

@@ -58,11 +58,10 @@ def quantize(
     as_json: bool = JsonOpt,
 ):
     """Quantize a MobileNet to TFLite and verify it against the float model in the same run."""
-    from ..models import given_weights_file
+    from ..models import check_given_weights
     from ..quantization import QuantizeRequest, quantize as run_quantize
 
-    if weights_arg(weights) not in (None, "imagenet"):
-        given_weights_file(weights)
+    check_given_weights(weights_arg(weights))
     request = QuantizeRequest(
         arch=arch.value, alpha=alpha, resolution=resolution, weights=weights_arg(weights), model=model, calib=calib,
         calib_samples=calib_samples, mode=mode.value, io=io.value if io else None, eval=eval_dir,
