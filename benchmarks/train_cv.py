@@ -188,6 +188,8 @@ def candidates(model: str) -> dict:
         "fixed-5": fixed,  # every training photo, a fixed schedule, 5 blocks at 1e-4
         "fixed-half": replace(fixed, fine_tune_blocks=half),
         "fixed-half-3e-4": replace(fixed, fine_tune_blocks=half, fine_tune_learning_rate=3e-4),
+        "fixed-5-long": replace(fixed, fine_tune_epochs=20),  # twice the fine-tuning schedule
+        "fixed-5-long-3e-4": replace(fixed, fine_tune_epochs=20, fine_tune_learning_rate=3e-4),
     }
 
 
@@ -300,7 +302,10 @@ def table() -> str:
         if not results:
             continue
         reference = {row["fold"]: row["accuracy"] for row in results.get("reference", {"folds": []})["folds"]}
+        elsewhere = sorted({result["machine"] for result in results.values()} - {machine()})
         lines += [f"### {next(iter(results.values()))['model']}", "",
+                  *[f"Rows measured on {other}: {', '.join(n for n, r in results.items() if r['machine'] == other)}"
+                    "\n" for other in elsewhere],
                   "| candidate | mean top-1 % | per fold % | Δ vs reference | SE | Δ > 2 SE | s / fold | load |",
                   "|---|---|---|---|---|---|---|---|"]
         lines += [_row(name, result, reference) for name, result in
