@@ -89,7 +89,9 @@ def test_analyze_on_a_qat_folder_analyzes_the_written_model(qat_run, imagenet_sp
 
 @pytest.mark.parametrize("args, message", [
     (["--qat", "--mode", "fp16"], "--qat fine-tunes for a full-integer model"),
-    (["--qat", "--qat-epochs", "0"], "--qat-epochs must be >= 1"),
+    (["--qat", "--qat-epochs", "0"], "--qat-epochs must be between 1 and 10000"),
+    (["--qat", "--qat-epochs", "99999999999999999999"], "--qat-epochs must be between 1 and 10000"),
+    (["--qat-epochs", "3"], "--qat-epochs sets how long --qat fine-tunes: pass --qat too"),
 ])
 def test_qat_usage_errors(tmp_path, args, message):
     result = run_cli("quantize", "--alpha", "0.25", "--resolution", "96", "--weights", "none", "--calib",
@@ -103,3 +105,38 @@ def test_train_qat_needs_quantize(tmp_path):
     result = run_cli("train", str(tmp_path), "--qat", "--output", str(tmp_path / "o"))
     assert_clean_failure(result, 2)
     assert "--qat fine-tunes the int8 model --quantize writes: add --quantize" in result.stderr
+
+
+_SEQUENTIAL = """
+import sys, keras, numpy as np
+keras.utils.set_random_seed(0)
+batch_norm = sys.argv[2] == "bn"
+layers = [keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, strides=2, use_bias=not batch_norm)]
+layers += [keras.layers.BatchNormalization()] if batch_norm else []
+layers += [keras.layers.ReLU(6.0), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(4, activation="softmax")]
+model = keras.Sequential(layers)
+model.layers[-1].bias.assign(np.zeros(4))  # an all-zero bias: the converter drops it from the int8 op
+model.save(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("kind", ["bn", "bias"])
+def test_qat_on_a_users_sequential_model(tmp_path, imagenet_split, kind):
+    """A user's Sequential model (Conv2D with a bias, or without one and a BatchNormalization after it): the input
+    grid is folded into its first convolution (no warning), --qat simulates it, and the dense layer whose zero bias
+    the converter dropped is bias-corrected all the same."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "user.keras"
+    subprocess.run([sys.executable, "-c", _SEQUENTIAL, str(path), kind], check=True, capture_output=True)
+    output = tmp_path / "q"
+    result = run_cli("quantize", "--model", str(path), "--calib", str(imagenet_split[0]), "--calib-samples", "8",
+                     "--eval", str(imagenet_split[1]), "--eval-samples", "8", "--qat", "--qat-epochs", "1",
+                     "--output", str(output), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "does not start with a Conv2D" not in result.stderr
+    report = json.loads((output / "report.json").read_text())
+    assert report["qat"]["steps"] == 1
+    corrected = {shift["name"] for shift in report["bias_correction"]["layers"]}
+    assert any(name.startswith("dense") for name in corrected), corrected

@@ -99,7 +99,7 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
         reporter.warn(f"bias correction on only {len(calib)} calibration images: per-channel means are noisy "
                       f"below {MIN_STABLE_IMAGES}; the correction is applied anyway")
     int8_model = flatbuffer_utils.read_model_from_bytearray(bytearray(plain))
-    if _unshare_biases(int8_model):
+    if _own_biases(int8_model):
         plain = bytes(flatbuffer_utils.convert_object_to_bytearray(int8_model))
         int8_model = flatbuffer_utils.read_model_from_bytearray(bytearray(plain))
     float_model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
@@ -160,10 +160,11 @@ def _buffer_users(graph) -> dict[int, int]:
     return users
 
 
-def _unshare_biases(int8_model) -> bool:
-    """Give every corrected op a bias buffer of its own. The converter stores identical constant buffers once, so
+def _own_biases(int8_model) -> bool:
+    """Give every corrected op an int32 bias buffer of its own. The converter stores identical constant buffers once, so
     layers whose folded biases are equal (all zero in an untrained model) share one; correcting one must not move
-    the others. Returns whether the model changed."""
+    the others. An op the converter left without a bias (its float bias all zero) gets a zero one at the scale
+    the kernels expect (input scale × weight scale). Returns whether the model changed."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     graph = int8_model.subgraphs[0]
@@ -171,6 +172,8 @@ def _unshare_biases(int8_model) -> bool:
     changed = False
     for op, _ in _corrected_ops(int8_model):
         if len(op.inputs) < 3 or op.inputs[2] < 0:
+            op.inputs = np.asarray([*op.inputs[:2], _zero_bias(int8_model, op)], dtype=np.int32)
+            changed = True
             continue
         bias = graph.tensors[op.inputs[2]]
         if users[bias.buffer] > 1:
@@ -182,6 +185,32 @@ def _unshare_biases(int8_model) -> bool:
             users[bias.buffer] = 1
             changed = True
     return changed
+
+
+def _zero_bias(int8_model, op) -> int:
+    """A new all-zero int32 bias tensor (and buffer) for `op`; returns its tensor index."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = int8_model.subgraphs[0]
+    output, weights = graph.tensors[op.outputs[0]], graph.tensors[op.inputs[1]]
+    channels = int(output.shape[-1])
+    input_scale = float(graph.tensors[op.inputs[0]].quantization.scale[0])
+    scales = np.broadcast_to(input_scale * np.asarray(weights.quantization.scale, np.float64), (channels,))
+    buffer = schema.BufferT()
+    buffer.data = np.zeros(4 * channels, dtype=np.uint8)
+    int8_model.buffers.append(buffer)
+    quantization = schema.QuantizationParametersT()
+    quantization.scale = scales.astype(np.float32)
+    quantization.zeroPoint = np.zeros(channels, dtype=np.int64)
+    quantization.quantizedDimension = 0
+    tensor = schema.TensorT()
+    tensor.name = output.name + b"_bias"
+    tensor.shape = np.asarray([channels], dtype=np.int32)
+    tensor.type = schema.TensorType.INT32
+    tensor.buffer = len(int8_model.buffers) - 1
+    tensor.quantization = quantization
+    graph.tensors.append(tensor)
+    return len(graph.tensors) - 1
 
 
 def _layers(int8_model, float_model) -> list[_Layer]:

@@ -264,7 +264,25 @@ def load_keras_image_model(path: str | os.PathLike, param: str = "model"):
     if len(model.output_shape) != 2:
         raise UsageError("{model} {path} is not a classifier: output shape {shape}", param, path=str(path),
                          shape=model.output_shape)
-    return model
+    return as_functional(model)
+
+
+def as_functional(model):
+    """A Sequential model rebuilt as a functional one of fresh layers with the same weights: the graph walks (the
+    input grid's fold, the QAT simulation) read a model from its InputLayer along each layer's own inbound node,
+    which a Sequential model lacks."""
+    from .runtime import tensorflow
+
+    keras = tensorflow().keras
+    if not isinstance(model, keras.Sequential):
+        return model
+    inputs = keras.Input(batch_shape=model.input_shape)
+    x = inputs
+    for layer in model.layers:
+        fresh = layer.__class__.from_config(layer.get_config())
+        x = fresh(x)
+        fresh.set_weights(layer.get_weights())
+    return keras.Model(inputs, x, name=model.name)
 
 
 def ends_in_softmax(model) -> bool:

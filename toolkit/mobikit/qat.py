@@ -31,6 +31,7 @@ from .tensor_names import keras_layer_name
 
 INT8 = (-128, 127)
 WEIGHT_LEVELS = 127  # symmetric per-channel weights: [-127, 127]
+MAX_QAT_EPOCHS = 10_000  # far beyond any use; keeps the step count inside the optimizer's int64 schedule
 
 
 @dataclass(frozen=True)

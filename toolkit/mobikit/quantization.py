@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -182,6 +183,10 @@ def _choose_eval(request: QuantizeRequest, calib: ImageSet, holdout: ImageSet, r
     if request.eval is not None:
         images = image_set(request.eval, request.eval_samples, resolution, files=request.eval_files)
         listed = "" if request.eval_files is None else "listed "
+        shared = {os.path.realpath(p) for p in images.paths} & {os.path.realpath(p) for p in calib.paths}
+        if shared:
+            reporter.warn(f"{len(shared)} of the {len(images)} evaluation images were also calibration images: "
+                          "verifying on them flatters the result; pass an --eval folder apart from --calib")
         return images, f"{request.eval} ({len(images)} {listed}images)"
     if request.calib is None:
         images = image_set(embedded_images("verification"), request.eval_samples, resolution)
@@ -258,7 +263,7 @@ def _fine_tune(run: _Run) -> None:
     request = run.request
     with run.timer.phase("qat"):
         run.simulation, run.qat = fine_tune(run.source_model, run.plain, run.calib, run.reporter,
-                                            QatSettings(epochs=request.qat_epochs), ends_in_softmax(run.keras_model))
+                                            QatSettings(epochs=request.qat_epochs or QatSettings.epochs), ends_in_softmax(run.keras_model))
         tuned = calibrate(run.simulation.export(), run.calib, run.reporter, run.log_path, run.normalization)
         run.calibrated = adopt_reference(tuned, run.reference)
         run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)

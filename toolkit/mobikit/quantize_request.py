@@ -10,7 +10,7 @@ from . import defaults
 from .convert import IO_TYPES, Mode, mode_of
 from .errors import UsageError
 from .labels import class_list_for, imagenet, read_labels_file
-from .qat import QatSettings
+from .qat import MAX_QAT_EPOCHS
 
 
 @dataclass
@@ -41,7 +41,7 @@ class QuantizeRequest:
     strict_int8: bool = False
     analyze: bool = False
     qat: bool = False
-    qat_epochs: int = QatSettings.epochs
+    qat_epochs: int | None = None  # None: the recipe's (QatSettings.epochs)
     recorded_model: Path | None = None  # where model.json says `model` lives (default: its resolved path)
 
     @property
@@ -77,8 +77,10 @@ class QuantizeRequest:
                              "bias_correction", "mode")
         if self.qat and not spec.calibrated:
             raise UsageError("{qat} fine-tunes for a full-integer model: use it with {mode} int8", "qat", "mode")
-        if self.qat_epochs < 1:
-            raise UsageError("{qat_epochs} must be >= 1", "qat_epochs")
+        if self.qat_epochs is not None and not self.qat:
+            raise UsageError("{qat_epochs} sets how long {qat} fine-tunes: pass {qat} too", "qat_epochs", "qat")
+        if self.qat_epochs is not None and not 1 <= self.qat_epochs <= MAX_QAT_EPOCHS:
+            raise UsageError("{qat_epochs} must be between 1 and %d" % MAX_QAT_EPOCHS, "qat_epochs")
         if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1):
             raise UsageError("{calib_samples} and {eval_samples} must be >= 1", "calib_samples", "eval_samples")
         if self.threads < 1:

@@ -52,8 +52,8 @@ def quantize(
     analyze: bool = typer.Option(False, "--analyze", help="Also write the per-layer error analysis."),
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware fine-tuning: distil the float model into its "
                              "simulated int8 twin on the (unlabelled) calibration images before converting."),
-    qat_epochs: int = typer.Option(QatSettings.epochs, "--qat-epochs", help="Epochs of --qat over the calibration "
-                                   "images."),
+    qat_epochs: Optional[int] = typer.Option(None, "--qat-epochs", help="Epochs of --qat over the calibration "
+                                             f"images [default: {QatSettings.epochs}]."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder [default: ./mobikit-out/<name>]."),
     as_json: bool = JsonOpt,
 ):
