@@ -101,10 +101,15 @@ def test_qat_usage_errors(tmp_path, args, message):
     assert not (tmp_path / "o").exists()
 
 
-def test_train_qat_needs_quantize(tmp_path):
-    result = run_cli("train", str(tmp_path), "--qat", "--output", str(tmp_path / "o"))
+@pytest.mark.parametrize("args, message", [
+    (["--qat"], "--qat fine-tunes the int8 model --quantize writes: add --quantize"),
+    (["--quantize", "--qat-epochs", "2"], "--qat-epochs sets how long --qat fine-tunes: pass --qat too"),
+    (["--quantize", "--qat", "--qat-epochs", "10001"], "--qat-epochs must be between 1 and 10000"),
+])
+def test_train_qat_usage_errors(tmp_path, args, message):
+    result = run_cli("train", str(tmp_path), *args, "--output", str(tmp_path / "o"))
     assert_clean_failure(result, 2)
-    assert "--qat fine-tunes the int8 model --quantize writes: add --quantize" in result.stderr
+    assert message in result.stderr
 
 
 _SEQUENTIAL = """

@@ -64,6 +64,16 @@ class QatReport:
                 "simulation": self.simulation}
 
 
+def check_epochs(epochs: int | None, qat: bool) -> None:
+    """A UsageError for `--qat-epochs` given without `--qat` or outside 1..MAX_QAT_EPOCHS (None: the recipe's)."""
+    from .errors import UsageError
+
+    if epochs is not None and not qat:
+        raise UsageError("{qat_epochs} sets how long {qat} fine-tunes: pass {qat} too", "qat_epochs", "qat")
+    if epochs is not None and not 1 <= epochs <= MAX_QAT_EPOCHS:
+        raise UsageError("{qat_epochs} must be between 1 and %d" % MAX_QAT_EPOCHS, "qat_epochs")
+
+
 # ------------------------------------------------------------------------------------------------ the int8 graph
 
 @dataclass(frozen=True)

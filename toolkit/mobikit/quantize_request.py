@@ -10,7 +10,7 @@ from . import defaults
 from .convert import IO_TYPES, Mode, mode_of
 from .errors import UsageError
 from .labels import class_list_for, imagenet, read_labels_file
-from .qat import MAX_QAT_EPOCHS
+from .qat import check_epochs
 
 
 @dataclass
@@ -77,10 +77,7 @@ class QuantizeRequest:
                              "bias_correction", "mode")
         if self.qat and not spec.calibrated:
             raise UsageError("{qat} fine-tunes for a full-integer model: use it with {mode} int8", "qat", "mode")
-        if self.qat_epochs is not None and not self.qat:
-            raise UsageError("{qat_epochs} sets how long {qat} fine-tunes: pass {qat} too", "qat_epochs", "qat")
-        if self.qat_epochs is not None and not 1 <= self.qat_epochs <= MAX_QAT_EPOCHS:
-            raise UsageError("{qat_epochs} must be between 1 and %d" % MAX_QAT_EPOCHS, "qat_epochs")
+        check_epochs(self.qat_epochs, self.qat)
         if self.calib_samples < 1 or (self.eval_samples is not None and self.eval_samples < 1):
             raise UsageError("{calib_samples} and {eval_samples} must be >= 1", "calib_samples", "eval_samples")
         if self.threads < 1:

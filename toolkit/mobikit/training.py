@@ -27,6 +27,7 @@ from .latency import peak_rss_mb
 from .models import check_given_weights
 from .outputs import check_target, new_folder, write_bytes, write_text, written_together
 from .progress import Reporter
+from .qat import check_epochs
 from .recipe import RECIPE, Recipe, Settings, settings_for
 from .runtime import library_versions
 
@@ -53,6 +54,7 @@ class TrainRequest:
     output: Path | None = None
     quantize: bool = False
     qat: bool = False  # with quantize: quantization-aware fine-tuning before the conversion
+    qat_epochs: int | None = None  # None: the QAT recipe's
     threads: int = 2
     recipe: Recipe = RECIPE
 
@@ -74,6 +76,7 @@ class TrainRequest:
         check_given_weights(self.weights)
         if self.qat and not self.quantize:
             raise UsageError("{qat} fine-tunes the int8 model {quantize} writes: add {quantize}", "qat", "quantize")
+        check_epochs(self.qat_epochs, self.qat)
 
     def output_dir(self) -> Path:
         if self.output is not None:
@@ -323,7 +326,7 @@ def step9_quantize(output: Path, written: Path, splits: Splits, request: TrainRe
             return quantize(QuantizeRequest(model=named, labels=written / "labels.txt", calib=data,
                                             calib_files=train_files, eval=test_root, eval_files=test_files,
                                             output=int8_output_dir(output), threads=request.threads,
-                                            strict_int8=True, qat=request.qat,
+                                            strict_int8=True, qat=request.qat, qat_epochs=request.qat_epochs,
                                             recorded_model=Path(os.path.abspath(output)) / "model.keras"),
                             reporter)
 

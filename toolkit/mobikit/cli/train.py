@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..formatting import pct
+from ..qat import QatSettings
 from ..recipe import RECIPE
 from .common import (AlphaOpt, Arch, ArchOpt, JsonOpt, ResolutionOpt, ThreadsOpt, WeightsOpt, emit_json, out,
                      reporter, stdout_to_stderr, weights_arg)
@@ -38,6 +39,8 @@ def train(
                                   "OUTPUT_int8 (calibrated on the training images, verified on the test split)."),
     qat: bool = typer.Option(False, "--qat", help="With --quantize: quantization-aware fine-tuning (distillation "
                              "under simulated int8) before the conversion."),
+    qat_epochs: Optional[int] = typer.Option(None, "--qat-epochs", help="Epochs of --qat over the training images "
+                                             f"[default: {QatSettings.epochs}]."),
     threads: int = ThreadsOpt,
     as_json: bool = JsonOpt,
 ):
@@ -47,7 +50,7 @@ def train(
     request = TrainRequest(data=data, arch=arch.value, alpha=alpha, resolution=resolution,
                            weights=weights_arg(weights), val=val, test=test, epochs=epochs, fine_tune=fine_tune,
                            batch_size=batch_size, seed=seed, output=output, quantize=quantize, qat=qat,
-                           threads=threads)
+                           qat_epochs=qat_epochs, threads=threads)
     with stdout_to_stderr():
         result = run_train(request, reporter())
     if as_json:
