@@ -118,18 +118,20 @@ keras.utils.set_random_seed(0)
 batch_norm = sys.argv[2] == "bn"
 layers = [keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, strides=2, use_bias=not batch_norm)]
 layers += [keras.layers.BatchNormalization()] if batch_norm else []
-layers += [keras.layers.ReLU(6.0), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(4, activation="softmax")]
+layers += [keras.layers.ReLU(6.0), keras.layers.GlobalAveragePooling2D(),
+           keras.layers.Dense(4, activation=None if sys.argv[2] == "logits" else "softmax")]
 model = keras.Sequential(layers)
 model.layers[-1].bias.assign(np.zeros(4))  # an all-zero bias: the converter drops it from the int8 op
 model.save(sys.argv[1])
 """
 
 
-@pytest.mark.parametrize("kind", ["bn", "bias"])
-def test_qat_on_a_users_sequential_model(tmp_path, imagenet_split, kind):
-    """A user's Sequential model (Conv2D with a bias, or without one and a BatchNormalization after it): the input
-    grid is folded into its first convolution (no warning), --qat simulates it, and the dense layer whose zero bias
-    the converter dropped is bias-corrected all the same."""
+@pytest.mark.parametrize("kind, io", [("bn", "int8"), ("bias", "int8"), ("logits", "float32")])
+def test_qat_on_a_users_sequential_model(tmp_path, imagenet_split, kind, io):
+    """A user's Sequential model (Conv2D with a bias, or without one and a BatchNormalization after it; softmax or
+    logits out): the input grid is folded into its first convolution (no warning), --qat simulates it, the dense
+    layer whose zero bias the converter dropped is bias-corrected all the same (also when the converter renamed it as
+    the model's output), and analyze reads the written weights back."""
     import subprocess
     import sys
 
@@ -138,10 +140,13 @@ def test_qat_on_a_users_sequential_model(tmp_path, imagenet_split, kind):
     output = tmp_path / "q"
     result = run_cli("quantize", "--model", str(path), "--calib", str(imagenet_split[0]), "--calib-samples", "8",
                      "--eval", str(imagenet_split[1]), "--eval-samples", "8", "--qat", "--qat-epochs", "1",
-                     "--output", str(output), "--json")
+                     "--io", io, "--output", str(output), "--json")
     assert result.returncode == 0, result.stderr
     assert "does not start with a Conv2D" not in result.stderr
     report = json.loads((output / "report.json").read_text())
     assert report["qat"]["steps"] == 1
     corrected = {shift["name"] for shift in report["bias_correction"]["layers"]}
-    assert any(name.startswith("dense") for name in corrected), corrected
+    assert len(corrected) == 2, corrected  # the convolution and the dense layer (its tensor named by the converter
+    # when it is the model's output)
+    analyzed = run_cli("analyze", str(output), "--json")
+    assert analyzed.returncode == 0, analyzed.stderr

@@ -220,6 +220,7 @@ def _layers(int8_model, float_model) -> list[_Layer]:
     graph = int8_model.subgraphs[0]
     float_index = {tensor.name: i for i, tensor in enumerate(float_model.subgraphs[0].tensors)}
     buffer_users = _buffer_users(graph)
+    final = _computing_output(int8_model)
     layers = []
     for op, op_name in _corrected_ops(int8_model):
         output = graph.tensors[op.outputs[0]]
@@ -231,6 +232,8 @@ def _layers(int8_model, float_model) -> list[_Layer]:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no int32 bias of its own")
         channels = int(output.shape[-1])
         float_output = float_index.get(output.name)
+        if float_output is None and int(op.outputs[0]) in final:  # renamed by the converter: the model's output
+            float_output = int(float_model.subgraphs[0].outputs[0])
         if float_output is None or int(float_model.subgraphs[0].tensors[float_output].shape[-1]) != channels:
             raise MobikitError(f"bias correction: layer {name} ({op_name}) has no matching tensor in the float "
                                f"model (int8 tensor {output.name.decode()!r}); the model was not corrected")
@@ -241,6 +244,20 @@ def _layers(int8_model, float_model) -> list[_Layer]:
                              bias_step, float(output.quantization.scale[0]),
                              int(output.quantization.zeroPoint[0])))
     return layers
+
+
+def _computing_output(int8_model) -> set[int]:
+    """The tensor that holds the model's output: the graph's output, or the input of the DEQUANTIZE that makes it
+    (float I/O)."""
+    graph = int8_model.subgraphs[0]
+    final = {int(t) for t in graph.outputs}
+    op_names = _op_names()
+    for op in graph.operators:
+        code = int8_model.operatorCodes[op.opcodeIndex]
+        if op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode)) == "DEQUANTIZE" and \
+                int(op.outputs[0]) in final:
+            final.add(int(op.inputs[0]))
+    return final
 
 
 def _stages(graph, layers: list[_Layer]) -> list[_Stage]:

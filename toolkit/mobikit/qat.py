@@ -474,12 +474,15 @@ def written_model(keras_model, written: bytes):
 
     simulation = SimulatedInt8(keras_model, None)
     parameters = written_parameters(written)
-    missing = sorted(set(simulation.blocks) - set(parameters))
+    final = id(keras_model.outputs[0])
+    found = {name: parameters.get(name, parameters.get(GRAPH_OUTPUT) if id(block.output) == final else None)
+             for name, block in simulation.blocks.items()}
+    missing = sorted(name for name, value in found.items() if value is None)
     if missing:
         raise MobikitError(f"the written model has no convolution for layer {missing[0]}: it was not quantized from "
                            "this float model")
     for name, block in simulation.blocks.items():
-        kernel, bias = parameters[name]
+        kernel, bias = found[name]
         shape = tuple(block.kernel.shape)
         bias = np.zeros(tuple(block.bias.shape), np.float32) if bias is None else bias
         if block.kind == "depthwise":  # [1, h, w, in·multiplier] → [h, w, in, multiplier]
@@ -503,12 +506,19 @@ def written_calibration(keras_model, written: bytes, calib: ImageSet, reporter: 
     return adopt_reference(tuned, reference)
 
 
+GRAPH_OUTPUT = ""  # the key of the op computing the model's output: the converter names that tensor, not Keras
+
+
 def written_parameters(written: bytes) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Keras layer name → (kernel in TFLite layout, bias) of every convolution / dense op, dequantized."""
+    """Keras layer name → (kernel in TFLite layout, bias) of every convolution / dense op, dequantized; the op
+    whose output is the model's (at most a DEQUANTIZE between) also under GRAPH_OUTPUT."""
     from .inference import make_interpreter
 
     interpreter = make_interpreter(written, 1, "cpu")
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()  # the only LiteRT call listing ops with their tensors
+    final = {detail["index"] for detail in interpreter.get_output_details()}
+    final |= {op["inputs"][0] for op in ops if op["op_name"] == "DEQUANTIZE" and op["outputs"][0] in final}
 
     def value(index: int) -> np.ndarray:
         tensor, raw = tensors[index], interpreter.get_tensor(index)
@@ -522,10 +532,12 @@ def written_parameters(written: bytes) -> dict[str, tuple[np.ndarray, np.ndarray
         return ((raw.astype(np.float64) - zero_points) * scales).astype(np.float32)
 
     found = {}
-    for op in interpreter._get_ops_details():  # the only LiteRT call listing ops with their tensors
+    for op in ops:
         if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op["inputs"]) > 2:
             name = keras_layer_name(tensors[op["outputs"][0]]["name"])
             found[name] = (value(op["inputs"][1]), value(op["inputs"][2]) if op["inputs"][2] >= 0 else None)
+            if op["outputs"][0] in final:
+                found[GRAPH_OUTPUT] = found[name]
     return found
 
 
