@@ -262,8 +262,9 @@ def _fine_tune(run: _Run) -> None:
 
     request = run.request
     with run.timer.phase("qat"):
-        run.simulation, run.qat = fine_tune(run.source_model, run.plain, run.calib, run.reporter,
-                                            QatSettings(epochs=request.qat_epochs or QatSettings.epochs), ends_in_softmax(run.keras_model))
+        settings = QatSettings(epochs=request.qat_epochs or QatSettings.epochs)
+        run.simulation, run.qat = fine_tune(run.source_model, run.plain, run.calib, run.reporter, settings,
+                                            ends_in_softmax(run.keras_model))
         tuned = calibrate(run.simulation.export(), run.calib, run.reporter, run.log_path, run.normalization)
         run.calibrated = adopt_reference(tuned, run.reference)
         run.plain = requantize(run.calibrated, request.resolved_io(), log_path=run.log_path)
