@@ -190,6 +190,8 @@ def candidates(model: str) -> dict:
         "fixed-half-3e-4": replace(fixed, fine_tune_blocks=half, fine_tune_learning_rate=3e-4),
         "fixed-5-long": replace(fixed, fine_tune_epochs=20),  # twice the fine-tuning schedule
         "fixed-5-long-3e-4": replace(fixed, fine_tune_epochs=20, fine_tune_learning_rate=3e-4),
+        # as many cached views as fine-tuning epochs: near the on-the-fly regime (each epoch draws one of 20 views)
+        "views-20-long": replace(fixed, views=20, fine_tune_epochs=20),
     }
 
 

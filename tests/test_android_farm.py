@@ -320,6 +320,51 @@ def test_a_stopped_farm_bench_stops_every_phone_and_writes_nothing(farm, install
     Farm._wait(lambda: not any(timing(phone) for phone in phones), "every phone force-stopped", 20)
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_stopped_farm_deploy_shows_which_phones_were_deployed(farm, installed, model_dir, tmp_path, as_json):
+    """Ctrl-C while one phone's app is still starting, the other three deployed and running the model: exit 130
+    and a row per phone, the three deployed and the slow one stopped (a stop used to print nothing at all)."""
+    import signal
+
+    from support import run_and_signal
+
+    phones = [phone for phones in farm.phones for phone in phones]
+    slow, others = phones[-1], phones[:-1]
+    slow.activities.force_stop()  # swiped away: the switch creates the camera screen, which takes long on this phone
+    slow.app_start_delay = slow.activities.launch_delay = 15.0  # (deploy reinstalls this test's APK: a new start)
+    since = time.time()
+    deployed_at: dict = {}
+
+    def reported(phone) -> bool:
+        return any(line.seconds >= since and contract.LOGCAT_MODEL_PREFIX in line.message for line in phone.logcat.lines)
+
+    def ready() -> bool:  # the others have reported running the model; the slow phone is creating its screen
+        if all(reported(phone) for phone in others) and any("am start" in c for c in slow.commands[-3:]):
+            deployed_at.setdefault("t", time.monotonic())
+            return time.monotonic() - deployed_at["t"] > 2.0  # the host has read each report line meanwhile
+        return False
+
+    try:
+        result = run_and_signal(["deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)),
+                                 *farm.flags] + (["--json"] if as_json else []), ready, signal.SIGINT)
+    finally:
+        slow.app_start_delay = slow.activities.launch_delay = 0.3
+        Farm._wait(lambda: slow.activities.top() is not None, "the slow phone's screen", 30)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
+    slow_label = f"{slow.props['ro.product.model']} ({farm.name(len(farm.servers) - 1)}/{slow.serial})"
+    assert f"{slow_label}: error: stopped before its deploy finished: run deploy again" in result.stderr
+    if as_json:
+        rows = {row["serial"]: row for row in json.loads(result.stdout)}
+        assert rows[slow.serial]["deploy"] is None and rows[slow.serial]["error"].startswith("stopped")
+        assert all(rows[phone.serial]["error"] is None and rows[phone.serial]["deploy"]["running"] for phone in others)
+    else:
+        lines = result.stdout.splitlines()
+        assert len([line for line in lines if "stopped" in line]) == 1
+        assert all(any(phone.props["ro.product.model"] in line and ("verified" in line or "unchanged" in line)
+                       for line in lines) for phone in others), result.stdout
+
+
 def test_output_captures_in_phone_threads_take_turns_so_stdout_stays_the_terminal():
     """Each phone thread loads the model (LiteRT, inside `captured_output`, which swaps fds 1 and 2). Interleaved,
     one thread put back the fd the other had swapped in: stdout then pointed at a deleted file and `deploy --device

@@ -128,14 +128,18 @@ def test_unmatched_layer_is_an_error_naming_it(converted):
         correct_biases(broken, plain, calib, Reporter())
 
 
-def test_few_images_warn_with_count_and_still_correct(converted):
+def test_few_images_warn_with_count_and_still_correct(converted, tmp_path):
+    """The count is of the images read: files that cannot be decoded are not counted."""
     from mobikit.bias_correction import correct_biases
 
     _, calibrated, plain, calib, _ = converted
     reporter = Reporter()
-    few = ImageSet(calib.paths[:5], 128, IMAGENET_DEV)
+    broken = [tmp_path / f"broken-{i}.jpg" for i in range(3)]
+    for path in broken:
+        path.write_bytes(b"not an image")
+    few = ImageSet(calib.paths[:5] + broken, 128)
     model_bytes, report = correct_biases(calibrated, plain, few, reporter)
-    assert any("5 calibration images" in warning for warning in reporter.warnings), reporter.warnings
+    assert any("on only 5 calibration images" in warning for warning in reporter.warnings), reporter.warnings
     assert report.images == 5 and model_bytes != plain
 
 

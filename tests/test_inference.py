@@ -242,6 +242,19 @@ def test_class_folders_label_images_relative_to_the_root_or_the_working_folder(t
     assert labels_of(relative, classes) == [0, 1, 2] and predict_all(relative, model, classes).labels == [0, 1, 2]
 
 
+def test_a_synset_name_that_is_not_a_class_leaves_the_label_to_the_folder(tmp_path):
+    """ImageNet photos copied into a user's class folders keep their synset file names: for a model of the user's
+    classes the folder labels them; for an ImageNet model the synset in the name still does."""
+    from mobikit.labels import label_of
+
+    root = tmp_path / "data"
+    photo = root / "tulips" / "n01440764_10026.JPEG"
+    flowers = ClassList(("", "", ""), ("daisy", "roses", "tulips"))
+    assert label_of(photo, root, flowers) == 2
+    assert label_of(photo, root, imagenet()) == imagenet().index_of("n01440764") == 0
+    assert label_of(root / "n99999999_1.JPEG", root, flowers) is None  # no folder, no class of this model
+
+
 def test_predict_all_of_no_images_gives_empty_scores_per_class(tmp_path):
     class Nothing(ImageSet):
         def batches(self, size=32):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .images import ImageSet
-from .tensor_names import keras_layer_name
+from .tensor_names import keras_layer_name, output_tensors
 from .errors import MobikitError
 from .inference import make_interpreter, quantize_array
 from .input_grid import FLOAT_INPUT, Normalization, renormalize
@@ -95,9 +95,6 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
     `normalization` (the one the calibrated model was calibrated with)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
-    if len(calib) < MIN_STABLE_IMAGES:
-        reporter.warn(f"bias correction on only {len(calib)} calibration images: per-channel means are noisy "
-                      f"below {MIN_STABLE_IMAGES}; the correction is applied anyway")
     int8_model = flatbuffer_utils.read_model_from_bytearray(bytearray(plain))
     if _own_biases(int8_model):
         plain = bytes(flatbuffer_utils.convert_object_to_bytearray(int8_model))
@@ -112,6 +109,9 @@ def correct_biases(calibrated: bytes, plain: bytes, calib: ImageSet, reporter: R
         stored = _TensorFile(Path(scratch) / "stage-0")
         float_means, images = _float_means(float_model, layers, calib, stored, reporter, threads,
                                            _input_quantization(int8_model), normalization)
+        if images < MIN_STABLE_IMAGES:  # the images read: unreadable files do not count
+            reporter.warn(f"bias correction on only {images} calibration images: per-channel means are noisy "
+                          f"below {MIN_STABLE_IMAGES}; the correction is applied anyway")
         per_layer = reporter.track(enumerate(zip(layers, stages, biases)), len(layers), "bias correction: layers")
         for k, (layer, stage, bias) in per_layer:
             if k:
@@ -247,17 +247,12 @@ def _layers(int8_model, float_model) -> list[_Layer]:
 
 
 def _computing_output(int8_model) -> set[int]:
-    """The tensor that holds the model's output: the graph's output, or the input of the DEQUANTIZE that makes it
-    (float I/O)."""
-    graph = int8_model.subgraphs[0]
-    final = {int(t) for t in graph.outputs}
-    op_names = _op_names()
-    for op in graph.operators:
-        code = int8_model.operatorCodes[op.opcodeIndex]
-        if op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode)) == "DEQUANTIZE" and \
-                int(op.outputs[0]) in final:
-            final.add(int(op.inputs[0]))
-    return final
+    """The tensors holding the model's output (`tensor_names.output_tensors`) in a flatbuffer model."""
+    graph, op_names, codes = int8_model.subgraphs[0], _op_names(), int8_model.operatorCodes
+    kinds = [max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode)
+             for op in graph.operators]
+    return output_tensors(graph.outputs, [(op_names.get(kind), op.inputs, op.outputs)
+                                          for kind, op in zip(kinds, graph.operators)])
 
 
 def _stages(graph, layers: list[_Layer]) -> list[_Stage]:

@@ -95,10 +95,12 @@ def class_list_for(classes: int, labels_file: str | Path | None = None, param: s
 
 
 def label_of(path: Path, root: Path, classes: ClassList) -> int | None:
-    """The class index an image carries: a synset prefix in its file name, else its class-named folder."""
+    """The class index an image carries: a synset prefix in its file name naming one of the classes, else its
+    class-named folder (photos copied from ImageNet into a folder of a user's own class keep their synset names)."""
     match = _SYNSET.match(path.name)
-    if match:
-        return classes.index_of(match.group(1))
+    by_name = classes.index_of(match.group(1)) if match else None
+    if by_name is not None:
+        return by_name
     relative = path.relative_to(root)
     if len(relative.parts) > 1:
         return classes.index_of(relative.parts[0])

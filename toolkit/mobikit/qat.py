@@ -27,7 +27,7 @@ import numpy as np
 from .images import ImageSet
 from .input_grid import GRID, Normalization
 from .progress import Reporter
-from .tensor_names import keras_layer_name
+from .tensor_names import keras_layer_name, output_tensors
 
 INT8 = (-128, 127)
 WEIGHT_LEVELS = 127  # symmetric per-channel weights: [-127, 127]
@@ -517,8 +517,8 @@ def written_parameters(written: bytes) -> dict[str, tuple[np.ndarray, np.ndarray
     interpreter = make_interpreter(written, 1, "cpu")
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()  # the only LiteRT call listing ops with their tensors
-    final = {detail["index"] for detail in interpreter.get_output_details()}
-    final |= {op["inputs"][0] for op in ops if op["op_name"] == "DEQUANTIZE" and op["outputs"][0] in final}
+    final = output_tensors([detail["index"] for detail in interpreter.get_output_details()],
+                           [(op["op_name"], op["inputs"], op["outputs"]) for op in ops])
 
     def value(index: int) -> np.ndarray:
         tensor, raw = tensors[index], interpreter.get_tensor(index)

@@ -1,4 +1,5 @@
-"""Converter tensor names → the Keras layer names people know (one rule for analyze and bias correction)."""
+"""Converter tensors → what people know them as: the Keras layer names, and the tensor holding the model's output
+(one rule for analyze, bias correction and QAT)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,12 @@ def keras_layer_name(tensor_name: str) -> str:
     if suffix and len(scopes) > 2 and layer.endswith(suffix.group()):
         layer = layer[: -len(suffix.group())]
     return layer
+
+
+def output_tensors(graph_outputs, ops) -> set[int]:
+    """The tensors holding the model's output: the graph's outputs, and the input of a DEQUANTIZE making one (float
+    I/O). `ops`: (op name, input indices, output indices) per op. The converter names these tensors itself, so an
+    op computing the output is found by its place in the graph, not by a Keras name."""
+    final = {int(t) for t in graph_outputs}
+    made = {int(inputs[0]) for name, inputs, outputs in ops if name == "DEQUANTIZE" and int(outputs[0]) in final}
+    return final | made

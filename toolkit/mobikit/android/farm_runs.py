@@ -204,6 +204,9 @@ def default_output(model: str) -> Path:
     return free_name(Path("mobikit-out") / f"{model}_perf_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
 
 
+STOPPED = "stopped before its deploy finished: run deploy again (it completes or undoes what this one began)"
+
+
 @dataclass
 class FarmDeployRow:
     server: str
@@ -212,6 +215,10 @@ class FarmDeployRow:
     result: DeployResult | None = None
     error: str | None = None
 
+    @property
+    def stopped(self) -> bool:
+        return self.error == STOPPED
+
     def to_json(self) -> dict:
         return {"server": self.server, "serial": self.serial, "device": self.device,
                 "deploy": self.result.to_json() if self.result else None, "error": self.error}
@@ -219,10 +226,12 @@ class FarmDeployRow:
 
 def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Sequence[str] = (),
                 apk: str | os.PathLike | None = None, launch: bool = True, adb: str | os.PathLike | None = None,
-                timeout: float = 30.0, reporter: Reporter | None = None) -> list[FarmDeployRow]:
+                timeout: float = 30.0, reporter: Reporter | None = None,
+                on_result: Callable[[list[FarmDeployRow]], None] | None = None) -> list[FarmDeployRow]:
     """`deploy` on every phone `device` names (`all`, or a comma-separated list) of the adb `servers` (as
     `bench_farm`), in parallel: a row per phone. The folder is loaded and checked once, before any phone is
-    asked."""
+    asked. A stop gives `on_result` the rows so far (the phones deployed before it, the others `STOPPED`) and is
+    raised again."""
     reporter = reporter or Reporter()
     servers = adb_servers(servers, reporter)
     check_timeout(timeout)
@@ -230,10 +239,19 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     given_apk(apk)
     phones = choose(list_devices(servers, adb, reporter, min(timeout, LISTING_TIMEOUT)), device, reporter)
 
+    deployed: dict[int, DeployResult] = {}
+
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
         bounded = phone.adb.within(timeout)
         with claimed(bounded, "deploy"):
-            return deploy_to(bounded, phone.device, model, phone_reporter, apk, launch, timeout)
+            deployed[id(phone)] = deploy_to(bounded, phone.device, model, phone_reporter, apk, launch, timeout)
+        return deployed[id(phone)]
 
-    return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error)
-            for phone, result, error in run_on_phones(phones, deploy_one, reporter)]
+    try:
+        outcomes = run_on_phones(phones, deploy_one, reporter)
+    except KeyboardInterrupt:
+        if on_result:
+            on_result([FarmDeployRow(phone.server, phone.serial, phone.name, deployed.get(id(phone)),
+                                     None if id(phone) in deployed else phone.error or STOPPED) for phone in phones])
+        raise
+    return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error) for phone, result, error in outcomes]

@@ -105,20 +105,32 @@ def running_delegate(report: dict) -> str:
 
 
 def deploy_several(output_dir, device, servers, apk, launch, adb, timeout, as_json) -> None:
-    """`deploy --device all` (or a list): one row per phone; exit 1 when any phone failed."""
+    """`deploy --device all` (or a list): one row per phone; exit 1 when any phone failed. A stop shows the rows
+    so far: which phones were deployed before it."""
     from ..android.farm import failure_summary
     from ..android.farm_runs import deploy_farm
 
-    rows = deploy_farm(output_dir, device, servers, apk, launch, adb, timeout, reporter())
+    shown: list = []
+    try:
+        rows = deploy_farm(output_dir, device, servers, apk, launch, adb, timeout, reporter(), on_result=shown.append)
+    except KeyboardInterrupt:
+        if shown:
+            show_farm_deploy(shown[0], as_json)
+        raise
+    show_farm_deploy(rows, as_json)
     failed = [row for row in rows if row.error]
+    if failed:
+        others = "none was deployed" if len(failed) == len(rows) else "the others were deployed"
+        keys = [(row.server, row.serial) for row in failed], [(row.server, row.serial) for row in rows]
+        raise MobikitError(f"{failure_summary(*keys)}: their errors are above; {others}")
+
+
+def show_farm_deploy(rows, as_json: bool) -> None:
     with showing_result():
         if as_json:
             emit_json([row.to_json() for row in rows])
         else:
             out.print(farm_deploy_table(rows))
-        for row in failed:
-            err.print(f"{phone_label(row)}: error: {row.error}")
-    if failed:
-        others = "none was deployed" if len(failed) == len(rows) else "the others were deployed"
-        keys = [(row.server, row.serial) for row in failed], [(row.server, row.serial) for row in rows]
-        raise MobikitError(f"{failure_summary(*keys)}: their errors are above; {others}")
+        for row in rows:
+            if row.error:
+                err.print(f"{phone_label(row)}: error: {row.error}")

@@ -204,7 +204,7 @@ def farm_deploy_table(rows) -> Table:
     for row in rows:
         result = row.result
         if result is None:
-            table.add_row(phone_cell(row), "error", "", "")
+            table.add_row(phone_cell(row), "stopped" if row.stopped else "error", "", "")
             continue
         running = result.running or {}
         used, nodes, total = (running.get(key) for key in ("delegate_used", "delegate_nodes", "graph_nodes"))
