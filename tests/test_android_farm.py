@@ -322,14 +322,17 @@ def test_a_stopped_farm_bench_stops_every_phone_and_writes_nothing(farm, install
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_stopped_farm_deploy_shows_which_phones_were_deployed(farm, installed, model_dir, tmp_path, as_json):
-    """Ctrl-C while one phone's app is still starting, the other three deployed and running the model: exit 130
-    and a row per phone, the three deployed and the slow one stopped (a stop used to print nothing at all)."""
+    """Ctrl-C while one phone's app is still starting, one phone refused (another run holds it) and two deployed:
+    exit 130 and a row per phone, each as it ended, the slow one stopped (a stop used to print nothing at all)."""
     import signal
 
+    from mobikit.android.phone_claim import host_id
     from support import run_and_signal
 
     phones = [phone for phones in farm.phones for phone in phones]
-    slow, others = phones[-1], phones[:-1]
+    busy, deployed, slow = phones[0], phones[1:-1], phones[-1]
+    held = busy.host_path(f"/data/local/tmp/mobikit-bench-{host_id()}-{os.getpid()}-0badc0de")
+    held.mkdir()  # a bench of this (living) process has the phone
     slow.activities.force_stop()  # swiped away: the switch creates the camera screen, which takes long on this phone
     slow.app_start_delay = slow.activities.launch_delay = 15.0  # (deploy reinstalls this test's APK: a new start)
     since = time.time()
@@ -338,8 +341,8 @@ def test_a_stopped_farm_deploy_shows_which_phones_were_deployed(farm, installed,
     def reported(phone) -> bool:
         return any(line.seconds >= since and contract.LOGCAT_MODEL_PREFIX in line.message for line in phone.logcat.lines)
 
-    def ready() -> bool:  # the others have reported running the model; the slow phone is creating its screen
-        if all(reported(phone) for phone in others) and any("am start" in c for c in slow.commands[-3:]):
+    def ready() -> bool:  # two phones report running the model; the slow one is creating its screen
+        if all(reported(phone) for phone in deployed) and any("am start" in c for c in slow.commands[-3:]):
             deployed_at.setdefault("t", time.monotonic())
             return time.monotonic() - deployed_at["t"] > 2.0  # the host has read each report line meanwhile
         return False
@@ -348,21 +351,30 @@ def test_a_stopped_farm_deploy_shows_which_phones_were_deployed(farm, installed,
         result = run_and_signal(["deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)),
                                  *farm.flags] + (["--json"] if as_json else []), ready, signal.SIGINT)
     finally:
+        held.rmdir()
         slow.app_start_delay = slow.activities.launch_delay = 0.3
         Farm._wait(lambda: slow.activities.top() is not None, "the slow phone's screen", 30)
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
-    slow_label = f"{slow.props['ro.product.model']} ({farm.name(len(farm.servers) - 1)}/{slow.serial})"
-    assert f"{slow_label}: error: stopped before its deploy finished: run deploy again" in result.stderr
+
+    def label(phone, server: int) -> str:
+        return f"{phone.props['ro.product.model']} ({farm.name(server)}/{phone.serial})"
+
+    assert f"{label(slow, 1)}: error: stopped before its deploy finished: run deploy again" in result.stderr
+    assert f"{label(busy, 0)}: error: another mobikit bench is using this phone (process {os.getpid()}" in \
+        result.stderr
     if as_json:
         rows = {row["serial"]: row for row in json.loads(result.stdout)}
         assert rows[slow.serial]["deploy"] is None and rows[slow.serial]["error"].startswith("stopped")
-        assert all(rows[phone.serial]["error"] is None and rows[phone.serial]["deploy"]["running"] for phone in others)
+        assert rows[busy.serial]["deploy"] is None and "another mobikit bench" in rows[busy.serial]["error"]
+        assert all(rows[phone.serial]["error"] is None and rows[phone.serial]["deploy"]["running"]
+                   for phone in deployed)
     else:
         lines = result.stdout.splitlines()
-        assert len([line for line in lines if "stopped" in line]) == 1
+        assert sum(" stopped " in line for line in lines) == 1 and sum(" error " in line for line in lines) == 1, \
+            result.stdout
         assert all(any(phone.props["ro.product.model"] in line and ("verified" in line or "unchanged" in line)
-                       for line in lines) for phone in others), result.stdout
+                       for line in lines) for phone in deployed), result.stdout
 
 
 def test_output_captures_in_phone_threads_take_turns_so_stdout_stays_the_terminal():
@@ -618,6 +630,37 @@ def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, i
             asked = sum("BenchmarkActivity" in command for command in phone.commands[sent[phone.serial]:])
             assert asked <= len(measured) + 1, (asked, len(measured))
     Farm._wait(lambda: not any(_timing(phone) for phone in phones), "every phone force-stopped", 20)
+
+
+def test_a_stopped_farm_bench_keeps_the_error_of_a_phone_that_failed_before_it(farm, installed, model_dir, tmp_path):
+    """A phone refused at once (another run holds it), then Ctrl-C while the others measure: its row kept its own
+    error (it said "stopped; not measured", as if the stop had cut it off)."""
+    import signal
+
+    from mobikit.android.phone_claim import host_id
+    from support import run_and_signal
+
+    busy = farm.phones[0][0]
+    others = [phone for phones in farm.phones for phone in phones if phone is not busy]
+    sent = {phone.serial: len(phone.commands) for phone in others}
+
+    def second_asked(phone) -> bool:
+        return sum("BenchmarkActivity" in command for command in phone.commands[sent[phone.serial]:]) >= 2
+
+    held = busy.host_path(f"/data/local/tmp/mobikit-deploy-{host_id()}-{os.getpid()}-0badc0de")
+    held.mkdir()
+    try:
+        result = run_and_signal(["bench", str(model_dir), "--device", "all", "--threads", "1,2", "--warmup", "0",
+                                 "--runs", "3", "--min-seconds", "30", "--output", str(tmp_path / "perf"), "--json",
+                                 *farm.flags], lambda: all(second_asked(phone) for phone in others), signal.SIGINT)
+    finally:
+        held.rmdir()
+    assert result.returncode == 130, result.stderr
+    rows = [r for r in json.loads(result.stdout)["results"] if r["serial"] == busy.serial]
+    (row,) = rows
+    assert row["error"].startswith(f"another mobikit deploy is using this phone (process {os.getpid()} on this "
+                                   "machine): run this one when it has finished"), row
+    Farm._wait(lambda: not any(_timing(phone) for phone in others), "every phone force-stopped", 20)
 
 
 def test_two_benches_with_one_output_on_other_phones_keep_both_perf_files(farm, installed, model_dir, tmp_path):

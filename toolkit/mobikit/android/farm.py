@@ -308,11 +308,17 @@ class PhoneReporter(Reporter):
         self.parent.warn(f"{self.prefix}: {message}")
 
 
-def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
+STOPPED = "stopped"  # the outcome of a phone's run that a stop cut off
+
+
+def in_parallel(items: list, work: Callable, on_done: Callable[[object, tuple], None] | None = None,
+                ) -> list[tuple[object, str | None]]:
     """`work(item)` for every item, each in its own thread: (result, None) or (None, the error's one line), in
-    order. A stop (Ctrl-C, a signal) kills every adb process the threads run, waits for them briefly, and
-    re-raises."""
+    order; `on_done(item, outcome)` as each ends before a stop (what a caller shows when a stop cuts the rest off:
+    errors that the stop's own killing of adb causes are not outcomes). A stop (Ctrl-C, a signal) kills every adb
+    process the threads run, waits for them briefly, and re-raises."""
     outcomes: list = [(None, "not run")] * len(items)
+    stopping = threading.Event()
 
     def run(index: int, item) -> None:
         try:
@@ -320,7 +326,9 @@ def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
         except MobikitError as exc:
             outcomes[index] = (None, one_line(str(exc)))
         except BaseException as exc:  # noqa: B036 — a stop inside a thread ends that thread's run, nothing more
-            outcomes[index] = (None, "stopped" if isinstance(exc, KeyboardInterrupt) else first_line(exc))
+            outcomes[index] = (None, STOPPED if isinstance(exc, KeyboardInterrupt) else first_line(exc))
+        if on_done and not stopping.is_set():
+            on_done(item, outcomes[index])
 
     threads = [threading.Thread(target=run, args=(index, item), daemon=True) for index, item in enumerate(items)]
     resume_running()
@@ -332,6 +340,7 @@ def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
                 thread.join(0.2)
                 raise_if_stopped()
     except BaseException:
+        stopping.set()
         end_running()
         deadline = time.monotonic() + STOP_GRACE
         for thread in threads:
@@ -340,11 +349,14 @@ def in_parallel(items: list, work: Callable) -> list[tuple[object, str | None]]:
     return outcomes
 
 
-def run_on_phones(targets: Sequence[Target], work: Callable[[Target, Reporter], object],
-                  reporter: Reporter) -> list[tuple[Target, object, str | None]]:
-    """`work(target, reporter)` on every phone that can run, in parallel; (target, result, error) per phone."""
+def run_on_phones(targets: Sequence[Target], work: Callable[[Target, Reporter], object], reporter: Reporter,
+                  finished: dict | None = None) -> list[tuple[Target, object, str | None]]:
+    """`work(target, reporter)` on every phone that can run, in parallel; (target, result, error) per phone.
+    `finished` gets id(target) → (result, error) of each phone as it ends, so a stop can still show them."""
     runnable = [t for t in targets if t.error is None]
-    outcomes = dict(zip(map(id, runnable), in_parallel(runnable, lambda t: work(t, PhoneReporter(reporter, t)))))
+    done = None if finished is None else (lambda target, outcome: finished.__setitem__(id(target), outcome))
+    outcomes = dict(zip(map(id, runnable), in_parallel(runnable, lambda t: work(t, PhoneReporter(reporter, t)),
+                                                       done)))
     return [(t, *outcomes[id(t)]) if t.error is None else (t, None, t.error) for t in targets]
 
 

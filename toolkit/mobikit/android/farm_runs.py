@@ -29,7 +29,7 @@ from .device_bench import (DEFAULT_TIMEOUT, MAX_SECS, MIN_SECS, WARMUP_MIN_SECS,
 from .adb import check_timeout
 from .phone_claim import claimed
 from .adb import LISTING_TIMEOUT
-from .farm import ALL, Target, adb_servers, choose, list_devices, run_on_phones
+from .farm import ALL, STOPPED, Target, adb_servers, choose, list_devices, run_on_phones
 
 PERF_FILE = "perf.json"
 PERF_KIND = "perf"
@@ -135,11 +135,12 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
                        {"threads": list(threads), "delegates": list(delegates), "warmup": warmup, "runs": runs,
                         "min_seconds": min_secs, "servers": [server.name for server in servers]})
     configs = [configuration(t, d) for t in threads for d in delegates]
+    finished: dict[int, tuple] = {}
     try:
-        outcomes = run_on_phones(phones, bench_one, reporter)
-    except KeyboardInterrupt:  # a stop: the rows measured before it are kept
-        _collect(result, [(phone, None, _stopped(phone, measured[id(phone)], configs)) for phone in phones],
-                 measured)
+        outcomes = run_on_phones(phones, bench_one, reporter, finished)
+    except KeyboardInterrupt:  # a stop: the rows measured before it are kept, and the errors of phones that failed
+        _collect(result, [(phone, None, _stopped(phone, finished.get(id(phone)), measured[id(phone)], configs))
+                          for phone in phones], measured)
         runtime.missing.append(_not_measured(phones, measured, configs))
         _finish(result, target, free, model_dir, on_result, reporter, stopped=True)
         raise
@@ -157,9 +158,13 @@ def _collect(result: FarmBench, outcomes, measured: dict[int, list]) -> None:
             result.failed.append(phone.where)
 
 
-def _stopped(phone: Target, measured: list, configs: list[str]) -> str | None:
+def _stopped(phone: Target, ended: tuple | None, measured: list, configs: list[str]) -> str | None:
+    """A phone's error when a stop came: its own if it had failed before (`ended`: its outcome, if its run ended),
+    else the configurations it did not measure."""
     if phone.error is not None:
         return phone.error
+    if ended is not None and ended[1] not in (None, STOPPED):
+        return ended[1]
     if len(measured) < len(configs):
         return f"stopped; not measured: {', '.join(configs[len(measured):])}"
     return None
@@ -204,7 +209,7 @@ def default_output(model: str) -> Path:
     return free_name(Path("mobikit-out") / f"{model}_perf_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
 
 
-STOPPED = "stopped before its deploy finished: run deploy again (it completes or undoes what this one began)"
+DEPLOY_STOPPED = "stopped before its deploy finished: run deploy again (it completes or undoes what this one began)"
 
 
 @dataclass
@@ -217,7 +222,7 @@ class FarmDeployRow:
 
     @property
     def stopped(self) -> bool:
-        return self.error == STOPPED
+        return self.error == DEPLOY_STOPPED
 
     def to_json(self) -> dict:
         return {"server": self.server, "serial": self.serial, "device": self.device,
@@ -230,7 +235,7 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
                 on_result: Callable[[list[FarmDeployRow]], None] | None = None) -> list[FarmDeployRow]:
     """`deploy` on every phone `device` names (`all`, or a comma-separated list) of the adb `servers` (as
     `bench_farm`), in parallel: a row per phone. The folder is loaded and checked once, before any phone is
-    asked. A stop gives `on_result` the rows so far (the phones deployed before it, the others `STOPPED`) and is
+    asked. A stop gives `on_result` the rows so far (the phones deployed before it, the others `DEPLOY_STOPPED`) and is
     raised again."""
     reporter = reporter or Reporter()
     servers = adb_servers(servers, reporter)
@@ -239,19 +244,22 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
     given_apk(apk)
     phones = choose(list_devices(servers, adb, reporter, min(timeout, LISTING_TIMEOUT)), device, reporter)
 
-    deployed: dict[int, DeployResult] = {}
-
     def deploy_one(phone: Target, phone_reporter: Reporter) -> DeployResult:
         bounded = phone.adb.within(timeout)
         with claimed(bounded, "deploy"):
-            deployed[id(phone)] = deploy_to(bounded, phone.device, model, phone_reporter, apk, launch, timeout)
-        return deployed[id(phone)]
+            return deploy_to(bounded, phone.device, model, phone_reporter, apk, launch, timeout)
 
+    finished: dict[int, tuple] = {}
     try:
-        outcomes = run_on_phones(phones, deploy_one, reporter)
+        outcomes = run_on_phones(phones, deploy_one, reporter, finished)
     except KeyboardInterrupt:
+        outcomes = [(phone, *finished.get(id(phone), (None, phone.error or STOPPED))) for phone in phones]
         if on_result:
-            on_result([FarmDeployRow(phone.server, phone.serial, phone.name, deployed.get(id(phone)),
-                                     None if id(phone) in deployed else phone.error or STOPPED) for phone in phones])
+            on_result(_deploy_rows(outcomes))
         raise
-    return [FarmDeployRow(phone.server, phone.serial, phone.name, result, error) for phone, result, error in outcomes]
+    return _deploy_rows(outcomes)
+
+
+def _deploy_rows(outcomes) -> list[FarmDeployRow]:
+    return [FarmDeployRow(phone.server, phone.serial, phone.name, result, DEPLOY_STOPPED if error == STOPPED else error)
+            for phone, result, error in outcomes]
