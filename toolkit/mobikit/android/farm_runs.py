@@ -235,8 +235,8 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
                 on_result: Callable[[list[FarmDeployRow]], None] | None = None) -> list[FarmDeployRow]:
     """`deploy` on every phone `device` names (`all`, or a comma-separated list) of the adb `servers` (as
     `bench_farm`), in parallel: a row per phone. The folder is loaded and checked once, before any phone is
-    asked. A stop gives `on_result` the rows so far (the phones deployed before it, the others `DEPLOY_STOPPED`) and is
-    raised again."""
+    asked. A stop gives `on_result` the rows so far (each phone that ended before it as it ended, the others
+    `DEPLOY_STOPPED`) and is raised again."""
     reporter = reporter or Reporter()
     servers = adb_servers(servers, reporter)
     check_timeout(timeout)
@@ -261,5 +261,6 @@ def deploy_farm(output_dir: str | os.PathLike, device: str = ALL, servers: Seque
 
 
 def _deploy_rows(outcomes) -> list[FarmDeployRow]:
+    """A row per (phone, result, error); a run the stop cut off says how to finish it."""
     return [FarmDeployRow(phone.server, phone.serial, phone.name, result, DEPLOY_STOPPED if error == STOPPED else error)
             for phone, result, error in outcomes]
