@@ -153,9 +153,10 @@ def after_shell_command(phone, words: tuple[str, ...], nth: int = 1):
 
 
 def run_and_signal(argv: list[str], ready, number: int, env: dict | None = None,
-                   limit: float = 150) -> subprocess.CompletedProcess:
-    """`mobikit ARGV` in its own session, sent signal `number` as soon as `ready()` holds (polled every 5 ms);
-    afterwards nothing of the run may still be running (its adb clients went with it)."""
+                   limit: float = 150, group: bool = False) -> subprocess.CompletedProcess:
+    """`mobikit ARGV` in its own session, sent signal `number` as soon as `ready()` holds (polled every 5 ms) — with
+    `group`, to its whole process group, as a terminal's Ctrl-C is; afterwards nothing of the run may still be
+    running (its adb clients went with it)."""
     import time
 
     process = subprocess.Popen([sys.executable, "-m", "mobikit", *argv], env={**os.environ, **(env or {})},
@@ -163,7 +164,10 @@ def run_and_signal(argv: list[str], ready, number: int, env: dict | None = None,
     deadline = time.monotonic() + limit
     while process.poll() is None and time.monotonic() < deadline:
         if ready():
-            process.send_signal(number)
+            if group:
+                os.killpg(process.pid, number)
+            else:
+                process.send_signal(number)
             break
         time.sleep(0.005)
     stdout, stderr = process.communicate(timeout=limit)

@@ -322,8 +322,10 @@ def test_a_stopped_farm_bench_stops_every_phone_and_writes_nothing(farm, install
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_stopped_farm_deploy_shows_which_phones_were_deployed(farm, installed, model_dir, tmp_path, as_json):
-    """Ctrl-C while one phone's app is still starting, one phone refused (another run holds it) and two deployed:
-    exit 130 and a row per phone, each as it ended, the slow one stopped (a stop used to print nothing at all)."""
+    """Ctrl-C (to the process group, as a terminal sends it) while one phone's app is still starting, one phone
+    refused (another run holds it) and two deployed: exit 130 and a row per phone, each as it ended, the slow one
+    stopped. A stop used to print nothing at all; and the adb clients, signalled too, died first, so their deaths
+    read as the phones' own failures ("cannot start …: no output")."""
     import signal
 
     from mobikit.android.phone_claim import host_id
@@ -349,7 +351,7 @@ def test_a_stopped_farm_deploy_shows_which_phones_were_deployed(farm, installed,
 
     try:
         result = run_and_signal(["deploy", str(model_dir), "--device", "all", "--apk", str(_apk(tmp_path)),
-                                 *farm.flags] + (["--json"] if as_json else []), ready, signal.SIGINT)
+                                 *farm.flags] + (["--json"] if as_json else []), ready, signal.SIGINT, group=True)
     finally:
         held.rmdir()
         slow.app_start_delay = slow.activities.launch_delay = 0.3
@@ -632,9 +634,12 @@ def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, i
     Farm._wait(lambda: not any(_timing(phone) for phone in phones), "every phone force-stopped", 20)
 
 
-def test_a_stopped_farm_bench_keeps_the_error_of_a_phone_that_failed_before_it(farm, installed, model_dir, tmp_path):
-    """A phone refused at once (another run holds it), then Ctrl-C while the others measure: its row kept its own
-    error (it said "stopped; not measured", as if the stop had cut it off)."""
+@pytest.mark.parametrize("asked", [1, 2])
+def test_a_stopped_farm_bench_keeps_the_error_of_a_phone_that_failed_before_it(farm, installed, model_dir, tmp_path,
+                                                                                asked):
+    """A phone refused at once (another run holds it), then Ctrl-C while the others measure their first (nothing
+    measured yet) or second configuration: its row keeps its own error. It said "stopped; not measured", as if the
+    stop had cut it off, and with nothing measured the run printed nothing at all."""
     import signal
 
     from mobikit.android.phone_claim import host_id
@@ -644,15 +649,16 @@ def test_a_stopped_farm_bench_keeps_the_error_of_a_phone_that_failed_before_it(f
     others = [phone for phones in farm.phones for phone in phones if phone is not busy]
     sent = {phone.serial: len(phone.commands) for phone in others}
 
-    def second_asked(phone) -> bool:
-        return sum("BenchmarkActivity" in command for command in phone.commands[sent[phone.serial]:]) >= 2
+    def benchmarking(phone) -> bool:
+        return sum("BenchmarkActivity" in command for command in phone.commands[sent[phone.serial]:]) >= asked
 
     held = busy.host_path(f"/data/local/tmp/mobikit-deploy-{host_id()}-{os.getpid()}-0badc0de")
     held.mkdir()
     try:
         result = run_and_signal(["bench", str(model_dir), "--device", "all", "--threads", "1,2", "--warmup", "0",
                                  "--runs", "3", "--min-seconds", "30", "--output", str(tmp_path / "perf"), "--json",
-                                 *farm.flags], lambda: all(second_asked(phone) for phone in others), signal.SIGINT)
+                                 *farm.flags], lambda: all(benchmarking(phone) for phone in others), signal.SIGINT,
+                                group=True)
     finally:
         held.rmdir()
     assert result.returncode == 130, result.stderr
@@ -660,6 +666,8 @@ def test_a_stopped_farm_bench_keeps_the_error_of_a_phone_that_failed_before_it(f
     (row,) = rows
     assert row["error"].startswith(f"another mobikit deploy is using this phone (process {os.getpid()} on this "
                                    "machine): run this one when it has finished"), row
+    cut_off = [r for r in json.loads(result.stdout)["results"] if r["serial"] != busy.serial and r["error"]]
+    assert len(cut_off) == len(others) and all(r["error"].startswith("stopped; not measured: ") for r in cut_off)
     Farm._wait(lambda: not any(_timing(phone) for phone in others), "every phone force-stopped", 20)
 
 

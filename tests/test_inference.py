@@ -253,6 +253,21 @@ def test_a_synset_name_that_is_not_a_class_leaves_the_label_to_the_folder(tmp_pa
     assert label_of(photo, root, flowers) == 2
     assert label_of(photo, root, imagenet()) == imagenet().index_of("n01440764") == 0
     assert label_of(root / "n99999999_1.JPEG", root, flowers) is None  # no folder, no class of this model
+    assert label_of(root / "N01440764_10026.JPEG", root, imagenet()) == 0  # a synset in capitals, as a folder may be
+
+
+def test_a_folder_named_after_two_imagenet_classes_labels_nothing(tmp_path):
+    """ImageNet has two classes named "crane" (the bird, the machine) and two "maillot": a folder of that name took
+    whichever came last, silently. It labels nothing now; the synset (file name or folder) still does."""
+    from mobikit.labels import label_of
+
+    root = tmp_path / "data"
+    crane = imagenet().index_of("n02012849")
+    assert imagenet().names[crane] == "crane" and imagenet().names.count("crane") == 2
+    assert label_of(root / "crane" / "bird.JPEG", root, imagenet()) is None
+    assert label_of(root / "crane" / "n02012849_1.JPEG", root, imagenet()) == crane
+    assert label_of(root / "n02012849" / "bird.JPEG", root, imagenet()) == crane
+    assert label_of(root / "white stork" / "bird.JPEG", root, imagenet()) == imagenet().index_of("white_stork")
 
 
 def test_predict_all_of_no_images_gives_empty_scores_per_class(tmp_path):

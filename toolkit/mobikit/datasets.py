@@ -17,7 +17,7 @@ import numpy as np
 
 from .images import IMAGE_SUFFIXES, leads_outside, read_image
 from .errors import UsageError, printable
-from .labels import ClassList
+from .labels import ClassList, first_clash
 from .preprocess import center_crop, crop_geometry
 
 MIN_IMAGES = 5  # fewer images in a class: an error
@@ -82,11 +82,10 @@ def discover(folder: str | os.PathLike, role: str, classes: tuple[str, ...] | No
         if name != name.strip() or any(ch in name for ch in "\n\r\t"):
             raise UsageError(f"class folder {name!r} in {root}: a class name cannot start or end with a space or "
                              "hold a tab or line break (labels.txt has one name per line)")
-    folded = ClassList(tuple("" for _ in names), names)
-    clashes = [n for n in names if names[folded.index_of(n)] != n]
-    if clashes:
-        raise UsageError(f"class folders {clashes[0]!r} and {names[folded.index_of(clashes[0])]!r} in {root} differ "
-                         "only in case, spaces or underscores: labels would be ambiguous, merge or rename them")
+    clash = first_clash(names)
+    if clash:
+        raise UsageError(f"class folders {clash[0]!r} and {clash[1]!r} in {root} differ only in case, spaces or "
+                         "underscores: labels would be ambiguous, merge or rename them")
     if classes is None:
         labels = {name: i for i, name in enumerate(names)}
     else:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import UsageError
 
-_SYNSET = re.compile(r"^(n\d{8})[_\-.]")
+_SYNSET = re.compile(r"^(n\d{8})[_\-.]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,9 @@ class ClassList:
     _lookup: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        lookup = {_fold(name): i for i, name in enumerate(self.names)}
+        folded = [_fold(name) for name in self.names]
+        shared = {name for name in folded if folded.count(name) > 1}  # ImageNet's two "crane"s: neither is meant
+        lookup = {name: i for i, name in enumerate(folded) if name not in shared}
         lookup.update({synset: i for i, synset in enumerate(self.synsets) if synset})
         object.__setattr__(self, "_lookup", lookup)
 
@@ -28,7 +30,8 @@ class ClassList:
         return len(self.names)
 
     def index_of(self, label: str) -> int | None:
-        """Class index of a synset id or a class name (case-, space- and underscore-insensitive)."""
+        """Class index of a synset id or a class name (case-, space- and underscore-insensitive); None for a name
+        that several classes share."""
         return self._lookup.get(label, self._lookup.get(_fold(label)))
 
 
@@ -70,9 +73,14 @@ def read_labels_file(path: str | Path, param: str = "labels") -> ClassList:
     return ClassList(tuple("" for _ in names), tuple(names))
 
 
-def _named_twice(names: tuple[str, ...]) -> str | None:
-    folded = [_fold(name) for name in names]
-    return next((name for name, key in zip(names, folded) if folded.count(key) > 1), None)
+def first_clash(names) -> tuple[str, str] | None:
+    """The first two names that are the same class name (compared ignoring case, spaces and underscores)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if _fold(name) in seen:
+            return seen[_fold(name)], name
+        seen[_fold(name)] = name
+    return None
 
 
 def class_list_for(classes: int, labels_file: str | Path | None = None, param: str = "labels") -> ClassList:
@@ -85,11 +93,11 @@ def class_list_for(classes: int, labels_file: str | Path | None = None, param: s
                              param, path=str(labels_file), count=len(class_list), classes=classes)
         if classes == len(imagenet()):  # ImageNet's synsets keep images labelled (its names repeat: "crane")
             return ClassList(imagenet().synsets, class_list.names)
-        twice = _named_twice(class_list.names)
-        if twice is not None:
+        clash = first_clash(class_list.names)
+        if clash is not None:
             raise UsageError("{%s} file {path} names the class {name!r} twice (names are compared ignoring case, "
                              "spaces and underscores), so class-named folders would be ambiguous" % param, param,
-                             path=str(labels_file), name=twice)
+                             path=str(labels_file), name=clash[0])
         return class_list
     return imagenet() if classes == len(imagenet()) else generic(classes)
 
@@ -98,7 +106,7 @@ def label_of(path: Path, root: Path, classes: ClassList) -> int | None:
     """The class index an image carries: a synset prefix in its file name naming one of the classes, else its
     class-named folder (photos copied from ImageNet into a folder of a user's own class keep their synset names)."""
     match = _SYNSET.match(path.name)
-    by_name = classes.index_of(match.group(1)) if match else None
+    by_name = classes.index_of(match.group(1).lower()) if match else None
     if by_name is not None:
         return by_name
     relative = path.relative_to(root)

@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -149,6 +150,10 @@ def find_adb(explicit: str | os.PathLike | None = None) -> str:
                       "or pass {adb} PATH, set $ADB, or set $ANDROID_HOME", "adb")
 
 
+# A terminal's Ctrl-C (and a hang-up) signals its whole foreground process group. An adb client in that group died of
+# it before mobikit had recorded the stop, and its death read as the phone's own failure ("no output", "exit -2");
+# in a group of its own it runs on until mobikit, stopping, ends it (`end_running`, or the call's own clean-up).
+_OWN_GROUP = {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
 _running: set[subprocess.Popen] = set()  # the adb processes of every thread, for `end_running`
 _running_lock = threading.Lock()
 _ending = threading.Event()  # set by `end_running`: what the threads still run is clean-up, and short
@@ -202,7 +207,7 @@ class Adb:
             limit = min(limit, ENDING_TIMEOUT)
         try:
             with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, errors="replace", env=outer_environment()) as process:
+                                  text=True, errors="replace", env=outer_environment(), **_OWN_GROUP) as process:
                 with _running_lock:
                     _running.add(process)
                 try:

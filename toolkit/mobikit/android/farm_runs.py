@@ -32,6 +32,7 @@ from .adb import LISTING_TIMEOUT
 from .farm import ALL, STOPPED, Target, adb_servers, choose, list_devices, run_on_phones
 
 PERF_FILE = "perf.json"
+CUT_OFF = "stopped; not measured: "  # the error of a phone's run that a stop cut off
 PERF_KIND = "perf"
 
 
@@ -91,6 +92,11 @@ class FarmBench:
     @property
     def measured(self) -> list[PerfRow]:
         return [row for row in self.rows if row.error is None]
+
+    @property
+    def has_news(self) -> bool:
+        """Rows measured, or a phone's own error: what a stopped run still has to show (beyond its stop line)."""
+        return bool(self.measured) or any(row.error and not row.error.startswith(CUT_OFF) for row in self.rows)
 
     def not_measured(self, where: str) -> list[str]:
         """The configurations a phone (SERVER/SERIAL) has no clean row for, in the order they were asked."""
@@ -166,7 +172,7 @@ def _stopped(phone: Target, ended: tuple | None, measured: list, configs: list[s
     if ended is not None and ended[1] not in (None, STOPPED):
         return ended[1]
     if len(measured) < len(configs):
-        return f"stopped; not measured: {', '.join(configs[len(measured):])}"
+        return CUT_OFF + ", ".join(configs[len(measured):])
     return None
 
 

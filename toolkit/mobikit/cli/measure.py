@@ -103,7 +103,7 @@ def bench_several(model, device, servers, output, tool, threads, delegates, warm
             result = bench_farm(model, device, servers, output, tool, threads, delegates, warmup, runs, adb,
                                 benchmark_binary, min_secs=min_seconds, reporter=reporter(), on_result=shown.append)
     except KeyboardInterrupt:
-        if shown and shown[0].measured:
+        if shown and shown[0].has_news:
             with showing_result():
                 show_farm_bench(shown[0], as_json)
         raise
