@@ -358,6 +358,8 @@ def test_a_stopped_farm_deploy_shows_which_phones_were_deployed(farm, installed,
         Farm._wait(lambda: slow.activities.top() is not None, "the slow phone's screen", 30)
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
+    # the stopped phone's thread cleaned up before the process ended: no run folder of this deploy is left on it
+    assert not [p.name for p in slow.host_path("/data/local/tmp").iterdir() if p.name.startswith("mobikit-deploy-")]
 
     def label(phone, server: int) -> str:
         return f"{phone.props['ro.product.model']} ({farm.name(server)}/{phone.serial})"
@@ -852,6 +854,31 @@ def test_a_blank_servers_variable_is_a_usage_error_naming_it(value):
     result = run_cli("devices", env={"MOBIKIT_ADB_SERVERS": value}, timeout=60)
     assert assert_one_error(result, 2).startswith("error: $MOBIKIT_ADB_SERVERS takes HOST:PORT entries separated by "
                                                   "commas, got '")
+
+
+def test_a_stop_waits_for_each_phones_clean_up_even_the_one_being_joined():
+    """A Ctrl-C that lands while the main thread joins a phone's thread made CPython (3.11) take that thread for
+    ended: the grace wait skipped it and the process exited before its clean-up ran (a deploy's run folder stayed
+    on the phone). The stop now waits for every phone's own end, up to the grace period."""
+    import signal
+
+    from mobikit.android.farm import in_parallel
+
+    asked_to_stop, cleaned = threading.Event(), []
+
+    def work(item):
+        try:
+            asked_to_stop.wait(10)  # the phone's run, until the stop ends its adb call
+        finally:
+            time.sleep(0.5)  # its clean-up: removing its run folder from the phone
+            cleaned.append(item)
+
+    timer = threading.Timer(0.5, lambda: (os.kill(os.getpid(), signal.SIGINT), asked_to_stop.set()))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        in_parallel([1], work)
+    timer.join()
+    assert cleaned == [1]
 
 
 def test_a_huge_device_is_echoed_cut_and_a_multi_line_phone_error_is_one_line(farm, model_dir):

@@ -319,6 +319,10 @@ def in_parallel(items: list, work: Callable, on_done: Callable[[object, tuple], 
     process the threads run, waits for them briefly, and re-raises."""
     outcomes: list = [(None, "not run")] * len(items)
     stopping = threading.Event()
+    # Each thread's own end, not Thread.join/is_alive: a KeyboardInterrupt that lands in `join` makes CPython (3.11)
+    # take the joined thread for ended while it still runs, so the grace wait skipped it and the process exited
+    # before that phone's clean-up (its run folder, its upload folder) had run.
+    ended = [threading.Event() for _ in items]
 
     def run(index: int, item) -> None:
         try:
@@ -327,6 +331,8 @@ def in_parallel(items: list, work: Callable, on_done: Callable[[object, tuple], 
             outcomes[index] = (None, one_line(str(exc)))
         except BaseException as exc:  # noqa: B036 — a stop inside a thread ends that thread's run, nothing more
             outcomes[index] = (None, STOPPED if isinstance(exc, KeyboardInterrupt) else first_line(exc))
+        finally:
+            ended[index].set()
         if on_done and not stopping.is_set():
             on_done(item, outcomes[index])
 
@@ -335,16 +341,16 @@ def in_parallel(items: list, work: Callable, on_done: Callable[[object, tuple], 
     for thread in threads:
         thread.start()
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
+        for done in ended:
+            while not done.wait(0.2):
                 raise_if_stopped()
+            raise_if_stopped()
     except BaseException:
         stopping.set()
         end_running()
         deadline = time.monotonic() + STOP_GRACE
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for done in ended:
+            done.wait(max(0.0, deadline - time.monotonic()))
         raise
     return outcomes
 
