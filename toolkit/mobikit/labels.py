@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -21,7 +22,7 @@ class ClassList:
 
     def __post_init__(self):
         folded = [_fold(name) for name in self.names]
-        shared = {name for name in folded if folded.count(name) > 1}  # ImageNet's two "crane"s: neither is meant
+        shared = {name for name, n in Counter(folded).items() if n > 1}  # ImageNet's two "crane"s: neither is meant
         lookup = {name: i for i, name in enumerate(folded) if name not in shared}
         lookup.update({synset: i for i, synset in enumerate(self.synsets) if synset})
         object.__setattr__(self, "_lookup", lookup)
