@@ -192,6 +192,9 @@ def candidates(model: str) -> dict:
         "fixed-5-long-3e-4": replace(fixed, fine_tune_epochs=20, fine_tune_learning_rate=3e-4),
         # as many cached views as fine-tuning epochs: near the on-the-fly regime (each epoch draws one of 20 views)
         "views-20-long": replace(fixed, views=20, fine_tune_epochs=20),
+        # stochastic weight averaging (Izmailov et al. 2018): 3e-4 cosine to half over 10 epochs, then 10 epochs held
+        # at 1.5e-4 whose weights are averaged; declared as the last V2 candidate before it ran
+        "swa-long": replace(fixed, fine_tune_epochs=20, fine_tune_learning_rate=3e-4, averaged_epochs=10),
     }
 
 

@@ -28,6 +28,7 @@ class Phase:
     val: tuple | None  # (x, y_onehot), or None: no validation
     epochs: int
     learning_rate: float
+    averaged_epochs: int = 0  # the last epochs whose weights are averaged into the result (0: none)
 
 
 @dataclass
@@ -77,7 +78,11 @@ def run_phase(phase: Phase, settings: Settings, reporter: Reporter, best_so_far:
 
     keras = tensorflow().keras
     steps = -(-len(phase.epoch_inputs(0)[0]) // settings.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(phase.learning_rate, max(1, steps * phase.epochs))
+    averaged = min(phase.averaged_epochs, phase.epochs)
+    # cosine decay; with averaging, down to half the rate over the epochs before it, then held (SWA's constant rate)
+    schedule = keras.optimizers.schedules.CosineDecay(phase.learning_rate,
+                                                      max(1, steps * (phase.epochs - averaged)),
+                                                      alpha=0.5 if averaged else 0.0)
     phase.model.compile(keras.optimizers.Adam(schedule),
                         keras.losses.CategoricalCrossentropy(label_smoothing=settings.recipe.label_smoothing),
                         metrics=["accuracy"])
@@ -85,10 +90,15 @@ def run_phase(phase: Phase, settings: Settings, reporter: Reporter, best_so_far:
     history: list[dict] = []
     best_loss, waited = best_so_far, 0
     best_weights = phase.model.get_weights() if np.isfinite(best_so_far) else None
+    average, taken = None, 0
     started = time.perf_counter()
     for epoch in reporter.track(range(phase.epochs), phase.epochs, f"{phase.name} epochs"):
         row = _epoch(phase, epoch, settings)
         history.append(row)
+        if epoch >= phase.epochs - averaged:
+            weights = phase.model.get_weights()
+            taken += 1
+            average = weights if average is None else [a + (w - a) / taken for a, w in zip(average, weights)]
         eta = (time.perf_counter() - started) / (epoch + 1) * (phase.epochs - epoch - 1)
         reporter.info(_epoch_line(row, phase.epochs, eta))
         if patience is None:
@@ -102,6 +112,9 @@ def run_phase(phase: Phase, settings: Settings, reporter: Reporter, best_so_far:
                 break
     if patience is not None:
         _keep_best(phase, history, best_weights, best_so_far, reporter)
+    elif average is not None:
+        phase.model.set_weights(average)
+        reporter.info(f"{phase.name}: weights averaged over its last {taken} epochs")
     return history
 
 
@@ -167,7 +180,8 @@ def fit_blocks(network: Network, train: Features, labels: np.ndarray, val, class
 
     val = None if val is None else (val[0].activations[:, 0].astype(np.float32), one_hot(val[1], classes))
     return run_phase(Phase("fine-tune", top_model(network), epoch_inputs, val, settings.fine_tune_epochs,
-                           settings.recipe.fine_tune_learning_rate), settings, reporter, best_so_far)
+                           settings.recipe.fine_tune_learning_rate, settings.recipe.averaged_epochs),
+                     settings, reporter, best_so_far)
 
 
 def fit(network: Network, train: Features, labels: np.ndarray, val: tuple[Features, np.ndarray] | None,

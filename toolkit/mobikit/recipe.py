@@ -22,6 +22,7 @@ class Recipe:
     fine_tune_blocks: int = 5
     fine_tune_epochs: int = 10
     fine_tune_learning_rate: float = 1e-4
+    averaged_epochs: int = 0  # fine-tuning's last epochs, at half the learning rate held, weight-averaged (SWA)
     patience: int | None = None  # early stopping on the validation loss; None: the whole schedule runs
     batch_size: int = 32
     test_fraction: float = 0.2  # carved out of DATA when --test is not given
