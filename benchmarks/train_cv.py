@@ -181,10 +181,11 @@ def candidates(model: str) -> dict:
     from mobikit.recipe import Recipe
 
     half = -(-len(block_inputs(*MODELS[model])[0]) // 2)
-    fixed = Recipe(val_fraction=0.0, patience=None, head_epochs=20, fine_tune_epochs=10)
+    fixed = Recipe(val_fraction=0.0, patience=None, head_epochs=20, fine_tune_epochs=10, fine_tune_learning_rate=1e-4,
+                   averaged_fraction=0.0)
     return {
         # the recipe before this issue: 10% validation, early stopping, fine-tuning kept only when it helps, 5 blocks
-        "mobikit-0.1": Recipe(val_fraction=0.1, patience=4, head_epochs=40, fine_tune_epochs=12),
+        "mobikit-0.1": replace(fixed, val_fraction=0.1, patience=4, head_epochs=40, fine_tune_epochs=12),
         "fixed-5": fixed,  # every training photo, a fixed schedule, 5 blocks at 1e-4
         "fixed-half": replace(fixed, fine_tune_blocks=half),
         "fixed-half-3e-4": replace(fixed, fine_tune_blocks=half, fine_tune_learning_rate=3e-4),
@@ -193,8 +194,8 @@ def candidates(model: str) -> dict:
         # as many cached views as fine-tuning epochs: near the on-the-fly regime (each epoch draws one of 20 views)
         "views-20-long": replace(fixed, views=20, fine_tune_epochs=20),
         # stochastic weight averaging (Izmailov et al. 2018): 3e-4 cosine to half over 10 epochs, then 10 epochs held
-        # at 1.5e-4 whose weights are averaged; declared as the last V2 candidate before it ran
-        "swa-long": replace(fixed, fine_tune_epochs=20, fine_tune_learning_rate=3e-4, averaged_epochs=10),
+        # at 1.5e-4 whose weights are averaged; declared as the last V2 candidate before it ran; the recipe's defaults
+        "swa-long": replace(fixed, fine_tune_epochs=20, fine_tune_learning_rate=3e-4, averaged_fraction=0.5),
     }
 
 

@@ -3,7 +3,8 @@
 Phase 1 trains the head (dropout → dense softmax) on the pooled features of every cached view; phase 2 fine-tunes
 the last K blocks and the head on the cached activations at their input, one view per image and epoch, BatchNorm in
 inference mode. With a validation part and a patience, a phase stops early and keeps its best epoch, and
-fine-tuning is kept only when it beats the head's validation loss; without either, the whole schedule runs.
+fine-tuning is kept only when it beats the head's validation loss; without either, the whole schedule runs and
+fine-tuning's result is the average of its last epochs' weights (stochastic weight averaging).
 """
 
 from __future__ import annotations
@@ -73,12 +74,15 @@ def _epoch(phase: Phase, epoch: int, settings: Settings) -> dict:
 
 def run_phase(phase: Phase, settings: Settings, reporter: Reporter, best_so_far: float = np.inf) -> list[dict]:
     """The phase's epochs; with validation and a patience, early stopping on the validation loss, the best weights
-    restored at the end, and the starting weights kept when no epoch beats `best_so_far`."""
+    restored at the end, and the starting weights kept when no epoch beats `best_so_far`; otherwise the whole schedule,
+    its last `averaged_epochs` weight-averaged."""
     from .runtime import tensorflow
 
     keras = tensorflow().keras
     steps = -(-len(phase.epoch_inputs(0)[0]) // settings.batch_size)
-    averaged = min(phase.averaged_epochs, phase.epochs)
+    patience = settings.recipe.patience if phase.val is not None else None
+    averaged = min(phase.averaged_epochs, phase.epochs) if patience is None else 0  # early stopping keeps its best
+    averaged = averaged if averaged >= 2 else 0  # the average of one epoch is that epoch
     # cosine decay; with averaging, down to half the rate over the epochs before it, then held (SWA's constant rate)
     schedule = keras.optimizers.schedules.CosineDecay(phase.learning_rate,
                                                       max(1, steps * (phase.epochs - averaged)),
@@ -86,7 +90,6 @@ def run_phase(phase: Phase, settings: Settings, reporter: Reporter, best_so_far:
     phase.model.compile(keras.optimizers.Adam(schedule),
                         keras.losses.CategoricalCrossentropy(label_smoothing=settings.recipe.label_smoothing),
                         metrics=["accuracy"])
-    patience = settings.recipe.patience if phase.val is not None else None
     history: list[dict] = []
     best_loss, waited = best_so_far, 0
     best_weights = phase.model.get_weights() if np.isfinite(best_so_far) else None
@@ -96,6 +99,7 @@ def run_phase(phase: Phase, settings: Settings, reporter: Reporter, best_so_far:
         row = _epoch(phase, epoch, settings)
         history.append(row)
         if epoch >= phase.epochs - averaged:
+            row["averaged"] = True
             weights = phase.model.get_weights()
             taken += 1
             average = weights if average is None else [a + (w - a) / taken for a, w in zip(average, weights)]
@@ -180,7 +184,8 @@ def fit_blocks(network: Network, train: Features, labels: np.ndarray, val, class
 
     val = None if val is None else (val[0].activations[:, 0].astype(np.float32), one_hot(val[1], classes))
     return run_phase(Phase("fine-tune", top_model(network), epoch_inputs, val, settings.fine_tune_epochs,
-                           settings.recipe.fine_tune_learning_rate, settings.recipe.averaged_epochs),
+                           settings.recipe.fine_tune_learning_rate,
+                           int(settings.fine_tune_epochs * settings.recipe.averaged_fraction)),
                      settings, reporter, best_so_far)
 
 

@@ -20,9 +20,11 @@ class Recipe:
     head_epochs: int = 20
     head_learning_rate: float = 1e-3
     fine_tune_blocks: int = 5
-    fine_tune_epochs: int = 10
-    fine_tune_learning_rate: float = 1e-4
-    averaged_epochs: int = 0  # fine-tuning's last epochs, at half the learning rate held, weight-averaged (SWA)
+    fine_tune_epochs: int = 20
+    fine_tune_learning_rate: float = 3e-4  # cosine decay to half of it, then held there for the averaged epochs
+    # stochastic weight averaging (Izmailov et al. 2018): the weights of this last share of fine-tuning's epochs
+    # (rounded down) are averaged into the result; not with early stopping (patience), which keeps its best epoch
+    averaged_fraction: float = 0.5
     patience: int | None = None  # early stopping on the validation loss; None: the whole schedule runs
     batch_size: int = 32
     test_fraction: float = 0.2  # carved out of DATA when --test is not given

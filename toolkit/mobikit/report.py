@@ -170,6 +170,22 @@ def render_sweep_report(arch: str, threads: int, untrained: bool, cells: list, m
     return "\n".join(lines) + "\n"
 
 
+def _which_weights(description: dict) -> str:
+    """Which epochs the saved model's weights come from: the kept one, an average, or the last."""
+    kept = description["kept"]
+    if kept:
+        return f"Kept: {kept['phase']} epoch {kept['epoch']} (lowest validation loss)."
+    averaged = [row for row in description["history"] if row.get("averaged")]
+    if averaged:
+        return (f"The whole schedule ran; the model is the average of the weights after {averaged[0]['phase']} epochs "
+                f"{averaged[0]['epoch']}–{averaged[-1]['epoch']} (stochastic weight averaging).")
+    return "The whole schedule ran; the model is the last epoch's."
+
+
+def _epoch_mark(row: dict) -> str:
+    return " (kept)" if row.get("best") else " (averaged)" if row.get("averaged") else ""
+
+
 def render_train_report(description: dict) -> str:
     """report.md from train.json: model, split, recipe, the epochs, the test scores and the timings."""
     model, split, test = description["model"], description["split"], description["test"]
@@ -200,12 +216,9 @@ def render_train_report(description: dict) -> str:
               "| class | precision | recall | F1 | images |", "|---|---|---|---|---|"]
     lines += [f"| {row['class']} | {number(row['precision'], '.3f')} | {number(row['recall'], '.3f')} | {number(row['f1'], '.3f')} | "
               f"{row['support']} |" for row in test["per_class"]]
-    kept = description["kept"]
-    lines += ["", "![confusion matrix](confusion.png)", "", "## Epochs", "",
-              f"Kept: {kept['phase']} epoch {kept['epoch']} (lowest validation loss)." if kept else
-              "The whole schedule ran; the model is the last epoch's.", "",
+    lines += ["", "![confusion matrix](confusion.png)", "", "## Epochs", "", _which_weights(description), "",
               "| phase | epoch | loss | accuracy | val loss | val accuracy | s |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {row['phase']} | {row['epoch']}{' (kept)' if row.get('best') else ''} | {row['loss']:.3f} | "
+    lines += [f"| {row['phase']} | {row['epoch']}{_epoch_mark(row)} | {row['loss']:.3f} | "
               f"{pct(row['accuracy'])} | {number(row['val_loss'], '.3f')} | {pct(row['val_accuracy'])} | "
               f"{row['seconds']:.1f} |" for row in description["history"]]
     lines += ["", "![learning curves](curves.png)", "", "## Recipe", "",
