@@ -67,7 +67,7 @@ def drawn(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def drawn_run(drawn, tmp_path_factory):
     output = tmp_path_factory.mktemp("drawn-out") / "model out"
-    result = run_cli("train", str(drawn), *TINY, "--epochs", "2", "--fine-tune", "1", "--batch-size", "16",
+    result = run_cli("train", str(drawn), *TINY, "--epochs", "4", "--fine-tune", "1", "--batch-size", "16",
                      "--output", str(output), "--json")
     assert result.returncode == 0, result.stderr
     return output, json.loads(result.stdout), result.stderr
@@ -81,7 +81,7 @@ def test_json_contract_and_output_files(drawn_run):
     assert data["classes"] == ["bleu ciel", "grün", "red things"]  # folder names, sorted, unchanged
     assert data["skipped"] == 1 and data["quantized"] is None
     assert sum(data["split"].values()) == 60 - 1 + 1  # 60 drawn + 1 corrupt file, which is skipped
-    assert set(data["epochs"]) == {"head", "fine-tune"} and 1 <= data["epochs"]["head"] <= 2
+    assert set(data["epochs"]) == {"head", "fine-tune"} and 1 <= data["epochs"]["head"] <= 4
     assert set(data["test"]) == {"n", "accuracy", "per_class"} and data["test"]["n"] == data["split"]["test"]
     assert sorted(p.name for p in output.iterdir()) == [MARKER, "confusion.png", "curves.png", "labels.txt",
                                                         "model.keras", "report.md", "train.json"]
@@ -106,7 +106,7 @@ def test_stratified_split_lists_every_readable_file_once(drawn_run, drawn):
     assert "skipped 1 of 61 files" in stderr
     # one progress line per phase off a terminal, each with its true total (the broken file counts as read)
     assert "reading images: 61 in " in stderr and "backbone features: train (8 views of 48 images): 384 in " in stderr
-    assert "head epochs: 2 in " in stderr and "fine-tune epochs: 2 in " in stderr
+    assert "head epochs: 4 in " in stderr and "fine-tune epochs: 4 in " in stderr
 
 
 def test_saved_model_reproduces_the_recorded_test_predictions(drawn_run):
@@ -134,18 +134,21 @@ def test_history_report_and_hyper_parameters(drawn_run):
     described = json.loads((output / "train.json").read_text(encoding="utf-8"))
     phases = [row["phase"] for row in described["history"]]
     assert phases[0] == "head" and phases[-1] == "fine-tune"
-    # no validation part: the whole schedule runs and the last epoch is the model
-    assert phases == ["head"] * 2 + ["fine-tune"] * 2 and described["kept"] is None
+    # no validation part: the whole schedule runs; the model averages fine-tuning's last half (epochs 3 and 4)
+    assert phases == ["head"] * 4 + ["fine-tune"] * 4 and described["kept"] is None
+    assert [row.get("averaged", False) for row in described["history"]] == [False] * 6 + [True] * 2
     assert all(row["val_loss"] is None and row["val_accuracy"] is None for row in described["history"])
     hyper = described["hyper_parameters"]
-    assert hyper["head_epochs"] == 2 and hyper["fine_tune_blocks"] == 1 and hyper["batch_size"] == 16
+    assert hyper["head_epochs"] == 4 and hyper["fine_tune_blocks"] == 1 and hyper["batch_size"] == 16
     assert described["model"]["fine_tuned_from"] == "conv_pw_12_relu"  # input of the last V1 block
     per_class = described["test"]["per_class"]
     assert [row["support"] for row in per_class] == [2, 5, 5]
     assert sum(map(sum, described["test"]["confusion"])) == 12
     report = (output / "report.md").read_text(encoding="utf-8")
     assert "grün" in report and "![confusion matrix](confusion.png)" in report
-    assert f"Data: `{described['data']}`" in report and "whole schedule ran" in report
+    assert f"Data: `{described['data']}`" in report
+    assert "whole schedule ran; the model is the average of the weights after fine-tune epochs 3–4" in report
+    assert "| fine-tune | 3 (averaged) |" in report and "| fine-tune | 2 |" in report
     epoch_lines = [line for line in stderr.splitlines() if re.search(r" epoch \d+/\d+: loss ", line)]
     assert len(epoch_lines) == len(phases) and all("ETA" in line for line in epoch_lines)  # one line per epoch
 
@@ -156,7 +159,7 @@ def test_same_seed_same_model(drawn_run, drawn, tmp_path):
     from mobikit.training import TrainRequest, train
 
     output, data, _ = drawn_run
-    again = train(TrainRequest(drawn, "v1", 0.25, 96, None, epochs=2, fine_tune=1, batch_size=16, seed=0,
+    again = train(TrainRequest(drawn, "v1", 0.25, 96, None, epochs=4, fine_tune=1, batch_size=16, seed=0,
                                output=tmp_path / "again"))
     first = json.loads((output / "train.json").read_text(encoding="utf-8"))
     second = json.loads((tmp_path / "again" / "train.json").read_text(encoding="utf-8"))
