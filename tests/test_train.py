@@ -250,6 +250,18 @@ def test_bad_input_on_the_command_line_is_one_line_exit_2(tmp_path, kind, extra,
     assert message in result.stderr, result.stderr
 
 
+def test_a_newline_in_a_path_keeps_the_error_on_one_line(tmp_path):
+    """A folder name with a newline or an escape character is echoed with those escaped: the error stays one line
+    and nothing reaches the terminal as a control sequence."""
+    data = draw_classes(tmp_path / "on\ne\x1b[31m", {"only": 6})
+    result = run_cli("train", str(data), *TINY, "--output", str(tmp_path / "out"))
+    assert_clean_failure(result, 2)
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("error: ") and last.endswith("on\\ne\\x1b[31m has 1 class folder: a classifier needs "
+                                                         "at least 2 classes"), result.stderr
+    assert "\x1b" not in result.stderr
+
+
 def test_the_same_folder_for_two_parts_is_refused(tmp_path):
     data, other = _bad_data(tmp_path, "ok"), draw_classes(tmp_path / "other", {"a": 5, "b": 5})
     for extra, names in ((("--val", str(other), "--test", str(other) + "/"), "--val and --test"),

@@ -19,6 +19,8 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    # labels carry user text (class folder names, layer names): a `$` in them is a dollar sign, never TeX mathtext
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from .. import runtime
-from ..errors import MobikitError, first_line
+from ..errors import MobikitError, first_line, printable
 from ..runtime import STOP_SIGNALS, private_tempdir, request_stop, stop_is_deferred, stop_requested
 from . import analyze, android, build, inspect, measure, quantize, serve, train
 from .common import err, flag, out
@@ -144,7 +144,7 @@ def _failure(signals: _Signals, exc: BaseException) -> int:
         return _stopped(signals)
     if os.environ.get("MOBIKIT_DEBUG"):
         raise exc
-    err.print(f"error: {type(exc).__name__}: {first_line(exc)} (set MOBIKIT_DEBUG=1 for the traceback)")
+    err.print(f"error: {type(exc).__name__}: {printable(first_line(exc))} (set MOBIKIT_DEBUG=1 for the traceback)")
     return 1
 
 
@@ -160,7 +160,7 @@ def _ended(exc: BaseException, signals: _Signals, argv: list[str]) -> int:
             return _broken_stdout()
         raise exc
     if isinstance(exc, typer.TyperException):  # the parser's usage errors carry exit code 2
-        err.print(f"error: {usage_message(exc, argv)}")
+        err.print(f"error: {printable(usage_message(exc, argv))}")
         return exc.exit_code
     if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
         return _stopped(signals)
@@ -168,7 +168,7 @@ def _ended(exc: BaseException, signals: _Signals, argv: list[str]) -> int:
         return _broken_stdout()
     if isinstance(exc, MobikitError) and signals.received is None:
         command_name = next((arg for arg in argv if not arg.startswith("-")), None)
-        err.print(f"error: {exc.render(lambda param: flag(param, command_name))}")
+        err.print(f"error: {printable(exc.render(lambda param: flag(param, command_name)))}")  # one line, always
         return exc.exit_code
     if not isinstance(exc, Exception):
         raise exc

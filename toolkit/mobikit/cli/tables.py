@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from ..errors import printable
 from ..formatting import MISSING, megabytes, ms, number, pct
 
 COMPACT = {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": 0}  # one space between columns
@@ -272,6 +273,6 @@ def train_table(result) -> Table:
     table = ReadableTable(title=f"test split: {pct(result.test.accuracy)} of {result.test.n} images right")
     add_columns(table, ("class", "precision", "recall", "F1", "images"), right=("precision", "recall", "F1", "images"))
     for row in result.test.per_class:
-        table.add_row(row["class"], number(row["precision"], ".3f"), number(row["recall"], ".3f"),
+        table.add_row(printable(row["class"]), number(row["precision"], ".3f"), number(row["recall"], ".3f"),
                       number(row["f1"], ".3f"), str(row["support"]))
     return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from shlex import quote
 from typing import Optional
 
 import typer
@@ -69,7 +70,8 @@ def train(
         out.print(f"int8: {q.output_dir}: top-1 {pct(q.eval.quant_top1)} vs float {pct(q.eval.float_top1)}, "
                   f"agreement {pct(q.eval.agreement)}, {q.size_bytes / 1e6:.2f} MB, {q.latency_ms['quant']:.2f} ms "
                   f"(float {q.latency_ms['float']:.2f} ms)")
-        out.print(f"next: mobikit deploy {q.output_dir} --device <phone>")
+        out.print(f"next: mobikit deploy {quote(str(q.output_dir))} --device <phone>")
     else:
         out.print(f"next: rerun with --quantize for the verified int8 model, or: mobikit quantize --model "
-                  f"{result.model} --labels {result.labels} --calib <images> --eval <labelled images>")
+                  f"{quote(str(result.model))} --labels {quote(str(result.labels))} --calib <images> "
+                  "--eval <labelled images>")
