@@ -262,6 +262,15 @@ def test_a_newline_in_a_path_keeps_the_error_on_one_line(tmp_path):
     assert "\x1b" not in result.stderr
 
 
+@pytest.mark.parametrize("options", [{"epochs": "3"}, {"epochs": 2.7}, {"fine_tune": True}, {"seed": None}])
+def test_the_python_api_refuses_values_that_are_not_whole_numbers(tmp_path, options):
+    from mobikit.errors import UsageError
+    from mobikit.training import train
+
+    with pytest.raises(UsageError, match="must be a whole number"):
+        train(data=_bad_data(tmp_path, "ok"), alpha=0.25, resolution=96, weights=None, **options)
+
+
 def test_the_same_folder_for_two_parts_is_refused(tmp_path):
     data, other = _bad_data(tmp_path, "ok"), draw_classes(tmp_path / "other", {"a": 5, "b": 5})
     for extra, names in ((("--val", str(other), "--test", str(other) + "/"), "--val and --test"),

@@ -62,6 +62,12 @@ class TrainRequest:
         from .architectures import Config, validate
 
         validate(Config(self.arch, float(self.alpha), int(self.resolution)))
+        # the Python API's values reach here unparsed: "3", 2.7 or True (1 block?) are refused, not half-used
+        for param in ("epochs", "fine_tune", "batch_size", "seed", "threads", "qat_epochs"):
+            value = getattr(self, param)
+            optional = value is None and param not in ("seed", "threads")
+            if not optional and (isinstance(value, bool) or not isinstance(value, int)):
+                raise UsageError("{%s} must be a whole number, got {value}" % param, param, value=repr(value))
         for param, value, limit in (("epochs", self.epochs, MAX_EPOCHS), ("batch_size", self.batch_size,
                                                                           MAX_BATCH_SIZE)):
             if value is not None and not 1 <= value <= limit:
