@@ -175,7 +175,10 @@ def sweep_figures(output, arch: str, threads: int, untrained: bool, cells: list,
 
 
 def curves_png(history: list[dict]) -> bytes:
-    """Loss and accuracy per epoch, training and validation, over both phases (a line where fine-tuning starts)."""
+    """Loss and accuracy per epoch, training and validation, over both phases (a line where fine-tuning starts, a
+    band over the epochs whose weights were averaged)."""
+    from matplotlib.ticker import MaxNLocator
+
     figure = _figure(10, 4.2)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     steps = list(range(1, len(history) + 1))
@@ -187,9 +190,14 @@ def curves_png(history: list[dict]) -> bytes:
         if switch is not None:
             axes.axvline(switch + 0.5, color="gray", linestyle="--", linewidth=1,
                          label=f"{history[switch]['phase']} starts")
+        averaged = [i + 1 for i, row in enumerate(history) if row.get("averaged")]
+        if averaged:
+            axes.axvspan(averaged[0] - 0.5, averaged[-1] + 0.5, color="tab:purple", alpha=0.1,
+                         label="weights averaged")
         for number, epoch in enumerate(i + 1 for i, row in enumerate(history) if row.get("best")):
             axes.axvline(epoch, color="green", alpha=0.3, linewidth=3, label=None if number else "kept epoch")
         axes.set_title(title)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel(f"epoch ({' then '.join(dict.fromkeys(row['phase'] for row in history))})")
         axes.set_ylabel("cross-entropy" if key == "loss" else "top-1 %")
         axes.grid(True, alpha=0.3)
