@@ -394,3 +394,15 @@ def test_demo_video_letterboxes_frames_of_another_shape(tiny_output, tmp_path):
     capture.release()
     assert frames[1].shape[:2] == (212, 320)
     assert frames[1][150:, :40].max() < 40 and frames[1][150:, 140:180].min() > 150  # bars at the sides, not stretched
+
+
+def test_a_library_error_keeps_the_line_its_first_line_announces():
+    """One line of a multi-line library error: its first line, and the next when the first ends in a colon (Keras's
+    weight-loading error names the object there and says what failed on the next line)."""
+    from mobikit.errors import first_line
+
+    keras_like = ValueError("A total of 1 objects could not be loaded. Example for <Conv2D name=conv_preds>:\n\n"
+                            "Layer 'conv_preds' expected 2 variables, but received 0\n\nList of objects: …")
+    assert first_line(keras_like) == ("A total of 1 objects could not be loaded. Example for <Conv2D name=conv_preds>: "
+                                      "Layer 'conv_preds' expected 2 variables, but received 0")
+    assert first_line(ValueError("\n  first \nsecond")) == "first" and first_line(ValueError("")) == "ValueError"

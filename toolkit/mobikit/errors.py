@@ -45,8 +45,10 @@ class UsageError(MobikitError):
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first non-empty line of an exception's message (a library's multi-line error in one line), else its type."""
-    line = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    """The first non-empty line of an exception's message (a library's multi-line error in one line), else its type;
+    a first line that ends in a colon announces the next one (Keras: "…for object <Conv2D …>:"), which is joined."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    line = " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
     return line[:limit]
 
 

@@ -216,7 +216,7 @@ def step2_data(request: TrainRequest, settings: Settings, reporter: Reporter) ->
     sources = {part: (f"{folder} (given)" if part in given else
                       f"{100 * fractions.get(part, 0):g}% of {request.data}, stratified, seed {settings.seed}")
                for part, folder in (("val", request.val), ("test", request.test)) if part in parts}
-    sources["train"] = f"the rest of {request.data}"
+    sources["train"] = f"the rest of {request.data}" if fractions else f"all of {request.data}"
     return Splits(classes, parts, sources, skipped)
 
 
@@ -282,7 +282,7 @@ def train_description(request: TrainRequest, settings: Settings, network: Networ
         "data": os.path.abspath(request.data), "split": _split_listing(splits, Path(request.data)),
         "skipped_files": [str(p) for p in splits.skipped],
         "hyper_parameters": {**asdict(settings.recipe), "head_epochs": settings.head_epochs,
-                             "fine_tune_epochs": settings.fine_tune_epochs,
+                             "fine_tune_epochs": settings.fine_tune_epochs if network.cut else 0,
                              "fine_tune_blocks": settings.fine_tune_blocks, "batch_size": settings.batch_size,
                              "seed": settings.seed, "views_used": views},
         "history": history,
