@@ -262,13 +262,19 @@ def test_a_newline_in_a_path_keeps_the_error_on_one_line(tmp_path):
     assert "\x1b" not in result.stderr
 
 
-@pytest.mark.parametrize("options", [{"epochs": "3"}, {"epochs": 2.7}, {"fine_tune": True}, {"seed": None}])
-def test_the_python_api_refuses_values_that_are_not_whole_numbers(tmp_path, options):
+@pytest.mark.parametrize("options, message", [
+    ({"epochs": "3"}, "epochs must be a whole number, got '3'"), ({"epochs": 2.7}, "epochs must be a whole number"),
+    ({"fine_tune": True}, "fine_tune must be a whole number"), ({"seed": None}, "seed must be a whole number"),
+    ({"resolution": 96.0}, "resolution must be a whole number"), ({"alpha": "0.25"}, "alpha must be a number"),
+    ({"quantize": "no"}, "quantize must be True or False"), ({"data": None}, "data must be a path"),
+])
+def test_the_python_api_refuses_values_of_the_wrong_type(tmp_path, options, message):
     from mobikit.errors import UsageError
     from mobikit.training import train
 
-    with pytest.raises(UsageError, match="must be a whole number"):
-        train(data=_bad_data(tmp_path, "ok"), alpha=0.25, resolution=96, weights=None, **options)
+    arguments = {"data": _bad_data(tmp_path, "ok"), "alpha": 0.25, "resolution": 96, "weights": None, **options}
+    with pytest.raises(UsageError, match=re.escape(message)):
+        train(**arguments)
 
 
 def test_the_same_folder_for_two_parts_is_refused(tmp_path):

@@ -36,6 +36,16 @@ MAX_BATCH_SIZE = 4096
 DESCRIPTION_FILE = "train.json"
 
 
+_ARGUMENT_TYPES = {  # what each TrainRequest field must be (bool is an int to Python, never a count here)
+    **{param: ((str, os.PathLike), "a path") for param in ("data", "val", "test", "output")},
+    "alpha": ((int, float), "a number"),
+    **{param: ((int,), "a whole number") for param in ("resolution", "epochs", "fine_tune", "batch_size", "seed",
+                                                    "threads", "qat_epochs")},
+    **{param: ((bool,), "True or False") for param in ("quantize", "qat")},
+}
+_OPTIONAL = ("val", "test", "output", "epochs", "fine_tune", "batch_size", "qat_epochs")
+
+
 @dataclass
 class TrainRequest:
     """Everything `mobikit train` takes; None means "the recipe's default"."""
@@ -61,13 +71,14 @@ class TrainRequest:
     def validate(self) -> None:
         from .architectures import Config, validate
 
-        validate(Config(self.arch, float(self.alpha), int(self.resolution)))
         # the Python API's values reach here unparsed: "3", 2.7 or True (1 block?) are refused, not half-used
-        for param in ("epochs", "fine_tune", "batch_size", "seed", "threads", "qat_epochs"):
+        for param, (kinds, what) in _ARGUMENT_TYPES.items():
             value = getattr(self, param)
-            optional = value is None and param not in ("seed", "threads")
-            if not optional and (isinstance(value, bool) or not isinstance(value, int)):
-                raise UsageError("{%s} must be a whole number, got {value}" % param, param, value=repr(value))
+            if value is None and param in _OPTIONAL:
+                continue
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise UsageError("{%s} must be %s, got {value}" % (param, what), param, value=repr(value))
+        validate(Config(self.arch, float(self.alpha), int(self.resolution)))
         for param, value, limit in (("epochs", self.epochs, MAX_EPOCHS), ("batch_size", self.batch_size,
                                                                           MAX_BATCH_SIZE)):
             if value is not None and not 1 <= value <= limit:
