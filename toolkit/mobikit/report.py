@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterable
 
+from .errors import printable
 from .formatting import MISSING, megabytes, ms, number, pct
 from .layer_error import LayerError, worst_layers
 
@@ -214,7 +215,7 @@ def render_train_report(description: dict) -> str:
         lines += ["", f"Skipped {len(description['skipped_files'])} files that are not readable images."]
     lines += ["", "Every file and its part are listed in train.json (`split`).", "", "## Test scores per class", "",
               "| class | precision | recall | F1 | images |", "|---|---|---|---|---|"]
-    lines += [f"| {row['class']} | {number(row['precision'], '.3f')} | {number(row['recall'], '.3f')} | {number(row['f1'], '.3f')} | "
+    lines += [f"| {printable(row['class'])} | {number(row['precision'], '.3f')} | {number(row['recall'], '.3f')} | {number(row['f1'], '.3f')} | "
               f"{row['support']} |" for row in test["per_class"]]
     lines += ["", "![confusion matrix](confusion.png)", "", "## Epochs", "", _which_weights(description), "",
               "| phase | epoch | loss | accuracy | val loss | val accuracy | s |", "|---|---|---|---|---|---|---|"]
