@@ -316,6 +316,12 @@ SWAP_CUTS = {
     "reading the live model.json, answer lost": ("v1", [
         Cut("v2", shell_cut("cat", f"{FOLDERS['live']}/model.json"), {MODEL: "v1"},
             "the phone cannot be checked now, but nothing on it was changed")], "v2", "uploaded", True),
+    # `pm path` says 1 for a missing app; the cut's bare 0 once read as "not installed", and the install that
+    # followed failed as "on the device" while the retry, at once, found the phone still offline.
+    "listing the app, loose cable": ("v1", [
+        Cut("v2", shell_cut("pm", "path", loose=True), {MODEL: "v1"},
+            "while checking the demo app and its models folder (no answer from 'pm path' on the device (connection "
+            "cut?)); " + CHECKED + PREVIOUS)], "v2", "uploaded", True),
     "checking the upload, answer lost": ("v1", [
         Cut("v2", shell_cut("sha256sum", *(f"{FOLDERS[role]}/{name}" for role in ("live", "upload")
                                            for name in contract.MODEL_FILES), loose=True),

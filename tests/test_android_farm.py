@@ -735,7 +735,8 @@ def test_a_failed_bench_never_replaces_an_earlier_output_it_writes_beside_it(far
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_stopped_bench_into_an_existing_output_prints_its_rows_and_writes_beside_it(farm, installed, model_dir,
                                                                                       tmp_path, as_json):
-    """Ctrl-C after the 1-thread rows with `-o EXISTING`: exit 130, empty stdout, every measured row lost."""
+    """Ctrl-C after the 1-thread rows with `-o EXISTING` (once every measured row was lost, with an empty stdout):
+    exit 130, the earlier output untouched, the rows printed and written beside it."""
     import signal
 
     from support import run_and_signal
@@ -755,8 +756,9 @@ def test_a_stopped_bench_into_an_existing_output_prints_its_rows_and_writes_besi
     assert result.returncode == 130, result.stderr
     assert (output / "perf.json").read_bytes() == before
     beside = tmp_path / "existing.2"
+    assert (beside / "perf.json").is_file(), (result.stderr, result.stdout)
     written = json.loads((beside / "perf.json").read_text())
-    assert [r["threads"] for r in written["results"] if r["error"] is None] == [1] * 4
+    assert [r["threads"] for r in written["results"] if r["error"] is None] == [1] * 4, (result.stderr, written)
     if as_json:
         assert json.loads(result.stdout)["results"] == written["results"]
     else:

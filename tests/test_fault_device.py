@@ -108,7 +108,7 @@ def test_a_device_fault_at_any_command_keeps_a_complete_model(adb_env, versions,
         if case.fault == "pulled":
             _plug_back_in(adb_env, phone)
         retry = deploy(adb_env, versions["v2"], "--apk", str(apk))
-        assert retry.returncode == 0, (retry.stderr, reproduce)
+        assert retry.returncode == 0, (result.stderr, retry.stderr, reproduce)
         assert _holds(phone, versions) == {MODEL: "v2"}, reproduce
 
 
@@ -148,7 +148,7 @@ def test_a_device_fault_mid_bench_keeps_the_rows_and_leaves_nothing(adb_env, ver
         if case.fault == "pulled":
             _plug_back_in(adb_env, phone)
         retry = run_cli(*argv, env=adb_env, timeout=180)
-        assert retry.returncode == 0, (retry.stderr, reproduce)
+        assert retry.returncode == 0, (result.stderr, retry.stderr, reproduce)
         results = phone.host_path(contract.RESULTS_DIR)
         assert not results.is_dir() or os.listdir(results) == [], (os.listdir(results), reproduce)
         assert os.listdir(phone.host_path("/data/local/tmp")) == ["app.apk"], reproduce

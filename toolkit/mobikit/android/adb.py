@@ -232,7 +232,7 @@ class Adb:
         """Run one command on the device; each word is quoted, so spaces and quotes reach it unchanged."""
         command = " ".join(shlex.quote(str(word)) for word in argv)
         result = self.run("shell", command, timeout=timeout, check=False)
-        if result.returncode != 0 and _is_transport_error(result.stderr):
+        if result.returncode != 0 and is_transport_error(result.stderr):
             raise AdbError(f"'adb shell {argv[0]}' failed", result.stderr)
         if check and result.returncode != 0:
             raise ShellError(command[:80], result.returncode, result.stdout, result.stderr)
@@ -275,7 +275,7 @@ def host_argument(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _is_transport_error(stderr: str) -> bool:
+def is_transport_error(stderr: str) -> bool:
     """adb's own failures (device gone, unauthorized) as opposed to a command's exit status."""
     return bool(re.search(r"^(adb: |error: )(device|no devices|more than one|closed|protocol fault)",
                           stderr, re.MULTILINE))

@@ -27,7 +27,8 @@ from ..errors import MobikitError, UsageError, printable
 from ..progress import Reporter
 from . import contract
 from ..runtime import raise_if_stopped, stop_deferred, written
-from .adb import Adb, AdbError, AdbTimeout, Device, ShellError, check_timeout, select_device, transfer_timeout
+from .adb import (Adb, AdbError, AdbTimeout, Device, ShellError, check_timeout, is_transport_error, select_device,
+                  transfer_timeout)
 from .phone_claim import claimed
 from .app_log import new_request_id, wait_for_report
 
@@ -195,8 +196,10 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> s
     """Install the demo app unless the installed APK is byte-identical to ours. Returns what is known of it:
     "installed" (ours, just installed), "current" (the installed one is byte-identical to ours) or "unchecked"
     (installed, but there is no local APK to compare it with)."""
-    listed = adb.shell("pm", "path", contract.PACKAGE, check=False).stdout
-    installed = [line[len("package:"):].strip() for line in listed.splitlines() if line.startswith("package:")]
+    listed = adb.shell("pm", "path", contract.PACKAGE, check=False)
+    installed = [line[len("package:"):].strip() for line in listed.stdout.splitlines() if line.startswith("package:")]
+    if listed.exit_code == 0 and not installed:  # pm exits 1 for a missing package; adb says 0 when the cable went
+        raise AdbError("no answer from 'pm path' on the device (connection cut?)")
     local = find_apk(apk, reporter)
     if local is None:
         if installed:
@@ -209,6 +212,8 @@ def ensure_app(adb: Adb, apk: str | os.PathLike | None, reporter: Reporter) -> s
     reporter.info(f"installing {local} ...")
     result = adb.run("install", "-r", "-g", str(local), timeout=transfer_timeout(local.stat().st_size, adb.timeout),
                      check=False)
+    if result.returncode != 0 and is_transport_error(result.stderr):
+        raise AdbError("'adb install' failed", result.stderr)
     if result.returncode != 0 or "Success" not in result.stdout:
         raise ShellError(f"adb install {local.name}", result.returncode, result.stdout,
                          (result.stderr + result.stdout).strip())
@@ -411,10 +416,11 @@ def take_step(adb: Adb, model: LocalModel, step: Step, reporter: Reporter) -> No
                  timeout=transfer_timeout(sum(f.stat().st_size for f in files), adb.timeout))
 
 
-def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | None, exc: AdbError) -> MobikitError:
+def stopped(adb: Adb, model: LocalModel, before: Layout | None, step: Step | None, exc: AdbError,
+            doing: str = "checking the model folders") -> MobikitError:
     """The error for a step or check that failed, saying what the phone holds: re-checked once the device is back,
     else (not back within RECONNECT_WAIT) what it can hold given the last check and the step that was in flight."""
-    doing = step.doing.format(**folder_names(model.name)) if step else "checking the model folders"
+    doing = step.doing.format(**folder_names(model.name)) if step else doing
     what = f"deploy stopped while {doing} ({exc})"
     try:
         adb.run("wait-for-device", timeout=RECONNECT_WAIT)
@@ -504,8 +510,13 @@ def deploy_to(adb: Adb, device: Device, model: LocalModel, reporter: Reporter, a
     """Deploy on a chosen phone; `timeout` bounds every adb call (transfers: plus their size's time) and each wait
     for the app."""
     adb = adb.within(timeout)
-    app = ensure_app(adb, apk, reporter)
-    ensure_models_dir(adb, reporter, timeout)
+    try:
+        app = ensure_app(adb, apk, reporter)
+        ensure_models_dir(adb, reporter, timeout)
+    except ShellError:
+        raise
+    except AdbError as exc:  # the phone dropped off before any model folder was touched
+        raise stopped(adb, model, None, None, exc, "checking the demo app and its models folder") from None
     raise_if_stopped()  # a phone's thread does not see the stop's signal: no step starts after it
     uploaded = upload_model(adb, model, reporter)
     raise_if_stopped()
