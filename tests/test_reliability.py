@@ -227,6 +227,7 @@ BUILD_INPUTS = [
     bad("alpha inf", "build --alpha inf --weights none -o m.keras", 2, "--alpha must be > 0"),
     bad("classes 0", f"{BUILD} --classes 0 -o m.keras", 2, "--classes must be between"),
     bad("weights missing", "build --alpha 0.25 --resolution 96 --weights gone.h5 -o m.keras", 2, "not found"),
+    bad("weights folder", "build --alpha 0.25 --resolution 96 --weights userdir -o m.keras", 2, "not a folder"),
     bad("weights not weights", "build --alpha 0.25 --resolution 96 --weights notes.txt -o m.keras", 2,
         "must be imagenet, none"),
     bad("weights not a zip", "build --alpha 0.25 --resolution 96 --weights notes.keras -o m.keras", 2,

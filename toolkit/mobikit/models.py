@@ -158,6 +158,8 @@ def build_model(arch: str = "v1", alpha: float = 1.0, resolution: int = 224, cla
 def weights_file(weights: str | os.PathLike) -> Path:
     """A weights file given by path: it must exist and be .h5, .weights.h5 or .keras."""
     path = Path(weights)
+    if path.is_dir():
+        raise UsageError("{weights} takes a weights file, not a folder: {path}", "weights", path=str(path))
     if not path.is_file():
         raise UsageError("{weights} file not found: {path}", "weights", path=str(path))
     if not path.name.endswith((".h5", ".keras")):
