@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..errors import MobikitError, UsageError, echoed, first_line, one_line, printable
 from ..progress import Reporter
-from ..runtime import raise_if_stopped
+from ..runtime import stop_deferred, stoppable_wait
 from .adb import (LISTING_TIMEOUT, OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice,
                   end_running, resume_running)
 
@@ -338,13 +338,13 @@ def in_parallel(items: list, work: Callable, on_done: Callable[[object, tuple], 
 
     threads = [threading.Thread(target=run, args=(index, item), daemon=True) for index, item in enumerate(items)]
     resume_running()
-    for thread in threads:
-        thread.start()
     try:
+        with stop_deferred():  # Thread.start waits on an Event too: a stop is acted on once every thread runs
+            for thread in threads:
+                thread.start()
         for done in ended:
-            while not done.wait(0.2):
-                raise_if_stopped()
-            raise_if_stopped()
+            while not stoppable_wait(done, 0.2):
+                pass
     except BaseException:
         stopping.set()
         end_running()
