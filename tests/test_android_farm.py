@@ -616,6 +616,7 @@ def test_a_stopped_farm_bench_keeps_the_rows_measured_and_names_the_rest(farm, i
     assert json.loads((output / "perf.json").read_text())["results"] == printed["results"]
     last = result.stderr.splitlines()[-1]
     assert last.startswith(f"terminated: stopped after {output} was written complete"), last
+    assert last.count("not measured: ") == 1, last  # each phone's thread had added its own, unnamed, before the list
     for s, server_phones in enumerate(farm.phones):
         for phone in server_phones:
             rows = [r for r in printed["results"] if (r["server"], r["serial"]) == (farm.name(s), phone.serial)]
@@ -670,6 +671,7 @@ def test_a_stopped_farm_bench_keeps_the_error_of_a_phone_that_failed_before_it(f
                                    "machine): run this one when it has finished"), row
     cut_off = [r for r in json.loads(result.stdout)["results"] if r["serial"] != busy.serial and r["error"]]
     assert len(cut_off) == len(others) and all(r["error"].startswith("stopped; not measured: ") for r in cut_off)
+    assert result.stderr.splitlines()[-1].count("not measured: ") == 1, result.stderr  # not one per phone as well
     Farm._wait(lambda: not any(_timing(phone) for phone in others), "every phone force-stopped", 20)
 
 

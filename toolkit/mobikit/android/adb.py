@@ -288,11 +288,7 @@ def select_device(adb: Adb, spec: str | None) -> tuple[Adb, Device]:
                          "device")
     spec = spec or os.environ.get("ANDROID_SERIAL") or None
     devices = adb.devices()
-    if spec is None:
-        matches = devices
-    else:
-        matches = [d for d in devices if d.serial == spec] or \
-                  [d for d in devices if d.model and spec.lower() in d.model.lower()]
+    matches = devices if spec is None else named(devices, spec)
     listing = "; ".join(d.describe() for d in devices) or "none"
     if not devices:
         raise NoSuchDevice("no Android device connected (check the cable and USB debugging, then 'mobikit devices')")
@@ -307,6 +303,18 @@ def select_device(adb: Adb, spec: str | None) -> tuple[Adb, Device]:
     if device.state != "device":
         raise DeviceUnavailable(f"device {device.serial} is {device.state}: {_fix_hint([device])}")
     return adb.on(device.serial), device
+
+
+def named(items: list, spec: str, device=lambda item: item) -> list:
+    """The items whose device (`device(item)`) `spec` names: its serial; else its model name, case-insensitive and
+    without the spaces around it (`pixel 7` is the Pixel 7, not also the Pixel 7 Pro); else a part of that name."""
+    serials = [item for item in items if device(item).serial == spec]
+    if serials:
+        return serials
+    wanted = spec.strip().casefold()
+    models = [(item, (device(item).model or "").casefold()) for item in items]
+    return [item for item, model in models if model and model == wanted] or \
+        [item for item, model in models if wanted and wanted in model]
 
 
 def _fix_hint(devices: list[Device]) -> str:

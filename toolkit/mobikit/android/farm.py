@@ -23,7 +23,7 @@ from ..errors import MobikitError, UsageError, echoed, first_line, one_line, pri
 from ..progress import Reporter
 from ..runtime import stop_deferred, stoppable_wait
 from .adb import (LISTING_TIMEOUT, OFFLINE_FIX, UNAUTHORIZED_FIX, Adb, Device, DeviceUnavailable, NoSuchDevice,
-                  end_running, resume_running)
+                  end_running, named, resume_running)
 
 SERVERS_ENV = "MOBIKIT_ADB_SERVERS"
 LOCAL = "local"  # the name of adb's own default server (ANDROID_ADB_SERVER_PORT or 5037 on this host)
@@ -282,8 +282,7 @@ def _matching(found, listings, part: str) -> list:
     server, slash, serial = part.partition("/")  # server names hold no "/"
     if slash and any(server in listing.server.names for listing in listings):
         return [(l, d) for l, d in found if server in l.server.names and d.serial == serial]
-    return [(l, d) for l, d in found if d.serial == part] or \
-           [(l, d) for l, d in found if d.model and part.lower() in d.model.lower()]
+    return named(found, part, device=lambda pair: pair[1])
 
 
 def _target(listing: ServerListing, device: Device) -> Target:

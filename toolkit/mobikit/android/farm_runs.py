@@ -142,12 +142,13 @@ def bench_farm(model_dir: str | os.PathLike, device: str = ALL, servers: Sequenc
                         "min_seconds": min_secs, "servers": [server.name for server in servers]})
     configs = [configuration(t, d) for t in threads for d in delegates]
     finished: dict[int, tuple] = {}
+    said = len(runtime.missing)
     try:
         outcomes = run_on_phones(phones, bench_one, reporter, finished)
     except KeyboardInterrupt:  # a stop: the rows measured before it are kept, and the errors of phones that failed
         _collect(result, [(phone, None, _stopped(phone, finished.get(id(phone)), measured[id(phone)], configs))
                           for phone in phones], measured)
-        runtime.missing.append(_not_measured(phones, measured, configs))
+        runtime.missing[said:] = [_not_measured(phones, measured, configs)]  # in place of each phone's own
         _finish(result, target, free, model_dir, on_result, reporter, stopped=True)
         raise
     _collect(result, outcomes, measured)
